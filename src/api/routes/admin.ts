@@ -1,0 +1,191 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { createToken, parseScopes, type TokenVerifier } from '../../auth/tokens.js';
+import { parseTimestamp, toIso } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
+import { signalStatusSchema } from '../../domain/signal.js';
+import type { Runtime } from '../../runtime.js';
+import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+
+const nameParams = z.object({ id: z.string().min(1).max(200) });
+
+export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, verifier: TokenVerifier): void {
+  const { store, ingest } = runtime;
+  const read = { config: { scope: 'read' as const } };
+  const admin = { config: { scope: 'admin' as const } };
+
+  // Rules: data, versioned on every edit.
+  app.get('/v1/rules', read, async () => ({ items: await store.rules.list({ includeDisabled: true }) }));
+  app.get('/v1/rules/:id', read, async (request) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const rule = await store.rules.get(id);
+    if (!rule) throw new OpxError('not_found', `no rule ${id}`, { path: 'id' });
+    return rule;
+  });
+  app.post('/v1/rules', admin, async (request, reply) => {
+    const input = parseInput(ruleInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const rule = await scope.rules.create(input);
+      await scope.audit.record({
+        principal: request.principal.name,
+        action: 'rule.create',
+        target: rule.id,
+        at: Date.now(),
+        detail: { name: rule.name },
+      });
+      return { statusCode: 201, body: rule };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+  app.put('/v1/rules/:id', admin, async (request, reply) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const input = parseInput(ruleInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const rule = await scope.rules.update(id, input);
+      await scope.audit.record({
+        principal: request.principal.name,
+        action: 'rule.update',
+        target: rule.id,
+        at: Date.now(),
+        detail: { version: rule.version },
+      });
+      return { statusCode: 200, body: rule };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+  app.delete('/v1/rules/:id', admin, async (request, reply) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const response = await ingest.write(async (scope) => {
+      const rule = await scope.rules.remove(id);
+      await scope.audit.record({
+        principal: request.principal.name,
+        action: 'rule.delete',
+        target: rule.id,
+        at: Date.now(),
+        detail: { name: rule.name },
+      });
+      return { statusCode: 200, body: { deleted: rule.id } };
+    });
+    return sendWrite(reply, response);
+  });
+
+  // Silences and maintenance windows: matching signals are stored, marked suppressed, and open nothing.
+  app.get('/v1/silences', read, async () => ({ items: await store.silences.list() }));
+  app.post('/v1/silences', admin, async (request, reply) => {
+    const input = parseInput(silenceInputSchema, request.body);
+    const now = Date.now();
+    const time = (value: string | number | undefined, path: string, fallback: number) => {
+      if (value === undefined) return fallback;
+      const parsed = typeof value === 'number' ? value : parseTimestamp(value);
+      if (parsed === undefined)
+        throw new OpxError('invalid_request', `${path}: use an ISO-8601 time`, { path });
+      return parsed;
+    };
+    const startsAt = time(input.startsAt, 'startsAt', now);
+    const endsAt = time(input.endsAt, 'endsAt', now);
+    if (endsAt <= startsAt)
+      throw new OpxError('invalid_request', 'endsAt must be after startsAt', { path: 'endsAt' });
+    const response = await ingest.write(async (scope) => {
+      const silence = await scope.silences.create({
+        kind: input.kind,
+        matchers: input.matchers,
+        startsAt,
+        endsAt,
+        comment: input.comment,
+        createdBy: request.principal.name,
+      });
+      return { statusCode: 201, body: silence };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+  app.delete('/v1/silences/:id', admin, async (request) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const expired = await ingest.write(async (scope) => ({
+      statusCode: 200,
+      body: await scope.silences.expire(id),
+    }));
+    if (!expired.body) throw new OpxError('not_found', `no active silence ${id}`, { path: 'id' });
+    return { expired: id };
+  });
+
+  // Tokens.
+  app.get('/v1/tokens', admin, async () => ({ items: await store.tokens.list() }));
+  const tokenBody = z.strictObject({
+    name: z.string().min(1).max(100),
+    scopes: z.array(z.string()).min(1).max(4),
+  });
+  app.post('/v1/tokens', admin, async (request, reply) => {
+    const input = parseInput(tokenBody, request.body);
+    const scopes = parseScopes(input.scopes);
+    const response = await ingest.write(async (scope) => {
+      const { token, record } = await createToken(scope, input.name, scopes);
+      await scope.audit.record({
+        principal: request.principal.name,
+        action: 'token.create',
+        target: record.id,
+        at: Date.now(),
+        detail: { name: record.name, scopes },
+      });
+      return {
+        statusCode: 201,
+        body: { token, ...record, note: 'store this token now: it is not shown again' },
+      };
+    });
+    return sendWrite(reply, response);
+  });
+  app.delete('/v1/tokens/:id', admin, async (request) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const revoked = await ingest.write(async (scope) => ({
+      statusCode: 200,
+      body: await scope.tokens.revoke(id),
+    }));
+    if (revoked.body === 0) throw new OpxError('not_found', `no active token ${id}`, { path: 'id' });
+    verifier.invalidate();
+    return { revoked: revoked.body };
+  });
+
+  app.get('/v1/ingest/cloudwatch/subscriptions', admin, async () => ({ items: await store.sns.list() }));
+
+  // Read side of the catalog and raw signals.
+  app.get('/v1/services', read, async () => ({ items: await store.services.list() }));
+  app.get('/v1/services/:id', read, async (request) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const service = await store.services.get(id);
+    if (!service) throw new OpxError('not_found', `no service ${id}`, { path: 'name' });
+    return service;
+  });
+  const changesQuery = z.strictObject({
+    service: z.string().min(1).max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  });
+  app.get('/v1/changes', read, async (request) => {
+    const query = parseInput(changesQuery, request.query, 'query');
+    const items = await store.changes.list({
+      ...(query.service ? { services: [query.service] } : {}),
+      limit: query.limit,
+    });
+    return {
+      items: items.map((change) => ({
+        ...change,
+        startedAt: toIso(change.startedAt),
+        finishedAt: toIso(change.finishedAt),
+      })),
+    };
+  });
+  const signalsQuery = z.strictObject({
+    service: z.string().min(1).max(200).optional(),
+    status: signalStatusSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  });
+  app.get('/v1/signals', read, async (request) => {
+    const query = parseInput(signalsQuery, request.query, 'query');
+    return { items: await store.signals.list(query) };
+  });
+  app.get('/v1/signals/:id', read, async (request) => {
+    const { id } = parseInput(nameParams, request.params, 'params');
+    const signal = await store.signals.get(id);
+    if (!signal) throw new OpxError('not_found', `no signal ${id}`, { path: 'id' });
+    return { signal, detections: await store.detections.forSignal(id) };
+  });
+}

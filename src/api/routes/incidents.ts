@@ -1,0 +1,221 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { incidentSeveritySchema, parseTimestamp, toIso } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import {
+  type Incident,
+  type IncidentStatus,
+  incidentStatusSchema,
+  noteInputSchema,
+  resolveInputSchema,
+  transitionInputSchema,
+} from '../../domain/incident.js';
+import {
+  addNote,
+  changeSeverity,
+  freezeEvidence,
+  requireIncident,
+  transitionIncident,
+  verifyChain,
+} from '../../incidents/service.js';
+import type { Runtime } from '../../runtime.js';
+import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+
+const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+
+const isoTime = z.string().transform((value, context) => {
+  const parsed = parseTimestamp(value);
+  if (parsed === undefined) {
+    context.addIssue({ code: 'custom', message: 'use an ISO-8601 time such as 2026-11-26T10:00:00Z' });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const listQuery = z.strictObject({
+  status: csv(incidentStatusSchema).optional(),
+  severity: csv(incidentSeveritySchema).optional(),
+  service: z.string().min(1).max(200).optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export function encodeCursor(detectedAt: number, id: string): string {
+  return Buffer.from(`${detectedAt}:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { detectedAt: number; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d+):(inc_[0-9a-z]+)$/.exec(text);
+  if (!match)
+    throw new OpxError(
+      'invalid_request',
+      'cursor is not one this server issued; pass nextCursor back unchanged',
+      { path: 'cursor' },
+    );
+  return { detectedAt: Number(match[1]), id: match[2]! };
+}
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+
+export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const { store, ingest, config } = runtime;
+  const read = { config: { scope: 'read' as const } };
+  const respond = { config: { scope: 'respond' as const } };
+
+  app.get('/v1/incidents', read, async (request) => {
+    const query = parseInput(listQuery, request.query, 'query');
+    const items = await store.incidents.list({
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.severity ? { severity: query.severity } : {}),
+      ...(query.service ? { service: query.service } : {}),
+      ...(query.since !== undefined ? { since: query.since } : {}),
+      ...(query.until !== undefined ? { until: query.until } : {}),
+      ...(query.cursor ? { cursor: decodeCursor(query.cursor) } : {}),
+      limit: query.limit + 1,
+    });
+    const page = items.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(presentIncident),
+      nextCursor: items.length > query.limit && last ? encodeCursor(last.detectedAt, last.id) : null,
+    };
+  });
+
+  app.get('/v1/incidents/:id', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const incident = await requireIncident(store, id);
+    const signals = await store.signals.getMany(await store.incidents.signalIds(id));
+    return {
+      incident: presentIncident(incident),
+      signals: signals.map((signal) => ({
+        ...signal,
+        startsAt: toIso(signal.startsAt),
+        endsAt: toIso(signal.endsAt),
+        receivedAt: toIso(signal.receivedAt),
+        lastSeenAt: toIso(signal.lastSeenAt),
+        acknowledgedAt: toIso(signal.acknowledgedAt),
+      })),
+    };
+  });
+
+  app.get('/v1/incidents/:id/events', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    await requireIncident(store, id);
+    const events = await store.incidents.events(id);
+    return { items: events.map((event) => ({ ...event, at: toIso(event.at) })) };
+  });
+
+  app.get('/v1/incidents/:id/verify', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    return verifyChain(store, id);
+  });
+
+  const transitions: { path: string; to: IncidentStatus }[] = [
+    { path: 'acknowledge', to: 'ACKNOWLEDGED' },
+    { path: 'mitigate', to: 'MITIGATED' },
+    { path: 'resolve', to: 'RESOLVED' },
+    { path: 'close', to: 'CLOSED' },
+    { path: 'reopen', to: 'OPEN' },
+  ];
+  for (const { path, to } of transitions) {
+    app.post(`/v1/incidents/:id/${path}`, respond, async (request, reply) => {
+      const { id } = parseInput(idParams, request.params, 'params');
+      const body = parseInput(
+        to === 'RESOLVED' ? resolveInputSchema : transitionInputSchema,
+        request.body ?? {},
+      );
+      const response = await ingest.write(async (scope) => {
+        const { incident, event } = await transitionIncident(scope, id, to, {
+          principal: request.principal.name,
+          at: Date.now(),
+          ...body,
+        });
+        return {
+          statusCode: 200,
+          body: { incident: presentIncident(incident), event: { ...event, at: toIso(event.at) } },
+        };
+      }, idempotencyOf(request));
+      return sendWrite(reply, response);
+    });
+  }
+
+  const severityBody = z.strictObject({
+    severity: incidentSeveritySchema,
+    reason: z.string().max(2000).optional(),
+  });
+  app.post('/v1/incidents/:id/severity', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const body = parseInput(severityBody, request.body);
+    const response = await ingest.write(async (scope) => {
+      const incident = await changeSeverity(scope, id, body.severity, {
+        principal: request.principal.name,
+        at: Date.now(),
+        reason: body.reason,
+      });
+      return { statusCode: 200, body: { incident: presentIncident(incident) } };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+
+  app.post('/v1/incidents/:id/notes', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const { text } = parseInput(noteInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const event = await addNote(scope, id, text, request.principal.name);
+      return { statusCode: 201, body: { event: { ...event, at: toIso(event.at) } } };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+
+  app.post('/v1/incidents/:id/evidence', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const response = await ingest.write(async (scope) => {
+      const frozen = await freezeEvidence(scope, id, {
+        lookbackMs: config.changeLookbackSeconds * 1000,
+        radius: config.topologyRadius,
+        principal: request.principal.name,
+      });
+      return { statusCode: 201, body: frozen };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+
+  app.get('/v1/incidents/:id/evidence', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    await requireIncident(store, id);
+    const bundle = await store.evidence.latestBundle(id);
+    if (!bundle)
+      throw new OpxError(
+        'not_found',
+        `incident ${id} has no frozen evidence yet; POST /v1/incidents/${id}/evidence makes one`,
+      );
+    return { bundle, graph: (await store.evidence.graphForBundle(bundle.id)) ?? null };
+  });
+}
+
+/** Times as ISO-8601 at the edge; the store keeps epoch milliseconds. */
+export function presentIncident(incident: Incident) {
+  return {
+    ...incident,
+    startedAt: toIso(incident.startedAt),
+    detectedAt: toIso(incident.detectedAt),
+    acknowledgedAt: toIso(incident.acknowledgedAt),
+    mitigatedAt: toIso(incident.mitigatedAt),
+    resolvedAt: toIso(incident.resolvedAt),
+    closedAt: toIso(incident.closedAt),
+    signalsResolvedAt: toIso(incident.signalsResolvedAt),
+    updatedAt: toIso(incident.updatedAt),
+  };
+}

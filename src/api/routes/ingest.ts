@@ -1,0 +1,154 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { parseBackstageCatalog } from '../../catalog/backstage.js';
+import { changeInputSchema } from '../../domain/change.js';
+import { OpxError } from '../../domain/errors.js';
+import { serviceInputSchema } from '../../domain/service.js';
+import {
+  type Adapter,
+  type AdapterResult,
+  parseAlertmanagerWebhook,
+  parseCloudWatchSns,
+  parseEventBridgeAlarm,
+  parseGenericSignals,
+  parsePagerDutyChange,
+  parsePagerDutyEvent,
+  parsePrometheusAlerts,
+} from '../../ingest/adapters/index.js';
+import type { IngestResult } from '../../ingest/pipeline.js';
+import type { Runtime } from '../../runtime.js';
+import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+
+type Ok = Extract<AdapterResult, { ok: true }>;
+
+function summary(result: IngestResult) {
+  return {
+    accepted: result.signals.length,
+    signals: result.signals,
+    incidents: { created: result.incidentsCreated, updated: result.incidentsUpdated },
+  };
+}
+
+export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const { ingest } = runtime;
+
+  /** Parses with a source adapter, then stores everything it yielded in one transaction. */
+  function receiver(
+    adapter: Adapter,
+    respond: (parsed: Ok, result: IngestResult) => { statusCode: number; body: unknown },
+  ) {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const now = Date.now();
+      const parsed = adapter(request.body, { now });
+      if (!parsed.ok) {
+        throw new OpxError(
+          parsed.error.code,
+          parsed.error.message,
+          parsed.error.path ? { path: parsed.error.path } : {},
+        );
+      }
+      const response = await ingest.write(async (scope) => {
+        const result = await ingest.ingestInScope(scope, parsed.signals, request.principal.name, now);
+        await ingest.recordChanges(scope, parsed.changes, now);
+        await ingest.recordConfirmations(scope, parsed.confirmations);
+        return respond(parsed, result);
+      }, idempotencyOf(request));
+      return sendWrite(reply, response);
+    };
+  }
+
+  const ingestConfig = { config: { scope: 'ingest' as const } };
+
+  app.post(
+    '/v1/signals',
+    ingestConfig,
+    receiver(parseGenericSignals, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
+  );
+  app.post(
+    '/v1/ingest/alertmanager',
+    ingestConfig,
+    receiver(parseAlertmanagerWebhook, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
+  );
+  // Prometheus treats OPX as an Alertmanager here; Alertmanager answers 200 with an empty body.
+  app.post(
+    '/api/v2/alerts',
+    ingestConfig,
+    receiver(parsePrometheusAlerts, () => ({ statusCode: 200, body: null })),
+  );
+  app.post(
+    '/v1/ingest/cloudwatch',
+    ingestConfig,
+    receiver(parseCloudWatchSns, (parsed, result) => ({
+      statusCode: 200,
+      body: {
+        ...summary(result),
+        subscriptionConfirmations: parsed.confirmations.map((confirmation) => ({
+          topicArn: confirmation.topicArn,
+          status: 'pending',
+          note: 'recorded for an admin to confirm; OPX never fetches SubscribeURL by itself (see `opx sns list`)',
+        })),
+      },
+    })),
+  );
+  app.post(
+    '/v1/ingest/eventbridge',
+    ingestConfig,
+    receiver(parseEventBridgeAlarm, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
+  );
+  const pagerDutyConfig = { config: { scope: 'ingest' as const, bodyToken: 'routing_key' as const } };
+  app.post(
+    '/v2/enqueue',
+    pagerDutyConfig,
+    receiver(parsePagerDutyEvent, (parsed) => ({
+      statusCode: 202,
+      body: { status: 'success', message: 'Event processed', dedup_key: parsed.dedupKeys[0] },
+    })),
+  );
+  app.post(
+    '/v2/change/enqueue',
+    pagerDutyConfig,
+    receiver(parsePagerDutyChange, () => ({
+      statusCode: 202,
+      body: { status: 'success', message: 'Change event processed' },
+    })),
+  );
+
+  app.post('/v1/changes', ingestConfig, async (request, reply) => {
+    const input = parseInput(changeInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const { change, created } = await scope.changes.insert(input);
+      return { statusCode: created ? 201 : 200, body: { change, created } };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+
+  const servicesBody = z.union([
+    z.array(serviceInputSchema).min(1).max(1000),
+    z.strictObject({ services: z.array(serviceInputSchema).min(1).max(1000) }),
+    serviceInputSchema,
+  ]);
+  app.post('/v1/services', { config: { scope: 'admin' } }, async (request, reply) => {
+    const contentType = String(request.headers['content-type'] ?? '');
+    let services: z.output<typeof serviceInputSchema>[];
+    let skipped: unknown[] = [];
+    if (/yaml/.test(contentType)) {
+      const parsed = parseBackstageCatalog(String(request.body ?? ''));
+      if (!parsed.ok)
+        throw new OpxError(
+          parsed.error.code,
+          parsed.error.message,
+          parsed.error.path ? { path: parsed.error.path } : {},
+        );
+      services = parsed.services;
+      skipped = parsed.skipped;
+    } else {
+      const body = parseInput(servicesBody, request.body);
+      services = Array.isArray(body) ? body : 'services' in body ? body.services : [body];
+    }
+    const response = await ingest.write(async (scope) => {
+      const result = await scope.services.upsertMany(services);
+      return { statusCode: 200, body: { ...result, skipped } };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
+  });
+}

@@ -1,0 +1,109 @@
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { TokenVerifier } from '../auth/tokens.js';
+import { OpxError } from '../domain/errors.js';
+import type { Runtime } from '../runtime.js';
+import { ping } from '../store/index.js';
+import { registerAuth } from './auth.js';
+import { errorBody } from './http.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerIncidentRoutes } from './routes/incidents.js';
+import { registerIngestRoutes } from './routes/ingest.js';
+
+export interface ServerOptions {
+  /** Log requests (one line each); off keeps the ingest hot path lean. */
+  logRequests?: boolean;
+}
+
+/** Maps any thrown error to OPX's stable JSON error shape and status. */
+function toOpxError(error: unknown): OpxError {
+  if (error instanceof OpxError) return error;
+  const fastifyError = error as FastifyError;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new OpxError(
+        'payload_too_large',
+        'the request body is larger than the server accepts (OPX_BODY_LIMIT_BYTES); send smaller batches',
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new OpxError(
+        'unsupported_media_type',
+        'send JSON with Content-Type: application/json (YAML for catalog imports)',
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new OpxError('invalid_json', 'the body is empty; send a JSON document');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new OpxError('invalid_request', 'Content-Length does not match the body');
+    default:
+      break;
+  }
+  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
+    return new OpxError('invalid_json', `the body is not valid JSON: ${error.message}`);
+  }
+  if (
+    fastifyError.statusCode !== undefined &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    return new OpxError('invalid_request', fastifyError.message);
+  }
+  return new OpxError('internal', 'internal error; the server log has details', { cause: error });
+}
+
+export async function buildServer(runtime: Runtime, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const { config } = runtime;
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+  });
+
+  // SNS posts JSON as text/plain; accept JSON under that type too.
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (error) {
+      done(
+        new OpxError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
+    }
+  });
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, body),
+  );
+
+  const verifier = new TokenVerifier(runtime.store, config.adminToken);
+  registerAuth(app, verifier);
+
+  app.setErrorHandler((error, request, reply) => {
+    const opxError = toOpxError(error);
+    if (opxError.status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(opxError.status).send(errorBody(opxError));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(errorBody(new OpxError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`))),
+  );
+
+  app.get('/healthz', { config: { scope: 'public' } }, async (_request, reply) => {
+    try {
+      await ping(runtime.store);
+      return {
+        status: 'ok',
+        store: runtime.store.dialect,
+        schemaVersion: await runtime.store.schemaVersion(),
+      };
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', error: (error as Error).message });
+    }
+  });
+
+  registerIngestRoutes(app, runtime);
+  registerIncidentRoutes(app, runtime);
+  registerAdminRoutes(app, runtime, verifier);
+  return app;
+}

@@ -1,0 +1,325 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { buildServer } from '../../api/server.js';
+import { createToken } from '../../auth/tokens.js';
+import { parseBackstageCatalog } from '../../catalog/backstage.js';
+import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import { openRuntime } from '../../runtime.js';
+import { configFrom, globalOptions } from '../context.js';
+import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+interface DemoOptions {
+  service: string;
+  severity: string;
+  clean?: boolean;
+}
+
+/** Progress on stderr when --json owns stdout. */
+function stageReporter(total: number, quiet: boolean) {
+  let index = 0;
+  return async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    index += 1;
+    const started = performance.now();
+    const out = quiet ? process.stderr : process.stdout;
+    out.write(`[${index}/${total}] ${label}… `);
+    const result = await work();
+    out.write(`done (${Math.round(performance.now() - started)} ms)\n`);
+    return result;
+  };
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('end-to-end demo on a fresh SQLite store: topology, changes, alerts over HTTP, an incident')
+    .option('--service <name>', 'service the alerts fire on', 'api-gateway')
+    .option('--severity <sev>', `incident severity to demonstrate (${INCIDENT_SEVERITIES.join('|')})`, 'SEV2')
+    .option('--clean', 'remove the demo data and stop')
+    .action(async (options: DemoOptions, command: Command) => {
+      const json = globalOptions(command).json ?? false;
+      const base = configFrom(command);
+      if (base.databaseUrl)
+        throw new OpxError(
+          'invalid_request',
+          'the demo runs on its own SQLite store; drop --database-url / OPX_DATABASE_URL',
+        );
+      const dataDir = path.resolve(base.dataDir, 'demo');
+      if (options.clean) {
+        rmSync(dataDir, { recursive: true, force: true });
+        process.stdout.write(`removed demo data in ${dataDir}\n`);
+        return;
+      }
+      const severity = options.severity.toUpperCase() as IncidentSeverity;
+      if (!INCIDENT_SEVERITIES.includes(severity))
+        throw new OpxError('invalid_request', `--severity must be one of ${INCIDENT_SEVERITIES.join(', ')}`);
+
+      const catalog = parseBackstageCatalog(
+        readFileSync(path.join(EXAMPLES, 'topology', 'catalog-info.yaml'), 'utf8'),
+      );
+      if (!catalog.ok)
+        throw new OpxError('internal', `examples/topology/catalog-info.yaml: ${catalog.error.message}`);
+      const target = catalog.services.find((service) => service.name === options.service);
+      if (!target) {
+        throw new OpxError(
+          'invalid_request',
+          `--service ${options.service} is not in the demo topology; pick one of ${catalog.services.map((service) => service.name).join(', ')}`,
+        );
+      }
+
+      if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+      const stage = stageReporter(7, json);
+      const runtime = await stage(
+        `Creating a fresh store in ${path.relative(process.cwd(), dataDir) || dataDir}`,
+        () => openRuntime({ ...base, dataDir, databaseUrl: undefined, logLevel: 'silent' }),
+      );
+      try {
+        const { store } = runtime;
+        await stage(`Importing the topology (${catalog.services.length} services)`, () =>
+          store.services.upsertMany(catalog.services),
+        );
+        const now = Date.now();
+        const suspect = target.dependsOn[0] ?? target.name;
+        await stage('Recording recent changes', async () => {
+          await store.changes.insert({
+            kind: 'deploy',
+            service: suspect,
+            environment: 'prod',
+            versionFrom: 'v2.14.0',
+            versionTo: 'v2.15.0',
+            author: 'ci-bot',
+            summary: `Deploy ${suspect} v2.15.0: connection pool settings reworked`,
+            startedAt: now - 14 * 60_000,
+            finishedAt: now - 12 * 60_000,
+            links: [],
+            source: 'demo',
+          });
+          await store.changes.insert({
+            kind: 'config',
+            service: 'notification-service',
+            environment: 'prod',
+            author: 'alice',
+            summary: 'Raise email batch size',
+            startedAt: now - 3 * 3600_000,
+            links: [],
+            source: 'demo',
+          });
+        });
+
+        const { token } = await createToken(store, 'demo', ['ingest', 'read', 'respond']);
+        const app = await buildServer(runtime);
+        const address = await stage('Starting the API on a free local port', () =>
+          app.listen({ port: 0, host: '127.0.0.1' }),
+        );
+        const call = async (method: string, route: string, body?: unknown) => {
+          const response = await fetch(`${address}${route}`, {
+            method,
+            headers: {
+              authorization: `Bearer ${token}`,
+              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+          const text = await response.text();
+          if (!response.ok)
+            throw new OpxError('internal', `${method} ${route} answered ${response.status}: ${text}`);
+          return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        };
+
+        try {
+          await stage('Sending 3 alerts over HTTP (Alertmanager, Prometheus, generic JSON)', async () => {
+            const startsAt = new Date(now - 9 * 60_000).toISOString();
+            await call('POST', '/v1/ingest/alertmanager', {
+              version: '4',
+              status: 'firing',
+              receiver: 'opx',
+              groupKey: `{}:{service="${target.name}"}`,
+              truncatedAlerts: 0,
+              groupLabels: { alertname: 'HighErrorRate' },
+              commonLabels: {
+                alertname: 'HighErrorRate',
+                service: target.name,
+                env: 'prod',
+                severity: 'critical',
+              },
+              commonAnnotations: {},
+              externalURL: 'http://alertmanager.demo:9093',
+              alerts: [
+                {
+                  status: 'firing',
+                  labels: {
+                    alertname: 'HighErrorRate',
+                    service: target.name,
+                    env: 'prod',
+                    severity: 'critical',
+                  },
+                  annotations: {
+                    summary: `5xx ratio above 5% on ${target.name}`,
+                    description: 'error ratio 0.083 over the last 5m (threshold 0.05)',
+                  },
+                  startsAt,
+                  endsAt: '0001-01-01T00:00:00Z',
+                  generatorURL: 'http://prometheus.demo:9090/graph',
+                  fingerprint: '',
+                },
+              ],
+            });
+            await call('POST', '/api/v2/alerts', [
+              {
+                labels: {
+                  alertname: 'HighLatencyP99',
+                  service: target.name,
+                  env: 'prod',
+                  severity: 'warning',
+                },
+                annotations: { summary: `p99 latency 2.4s on ${target.name} (SLO 800ms)` },
+                startsAt: new Date(now - 8 * 60_000).toISOString(),
+                generatorURL: 'http://prometheus.demo:9090/graph',
+              },
+            ]);
+            await call('POST', '/v1/signals', {
+              source: 'generic',
+              service: target.name,
+              environment: 'prod',
+              severity: 'error',
+              title: `Upstream timeouts from ${target.name} to ${suspect}`,
+              description: `connection pool exhausted calling ${suspect}`,
+              labels: { detector: 'log-patterns' },
+              startsAt: new Date(now - 7 * 60_000).toISOString(),
+            });
+          });
+
+          const listed = (await call('GET', `/v1/incidents?service=${encodeURIComponent(target.name)}`)) as {
+            items: { id: string }[];
+          };
+          const incidentId = listed.items[0]?.id;
+          if (!incidentId)
+            throw new OpxError(
+              'internal',
+              'the demo alerts did not open an incident; check `opx rules list`',
+            );
+          await stage(`Incident ${incidentId} opened; rating it ${severity}`, async () => {
+            await call('POST', `/v1/incidents/${incidentId}/severity`, {
+              severity,
+              reason: 'demo: severity requested with --severity',
+            });
+          });
+          const evidence = (await stage('Freezing the evidence bundle', () =>
+            call('POST', `/v1/incidents/${incidentId}/evidence`),
+          )) as {
+            bundle: {
+              id: string;
+              hash: string;
+              signals: unknown[];
+              changes: { id: string; kind: string; service: string; summary: string }[];
+              neighbourhood: { service: string; relation: string; distance: number }[];
+            };
+            graph: { nodes: unknown[]; edges: unknown[] };
+          };
+          const detail = (await call('GET', `/v1/incidents/${incidentId}`)) as {
+            incident: Record<string, unknown>;
+            signals: Record<string, unknown>[];
+          };
+          const events = (await call('GET', `/v1/incidents/${incidentId}/events`)) as {
+            items: Record<string, unknown>[];
+          };
+          const chain = await call('GET', `/v1/incidents/${incidentId}/verify`);
+          const dataFlag = `--data-dir ${path.relative(process.cwd(), dataDir) || dataDir}`;
+          const inspect = [
+            `npx opx ${dataFlag} incidents list`,
+            `npx opx ${dataFlag} incidents show ${incidentId}`,
+            `npx opx ${dataFlag} incidents events ${incidentId}`,
+            `npx opx ${dataFlag} incidents verify ${incidentId}`,
+            `npx opx ${dataFlag} rules list`,
+            `npx opx ${dataFlag} services list`,
+            `npx opx ${dataFlag} changes list`,
+            `sqlite3 ${path.join(dataDir, 'opx.db')} 'select id, source, severity, status, service, title from signals'`,
+          ];
+          const result = {
+            incidentId,
+            incident: detail.incident,
+            signals: detail.signals,
+            events: events.items,
+            chain,
+            evidence: {
+              bundleId: evidence.bundle.id,
+              hash: evidence.bundle.hash,
+              signals: evidence.bundle.signals.length,
+              changes: evidence.bundle.changes,
+              neighbourhood: evidence.bundle.neighbourhood,
+              graph: { nodes: evidence.graph.nodes.length, edges: evidence.graph.edges.length },
+            },
+            dataDir,
+            inspect,
+          };
+          if (json) {
+            printJson(result);
+            return;
+          }
+          const incident = detail.incident;
+          process.stdout.write('\n== Incident ==\n');
+          printFields([
+            ['id', incident.id],
+            ['title', incident.title],
+            ['severity', incident.severity],
+            ['status', incident.status],
+            ['services', (incident.services as string[]).join(', ')],
+            ['started', incident.startedAt],
+            ['detected', incident.detectedAt],
+          ]);
+          process.stdout.write('\n== Signals ==\n');
+          printTable(
+            ['source', 'severity', 'status', 'service', 'title'],
+            detail.signals.map((signal) => [
+              String(signal.source),
+              String(signal.severity),
+              String(signal.status),
+              String(signal.service),
+              clipText(String(signal.title), 60),
+            ]),
+          );
+          process.stdout.write('\n== Timeline (hash-chained) ==\n');
+          printTable(
+            ['#', 'at', 'event', 'by'],
+            events.items.map((event) => [
+              Number(event.seq),
+              shortTime(Date.parse(String(event.at))),
+              String(event.type),
+              String(event.principal),
+            ]),
+          );
+          process.stdout.write(
+            `chain: ${chain.valid ? `intact, ${chain.events} events verified` : `BROKEN ${JSON.stringify(chain.brokenAt)}`}\n`,
+          );
+          process.stdout.write('\n== Evidence bundle ==\n');
+          printFields([
+            ['bundle', evidence.bundle.id],
+            ['content hash', evidence.bundle.hash],
+            ['signals', evidence.bundle.signals.length],
+            [
+              'changes in look-back',
+              evidence.bundle.changes
+                .map((change) => `${change.kind} ${change.service}: ${change.summary}`)
+                .join('; ') || 'none',
+            ],
+            [
+              'neighbourhood',
+              evidence.bundle.neighbourhood.map((entry) => `${entry.service} (${entry.relation})`).join(', '),
+            ],
+            ['graph', `${evidence.graph.nodes.length} nodes, ${evidence.graph.edges.length} edges`],
+          ]);
+          process.stdout.write('\n== Look around ==\n');
+          for (const line of inspect) process.stdout.write(`  ${line}\n`);
+          process.stdout.write('\n');
+        } finally {
+          await app.close();
+        }
+      } finally {
+        await runtime.close();
+      }
+    });
+}

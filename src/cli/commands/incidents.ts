@@ -1,0 +1,278 @@
+import type { Command } from 'commander';
+import { OpxError } from '../../domain/errors.js';
+import { INCIDENT_SEVERITIES, INCIDENT_STATUSES, type IncidentStatus } from '../../domain/index.js';
+import {
+  addNote,
+  changeSeverity,
+  freezeEvidence,
+  requireIncident,
+  transitionIncident,
+  verifyChain,
+} from '../../incidents/service.js';
+import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
+import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
+
+function listOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+): T[] | undefined {
+  if (!value) return undefined;
+  const items = value.split(',').map((item) => item.trim().toUpperCase());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item))
+      throw new OpxError('invalid_request', `unknown ${name} ${item}: use ${allowed.join(', ')}`);
+  }
+  return items as T[];
+}
+
+export function registerIncidents(program: Command): void {
+  const incidents = program.command('incidents').description('list, inspect and respond to incidents');
+
+  incidents
+    .command('list')
+    .description('incidents, newest first')
+    .option('--status <list>', `comma-separated: ${INCIDENT_STATUSES.join(',')}`)
+    .option('--severity <list>', `comma-separated: ${INCIDENT_SEVERITIES.join(',')}`)
+    .option('--service <name>', 'only incidents touching this service')
+    .option('--limit <n>', 'how many', '50')
+    .action(
+      async (
+        options: { status?: string; severity?: string; service?: string; limit: string },
+        command: Command,
+      ) => {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+          throw new OpxError('invalid_request', '--limit must be 1-1000');
+        const status = listOf(options.status, INCIDENT_STATUSES, 'status');
+        const severity = listOf(options.severity, INCIDENT_SEVERITIES, 'severity');
+        await withRuntime(command, async ({ store }) => {
+          const items = await store.incidents.list({
+            limit,
+            ...(status ? { status } : {}),
+            ...(severity ? { severity } : {}),
+            ...(options.service ? { service: options.service } : {}),
+          });
+          if (globalOptions(command).json) return printJson(items);
+          printTable(
+            ['id', 'sev', 'status', 'services', 'signals', 'detected', 'title'],
+            items.map((incident) => [
+              incident.id,
+              incident.severity,
+              incident.status,
+              incident.services.join(','),
+              incident.signalCount,
+              shortTime(incident.detectedAt),
+              clipText(incident.title, 60),
+            ]),
+          );
+        });
+      },
+    );
+
+  incidents
+    .command('show')
+    .argument('<id>')
+    .description('an incident with its signals')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withRuntime(command, async ({ store }) => {
+        const incident = await requireIncident(store, id);
+        const signals = await store.signals.getMany(await store.incidents.signalIds(id));
+        if (globalOptions(command).json) return printJson({ incident, signals });
+        printFields([
+          ['id', incident.id],
+          ['title', incident.title],
+          ['severity', incident.severity],
+          ['status', incident.status],
+          ['services', incident.services.join(', ')],
+          ['started', shortTime(incident.startedAt)],
+          ['detected', shortTime(incident.detectedAt)],
+          ['acknowledged', shortTime(incident.acknowledgedAt)],
+          ['resolved', shortTime(incident.resolvedAt)],
+          ['all signals resolved', shortTime(incident.signalsResolvedAt)],
+          ['root cause', incident.rootCause],
+          ['resolution', incident.resolution],
+        ]);
+        process.stdout.write('\n');
+        printTable(
+          ['signal', 'source', 'severity', 'status', 'service', 'starts', 'seen', 'title'],
+          signals.map((signal) => [
+            signal.id,
+            signal.source,
+            signal.severity,
+            signal.status,
+            signal.service,
+            shortTime(signal.startsAt),
+            signal.occurrences,
+            clipText(signal.title, 50),
+          ]),
+        );
+      });
+    });
+
+  incidents
+    .command('events')
+    .argument('<id>')
+    .description("the incident's append-only event log")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withRuntime(command, async ({ store }) => {
+        await requireIncident(store, id);
+        const events = await store.incidents.events(id);
+        if (globalOptions(command).json) return printJson(events);
+        printTable(
+          ['#', 'at', 'type', 'principal', 'data', 'hash'],
+          events.map((event) => [
+            event.seq,
+            shortTime(event.at),
+            event.type,
+            event.principal,
+            clipText(JSON.stringify(event.data), 60),
+            event.hash.slice(0, 12),
+          ]),
+        );
+      });
+    });
+
+  incidents
+    .command('verify')
+    .argument('<id>')
+    .description("check the incident's event hash chain")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withRuntime(command, async ({ store }) => {
+        const result = await verifyChain(store, id);
+        if (globalOptions(command).json) printJson(result);
+        else if (result.valid) process.stdout.write(`chain intact: ${result.events} events verified\n`);
+        else
+          process.stdout.write(
+            `CHAIN BROKEN at event #${result.brokenAt?.seq}: ${result.brokenAt?.reason}\n`,
+          );
+        if (!result.valid) process.exitCode = 3;
+      });
+    });
+
+  const moves: { name: string; to: IncidentStatus; description: string }[] = [
+    { name: 'ack', to: 'ACKNOWLEDGED', description: 'acknowledge: a human owns it' },
+    { name: 'mitigate', to: 'MITIGATED', description: 'impact is stopped; the cause may remain' },
+    { name: 'close', to: 'CLOSED', description: 'close a resolved incident (final)' },
+    { name: 'reopen', to: 'OPEN', description: 're-open a resolved incident' },
+  ];
+  for (const move of moves) {
+    incidents
+      .command(move.name)
+      .argument('<id>')
+      .option('--reason <text>')
+      .description(move.description)
+      .action(async (id: string, options: { reason?: string }, command: Command) => {
+        await withRuntime(command, async (runtime) => {
+          const { incident } = await runtime.ingest.writer.run((scope) =>
+            transitionIncident(scope, id, move.to, {
+              principal: cliPrincipal(),
+              at: Date.now(),
+              reason: options.reason,
+            }),
+          );
+          if (globalOptions(command).json) printJson(incident);
+          else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
+        });
+      });
+  }
+
+  incidents
+    .command('resolve')
+    .argument('<id>')
+    .option('--root-cause <text>', 'the confirmed root cause')
+    .option('--resolution <text>', 'what fixed it')
+    .option('--reason <text>')
+    .description('resolve, recording root cause and resolution for future investigations')
+    .action(
+      async (
+        id: string,
+        options: { rootCause?: string; resolution?: string; reason?: string },
+        command: Command,
+      ) => {
+        await withRuntime(command, async (runtime) => {
+          const { incident } = await runtime.ingest.writer.run((scope) =>
+            transitionIncident(scope, id, 'RESOLVED', {
+              principal: cliPrincipal(),
+              at: Date.now(),
+              ...options,
+            }),
+          );
+          if (globalOptions(command).json) printJson(incident);
+          else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
+        });
+      },
+    );
+
+  incidents
+    .command('severity')
+    .argument('<id>')
+    .argument('<severity>', INCIDENT_SEVERITIES.join('|'))
+    .option('--reason <text>')
+    .description('re-rate an incident')
+    .action(async (id: string, severity: string, options: { reason?: string }, command: Command) => {
+      const [level] = listOf(severity, INCIDENT_SEVERITIES, 'severity') ?? [];
+      if (!level) throw new OpxError('invalid_request', `give a severity: ${INCIDENT_SEVERITIES.join(', ')}`);
+      await withRuntime(command, async (runtime) => {
+        const incident = await runtime.ingest.writer.run((scope) =>
+          changeSeverity(scope, id, level, {
+            principal: cliPrincipal(),
+            at: Date.now(),
+            reason: options.reason,
+          }),
+        );
+        if (globalOptions(command).json) printJson(incident);
+        else process.stdout.write(`${incident.id} is now ${incident.severity}\n`);
+      });
+    });
+
+  incidents
+    .command('note')
+    .argument('<id>')
+    .argument('<text...>')
+    .description('add a note to the timeline')
+    .action(async (id: string, words: string[], _options: unknown, command: Command) => {
+      const text = words.join(' ').trim();
+      if (!text) throw new OpxError('invalid_request', 'the note is empty');
+      await withRuntime(command, async (runtime) => {
+        const event = await runtime.ingest.writer.run((scope) => addNote(scope, id, text, cliPrincipal()));
+        if (globalOptions(command).json) printJson(event);
+        else process.stdout.write(`note #${event.seq} added to ${id}\n`);
+      });
+    });
+
+  incidents
+    .command('evidence')
+    .argument('<id>')
+    .description('freeze an evidence bundle now and show what it holds')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withRuntime(command, async (runtime) => {
+        const { bundle, graph } = await runtime.ingest.writer.run((scope) =>
+          freezeEvidence(scope, id, {
+            lookbackMs: runtime.config.changeLookbackSeconds * 1000,
+            radius: runtime.config.topologyRadius,
+            principal: cliPrincipal(),
+          }),
+        );
+        if (globalOptions(command).json) return printJson({ bundle, graph });
+        printFields([
+          ['bundle', bundle.id],
+          ['as of', shortTime(bundle.asOf)],
+          ['hash', bundle.hash],
+          ['signals', bundle.signals.length],
+          [
+            'changes',
+            bundle.changes.map((change) => `${change.id} ${change.kind} ${change.service}`).join('; ') ||
+              'none',
+          ],
+          [
+            'neighbourhood',
+            bundle.neighbourhood
+              .map((entry) => `${entry.service}(${entry.relation},${entry.distance})`)
+              .join(' '),
+          ],
+          ['graph', `${graph.nodes.length} nodes, ${graph.edges.length} edges`],
+        ]);
+      });
+    });
+}

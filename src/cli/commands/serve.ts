@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { buildServer } from '../../api/server.js';
+import { ensureBootstrapAdmin } from '../../auth/tokens.js';
+import { storeUrl } from '../../config/index.js';
+import { migrateAndSeed, openRuntime } from '../../runtime.js';
+import { configFrom, globalOptions } from '../context.js';
+import { printJson } from '../output.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP API and receivers')
+    .option('-p, --port <port>', 'port to listen on (OPX_PORT, default 8080; 0 picks a free one)')
+    .option('--host <host>', 'address to bind (OPX_HOST, default 127.0.0.1)')
+    .option('--log-requests', 'log one line per request')
+    .action(async (options: { port?: string; host?: string; logRequests?: boolean }, command: Command) => {
+      const config = configFrom(command, { port: options.port, host: options.host });
+      const runtime = await openRuntime(config);
+      const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
+      const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
+      const address = await app.listen({ port: config.port, host: config.host });
+      if (generated) {
+        process.stdout.write(
+          `\nGenerated an admin token (shown once; set OPX_ADMIN_TOKEN to choose your own):\n\n  ${generated}\n\n`,
+        );
+      }
+      process.stdout.write(
+        `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
+      );
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`received ${signal}, draining…\n`);
+        // Close the listener first, then let queued writes commit before the store closes.
+        await app.close();
+        await runtime.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  program
+    .command('migrate')
+    .description('create or upgrade the database schema (safe to re-run)')
+    .action(async (_options: unknown, command: Command) => {
+      const config = configFrom(command);
+      const runtime = await openRuntime(config, { migrate: false });
+      try {
+        const result = await migrateAndSeed(runtime.store);
+        const version = await runtime.store.schemaVersion();
+        if (globalOptions(command).json) printJson({ ...result, version, store: storeUrl(config) });
+        else {
+          process.stdout.write(
+            `${result.applied.length === 0 ? 'schema already current' : `applied migrations ${result.applied.join(', ')}`}; version ${version}` +
+              `${result.seededRules ? `; installed ${result.seededRules} default rules` : ''}\n`,
+          );
+        }
+      } finally {
+        await runtime.close();
+      }
+    });
+}

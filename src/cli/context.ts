@@ -1,0 +1,44 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { type Config, loadConfig } from '../config/index.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+
+export interface GlobalOptions {
+  dataDir?: string;
+  databaseUrl?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export function globalOptions(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export function configFrom(command: Command, extra: Partial<Record<keyof Config, unknown>> = {}): Config {
+  const options = globalOptions(command);
+  return loadConfig({
+    flags: { dataDir: options.dataDir, databaseUrl: options.databaseUrl, ...extra },
+    ...(options.config ? { file: options.config } : {}),
+  });
+}
+
+/** Opens the store for one CLI command and always closes it. */
+export async function withRuntime<T>(command: Command, work: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(configFrom(command));
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** Who acts when a person runs the CLI on the store directly. */
+export function cliPrincipal(): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // No passwd entry (some containers): keep "unknown".
+  }
+  return `cli:${user}`;
+}

@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { registerAdmin } from './commands/admin.js';
+import { registerDemo } from './commands/demo.js';
+import { registerIncidents } from './commands/incidents.js';
+import { registerIngest } from './commands/ingest.js';
+import { registerServe } from './commands/serve.js';
+import { reportError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('opx')
+    .description('OPX incident control plane: signals in, incidents out, advisory investigations')
+    .version('0.1.0')
+    .option('--data-dir <dir>', 'where the SQLite store lives (OPX_DATA_DIR, default ./.opx)')
+    .option('--database-url <url>', 'postgres://… to use PostgreSQL instead (OPX_DATABASE_URL)')
+    .option('--config <file>', 'settings file (OPX_CONFIG, default ./opx.config.yaml)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerServe(program);
+  registerIngest(program);
+  registerIncidents(program);
+  registerAdmin(program);
+  registerDemo(program);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const child of command.commands) child.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed help or the usage error.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.exitCode = reportError(error);
+  }
+}

@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatPath, OpxError } from '../domain/errors.js';
+
+/**
+ * One schema for every setting. Precedence: flag > environment (`OPX_*`) > file (`opx.config.yaml`) > default.
+ */
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./.opx'),
+  /** `postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/opx.db`. */
+  databaseUrl: z.string().optional(),
+  host: z.string().default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Largest accepted request body; a batch of 1,000 signals fits comfortably. */
+  bodyLimitBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 * 1024),
+  /** When every signal of an incident has resolved, move the incident to RESOLVED. */
+  autoResolve: z.coerce.boolean().default(false),
+  /** A new firing signal re-opens a RESOLVED incident with the same correlation key within this window. */
+  reopenGraceSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 60),
+  /** How far before an incident's start the evidence bundle looks for changes. */
+  changeLookbackSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(6 * 3600),
+  /** Hops around the affected services that the evidence bundle includes. */
+  topologyRadius: z.coerce.number().int().min(0).max(5).default(2),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.output<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+/** The one table of environment variable names. */
+export const ENV_NAMES: Record<ConfigKey, string> = {
+  dataDir: 'OPX_DATA_DIR',
+  databaseUrl: 'OPX_DATABASE_URL',
+  host: 'OPX_HOST',
+  port: 'OPX_PORT',
+  adminToken: 'OPX_ADMIN_TOKEN',
+  bodyLimitBytes: 'OPX_BODY_LIMIT_BYTES',
+  autoResolve: 'OPX_AUTO_RESOLVE',
+  reopenGraceSeconds: 'OPX_REOPEN_GRACE_SECONDS',
+  changeLookbackSeconds: 'OPX_CHANGE_LOOKBACK_SECONDS',
+  topologyRadius: 'OPX_TOPOLOGY_RADIUS',
+  logLevel: 'OPX_LOG_LEVEL',
+};
+
+export const CONFIG_FILE_NAME = 'opx.config.yaml';
+
+export interface LoadConfigOptions {
+  flags?: Partial<Record<ConfigKey, unknown>>;
+  env?: NodeJS.ProcessEnv;
+  /** Explicit config file; by default `opx.config.yaml` in the working directory, if present. */
+  file?: string;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const filePath = options.file ?? env.OPX_CONFIG ?? path.join(cwd, CONFIG_FILE_NAME);
+  const merged: Record<string, unknown> = {};
+  const origin: Record<string, string> = {};
+
+  if (existsSync(filePath)) {
+    let fromFile: unknown;
+    try {
+      fromFile = parseYaml(readFileSync(filePath, 'utf8'));
+    } catch (error) {
+      throw new OpxError('config_invalid', `${filePath} is not valid YAML: ${(error as Error).message}`);
+    }
+    if (fromFile !== null && fromFile !== undefined) {
+      if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+        throw new OpxError('config_invalid', `${filePath} must hold a mapping of settings`);
+      }
+      for (const [key, value] of Object.entries(fromFile)) {
+        merged[key] = value;
+        origin[key] = `${filePath}: ${key}`;
+      }
+    }
+  } else if (options.file !== undefined || env.OPX_CONFIG !== undefined) {
+    throw new OpxError('config_invalid', `config file ${filePath} does not exist`);
+  }
+
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') {
+      merged[key] = key === 'autoResolve' ? parseBoolean(value, name) : value;
+      origin[key] = `environment variable ${name}`;
+    }
+  }
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value !== undefined) {
+      merged[key] = value;
+      origin[key] = `flag --${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+    }
+  }
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const where =
+      origin[key] ??
+      (key in ENV_NAMES ? `${ENV_NAMES[key as ConfigKey]} or ${key} in ${CONFIG_FILE_NAME}` : key);
+    throw new OpxError(
+      'config_invalid',
+      `invalid setting ${formatPath(issue.path)} (from ${where}): ${issue.message}`,
+      {
+        path: formatPath(issue.path),
+      },
+    );
+  }
+  return parsed.data;
+}
+
+function parseBoolean(value: string, name: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new OpxError('config_invalid', `${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** The store URL a config points at: PostgreSQL when set, else the SQLite file under the data dir. */
+export function storeUrl(config: Config): string {
+  if (config.databaseUrl) return config.databaseUrl;
+  return `sqlite:${path.resolve(config.dataDir, 'opx.db')}`;
+}

@@ -1,0 +1,101 @@
+import type { IncidentSeverity } from '../domain/common.js';
+import { INCIDENT_SEVERITIES } from '../domain/common.js';
+import type { CorrelationRule, NormalizedRuleInput } from '../domain/rule.js';
+import { ruleInputSchema } from '../domain/rule.js';
+import { type CompiledMatcher, compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
+
+/**
+ * The rules OPX ships. They share the group_by [service, environment], so a critical alert and a later
+ * burst of errors on the same service land in one incident rather than three.
+ */
+export const DEFAULT_RULES: readonly NormalizedRuleInput[] = [
+  {
+    name: 'critical-signal',
+    description: 'Any critical signal opens an incident for its service, or joins the one already open.',
+    enabled: true,
+    priority: 10,
+    matchers: [{ field: 'severity', op: '>=', value: 'critical' }],
+    groupBy: ['service', 'environment'],
+    windowSeconds: 3600,
+    threshold: { kind: 'count', value: 1 },
+    severity: 'SEV2',
+    titleTemplate: '{{service}}: {{title}}',
+  },
+  {
+    name: 'error-burst',
+    description: 'Three or more error signals on one service within 10 minutes.',
+    enabled: true,
+    priority: 20,
+    matchers: [{ field: 'severity', op: '>=', value: 'error' }],
+    groupBy: ['service', 'environment'],
+    windowSeconds: 600,
+    threshold: { kind: 'count', value: 3 },
+    severity: 'SEV3',
+    titleTemplate: '{{service}}: {{count}} error signals in 10 minutes',
+  },
+  {
+    name: 'warning-storm',
+    description: 'Five or more warnings on one service within 15 minutes.',
+    enabled: true,
+    priority: 30,
+    matchers: [{ field: 'severity', op: '>=', value: 'warning' }],
+    groupBy: ['service', 'environment'],
+    windowSeconds: 900,
+    threshold: { kind: 'count', value: 5 },
+    severity: 'SEV4',
+    titleTemplate: '{{service}}: {{count}} warnings in 15 minutes',
+  },
+  {
+    name: 'multi-service-degradation',
+    description:
+      'Error signals from three or more services in one environment within 10 minutes: a shared cause is likely. ' +
+      'Off by default because it overlaps the per-service rules; enable it to get one umbrella incident per storm.',
+    enabled: false,
+    priority: 40,
+    matchers: [{ field: 'severity', op: '>=', value: 'error' }],
+    groupBy: ['environment'],
+    windowSeconds: 600,
+    threshold: { kind: 'distinct_services', value: 3 },
+    severity: 'SEV2',
+    titleTemplate: '{{environment}}: {{services}} services degraded',
+  },
+].map((rule) => ruleInputSchema.parse(rule));
+
+export interface CompiledRule {
+  rule: CorrelationRule;
+  matches: CompiledMatcher;
+}
+
+export function compileRules(rules: readonly CorrelationRule[]): CompiledRule[] {
+  return rules
+    .filter((rule) => rule.enabled)
+    .map((rule) => ({ rule, matches: compileMatchers(rule.matchers) }));
+}
+
+/** The values a rule groups by, in the rule's order. */
+export function groupValues(rule: CorrelationRule, signal: MatchableSignal): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const field of rule.groupBy) out[field] = fieldValue(signal, field);
+  return out;
+}
+
+/** Stable text for a set of group values: keys sorted, so equal groups from different rules compare equal. */
+export function groupKey(values: Record<string, string>): string {
+  return Object.keys(values)
+    .sort()
+    .map((key) => `${key}=${values[key]}`)
+    .join(',');
+}
+
+export function renderTitle(template: string, context: Record<string, string | number>): string {
+  return template
+    .replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_whole, name: string) => {
+      const value = context[name];
+      return value === undefined ? '' : String(value);
+    })
+    .slice(0, 500);
+}
+
+export function maxSeverity(a: IncidentSeverity, b: IncidentSeverity): IncidentSeverity {
+  return INCIDENT_SEVERITIES.indexOf(a) <= INCIDENT_SEVERITIES.indexOf(b) ? a : b;
+}

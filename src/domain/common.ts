@@ -1,0 +1,78 @@
+import { monotonicFactory } from 'ulid';
+import { z } from 'zod';
+
+/** Prefixes make an id's kind obvious in logs and URLs; ULIDs make ids sort by creation time. */
+export const ID_PREFIXES = {
+  signal: 'sig',
+  incident: 'inc',
+  change: 'chg',
+  detection: 'det',
+  candidate: 'cand',
+  event: 'evt',
+  rule: 'rule',
+  bundle: 'bun',
+  graph: 'egr',
+  token: 'tok',
+  silence: 'sil',
+  service: 'svc',
+  job: 'job',
+  recommendation: 'rec',
+} as const;
+export type IdKind = keyof typeof ID_PREFIXES;
+
+const nextUlid = monotonicFactory();
+
+export function newId(kind: IdKind, at: number = Date.now()): string {
+  return `${ID_PREFIXES[kind]}_${nextUlid(at).toLowerCase()}`;
+}
+
+export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export const severitySchema = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof severitySchema>;
+
+/** Rank used by "severity at least" matchers: higher is more severe. */
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 4, error: 3, warning: 2, info: 1 };
+
+export const INCIDENT_SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
+export const incidentSeveritySchema = z.enum(INCIDENT_SEVERITIES);
+export type IncidentSeverity = z.infer<typeof incidentSeveritySchema>;
+
+/** Accepts any ISO-8601 timestamp with a zone (or epoch milliseconds) and yields epoch milliseconds. */
+export const timestampSchema = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .min(1)
+    .transform((value, context) => {
+      const parsed = parseTimestamp(value);
+      if (parsed === undefined) {
+        context.addIssue({ code: 'custom', message: `not an ISO-8601 timestamp: ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+]);
+
+/**
+ * Parses the timestamp spellings monitoring sources send: ISO-8601 with `Z`, `+00:00` or `+0000`
+ * (CloudWatch), and Go's zero time `0001-01-01T00:00:00Z` (Alertmanager's "no end"), which yields undefined.
+ */
+export function parseTimestamp(value: string): number | undefined {
+  if (value.startsWith('0001-01-01')) return undefined;
+  const normalized = value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(normalized)) return undefined;
+  const parsed = Date.parse(normalized);
+  return Number.isFinite(parsed) ? parsed : undefined;
+}
+
+export function toIso(epochMs: number | null | undefined): string | null {
+  return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
+}
+
+export const labelsSchema = z.record(z.string().max(256), z.string().max(4096));
+export type Labels = z.infer<typeof labelsSchema>;
+
+export const linkSchema = z.object({ href: z.string().max(2048), text: z.string().max(256).optional() });
+export type Link = z.infer<typeof linkSchema>;
+
+export const principalSchema = z.string().min(1).max(200);

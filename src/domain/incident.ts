@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import type { IncidentSeverity } from './common.js';
+
+export const INCIDENT_STATUSES = [
+  'OPEN',
+  'INVESTIGATING',
+  'ADVISORY_READY',
+  'ACKNOWLEDGED',
+  'MITIGATED',
+  'RESOLVED',
+  'CLOSED',
+] as const;
+export const incidentStatusSchema = z.enum(INCIDENT_STATUSES);
+export type IncidentStatus = z.infer<typeof incidentStatusSchema>;
+
+/** Statuses in which an incident still absorbs new signals for its correlation key. */
+export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
+  'OPEN',
+  'INVESTIGATING',
+  'ADVISORY_READY',
+  'ACKNOWLEDGED',
+  'MITIGATED',
+];
+
+/**
+ * The lifecycle. Humans may acknowledge, mitigate or resolve before an investigation has finished,
+ * so those moves are allowed from every earlier active state. A RESOLVED incident re-opens (to OPEN)
+ * when a new firing signal arrives within the grace window; CLOSED is final.
+ */
+export const TRANSITIONS: Readonly<Record<IncidentStatus, readonly IncidentStatus[]>> = {
+  OPEN: ['INVESTIGATING', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
+  INVESTIGATING: ['ADVISORY_READY', 'OPEN', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
+  ADVISORY_READY: ['INVESTIGATING', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
+  ACKNOWLEDGED: ['INVESTIGATING', 'MITIGATED', 'RESOLVED'],
+  MITIGATED: ['ACKNOWLEDGED', 'RESOLVED'],
+  RESOLVED: ['OPEN', 'CLOSED'],
+  CLOSED: [],
+};
+
+export function canTransition(from: IncidentStatus, to: IncidentStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export interface Incident {
+  id: string;
+  title: string;
+  severity: IncidentSeverity;
+  status: IncidentStatus;
+  services: string[];
+  environment: string | null;
+  correlationKey: string;
+  ruleId: string | null;
+  startedAt: number;
+  detectedAt: number;
+  acknowledgedAt: number | null;
+  mitigatedAt: number | null;
+  resolvedAt: number | null;
+  closedAt: number | null;
+  /** Set when every attached signal has resolved; cleared when one fires again. */
+  signalsResolvedAt: number | null;
+  rootCause: string | null;
+  resolution: string | null;
+  signalCount: number;
+  updatedAt: number;
+}
+
+export const INCIDENT_EVENT_TYPES = [
+  'created',
+  'signal_attached',
+  'severity_changed',
+  'status_changed',
+  'signals_resolved',
+  'signals_refiring',
+  'reopened',
+  'note_added',
+  'evidence_frozen',
+  'investigation_started',
+  'investigation_failed',
+  'agent_completed',
+  'recommendation_proposed',
+  'recommendation_approved',
+  'recommendation_rejected',
+] as const;
+export type IncidentEventType = (typeof INCIDENT_EVENT_TYPES)[number];
+
+export interface IncidentEvent {
+  id: string;
+  incidentId: string;
+  seq: number;
+  type: IncidentEventType;
+  principal: string;
+  at: number;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export const transitionInputSchema = z.strictObject({
+  reason: z.string().max(2000).optional(),
+});
+
+export const resolveInputSchema = z.strictObject({
+  rootCause: z.string().min(1).max(5000).optional(),
+  resolution: z.string().min(1).max(5000).optional(),
+  reason: z.string().max(2000).optional(),
+});
+
+export const noteInputSchema = z.strictObject({ text: z.string().trim().min(1).max(10_000) });
+
+export interface Detection {
+  id: string;
+  ruleId: string;
+  ruleVersion: number;
+  signalId: string;
+  candidateId: string;
+  service: string;
+  at: number;
+  createdAt: number;
+}
+
+export interface Candidate {
+  id: string;
+  ruleId: string;
+  groupKey: string;
+  groupValues: Record<string, string>;
+  status: 'open' | 'promoted' | 'expired';
+  firstAt: number;
+  lastAt: number;
+  detectionCount: number;
+  incidentId: string | null;
+}

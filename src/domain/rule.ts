@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { incidentSeveritySchema } from './common.js';
+
+/** Signal fields a matcher can test; any other name is read from the signal's labels. */
+export const MATCHER_FIELDS = [
+  'source',
+  'severity',
+  'service',
+  'environment',
+  'region',
+  'status',
+  'title',
+] as const;
+
+export const matcherSchema = z.discriminatedUnion('op', [
+  z.strictObject({ field: z.string().min(1).max(256), op: z.enum(['=', '!=']), value: z.string().max(1024) }),
+  z.strictObject({
+    field: z.string().min(1).max(256),
+    op: z.enum(['=~', '!~']),
+    value: z
+      .string()
+      .max(1024)
+      .refine((pattern) => isValidRegex(pattern), 'not a valid regular expression'),
+  }),
+  z.strictObject({
+    field: z.string().min(1).max(256),
+    op: z.literal('in'),
+    values: z.array(z.string()).min(1).max(100),
+  }),
+  z.strictObject({
+    field: z.literal('severity'),
+    op: z.literal('>='),
+    value: z.enum(['critical', 'error', 'warning', 'info']),
+  }),
+]);
+export type Matcher = z.infer<typeof matcherSchema>;
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const ruleInputSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z0-9][a-z0-9-]*$/, 'use lower-case letters, digits and "-"'),
+  description: z.string().max(1000).default(''),
+  enabled: z.boolean().default(true),
+  /** Lower runs first; only matters for the order detections are listed in. */
+  priority: z.number().int().min(0).max(1000).default(100),
+  matchers: z.array(matcherSchema).max(50).default([]),
+  groupBy: z.array(z.string().min(1).max(256)).max(10).default(['service', 'environment']),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600),
+  threshold: z.strictObject({
+    kind: z.enum(['count', 'distinct_services']),
+    value: z.number().int().min(1).max(10_000),
+  }),
+  severity: incidentSeveritySchema,
+  titleTemplate: z.string().min(1).max(500),
+});
+export type RuleInput = z.input<typeof ruleInputSchema>;
+export type NormalizedRuleInput = z.output<typeof ruleInputSchema>;
+
+export interface CorrelationRule extends NormalizedRuleInput {
+  id: string;
+  version: number;
+  builtIn: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const silenceInputSchema = z.strictObject({
+  kind: z.enum(['silence', 'maintenance']).default('silence'),
+  matchers: z.array(matcherSchema).min(1).max(50),
+  startsAt: z.union([z.number().int(), z.string()]).optional(),
+  endsAt: z.union([z.number().int(), z.string()]),
+  comment: z.string().max(1000).default(''),
+});
+export type SilenceInput = z.input<typeof silenceInputSchema>;
+
+export interface Silence {
+  id: string;
+  kind: 'silence' | 'maintenance';
+  matchers: Matcher[];
+  startsAt: number;
+  endsAt: number;
+  comment: string;
+  createdBy: string;
+  createdAt: number;
+}

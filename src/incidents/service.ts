@@ -1,0 +1,293 @@
+import { type IncidentSeverity, newId } from '../domain/common.js';
+import { OpxError } from '../domain/errors.js';
+import type { EvidenceBundle, EvidenceGraph } from '../domain/evidence.js';
+import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
+import type { Signal } from '../domain/signal.js';
+import { eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
+import { incidentFromRow } from '../store/repositories/incidents.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+import { planTransition, type TransitionDetails } from './lifecycle.js';
+
+export async function requireIncident(scope: StoreScope, id: string): Promise<Incident> {
+  const incident = await scope.incidents.get(id);
+  if (!incident) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  return incident;
+}
+
+/** Moves an incident through its lifecycle and records the move in its event chain. */
+export async function transitionIncident(
+  scope: StoreScope,
+  id: string,
+  to: IncidentStatus,
+  details: TransitionDetails,
+): Promise<{ incident: Incident; event: IncidentEvent }> {
+  const row = await scope.incidents.getRow(id, { forUpdate: true });
+  if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  const plan = planTransition(row, to, details);
+  if (plan.values.active_key) {
+    const [clash] = await scope.incidents.findActive([plan.values.active_key]);
+    if (clash && clash.id !== id) {
+      throw new OpxError(
+        'conflict',
+        `incident ${clash.id} is already active for ${row.correlation_key}; work on that one`,
+        {
+          details: { activeIncidentId: clash.id },
+        },
+      );
+    }
+  }
+  const chain = await scope.incidents.appendEvents(row, [plan.event]);
+  await scope.incidents.update(id, {
+    ...plan.values,
+    last_event_seq: chain.lastSeq,
+    last_event_hash: chain.lastHash,
+  });
+  if (plan.values.active_key === null) await scope.detections.closeCandidatesOfIncident(id);
+  return {
+    incident: incidentFromRow({
+      ...row,
+      ...plan.values,
+      last_event_seq: chain.lastSeq,
+      last_event_hash: chain.lastHash,
+    }),
+    event: chain.events[0]!,
+  };
+}
+
+export async function addNote(
+  scope: StoreScope,
+  id: string,
+  text: string,
+  principal: string,
+  at: number = Date.now(),
+): Promise<IncidentEvent> {
+  const row = await scope.incidents.getRow(id, { forUpdate: true });
+  if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  const chain = await scope.incidents.appendEvents(row, [
+    { type: 'note_added', principal, at, data: { text } },
+  ]);
+  await scope.incidents.update(id, {
+    last_event_seq: chain.lastSeq,
+    last_event_hash: chain.lastHash,
+    updated_at: at,
+  });
+  return chain.events[0]!;
+}
+
+export interface ChainVerification {
+  incidentId: string;
+  valid: boolean;
+  events: number;
+  /** The first event whose link does not hold, and why. */
+  brokenAt?: { seq: number; reason: string };
+}
+
+/** Recomputes every link of an incident's event chain; any edited, removed or inserted event shows. */
+export async function verifyChain(scope: StoreScope, id: string): Promise<ChainVerification> {
+  const row = await scope.incidents.getRow(id);
+  if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  const events = await scope.incidents.events(id);
+  let previous = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const event of events) {
+    const broken = (reason: string): ChainVerification => ({
+      incidentId: id,
+      valid: false,
+      events: events.length,
+      brokenAt: { seq: event.seq, reason },
+    });
+    if (event.seq !== expectedSeq)
+      return broken(`expected event #${expectedSeq}, found #${event.seq}: an event is missing`);
+    if (event.prevHash !== previous)
+      return broken('prev_hash does not match the previous event: the chain was altered');
+    const { hash, ...rest } = event;
+    if (eventHash(rest) !== hash) return broken('content does not match its hash: the event was edited');
+    previous = hash;
+    expectedSeq += 1;
+  }
+  if (row.last_event_seq !== events.length || row.last_event_hash !== previous) {
+    return {
+      incidentId: id,
+      valid: false,
+      events: events.length,
+      brokenAt: {
+        seq: events.length,
+        reason: `the incident records ${row.last_event_seq} events ending in a different hash: events were removed`,
+      },
+    };
+  }
+  return { incidentId: id, valid: true, events: events.length };
+}
+
+export interface BundleOptions {
+  asOf?: number;
+  lookbackMs: number;
+  radius: number;
+}
+
+/**
+ * Freezes what an investigation may read: the incident's signals and detections, changes within the
+ * look-back on the affected services and their neighbours, and the topology neighbourhood, as of one time.
+ */
+export async function buildEvidenceBundle(
+  scope: StoreScope,
+  incidentId: string,
+  options: BundleOptions,
+): Promise<EvidenceBundle> {
+  const incident = await requireIncident(scope, incidentId);
+  const asOf = options.asOf ?? Date.now();
+  const signals = (await scope.signals.getMany(await scope.incidents.signalIds(incidentId))).filter(
+    (signal) => signal.receivedAt <= asOf,
+  );
+  const detections = (await scope.detections.forIncident(incidentId)).filter(
+    (detection) => detection.createdAt <= asOf,
+  );
+  const affected = [...new Set([...incident.services, ...signals.map((signal) => signal.service)])].sort();
+  const neighbourhood = await topologyNeighbourhood(scope, affected, options.radius);
+  const names = neighbourhood.map((entry) => entry.service);
+  const services = (await scope.services.list()).filter((service) => names.includes(service.name));
+  const changes = (
+    await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
+  ).filter((change) => change.createdAt <= asOf);
+  const content = {
+    incidentId,
+    asOf,
+    lookbackMs: options.lookbackMs,
+    incident,
+    signals: signals.map((signal) => asOfView(signal, asOf)),
+    detections,
+    changes,
+    services,
+    neighbourhood,
+  };
+  const hash = sha256(canonicalJson(content));
+  return { id: newId('bundle', asOf), ...content, hash };
+}
+
+/** A signal as it stood at `asOf`: a resolve that came later is not visible yet. */
+function asOfView(signal: Signal, asOf: number): Signal {
+  const resolvedLater = signal.status === 'resolved' && (signal.endsAt ?? 0) > asOf;
+  return {
+    ...signal,
+    ...(resolvedLater ? { status: 'firing' as const, endsAt: null } : {}),
+    lastSeenAt: Math.min(signal.lastSeenAt, asOf),
+  };
+}
+
+async function topologyNeighbourhood(
+  scope: StoreScope,
+  affected: readonly string[],
+  radius: number,
+): Promise<EvidenceBundle['neighbourhood']> {
+  const edges = await scope.services.edges();
+  const out = new Map<string, EvidenceBundle['neighbourhood'][number]>();
+  for (const service of affected) out.set(service, { service, distance: 0, relation: 'affected' });
+  let frontier = [...affected];
+  for (let distance = 1; distance <= radius && frontier.length > 0; distance += 1) {
+    const next: string[] = [];
+    for (const service of frontier) {
+      for (const edge of edges) {
+        const step =
+          edge.service === service
+            ? { name: edge.dependsOn, relation: 'dependency' as const }
+            : edge.dependsOn === service
+              ? { name: edge.service, relation: 'dependent' as const }
+              : undefined;
+        if (!step || out.has(step.name)) continue;
+        out.set(step.name, { service: step.name, distance, relation: step.relation });
+        next.push(step.name);
+      }
+    }
+    frontier = next;
+  }
+  return [...out.values()].sort((a, b) => a.distance - b.distance || a.service.localeCompare(b.service));
+}
+
+export function buildEvidenceGraph(bundle: EvidenceBundle): EvidenceGraph {
+  const nodes: EvidenceGraph['nodes'] = [];
+  const edges: EvidenceGraph['edges'] = [];
+  const serviceNode = (name: string) => `service:${name}`;
+  for (const entry of bundle.neighbourhood)
+    nodes.push({ id: serviceNode(entry.service), kind: 'service', label: entry.service });
+  const inBundle = new Set(bundle.neighbourhood.map((entry) => entry.service));
+  for (const service of bundle.services) {
+    for (const target of service.dependsOn) {
+      if (inBundle.has(target))
+        edges.push({ from: serviceNode(service.name), to: serviceNode(target), kind: 'depends_on' });
+    }
+  }
+  for (const signal of bundle.signals) {
+    nodes.push({ id: signal.id, kind: 'signal', label: signal.title });
+    edges.push({ from: signal.id, to: serviceNode(signal.service), kind: 'observed_on' });
+  }
+  for (const change of bundle.changes) {
+    nodes.push({
+      id: change.id,
+      kind: 'change',
+      label: `${change.kind} ${change.service}${change.versionTo ? ` → ${change.versionTo}` : ''}`,
+    });
+    edges.push({ from: change.id, to: serviceNode(change.service), kind: 'changed' });
+  }
+  return {
+    id: newId('graph', bundle.asOf),
+    bundleId: bundle.id,
+    incidentId: bundle.incidentId,
+    nodes,
+    edges,
+  };
+}
+
+/** Builds, stores and links a bundle and its graph, with an `evidence_frozen` event on the incident. */
+export async function freezeEvidence(
+  scope: StoreScope,
+  incidentId: string,
+  options: BundleOptions & { principal: string },
+): Promise<{ bundle: EvidenceBundle; graph: EvidenceGraph }> {
+  const bundle = await buildEvidenceBundle(scope, incidentId, options);
+  const graph = buildEvidenceGraph(bundle);
+  await scope.evidence.insertBundle(bundle);
+  await scope.evidence.insertGraph(graph);
+  const row = (await scope.incidents.getRow(incidentId, { forUpdate: true }))!;
+  const chain = await scope.incidents.appendEvents(row, [
+    {
+      type: 'evidence_frozen',
+      principal: options.principal,
+      at: bundle.asOf,
+      data: { bundleId: bundle.id, hash: bundle.hash },
+    },
+  ]);
+  await scope.incidents.update(incidentId, {
+    last_event_seq: chain.lastSeq,
+    last_event_hash: chain.lastHash,
+  });
+  return { bundle, graph };
+}
+
+/** A responder re-rates an incident; the change and its reason go into the event chain. */
+export async function changeSeverity(
+  scope: StoreScope,
+  id: string,
+  severity: IncidentSeverity,
+  details: { principal: string; at: number; reason?: string | undefined },
+): Promise<Incident> {
+  const row = await scope.incidents.getRow(id, { forUpdate: true });
+  if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  if (row.severity === severity) return incidentFromRow(row);
+  if (row.status === 'CLOSED')
+    throw new OpxError('illegal_transition', `incident ${id} is CLOSED; its severity is final`, {
+      path: 'severity',
+    });
+  const data: Record<string, unknown> = { from: row.severity, to: severity };
+  if (details.reason) data.reason = details.reason;
+  const chain = await scope.incidents.appendEvents(row, [
+    { type: 'severity_changed', principal: details.principal, at: details.at, data },
+  ]);
+  const values = {
+    severity,
+    updated_at: details.at,
+    last_event_seq: chain.lastSeq,
+    last_event_hash: chain.lastHash,
+  };
+  await scope.incidents.update(id, values);
+  return incidentFromRow({ ...row, ...values });
+}

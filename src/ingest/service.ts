@@ -1,0 +1,131 @@
+import { type CompiledRule, compileRules } from '../detect/rules.js';
+import type { Change, NormalizedChangeInput } from '../domain/change.js';
+import { OpxError } from '../domain/errors.js';
+import type { SignalDraft } from '../domain/signal.js';
+import type { Store, StoreScope } from '../store/index.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+import type { SubscriptionConfirmation } from './adapters/types.js';
+import {
+  type CompiledSilence,
+  compileSilences,
+  type IngestResult,
+  type IngestSettings,
+  ingestSignals,
+} from './pipeline.js';
+import { GroupCommitWriter } from './writer.js';
+
+export interface IdempotencyRequest {
+  principal: string;
+  key: string;
+  route: string;
+  body: unknown;
+}
+
+export interface WriteResponse<T = unknown> {
+  statusCode: number;
+  body: T;
+  replayed: boolean;
+}
+
+/**
+ * The write side of ingestion: signals, changes and SNS confirmations go through one group-commit
+ * writer, with rules and silences compiled once per revision and idempotency keys checked in the
+ * same transaction as the write they guard.
+ */
+export class IngestService {
+  readonly store: Store;
+  readonly settings: IngestSettings;
+  readonly writer: GroupCommitWriter;
+  #rules: { revision: string; compiled: CompiledRule[] } | undefined;
+  #silences: { revision: string; compiled: CompiledSilence[] } | undefined;
+
+  constructor(store: Store, settings: IngestSettings) {
+    this.store = store;
+    this.settings = settings;
+    this.writer = new GroupCommitWriter(store);
+  }
+
+  /** Runs `work` through the writer, honouring an idempotency key when one is given. */
+  async write<T>(
+    work: (scope: StoreScope) => Promise<{ statusCode: number; body: T }>,
+    idempotency?: IdempotencyRequest,
+  ): Promise<WriteResponse<T>> {
+    return this.writer.run(async (scope) => {
+      if (!idempotency) return { ...(await work(scope)), replayed: false };
+      const requestHash = sha256(canonicalJson({ route: idempotency.route, body: idempotency.body }));
+      const stored = await scope.idempotency.get(idempotency.principal, idempotency.key);
+      if (stored) {
+        if (stored.requestHash !== requestHash) {
+          throw new OpxError(
+            'idempotency_key_reused',
+            `Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for new content`,
+            { path: 'Idempotency-Key' },
+          );
+        }
+        return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
+      }
+      const result = await work(scope);
+      await scope.idempotency.put(idempotency.principal, idempotency.key, {
+        route: idempotency.route,
+        requestHash,
+        statusCode: result.statusCode,
+        body: JSON.stringify(result.body ?? null),
+      });
+      return { ...result, replayed: false };
+    });
+  }
+
+  /** Stores and correlates signals inside the caller's transaction scope. */
+  async ingestInScope(
+    scope: StoreScope,
+    drafts: readonly SignalDraft[],
+    principal: string,
+    now: number = Date.now(),
+  ): Promise<IngestResult> {
+    const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
+    return ingestSignals(scope, drafts, { principal, now, settings: this.settings, rules, silences });
+  }
+
+  async ingest(drafts: readonly SignalDraft[], principal: string): Promise<IngestResult> {
+    return this.writer.run((scope) => this.ingestInScope(scope, drafts, principal));
+  }
+
+  async recordChanges(
+    scope: StoreScope,
+    changes: readonly NormalizedChangeInput[],
+    now: number = Date.now(),
+  ): Promise<{ change: Change; created: boolean }[]> {
+    const out: { change: Change; created: boolean }[] = [];
+    for (const change of changes) out.push(await scope.changes.insert(change, now));
+    return out;
+  }
+
+  async recordConfirmations(
+    scope: StoreScope,
+    confirmations: readonly SubscriptionConfirmation[],
+  ): Promise<void> {
+    for (const confirmation of confirmations) await scope.sns.recordConfirmation(confirmation);
+  }
+
+  async close(): Promise<void> {
+    await this.writer.close();
+  }
+
+  async #compiledRules(scope: StoreScope): Promise<CompiledRule[]> {
+    const revision = await scope.rules.revision();
+    if (this.#rules?.revision !== revision)
+      this.#rules = { revision, compiled: compileRules(await scope.rules.list()) };
+    return this.#rules.compiled;
+  }
+
+  async #compiledSilences(scope: StoreScope): Promise<CompiledSilence[]> {
+    const revision = await scope.silences.revision();
+    if (this.#silences?.revision !== revision) {
+      this.#silences = {
+        revision,
+        compiled: compileSilences(await scope.silences.list({ includeExpired: false })),
+      };
+    }
+    return this.#silences.compiled;
+  }
+}

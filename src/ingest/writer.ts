@@ -1,0 +1,94 @@
+import { OpxError } from '../domain/errors.js';
+import type { Store, StoreScope } from '../store/index.js';
+
+interface Pending {
+  work: (scope: StoreScope) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: writes that arrive while a transaction is running wait and then share the next one, so
+ * one fsync covers many requests. Each caller still gets its answer only after its data is committed.
+ * If a shared transaction fails, its items are retried one per transaction, so one bad request cannot
+ * fail its neighbours.
+ */
+export class GroupCommitWriter {
+  readonly #store: Store;
+  readonly #maxGroup: number;
+  #queue: Pending[] = [];
+  #draining = false;
+  #closed = false;
+
+  constructor(store: Store, options: { maxGroup?: number } = {}) {
+    this.#store = store;
+    this.#maxGroup = options.maxGroup ?? 64;
+  }
+
+  run<T>(work: (scope: StoreScope) => Promise<T>): Promise<T> {
+    if (this.#closed)
+      return Promise.reject(
+        new OpxError('store_unavailable', 'the writer is shutting down', { retryable: true }),
+      );
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  /** Stops accepting work and waits for what is queued to commit. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#draining || this.#queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, this.#maxGroup);
+        try {
+          const results = await withRetry(() =>
+            this.#store.transaction(async (scope) => {
+              const out: unknown[] = [];
+              for (const item of group) out.push(await item.work(scope));
+              return out;
+            }),
+          );
+          for (const [index, item] of group.entries()) item.resolve(results[index]);
+        } catch (error) {
+          if (group.length === 1) {
+            group[0]!.reject(error);
+            continue;
+          }
+          for (const item of group) {
+            try {
+              item.resolve(await withRetry(() => this.#store.transaction((scope) => item.work(scope))));
+            } catch (itemError) {
+              item.reject(itemError);
+            }
+          }
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+}
+
+/** Conflicts between concurrent writers (another process took a unique key first) succeed on a retry. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
+}
+
+async function withRetry<T>(attempt: () => Promise<T>, tries = 3): Promise<T> {
+  for (let index = 1; ; index += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (index >= tries || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * index + Math.random() * 10));
+    }
+  }
+}

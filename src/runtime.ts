@@ -1,0 +1,57 @@
+import { type Config, storeUrl } from './config/index.js';
+import { DEFAULT_RULES } from './detect/rules.js';
+import { IngestService } from './ingest/service.js';
+import { openStore, type Store } from './store/index.js';
+
+/** What every edge (API, CLI, worker) works with: one store, one ingest service, one config. */
+export interface Runtime {
+  config: Config;
+  store: Store;
+  ingest: IngestService;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Run migrations and seed the default rules first (default true). */
+  migrate?: boolean;
+  /** PostgreSQL schema, for tests that share one database. */
+  schema?: string;
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const store = await openStore(storeUrl(config), options.schema ? { schema: options.schema } : {});
+  try {
+    if (options.migrate ?? true) await migrateAndSeed(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const ingest = new IngestService(store, {
+    autoResolve: config.autoResolve,
+    reopenGraceMs: config.reopenGraceSeconds * 1000,
+  });
+  return {
+    config,
+    store,
+    ingest,
+    async close() {
+      await ingest.close();
+      await store.close();
+    },
+  };
+}
+
+/** Migrates and, on a store that has never had rules, installs the default correlation rules. */
+export async function migrateAndSeed(store: Store): Promise<{ applied: string[]; seededRules: number }> {
+  const { applied } = await store.migrate();
+  let seededRules = 0;
+  await store.transaction(async (scope) => {
+    // Counting deleted rules too: an operator who deleted a default must not see it come back.
+    if ((await scope.rules.count()) > 0) return;
+    for (const rule of DEFAULT_RULES) {
+      await scope.rules.create(rule, { builtIn: true });
+      seededRules += 1;
+    }
+  });
+  return { applied, seededRules };
+}

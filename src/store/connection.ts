@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, type SqliteDatabase as KyselySqliteDatabase, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { OpxError } from '../domain/errors.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface ConnectionOptions {
+  /** PostgreSQL schema to use (created if missing); tests use one per suite. */
+  schema?: string;
+  /** Open SQLite read-only / run PostgreSQL sessions READ ONLY: least privilege enforced by the database. */
+  readOnly?: boolean;
+  poolSize?: number;
+}
+
+export interface Connection {
+  dialect: Dialect;
+  db: Kysely<Database>;
+  location: string;
+}
+
+// BIGINT (epoch milliseconds) comes back from pg as a string by default; every value we store fits in a double.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export function openConnection(url: string, options: ConnectionOptions = {}): Connection {
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (file === '' || /^[a-z]+:\/\//.test(file)) {
+    throw new OpxError(
+      'config_invalid',
+      `unsupported database URL ${JSON.stringify(url)}: use postgres://… or a SQLite file path (sqlite:/path/opx.db)`,
+    );
+  }
+  return openSqlite(file, options);
+}
+
+function openSqlite(file: string, options: ConnectionOptions): Connection {
+  if (file !== ':memory:' && !options.readOnly)
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let database: SqliteDatabase.Database;
+  try {
+    database = new SqliteDatabase(file, {
+      readonly: options.readOnly ?? false,
+      fileMustExist: options.readOnly ?? false,
+    });
+  } catch (error) {
+    throw new OpxError(
+      'store_unavailable',
+      `cannot open SQLite database ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  // Another process (the CLI next to a running server) may hold the write lock for a moment.
+  database.pragma('busy_timeout = 5000');
+  if (!options.readOnly) {
+    database.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before we answer 2xx, even across power loss.
+    database.pragma('synchronous = FULL');
+  }
+  database.pragma('foreign_keys = ON');
+  return {
+    dialect: 'sqlite',
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }) }),
+    location: path.resolve(file),
+  };
+}
+
+/**
+ * Kysely prepares every statement anew; preparing costs more than running a small one, so statements
+ * are cached by SQL text. `begin` is upgraded to `begin immediate` so a transaction takes the write lock
+ * up front: a deferred one can fail with SQLITE_BUSY halfway when another process writes.
+ */
+function cachingDatabase(database: SqliteDatabase.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  const limit = 500;
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      const text = sql === 'begin' && !database.readonly ? 'begin immediate' : sql;
+      let statement = cache.get(text);
+      if (statement === undefined) {
+        statement = database.prepare(text);
+        if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
+        cache.set(text, statement);
+      }
+      return statement as unknown as ReturnType<KyselySqliteDatabase['prepare']>;
+    },
+  };
+}
+
+function openPostgres(url: string, options: ConnectionOptions): Connection {
+  const settings: string[] = [];
+  if (options.schema) settings.push(`-c search_path=${options.schema}`);
+  if (options.readOnly) settings.push('-c default_transaction_read_only=on');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    ...(settings.length > 0 ? { options: settings.join(' ') } : {}),
+  });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  return {
+    dialect: 'postgres',
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    location: url.replace(/\/\/([^:@/]+):([^@]+)@/, '//$1:***@'),
+  };
+}
+
+/** Creates the PostgreSQL schema a connection's search_path names, so migrations have somewhere to go. */
+export async function ensurePostgresSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema))
+    throw new OpxError('config_invalid', `invalid schema name ${schema}`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,11 @@
+export type { ConnectionOptions, Dialect } from './connection.js';
+export { MIGRATIONS } from './migrations.js';
+export { type ApiToken, type AuditEntry, SCOPES, type Scope } from './repositories/access.js';
+export {
+  type EventDraft,
+  eventHash,
+  GENESIS_HASH,
+  type IncidentListFilter,
+} from './repositories/incidents.js';
+export type { SignalRow } from './repositories/signals.js';
+export { openStore, ping, type Store, type StoreScope } from './store.js';

@@ -1,0 +1,506 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/**
+ * Append-only: a migration's position in this list is its version. Never edit a shipped entry; add one.
+ * Column types are chosen so one definition works on SQLite and PostgreSQL: text, bigint (epoch ms),
+ * integer (0/1 flags and counts), double precision (costs, scores).
+ */
+export const MIGRATIONS: readonly ((db: Kysely<unknown>) => Promise<void>)[] = [initialSchema];
+
+export function migrationName(index: number): string {
+  return `${String(index).padStart(4, '0')}`;
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    const migrations: Record<string, Migration> = {};
+    MIGRATIONS.forEach((up, index) => {
+      migrations[migrationName(index)] = { up };
+    });
+    return migrations;
+  },
+};
+
+const TIME = 'bigint';
+const FLOAT = 'double precision';
+
+async function initialSchema(db: Kysely<unknown>): Promise<void> {
+  const schema = db.schema;
+
+  await schema
+    .createTable('signals')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('dedup_key', 'text', (c) => c.notNull())
+    .addColumn('open_key', 'text', (c) => c.unique())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('severity', 'text', (c) => c.notNull())
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text', (c) => c.notNull())
+    .addColumn('region', 'text')
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('labels', 'text', (c) => c.notNull())
+    .addColumn('annotations', 'text', (c) => c.notNull())
+    .addColumn('metric', 'text')
+    .addColumn('links', 'text', (c) => c.notNull())
+    .addColumn('starts_at', TIME, (c) => c.notNull())
+    .addColumn('ends_at', TIME)
+    .addColumn('received_at', TIME, (c) => c.notNull())
+    .addColumn('last_seen_at', TIME, (c) => c.notNull())
+    .addColumn('occurrences', 'integer', (c) => c.notNull())
+    .addColumn('acknowledged_at', TIME)
+    .addColumn('suppressed_by', 'text')
+    .addColumn('raw', 'text')
+    .execute();
+  await schema.createIndex('signals_dedup_key').on('signals').columns(['dedup_key', 'received_at']).execute();
+  await schema
+    .createIndex('signals_service_starts')
+    .on('signals')
+    .columns(['service', 'starts_at'])
+    .execute();
+  await schema.createIndex('signals_received').on('signals').column('received_at').execute();
+
+  await schema
+    .createTable('correlation_rules')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('enabled', 'integer', (c) => c.notNull())
+    .addColumn('priority', 'integer', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('definition', 'text', (c) => c.notNull())
+    .addColumn('built_in', 'integer', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .addColumn('deleted_at', TIME)
+    .execute();
+
+  await schema
+    .createTable('candidates')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('rule_id', 'text', (c) => c.notNull())
+    .addColumn('group_key', 'text', (c) => c.notNull())
+    .addColumn('group_values', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('open_key', 'text', (c) => c.unique())
+    .addColumn('first_at', TIME, (c) => c.notNull())
+    .addColumn('last_at', TIME, (c) => c.notNull())
+    .addColumn('detection_count', 'integer', (c) => c.notNull())
+    .addColumn('incident_id', 'text')
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema.createIndex('candidates_incident').on('candidates').column('incident_id').execute();
+
+  await schema
+    .createTable('detections')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('rule_id', 'text', (c) => c.notNull())
+    .addColumn('rule_version', 'integer', (c) => c.notNull())
+    .addColumn('signal_id', 'text', (c) => c.notNull())
+    .addColumn('candidate_id', 'text', (c) => c.notNull())
+    .addColumn('incident_id', 'text')
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('at', TIME, (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addUniqueConstraint('detections_rule_signal', ['rule_id', 'signal_id'])
+    .execute();
+  await schema
+    .createIndex('detections_candidate_at')
+    .on('detections')
+    .columns(['candidate_id', 'at'])
+    .execute();
+  await schema.createIndex('detections_signal').on('detections').column('signal_id').execute();
+  await schema.createIndex('detections_incident').on('detections').column('incident_id').execute();
+
+  await schema
+    .createTable('incidents')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('severity', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('services', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text')
+    .addColumn('correlation_key', 'text', (c) => c.notNull())
+    .addColumn('active_key', 'text', (c) => c.unique())
+    .addColumn('rule_id', 'text')
+    .addColumn('started_at', TIME, (c) => c.notNull())
+    .addColumn('detected_at', TIME, (c) => c.notNull())
+    .addColumn('acknowledged_at', TIME)
+    .addColumn('mitigated_at', TIME)
+    .addColumn('resolved_at', TIME)
+    .addColumn('closed_at', TIME)
+    .addColumn('signals_resolved_at', TIME)
+    .addColumn('root_cause', 'text')
+    .addColumn('resolution', 'text')
+    .addColumn('signal_count', 'integer', (c) => c.notNull())
+    .addColumn('last_event_seq', 'integer', (c) => c.notNull())
+    .addColumn('last_event_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('incidents_status_detected')
+    .on('incidents')
+    .columns(['status', 'detected_at'])
+    .execute();
+  await schema.createIndex('incidents_detected').on('incidents').columns(['detected_at', 'id']).execute();
+  await schema
+    .createIndex('incidents_correlation_resolved')
+    .on('incidents')
+    .columns(['correlation_key', 'resolved_at'])
+    .execute();
+
+  await schema
+    .createTable('incident_signals')
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('signal_id', 'text', (c) => c.notNull())
+    .addColumn('attached_at', TIME, (c) => c.notNull())
+    .addPrimaryKeyConstraint('incident_signals_pk', ['incident_id', 'signal_id'])
+    .execute();
+  await schema.createIndex('incident_signals_signal').on('incident_signals').column('signal_id').execute();
+
+  await schema
+    .createTable('incident_services')
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('incident_services_pk', ['incident_id', 'service'])
+    .execute();
+  await schema.createIndex('incident_services_service').on('incident_services').column('service').execute();
+
+  await schema
+    .createTable('incident_events')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('principal', 'text', (c) => c.notNull())
+    .addColumn('at', TIME, (c) => c.notNull())
+    .addColumn('data', 'text', (c) => c.notNull())
+    .addColumn('prev_hash', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addUniqueConstraint('incident_events_seq', ['incident_id', 'seq'])
+    .execute();
+
+  await schema
+    .createTable('idempotency')
+    .addColumn('principal', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('route', 'text', (c) => c.notNull())
+    .addColumn('request_hash', 'text', (c) => c.notNull())
+    .addColumn('status_code', 'integer', (c) => c.notNull())
+    .addColumn('response_body', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addPrimaryKeyConstraint('idempotency_pk', ['principal', 'key'])
+    .execute();
+  await schema.createIndex('idempotency_created').on('idempotency').column('created_at').execute();
+
+  await schema
+    .createTable('evidence_bundles')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('as_of', TIME, (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('content', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('evidence_bundles_incident')
+    .on('evidence_bundles')
+    .columns(['incident_id', 'as_of'])
+    .execute();
+
+  await schema
+    .createTable('evidence_graphs')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('bundle_id', 'text', (c) => c.notNull().unique())
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('content', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+
+  await schema
+    .createTable('guardrail_violations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text')
+    .addColumn('agent', 'text')
+    .addColumn('direction', 'text', (c) => c.notNull())
+    .addColumn('entity_type', 'text', (c) => c.notNull())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('value_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('guardrail_violations_created')
+    .on('guardrail_violations')
+    .column('created_at')
+    .execute();
+
+  await schema
+    .createTable('validation_errors')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text')
+    .addColumn('agent', 'text', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('errors', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('validation_errors_created')
+    .on('validation_errors')
+    .column('created_at')
+    .execute();
+
+  await schema
+    .createTable('llm_traces')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text')
+    .addColumn('agent', 'text')
+    .addColumn('provider', 'text', (c) => c.notNull())
+    .addColumn('model', 'text', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('prompt', 'text', (c) => c.notNull())
+    .addColumn('response', 'text')
+    .addColumn('input_tokens', 'integer')
+    .addColumn('output_tokens', 'integer')
+    .addColumn('cache_read_tokens', 'integer')
+    .addColumn('cache_write_tokens', 'integer')
+    .addColumn('cost_usd', FLOAT)
+    .addColumn('latency_ms', 'integer', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('error', 'text')
+    .addColumn('raw_usage', 'text')
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('llm_traces_incident')
+    .on('llm_traces')
+    .columns(['incident_id', 'created_at'])
+    .execute();
+
+  await schema
+    .createTable('services')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('type', 'text')
+    .addColumn('tier', 'integer', (c) => c.notNull())
+    .addColumn('owner', 'text')
+    .addColumn('lifecycle', 'text')
+    .addColumn('customer_facing', 'integer', (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('runbooks', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+
+  await schema
+    .createTable('service_dependencies')
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('depends_on', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('service_dependencies_pk', ['service', 'depends_on'])
+    .execute();
+  await schema
+    .createIndex('service_dependencies_reverse')
+    .on('service_dependencies')
+    .column('depends_on')
+    .execute();
+
+  await schema
+    .createTable('changes')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text', (c) => c.notNull())
+    .addColumn('version_from', 'text')
+    .addColumn('version_to', 'text')
+    .addColumn('author', 'text')
+    .addColumn('summary', 'text', (c) => c.notNull())
+    .addColumn('started_at', TIME, (c) => c.notNull())
+    .addColumn('finished_at', TIME)
+    .addColumn('links', 'text', (c) => c.notNull())
+    .addColumn('external_key', 'text', (c) => c.unique())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('changes_service_started')
+    .on('changes')
+    .columns(['service', 'started_at'])
+    .execute();
+  await schema.createIndex('changes_started').on('changes').column('started_at').execute();
+
+  await schema
+    .createTable('kb_documents')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('services', 'text', (c) => c.notNull())
+    .addColumn('alerts', 'text', (c) => c.notNull())
+    .addColumn('content_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('imported_at', TIME, (c) => c.notNull())
+    .execute();
+
+  await schema
+    .createTable('kb_chunks')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('document_id', 'text', (c) => c.notNull())
+    .addColumn('ordinal', 'integer', (c) => c.notNull())
+    .addColumn('heading', 'text', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('kb_chunks_document')
+    .on('kb_chunks')
+    .columns(['document_id', 'ordinal'])
+    .execute();
+
+  await schema
+    .createTable('investigations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('bundle_id', 'text')
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('started_at', TIME, (c) => c.notNull())
+    .addColumn('finished_at', TIME)
+    .addColumn('error', 'text')
+    .addColumn('output_hash', 'text')
+    .addColumn('result', 'text')
+    .execute();
+  await schema
+    .createIndex('investigations_incident')
+    .on('investigations')
+    .columns(['incident_id', 'started_at'])
+    .execute();
+
+  await schema
+    .createTable('recommendations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('incident_id', 'text', (c) => c.notNull())
+    .addColumn('investigation_id', 'text')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('rationale', 'text', (c) => c.notNull())
+    .addColumn('risk', 'text', (c) => c.notNull())
+    .addColumn('confidence', FLOAT, (c) => c.notNull())
+    .addColumn('trust', FLOAT)
+    .addColumn('citations', 'text', (c) => c.notNull())
+    .addColumn('rank', 'integer', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('decided_by', 'text')
+    .addColumn('decided_at', TIME)
+    .addColumn('decision_reason', 'text')
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createIndex('recommendations_incident')
+    .on('recommendations')
+    .columns(['incident_id', 'rank'])
+    .execute();
+
+  await schema
+    .createTable('token_usage')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('day', 'text', (c) => c.notNull())
+    .addColumn('incident_id', 'text')
+    .addColumn('agent', 'text')
+    .addColumn('provider', 'text', (c) => c.notNull())
+    .addColumn('model', 'text', (c) => c.notNull())
+    .addColumn('input_tokens', 'integer')
+    .addColumn('output_tokens', 'integer')
+    .addColumn('cache_read_tokens', 'integer')
+    .addColumn('cache_write_tokens', 'integer')
+    .addColumn('cost_usd', FLOAT)
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema.createIndex('token_usage_day').on('token_usage').columns(['day', 'agent', 'model']).execute();
+
+  await schema
+    .createTable('alarms')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('value', FLOAT)
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+
+  await schema
+    .createTable('alarm_history')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('alarm_name', 'text', (c) => c.notNull())
+    .addColumn('from_state', 'text', (c) => c.notNull())
+    .addColumn('to_state', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('value', FLOAT)
+    .addColumn('at', TIME, (c) => c.notNull())
+    .execute();
+  await schema.createIndex('alarm_history_alarm').on('alarm_history').columns(['alarm_name', 'at']).execute();
+
+  await schema
+    .createTable('jobs')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('payload', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('max_attempts', 'integer', (c) => c.notNull())
+    .addColumn('run_at', TIME, (c) => c.notNull())
+    .addColumn('lease_owner', 'text')
+    .addColumn('lease_expires_at', TIME)
+    .addColumn('last_error', 'text')
+    .addColumn('dedup_key', 'text', (c) => c.unique())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema.createIndex('jobs_status_run_at').on('jobs').columns(['status', 'run_at']).execute();
+
+  await schema
+    .createTable('audit_log')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('principal', 'text', (c) => c.notNull())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('target', 'text')
+    .addColumn('at', TIME, (c) => c.notNull())
+    .addColumn('detail', 'text', (c) => c.notNull())
+    .execute();
+  await schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+
+  await schema
+    .createTable('api_tokens')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('scopes', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('last_used_at', TIME)
+    .addColumn('revoked_at', TIME)
+    .execute();
+
+  await schema
+    .createTable('silences')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('matchers', 'text', (c) => c.notNull())
+    .addColumn('starts_at', TIME, (c) => c.notNull())
+    .addColumn('ends_at', TIME, (c) => c.notNull())
+    .addColumn('comment', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema.createIndex('silences_ends').on('silences').column('ends_at').execute();
+
+  await schema
+    .createTable('sns_subscriptions')
+    .addColumn('topic_arn', 'text', (c) => c.primaryKey())
+    .addColumn('subscribe_url', 'text', (c) => c.notNull())
+    .addColumn('token', 'text', (c) => c.notNull())
+    .addColumn('message_id', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('received_at', TIME, (c) => c.notNull())
+    .execute();
+}

@@ -1,0 +1,148 @@
+import type { Selectable } from 'kysely';
+import type { Candidate, Detection } from '../../domain/incident.js';
+import type { CandidatesTable, DetectionsTable } from '../schema.js';
+import { chunk, fromJson, type RepositoryContext } from './base.js';
+
+export type CandidateRow = Selectable<CandidatesTable>;
+export type DetectionRow = Selectable<DetectionsTable>;
+
+export function candidateFromRow(row: CandidateRow): Candidate {
+  return {
+    id: row.id,
+    ruleId: row.rule_id,
+    groupKey: row.group_key,
+    groupValues: fromJson(row.group_values, {}),
+    status: row.status as Candidate['status'],
+    firstAt: row.first_at,
+    lastAt: row.last_at,
+    detectionCount: row.detection_count,
+    incidentId: row.incident_id,
+  };
+}
+
+export function detectionFromRow(row: DetectionRow): Detection {
+  return {
+    id: row.id,
+    ruleId: row.rule_id,
+    ruleVersion: row.rule_version,
+    signalId: row.signal_id,
+    candidateId: row.candidate_id,
+    service: row.service,
+    at: row.at,
+    createdAt: row.created_at,
+  };
+}
+
+export function detectionRepository({ db, dialect }: RepositoryContext) {
+  return {
+    async findOpenCandidates(openKeys: readonly string[]): Promise<CandidateRow[]> {
+      if (openKeys.length === 0) return [];
+      const out: CandidateRow[] = [];
+      for (const part of chunk(openKeys, 500)) {
+        let query = db.selectFrom('candidates').selectAll().where('open_key', 'in', part);
+        if (dialect === 'postgres') query = query.forUpdate();
+        out.push(...(await query.execute()));
+      }
+      return out;
+    },
+
+    async insertCandidate(row: CandidateRow): Promise<void> {
+      await db.insertInto('candidates').values(row).execute();
+    },
+
+    async updateCandidate(id: string, values: Partial<Omit<CandidateRow, 'id'>>): Promise<void> {
+      await db.updateTable('candidates').set(values).where('id', '=', id).execute();
+    },
+
+    /** Releases the candidates feeding an incident that is no longer active, so new signals start afresh. */
+    async closeCandidatesOfIncident(incidentId: string): Promise<void> {
+      await db
+        .updateTable('candidates')
+        .set({ open_key: null, status: 'expired' })
+        .where('incident_id', '=', incidentId)
+        .where('open_key', 'is not', null)
+        .execute();
+    },
+
+    async insertDetections(rows: DetectionRow[]): Promise<void> {
+      for (const part of chunk(rows, 100)) await db.insertInto('detections').values(part).execute();
+    },
+
+    async setDetectionIncident(candidateId: string, incidentId: string): Promise<void> {
+      await db
+        .updateTable('detections')
+        .set({ incident_id: incidentId })
+        .where('candidate_id', '=', candidateId)
+        .where('incident_id', 'is', null)
+        .execute();
+    },
+
+    /** Signals and distinct services the candidate saw in its window, for threshold checks. */
+    async windowStats(
+      candidateId: string,
+      since: number,
+    ): Promise<{ count: number; services: number; signalIds: string[]; serviceNames: string[] }> {
+      const rows = await db
+        .selectFrom('detections')
+        .select(['signal_id', 'service'])
+        .where('candidate_id', '=', candidateId)
+        .where('at', '>=', since)
+        .execute();
+      const serviceNames = [...new Set(rows.map((row) => row.service))].sort();
+      return {
+        count: rows.length,
+        services: serviceNames.length,
+        signalIds: rows.map((row) => row.signal_id),
+        serviceNames,
+      };
+    },
+
+    async candidateSignalIds(candidateId: string): Promise<string[]> {
+      const rows = await db
+        .selectFrom('detections')
+        .select('signal_id')
+        .where('candidate_id', '=', candidateId)
+        .execute();
+      return rows.map((row) => row.signal_id);
+    },
+
+    async forIncident(incidentId: string): Promise<Detection[]> {
+      const rows = await db
+        .selectFrom('detections')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .orderBy('at')
+        .orderBy('id')
+        .execute();
+      return rows.map(detectionFromRow);
+    },
+
+    async forSignal(signalId: string): Promise<Detection[]> {
+      const rows = await db
+        .selectFrom('detections')
+        .selectAll()
+        .where('signal_id', '=', signalId)
+        .orderBy('id')
+        .execute();
+      return rows.map(detectionFromRow);
+    },
+
+    async getCandidate(id: string): Promise<Candidate | undefined> {
+      const row = await db.selectFrom('candidates').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && candidateFromRow(row);
+    },
+
+    async listCandidates(
+      options: { status?: Candidate['status']; limit?: number } = {},
+    ): Promise<Candidate[]> {
+      let query = db.selectFrom('candidates').selectAll();
+      if (options.status) query = query.where('status', '=', options.status);
+      const rows = await query
+        .orderBy('last_at', 'desc')
+        .limit(options.limit ?? 100)
+        .execute();
+      return rows.map(candidateFromRow);
+    },
+  };
+}
+export type DetectionRepository = ReturnType<typeof detectionRepository>;

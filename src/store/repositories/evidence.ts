@@ -1,0 +1,64 @@
+import type { EvidenceBundle, EvidenceGraph } from '../../domain/evidence.js';
+import { fromJson, type RepositoryContext, toJson } from './base.js';
+
+export function evidenceRepository({ db }: RepositoryContext) {
+  return {
+    async insertBundle(bundle: EvidenceBundle, now: number = Date.now()): Promise<void> {
+      await db
+        .insertInto('evidence_bundles')
+        .values({
+          id: bundle.id,
+          incident_id: bundle.incidentId,
+          as_of: bundle.asOf,
+          hash: bundle.hash,
+          content: toJson(bundle),
+          created_at: now,
+        })
+        .execute();
+    },
+
+    async getBundle(id: string): Promise<EvidenceBundle | undefined> {
+      const row = await db
+        .selectFrom('evidence_bundles')
+        .select('content')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && fromJson<EvidenceBundle>(row.content, undefined as never);
+    },
+
+    async latestBundle(incidentId: string): Promise<EvidenceBundle | undefined> {
+      const row = await db
+        .selectFrom('evidence_bundles')
+        .select('content')
+        .where('incident_id', '=', incidentId)
+        .orderBy('as_of', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row && fromJson<EvidenceBundle>(row.content, undefined as never);
+    },
+
+    async insertGraph(graph: EvidenceGraph, now: number = Date.now()): Promise<void> {
+      await db
+        .insertInto('evidence_graphs')
+        .values({
+          id: graph.id,
+          bundle_id: graph.bundleId,
+          incident_id: graph.incidentId,
+          content: toJson(graph),
+          created_at: now,
+        })
+        .execute();
+    },
+
+    async graphForBundle(bundleId: string): Promise<EvidenceGraph | undefined> {
+      const row = await db
+        .selectFrom('evidence_graphs')
+        .select('content')
+        .where('bundle_id', '=', bundleId)
+        .executeTakeFirst();
+      return row && fromJson<EvidenceGraph>(row.content, undefined as never);
+    },
+  };
+}
+export type EvidenceRepository = ReturnType<typeof evidenceRepository>;

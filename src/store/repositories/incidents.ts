@@ -1,0 +1,290 @@
+import type { Selectable } from 'kysely';
+import type { IncidentSeverity } from '../../domain/common.js';
+import { newId } from '../../domain/common.js';
+import type { Incident, IncidentEvent, IncidentEventType, IncidentStatus } from '../../domain/incident.js';
+import { canonicalJson, sha256 } from '../../util/hash.js';
+import type { IncidentsTable } from '../schema.js';
+import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type IncidentRow = Selectable<IncidentsTable>;
+
+export function incidentFromRow(row: IncidentRow): Incident {
+  return {
+    id: row.id,
+    title: row.title,
+    severity: row.severity as IncidentSeverity,
+    status: row.status as IncidentStatus,
+    services: fromJson(row.services, []),
+    environment: row.environment,
+    correlationKey: row.correlation_key,
+    ruleId: row.rule_id,
+    startedAt: row.started_at,
+    detectedAt: row.detected_at,
+    acknowledgedAt: row.acknowledged_at,
+    mitigatedAt: row.mitigated_at,
+    resolvedAt: row.resolved_at,
+    closedAt: row.closed_at,
+    signalsResolvedAt: row.signals_resolved_at,
+    rootCause: row.root_cause,
+    resolution: row.resolution,
+    signalCount: row.signal_count,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface EventDraft {
+  type: IncidentEventType;
+  principal: string;
+  at: number;
+  data?: Record<string, unknown>;
+}
+
+/** The hash that chains an event to its predecessor: any edit to a stored event breaks every later link. */
+export function eventHash(event: Omit<IncidentEvent, 'hash'>): string {
+  const { id, incidentId, seq, type, principal, at, data, prevHash } = event;
+  return sha256(canonicalJson({ id, incidentId, seq, type, principal, at, data, prevHash }));
+}
+
+export interface IncidentListFilter {
+  status?: IncidentStatus[];
+  severity?: IncidentSeverity[];
+  service?: string;
+  since?: number;
+  until?: number;
+  /** Opaque cursor from a previous page: `<detected_at>:<id>`. */
+  cursor?: { detectedAt: number; id: string };
+  limit: number;
+}
+
+export function incidentRepository({ db, dialect }: RepositoryContext) {
+  return {
+    async insert(row: IncidentRow): Promise<void> {
+      await db.insertInto('incidents').values(row).execute();
+    },
+
+    async getRow(id: string, options: { forUpdate?: boolean } = {}): Promise<IncidentRow | undefined> {
+      let query = db.selectFrom('incidents').selectAll().where('id', '=', id);
+      // SQLite has no row locks: its transactions already hold the database write lock.
+      if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
+      return query.executeTakeFirst();
+    },
+
+    async get(id: string): Promise<Incident | undefined> {
+      const row = await this.getRow(id);
+      return row && incidentFromRow(row);
+    },
+
+    async findActive(keys: readonly string[]): Promise<IncidentRow[]> {
+      if (keys.length === 0) return [];
+      return db.selectFrom('incidents').selectAll().where('active_key', 'in', keys).execute();
+    },
+
+    /** The most recently resolved incident for a key, if it resolved at or after `since` (re-open grace). */
+    async findRecentlyResolved(key: string, since: number): Promise<IncidentRow | undefined> {
+      return db
+        .selectFrom('incidents')
+        .selectAll()
+        .where('correlation_key', '=', key)
+        .where('status', '=', 'RESOLVED')
+        .where('resolved_at', '>=', since)
+        .orderBy('resolved_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+    },
+
+    async update(id: string, values: Partial<Omit<IncidentRow, 'id'>>): Promise<void> {
+      await db.updateTable('incidents').set(values).where('id', '=', id).execute();
+    },
+
+    async list(filter: IncidentListFilter): Promise<Incident[]> {
+      let query = db.selectFrom('incidents').selectAll('incidents');
+      if (filter.status?.length) query = query.where('incidents.status', 'in', filter.status);
+      if (filter.severity?.length) query = query.where('incidents.severity', 'in', filter.severity);
+      if (filter.service) {
+        const service = filter.service;
+        query = query.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('incident_services')
+              .select('incident_services.incident_id')
+              .whereRef('incident_services.incident_id', '=', 'incidents.id')
+              .where('incident_services.service', '=', service),
+          ),
+        );
+      }
+      if (filter.since !== undefined) query = query.where('incidents.detected_at', '>=', filter.since);
+      if (filter.until !== undefined) query = query.where('incidents.detected_at', '<', filter.until);
+      if (filter.cursor) {
+        const { detectedAt, id } = filter.cursor;
+        query = query.where((eb) =>
+          eb.or([
+            eb('incidents.detected_at', '<', detectedAt),
+            eb.and([eb('incidents.detected_at', '=', detectedAt), eb('incidents.id', '<', id)]),
+          ]),
+        );
+      }
+      const rows = await query
+        .orderBy('incidents.detected_at', 'desc')
+        .orderBy('incidents.id', 'desc')
+        .limit(filter.limit)
+        .execute();
+      return rows.map(incidentFromRow);
+    },
+
+    async attachSignals(incidentId: string, signalIds: readonly string[], at: number): Promise<string[]> {
+      if (signalIds.length === 0) return [];
+      const existing = new Set(
+        (
+          await db
+            .selectFrom('incident_signals')
+            .select('signal_id')
+            .where('incident_id', '=', incidentId)
+            .where('signal_id', 'in', [...signalIds])
+            .execute()
+        ).map((row) => row.signal_id),
+      );
+      const fresh = [...new Set(signalIds)].filter((id) => !existing.has(id));
+      for (const part of chunk(fresh, 200)) {
+        await db
+          .insertInto('incident_signals')
+          .values(part.map((signalId) => ({ incident_id: incidentId, signal_id: signalId, attached_at: at })))
+          .execute();
+      }
+      return fresh;
+    },
+
+    async addServices(incidentId: string, services: readonly string[]): Promise<void> {
+      if (services.length === 0) return;
+      await db
+        .insertInto('incident_services')
+        .values([...new Set(services)].map((service) => ({ incident_id: incidentId, service })))
+        .onConflict((conflict) => conflict.columns(['incident_id', 'service']).doNothing())
+        .execute();
+    },
+
+    async signalIds(incidentId: string): Promise<string[]> {
+      const rows = await db
+        .selectFrom('incident_signals')
+        .select('signal_id')
+        .where('incident_id', '=', incidentId)
+        .orderBy('attached_at')
+        .orderBy('signal_id')
+        .execute();
+      return rows.map((row) => row.signal_id);
+    },
+
+    /** Active incidents that hold any of these signals (to notice when all their signals resolved). */
+    async activeIncidentsForSignals(
+      signalIds: readonly string[],
+    ): Promise<{ incidentId: string; signalId: string }[]> {
+      if (signalIds.length === 0) return [];
+      const out: { incidentId: string; signalId: string }[] = [];
+      for (const part of chunk(signalIds, 500)) {
+        const rows = await db
+          .selectFrom('incident_signals')
+          .innerJoin('incidents', 'incidents.id', 'incident_signals.incident_id')
+          .select(['incident_signals.incident_id', 'incident_signals.signal_id'])
+          .where('incident_signals.signal_id', 'in', part)
+          .where('incidents.active_key', 'is not', null)
+          .execute();
+        for (const row of rows) out.push({ incidentId: row.incident_id, signalId: row.signal_id });
+      }
+      return out;
+    },
+
+    async firingSignalCount(incidentId: string): Promise<number> {
+      const row = await db
+        .selectFrom('incident_signals')
+        .innerJoin('signals', 'signals.id', 'incident_signals.signal_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('incident_signals.incident_id', '=', incidentId)
+        .where('signals.status', '=', 'firing')
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    /**
+     * Appends events to an incident's hash chain. The caller holds the incident row (locked on
+     * PostgreSQL) inside a transaction and writes `last_event_seq`/`last_event_hash` back with its update.
+     */
+    async appendEvents(
+      incident: Pick<IncidentRow, 'id' | 'last_event_seq' | 'last_event_hash'>,
+      drafts: readonly EventDraft[],
+    ): Promise<{ lastSeq: number; lastHash: string; events: IncidentEvent[] }> {
+      let seq = incident.last_event_seq;
+      let prevHash = incident.last_event_hash;
+      const events: IncidentEvent[] = [];
+      for (const draft of drafts) {
+        seq += 1;
+        const base = {
+          id: newId('event', draft.at),
+          incidentId: incident.id,
+          seq,
+          type: draft.type,
+          principal: draft.principal,
+          at: draft.at,
+          data: draft.data ?? {},
+          prevHash,
+        };
+        const hash = eventHash(base);
+        events.push({ ...base, hash });
+        prevHash = hash;
+      }
+      for (const part of chunk(events, 100)) {
+        await db
+          .insertInto('incident_events')
+          .values(
+            part.map((event) => ({
+              id: event.id,
+              incident_id: event.incidentId,
+              seq: event.seq,
+              type: event.type,
+              principal: event.principal,
+              at: event.at,
+              data: toJson(event.data),
+              prev_hash: event.prevHash,
+              hash: event.hash,
+            })),
+          )
+          .execute();
+      }
+      return { lastSeq: seq, lastHash: prevHash, events };
+    },
+
+    async events(
+      incidentId: string,
+      options: { afterSeq?: number; limit?: number } = {},
+    ): Promise<IncidentEvent[]> {
+      const rows = await db
+        .selectFrom('incident_events')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .where('seq', '>', options.afterSeq ?? 0)
+        .orderBy('seq')
+        .limit(options.limit ?? 10_000)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        incidentId: row.incident_id,
+        seq: row.seq,
+        type: row.type as IncidentEventType,
+        principal: row.principal,
+        at: row.at,
+        data: fromJson(row.data, {}),
+        prevHash: row.prev_hash,
+        hash: row.hash,
+      }));
+    },
+
+    async count(): Promise<number> {
+      const row = await db
+        .selectFrom('incidents')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+export type IncidentRepository = ReturnType<typeof incidentRepository>;

@@ -1,0 +1,144 @@
+import type { Selectable } from 'kysely';
+import { newId } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import type { CorrelationRule, NormalizedRuleInput } from '../../domain/rule.js';
+import type { CorrelationRulesTable } from '../schema.js';
+import { flag, fromJson, type RepositoryContext, toJson } from './base.js';
+
+type Definition = Pick<
+  NormalizedRuleInput,
+  'matchers' | 'groupBy' | 'windowSeconds' | 'threshold' | 'severity' | 'titleTemplate'
+>;
+
+function ruleFromRow(row: Selectable<CorrelationRulesTable>): CorrelationRule {
+  const definition = fromJson<Definition>(row.definition, {} as Definition);
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    enabled: row.enabled === 1,
+    priority: row.priority,
+    description: row.description,
+    builtIn: row.built_in === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    ...definition,
+  };
+}
+
+function definitionOf(input: NormalizedRuleInput): string {
+  const { matchers, groupBy, windowSeconds, threshold, severity, titleTemplate } = input;
+  return toJson({ matchers, groupBy, windowSeconds, threshold, severity, titleTemplate });
+}
+
+export function ruleRepository({ db }: RepositoryContext) {
+  return {
+    async list(options: { includeDisabled?: boolean } = {}): Promise<CorrelationRule[]> {
+      let query = db.selectFrom('correlation_rules').selectAll().where('deleted_at', 'is', null);
+      if (!options.includeDisabled) query = query.where('enabled', '=', 1);
+      const rows = await query.orderBy('priority').orderBy('name').execute();
+      return rows.map(ruleFromRow);
+    },
+
+    /** A cheap fingerprint of the rule set, so callers can cache compiled rules and notice edits. */
+    async revision(): Promise<string> {
+      const row = await db
+        .selectFrom('correlation_rules')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest')])
+        .executeTakeFirstOrThrow();
+      return `${row.n}:${row.latest ?? 0}`;
+    },
+
+    async get(idOrName: string): Promise<CorrelationRule | undefined> {
+      const row = await db
+        .selectFrom('correlation_rules')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return row && ruleFromRow(row);
+    },
+
+    async create(
+      input: NormalizedRuleInput,
+      options: { builtIn?: boolean; now?: number } = {},
+    ): Promise<CorrelationRule> {
+      const now = options.now ?? Date.now();
+      const existing = await db
+        .selectFrom('correlation_rules')
+        .select(['id', 'deleted_at'])
+        .where('name', '=', input.name)
+        .executeTakeFirst();
+      if (existing && existing.deleted_at === null) {
+        throw new OpxError('conflict', `a rule named ${input.name} already exists; update it instead`, {
+          path: 'name',
+        });
+      }
+      if (existing) await db.deleteFrom('correlation_rules').where('id', '=', existing.id).execute();
+      const row = {
+        id: newId('rule', now),
+        name: input.name,
+        version: 1,
+        enabled: flag(input.enabled),
+        priority: input.priority,
+        description: input.description,
+        definition: definitionOf(input),
+        built_in: flag(options.builtIn ?? false),
+        created_at: now,
+        updated_at: now,
+        deleted_at: null,
+      };
+      await db.insertInto('correlation_rules').values(row).execute();
+      return ruleFromRow(row);
+    },
+
+    /** Replaces a rule's definition and bumps its version; detections keep the version they matched. */
+    async update(
+      idOrName: string,
+      input: NormalizedRuleInput,
+      now: number = Date.now(),
+    ): Promise<CorrelationRule> {
+      const current = await this.get(idOrName);
+      if (!current) throw new OpxError('not_found', `no rule ${idOrName}`);
+      if (input.name !== current.name) {
+        const clash = await this.get(input.name);
+        if (clash)
+          throw new OpxError('conflict', `a rule named ${input.name} already exists`, { path: 'name' });
+      }
+      await db
+        .updateTable('correlation_rules')
+        .set({
+          name: input.name,
+          version: current.version + 1,
+          enabled: flag(input.enabled),
+          priority: input.priority,
+          description: input.description,
+          definition: definitionOf(input),
+          updated_at: Math.max(now, current.updatedAt + 1),
+        })
+        .where('id', '=', current.id)
+        .execute();
+      return (await this.get(current.id))!;
+    },
+
+    async remove(idOrName: string, now: number = Date.now()): Promise<CorrelationRule> {
+      const current = await this.get(idOrName);
+      if (!current) throw new OpxError('not_found', `no rule ${idOrName}`);
+      await db
+        .updateTable('correlation_rules')
+        .set({ deleted_at: now, updated_at: Math.max(now, current.updatedAt + 1) })
+        .where('id', '=', current.id)
+        .execute();
+      return current;
+    },
+
+    async count(): Promise<number> {
+      const row = await db
+        .selectFrom('correlation_rules')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+export type RuleRepository = ReturnType<typeof ruleRepository>;

@@ -1,0 +1,109 @@
+import { type Kysely, Migrator, sql } from 'kysely';
+import { OpxError } from '../domain/errors.js';
+import { type ConnectionOptions, type Dialect, ensurePostgresSchema, openConnection } from './connection.js';
+import { MIGRATIONS, migrationProvider } from './migrations.js';
+import { auditRepository, idempotencyRepository, tokenRepository } from './repositories/access.js';
+import type { RepositoryContext } from './repositories/base.js';
+import { changeRepository, serviceRepository } from './repositories/catalog.js';
+import { detectionRepository } from './repositories/detections.js';
+import { evidenceRepository } from './repositories/evidence.js';
+import { incidentRepository } from './repositories/incidents.js';
+import { ruleRepository } from './repositories/rules.js';
+import { signalRepository } from './repositories/signals.js';
+import { silenceRepository, snsRepository } from './repositories/silences.js';
+import type { Database } from './schema.js';
+
+function repositories(context: RepositoryContext) {
+  return {
+    signals: signalRepository(context),
+    rules: ruleRepository(context),
+    detections: detectionRepository(context),
+    incidents: incidentRepository(context),
+    services: serviceRepository(context),
+    changes: changeRepository(context),
+    tokens: tokenRepository(context),
+    idempotency: idempotencyRepository(context),
+    audit: auditRepository(context),
+    silences: silenceRepository(context),
+    sns: snsRepository(context),
+    evidence: evidenceRepository(context),
+  };
+}
+export type Repositories = ReturnType<typeof repositories>;
+
+/** The repositories bound to one connection or one transaction. */
+export interface StoreScope extends Repositories {
+  readonly dialect: Dialect;
+  readonly db: Kysely<Database>;
+}
+
+/** The one storage port: the API, CLI and worker all receive a Store; nothing else opens a database. */
+export interface Store extends StoreScope {
+  readonly location: string;
+  readonly url: string;
+  readonly options: ConnectionOptions;
+  /** Runs `work` in one transaction; everything it writes commits together or not at all. */
+  transaction<T>(work: (scope: StoreScope) => Promise<T>): Promise<T>;
+  migrate(): Promise<{ applied: string[]; version: number }>;
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function scope(db: Kysely<Database>, dialect: Dialect): StoreScope {
+  return { dialect, db, ...repositories({ db, dialect }) };
+}
+
+export async function openStore(url: string, options: ConnectionOptions = {}): Promise<Store> {
+  if (options.schema && /^postgres(ql)?:\/\//.test(url) && !options.readOnly) {
+    await ensurePostgresSchema(url, options.schema);
+  }
+  const connection = openConnection(url, options);
+  const { db, dialect } = connection;
+  const base = scope(db, dialect);
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'opx_migrations',
+    migrationLockTableName: 'opx_migrations_lock',
+  });
+
+  return {
+    ...base,
+    location: connection.location,
+    url,
+    options,
+    transaction: (work) => db.transaction().execute((trx) => work(scope(trx, dialect))),
+    async migrate() {
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        throw new OpxError(
+          'store_unavailable',
+          `migration failed: ${(error as Error).message ?? String(error)}`,
+          { cause: error },
+        );
+      }
+      return {
+        applied: (results ?? [])
+          .filter((result) => result.status === 'Success')
+          .map((result) => result.migrationName),
+        version: MIGRATIONS.length,
+      };
+    },
+    async schemaVersion() {
+      try {
+        const migrations = await migrator.getMigrations();
+        return migrations.filter((migration) => migration.executedAt !== undefined).length;
+      } catch {
+        return 0;
+      }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** Checks the database answers; used by health checks. */
+export async function ping(store: Store): Promise<void> {
+  await sql`select 1`.execute(store.db);
+}
