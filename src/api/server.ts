@@ -29,6 +29,8 @@ function toOpxError(error: unknown): OpxError {
         'unsupported_media_type',
         'send JSON with Content-Type: application/json (YAML for catalog imports)',
       );
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new OpxError('invalid_json', `the body is not valid JSON: ${fastifyError.message}`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new OpxError('invalid_json', 'the body is empty; send a JSON document');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -141,7 +141,7 @@ function entityToService(
 }
 
 function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? text;
+  return (text.split('\n', 1)[0] ?? text).trim();
 }
 
 function parseCatalog(yamlText: unknown): { services: NormalizedServiceInput[]; skipped: SkippedEntity[] } {
@@ -154,12 +154,14 @@ function parseCatalog(yamlText: unknown): { services: NormalizedServiceInput[]; 
   documents.forEach((document, documentIndex) => {
     const syntaxError = document.errors[0];
     if (syntaxError !== undefined) {
-      const line = syntaxError.linePos?.[0].line;
-      const message = firstLine(syntaxError.message);
-      invalid(
-        `YAML syntax error in document ${documentIndex + 1}: ${line === undefined || message.includes('line') ? message : `${message} at line ${line}`}`,
-        ['documents', documentIndex],
-      );
+      const position = syntaxError.linePos?.[0];
+      // The yaml package appends its own " at line L, column C:" and a code excerpt; state it once, plainly.
+      const reason = firstLine(syntaxError.message).replace(/\s+at line \d+, column \d+:?$/, '');
+      const at = position === undefined ? '' : ` at line ${position.line}, column ${position.col}`;
+      invalid(`YAML syntax error${at} (documents[${documentIndex}]): ${reason}`, [
+        'documents',
+        documentIndex,
+      ]);
     }
     const entity: unknown = document.toJS();
     // An empty document (a trailing `---`, or only comments) is not an entity; skip it quietly.
@@ -186,7 +188,7 @@ function parseCatalog(yamlText: unknown): { services: NormalizedServiceInput[]; 
     const earlier = seen.get(service.name);
     if (earlier !== undefined) {
       invalid(
-        `service name "${service.name}" appears in documents ${earlier} and ${documentIndex}; OPX service names must be unique across kinds and namespaces`,
+        `service name "${service.name}" appears in documents[${earlier}] and documents[${documentIndex}]; OPX service names must be unique across kinds and namespaces`,
         ['documents', documentIndex, 'metadata', 'name'],
       );
     }

@@ -28,7 +28,10 @@ describe('parseAlertmanagerWebhook', () => {
       // Go's zero time means "no end".
       expect(signal.endsAt).toBeUndefined();
     }
-    expect(result.signals.map((signal) => signal.fingerprint)).toEqual(['7c60ae7089d2abc8', '62ac95e7d99ad5ca']);
+    expect(result.signals.map((signal) => signal.fingerprint)).toEqual([
+      '7c60ae7089d2abc8',
+      '62ac95e7d99ad5ca',
+    ]);
     expect(result.signals[0]?.labels).toEqual({
       alertname: 'HighErrorRate',
       env: 'prod',
@@ -37,13 +40,17 @@ describe('parseAlertmanagerWebhook', () => {
       severity: 'critical',
     });
     // The first alert has an empty generatorURL, which is not a link.
-    expect(result.signals[0]?.links).toEqual([{ href: 'http://alertmanager.example:9093', text: 'alertmanager' }]);
+    expect(result.signals[0]?.links).toEqual([
+      { href: 'http://alertmanager.example:9093', text: 'alertmanager' },
+    ]);
     expect(result.signals[1]?.links).toEqual([
       { href: 'http://prometheus.example:9090/graph?g0.expr=rate', text: 'source' },
       { href: 'https://runbooks.example.com/api-gateway/high-error-rate', text: 'runbook' },
       { href: 'http://alertmanager.example:9093', text: 'alertmanager' },
     ]);
-    expect(result.signals[1]?.raw).toEqual((payload('alertmanager-0.25-webhook-firing.json').alerts as unknown[])[1]);
+    expect(result.signals[1]?.raw).toEqual(
+      (payload('alertmanager-0.25-webhook-firing.json').alerts as unknown[])[1],
+    );
   });
 
   it('takes the status per alert from the real resolved webhook', () => {
@@ -84,7 +91,10 @@ describe('parseAlertmanagerWebhook', () => {
 
   it('clips an over-long summary instead of rejecting the alert', () => {
     const result = parseAlertmanagerWebhook(
-      { version: '4', alerts: [{ status: 'firing', labels: { alertname: 'A' }, annotations: { summary: 'x'.repeat(600) } }] },
+      {
+        version: '4',
+        alerts: [{ status: 'firing', labels: { alertname: 'A' }, annotations: { summary: 'x'.repeat(600) } }],
+      },
       { now },
     );
     expect(checkAdapterResult(result)).toEqual([]);
@@ -99,7 +109,11 @@ describe('parseAlertmanagerWebhook', () => {
     [{ version: '4' }, 'invalid_request', 'alerts'],
     [{ version: '4', alerts: {} }, 'invalid_request', 'alerts'],
     [{ version: '4', alerts: [{ status: 'firing' }] }, 'invalid_request', 'alerts[0].labels'],
-    [{ version: '4', alerts: [{ status: 'firing', labels: { a: ['b'] } }] }, 'invalid_request', 'alerts[0].labels.a'],
+    [
+      { version: '4', alerts: [{ status: 'firing', labels: { a: ['b'] } }] },
+      'invalid_request',
+      'alerts[0].labels.a',
+    ],
     [{ version: '4', alerts: [{ status: 'pending', labels: {} }] }, 'invalid_request', 'alerts[0].status'],
     [{ version: '4', alerts: [{ labels: {} }] }, 'invalid_request', 'alerts[0].status'],
     [
@@ -107,7 +121,11 @@ describe('parseAlertmanagerWebhook', () => {
       'invalid_request',
       'alerts[0].startsAt',
     ],
-    [{ version: '4', alerts: [{ status: 'firing', labels: {}, fingerprint: 12 }] }, 'invalid_request', 'alerts[0].fingerprint'],
+    [
+      { version: '4', alerts: [{ status: 'firing', labels: {}, fingerprint: 12 }] },
+      'invalid_request',
+      'alerts[0].fingerprint',
+    ],
   ])('rejects %j', (body, code, path) => {
     const result = parseAlertmanagerWebhook(body, { now });
     expect(result).toMatchObject({ ok: false, error: { code } });

@@ -53,7 +53,12 @@ describe('parseCloudWatchSns with the real Lambda SNS payloads', () => {
         comparison: 'GreaterThanThreshold',
         value: 1234,
       },
-      labels: { alarm_name: 'EXAMPLE', account_id: '123456789012', namespace: 'AWS/EC2', InstanceId: 'TestInstance' },
+      labels: {
+        alarm_name: 'EXAMPLE',
+        account_id: '123456789012',
+        namespace: 'AWS/EC2',
+        InstanceId: 'TestInstance',
+      },
     });
     expect(signal.title).toMatch(/^EXAMPLE: Threshold Crossed: 1 out of the last 1 datapoints \[1234\.0/);
     expect(signal.annotations.metrics).toBeUndefined();
@@ -78,7 +83,11 @@ describe('parseCloudWatchSns with the real Lambda SNS payloads', () => {
       {
         Id: 'm1',
         MetricStat: {
-          Metric: { Dimensions: [{ value: 'TestInstance', name: 'InstanceId' }], MetricName: 'NetworkOut', Namespace: 'AWS/EC2' },
+          Metric: {
+            Dimensions: [{ value: 'TestInstance', name: 'InstanceId' }],
+            MetricName: 'NetworkOut',
+            Namespace: 'AWS/EC2',
+          },
           Period: 60,
           Stat: 'Average',
         },
@@ -278,7 +287,10 @@ describe('parseCloudWatchSns errors', () => {
       }),
       { now },
     );
-    expect(unknownState).toMatchObject({ ok: false, error: { code: 'invalid_request', path: 'Message.NewStateValue' } });
+    expect(unknownState).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request', path: 'Message.NewStateValue' },
+    });
     const lambda = payload('cloudwatch-alarm-sns-payload-multiple-metrics.json');
     const alarm = JSON.parse(lambda.Records[0].Sns.Message);
     alarm.Trigger.Metrics[1].MetricStat.Metric.Dimensions = 'InstanceId=TestInstance';

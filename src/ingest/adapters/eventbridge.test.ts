@@ -98,7 +98,12 @@ describe('parseEventBridgeAlarm', () => {
   it('is reached through SNS as well, landing on the same fingerprint', () => {
     const event = fixture('eventbridge-alarm-single-metric.json');
     const viaSns = parseCloudWatchSns(
-      { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:eu-west-1:1:t', Message: JSON.stringify(event) },
+      {
+        Type: 'Notification',
+        MessageId: 'm-1',
+        TopicArn: 'arn:aws:sns:eu-west-1:1:t',
+        Message: JSON.stringify(event),
+      },
       { now },
     );
     expect(checkAdapterResult(viaSns)).toEqual([]);
@@ -106,21 +111,43 @@ describe('parseEventBridgeAlarm', () => {
   });
 
   it.each([
-    [{ ...fixture('eventbridge-alarm-single-metric.json'), 'detail-type': 'EC2 Instance State-change Notification' }, 'unsupported_payload', 'detail-type'],
+    [
+      {
+        ...fixture('eventbridge-alarm-single-metric.json'),
+        'detail-type': 'EC2 Instance State-change Notification',
+      },
+      'unsupported_payload',
+      'detail-type',
+    ],
     [{ detail: {} }, 'unsupported_payload', 'detail-type'],
     [[], 'invalid_request', undefined],
     [{ 'detail-type': 'CloudWatch Alarm State Change' }, 'invalid_request', 'detail'],
-    [{ 'detail-type': 'CloudWatch Alarm State Change', detail: { state: { value: 'ALARM' } } }, 'invalid_request', 'detail.alarmName'],
-    [{ 'detail-type': 'CloudWatch Alarm State Change', detail: { alarmName: 'a' } }, 'invalid_request', 'detail.state'],
     [
-      { 'detail-type': 'CloudWatch Alarm State Change', detail: { alarmName: 'a', state: { value: 'PANIC' } } },
+      { 'detail-type': 'CloudWatch Alarm State Change', detail: { state: { value: 'ALARM' } } },
+      'invalid_request',
+      'detail.alarmName',
+    ],
+    [
+      { 'detail-type': 'CloudWatch Alarm State Change', detail: { alarmName: 'a' } },
+      'invalid_request',
+      'detail.state',
+    ],
+    [
+      {
+        'detail-type': 'CloudWatch Alarm State Change',
+        detail: { alarmName: 'a', state: { value: 'PANIC' } },
+      },
       'invalid_request',
       'detail.state.value',
     ],
     [
       {
         'detail-type': 'CloudWatch Alarm State Change',
-        detail: { alarmName: 'a', state: { value: 'ALARM' }, configuration: { metrics: [{ metricStat: { metric: { dimensions: { a: 1 } } } }] } },
+        detail: {
+          alarmName: 'a',
+          state: { value: 'ALARM' },
+          configuration: { metrics: [{ metricStat: { metric: { dimensions: { a: 1 } } } }] },
+        },
       },
       'invalid_request',
       'detail.configuration.metrics[0].metricStat.metric.dimensions.a',

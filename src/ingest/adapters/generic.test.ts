@@ -3,7 +3,12 @@ import { checkAdapterResult } from './contract.js';
 import { parseGenericSignals } from './generic.js';
 
 const now = Date.parse('2024-05-01T12:00:00Z');
-const signal = { service: 'checkout', title: 'p99 latency above 2s', severity: 'error', labels: { route: '/pay' } };
+const signal = {
+  service: 'checkout',
+  title: 'p99 latency above 2s',
+  severity: 'error',
+  labels: { route: '/pay' },
+};
 
 describe('parseGenericSignals', () => {
   it('accepts one signal, fills defaults and generates a stable fingerprint', () => {
@@ -33,7 +38,12 @@ describe('parseGenericSignals', () => {
   });
 
   it('accepts an array and a {signals} envelope, keeping given fingerprints and times', () => {
-    const given = { ...signal, fingerprint: 'fp-1', startsAt: '2024-05-01T11:00:00+0000', status: 'resolved' };
+    const given = {
+      ...signal,
+      fingerprint: 'fp-1',
+      startsAt: '2024-05-01T11:00:00+0000',
+      status: 'resolved',
+    };
     for (const body of [[given, signal], { signals: [given, signal] }]) {
       const result = parseGenericSignals(body, { now });
       expect(checkAdapterResult(result)).toEqual([]);
@@ -50,7 +60,12 @@ describe('parseGenericSignals', () => {
 
   it('clips long text instead of rejecting the signal', () => {
     const result = parseGenericSignals(
-      { ...signal, title: 't'.repeat(501), description: 'd'.repeat(10_001), labels: { big: 'v'.repeat(5000) } },
+      {
+        ...signal,
+        title: 't'.repeat(501),
+        description: 'd'.repeat(10_001),
+        labels: { big: 'v'.repeat(5000) },
+      },
       { now },
     );
     expect(checkAdapterResult(result)).toEqual([]);
@@ -89,7 +104,10 @@ describe('parseGenericSignals', () => {
       ok: false,
       error: { code: 'invalid_request', path: 'signals' },
     });
-    expect(parseGenericSignals(many, { now })).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
+    expect(parseGenericSignals(many, { now })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request' },
+    });
     expect(parseGenericSignals(many.slice(1), { now }).ok).toBe(true);
   });
 });

@@ -10,12 +10,24 @@ const fixture = (file: string): unknown =>
 
 const now = Date.parse('2024-05-01T12:00:00Z');
 const routingKey = 'e93facc04764012d7bfb002500d5d1a6';
-const genericSignal = { service: 'checkout', title: 'p99 above 2s', labels: { route: '/pay' }, startsAt: now };
+const genericSignal = {
+  service: 'checkout',
+  title: 'p99 above 2s',
+  labels: { route: '/pay' },
+  startsAt: now,
+};
 
 /** Valid bodies per format: the starting points for mutation. */
 const VALID: Record<IngestFormat, unknown[]> = {
-  generic: [genericSignal, [genericSignal, { ...genericSignal, status: 'resolved' }], { signals: [genericSignal] }],
-  alertmanager: [payload('alertmanager-0.25-webhook-firing.json'), payload('alertmanager-0.25-webhook-resolved.json')],
+  generic: [
+    genericSignal,
+    [genericSignal, { ...genericSignal, status: 'resolved' }],
+    { signals: [genericSignal] },
+  ],
+  alertmanager: [
+    payload('alertmanager-0.25-webhook-firing.json'),
+    payload('alertmanager-0.25-webhook-resolved.json'),
+  ],
   prometheus: [fixture('prometheus-alerts.json')],
   cloudwatch: [
     payload('cloudwatch-alarm-sns-payload-single-metric.json'),
@@ -24,7 +36,10 @@ const VALID: Record<IngestFormat, unknown[]> = {
     fixture('sns-https-alarm-notification.json'),
     fixture('sns-subscription-confirmation.json'),
   ],
-  eventbridge: [fixture('eventbridge-alarm-single-metric.json'), fixture('eventbridge-alarm-metric-math.json')],
+  eventbridge: [
+    fixture('eventbridge-alarm-single-metric.json'),
+    fixture('eventbridge-alarm-metric-math.json'),
+  ],
   pagerduty: [
     fixture('pagerduty-trigger.json'),
     { routing_key: routingKey, event_action: 'acknowledge', dedup_key: 'k-1' },
@@ -53,7 +68,8 @@ function expand(value: unknown): unknown {
     }
   }
   if (Array.isArray(value)) return value.map(expand);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, expand(entry)]));
+  if (isObject(value))
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, expand(entry)]));
   return value;
 }
 
@@ -126,10 +142,10 @@ function mutate(base: unknown, mutations: readonly Mutation[]): unknown {
         container[key] = retype(current);
         break;
       case 'lengthen':
-      {
-        const seed = typeof current === 'string' && current !== '' ? current : 'x';
-        container[key] = seed.repeat(Math.ceil(12_000 / seed.length)).slice(0, 12_000);
-      }
+        {
+          const seed = typeof current === 'string' && current !== '' ? current : 'x';
+          container[key] = seed.repeat(Math.ceil(12_000 / seed.length)).slice(0, 12_000);
+        }
         break;
       case 'flood':
         // Pushes a list past the batch limit to exercise the 1,000-item guard.

@@ -93,7 +93,9 @@ describe('cleanLinks', () => {
 
 describe('readOptionalTimestamp', () => {
   it('reads the spellings sources use', () => {
-    expect(readOptionalTimestamp('2015-06-03T17:43:27.123+0000', [])).toBe(Date.UTC(2015, 5, 3, 17, 43, 27, 123));
+    expect(readOptionalTimestamp('2015-06-03T17:43:27.123+0000', [])).toBe(
+      Date.UTC(2015, 5, 3, 17, 43, 27, 123),
+    );
     expect(readOptionalTimestamp('2026-11-26T21:46:30Z', [])).toBe(Date.UTC(2026, 10, 26, 21, 46, 30));
     expect(readOptionalTimestamp('0001-01-01T00:00:00Z', [])).toBeUndefined();
     expect(readOptionalTimestamp(null, [])).toBeUndefined();

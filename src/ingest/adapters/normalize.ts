@@ -92,7 +92,7 @@ export function toAdapterError(error: unknown): AdapterError {
   }
   // Anything else is a payload shape we did not foresee (or one too deep to walk); the sender still
   // deserves an answer rather than a 500.
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = error instanceof Error ? error.message : describeValue(error);
   return { code: 'invalid_request', message: `the payload could not be read: ${detail}` };
 }
 
@@ -219,7 +219,8 @@ export function readStringMap(value: unknown, path: Path): Record<string, string
 export function readOptionalTimestamp(value: unknown, path: Path): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number') {
-    if (Number.isSafeInteger(value) && value >= 0) return value;
+    // `+ 0` turns -0 into 0, which would otherwise slip past the non-negative check.
+    if (Number.isSafeInteger(value) && value >= 0) return value + 0;
     invalid(`${where(path)} must be epoch milliseconds or an ISO-8601 timestamp (got ${value})`, path);
   }
   if (typeof value !== 'string') {

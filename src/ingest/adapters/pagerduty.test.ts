@@ -28,7 +28,12 @@ describe('parsePagerDutyEvent', () => {
       environment: 'prod',
       title: 'Disk at 99% on prod-datapipe03.example.com',
       startsAt: Date.parse('2024-05-01T12:00:00Z'),
-      labels: { class: 'disk', group: 'prod-datapipe', component: 'mysql', source: 'prod-datapipe03.example.com' },
+      labels: {
+        class: 'disk',
+        group: 'prod-datapipe',
+        component: 'mysql',
+        source: 'prod-datapipe03.example.com',
+      },
       annotations: {
         'free space': '1%',
         'load avg': '0.75',
@@ -97,11 +102,15 @@ describe('parsePagerDutyEvent', () => {
   });
 
   it('uses whatever payload a resolve carries, leniently', () => {
-    const event = { ...fixture('pagerduty-trigger.json'), event_action: 'resolve' };
+    const event = fixture('pagerduty-trigger.json');
+    event.event_action = 'resolve';
     event.payload.severity = 'SEVERE';
     const result = parsePagerDutyEvent(event, { now });
     expect(checkAdapterResult(result)).toEqual([]);
-    expect(result.ok && result.signals[0]).toMatchObject({ service: 'datapipe', title: event.payload.summary });
+    expect(result.ok && result.signals[0]).toMatchObject({
+      service: 'datapipe',
+      title: event.payload.summary,
+    });
   });
 
   it.each([
@@ -134,7 +143,10 @@ describe('parsePagerDutyEvent', () => {
   });
 
   it('rejects a body that is not an object', () => {
-    expect(parsePagerDutyEvent([1], { now })).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
+    expect(parsePagerDutyEvent([1], { now })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request' },
+    });
   });
 });
 

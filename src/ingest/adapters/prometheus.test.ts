@@ -40,7 +40,12 @@ describe('alertFingerprint', () => {
       }),
     ).toBe('7c60ae7089d2abc8');
     expect(
-      alertFingerprint({ alertname: 'HighErrorRate', env: 'prod', service: 'api-gateway', severity: 'critical' }),
+      alertFingerprint({
+        alertname: 'HighErrorRate',
+        env: 'prod',
+        service: 'api-gateway',
+        severity: 'critical',
+      }),
     ).toBe('62ac95e7d99ad5ca');
   });
 
@@ -93,14 +98,20 @@ describe('parsePrometheusAlerts', () => {
       description: 'Predicted to be full at the current write rate.',
       endsAt: Date.parse('2026-11-26T21:40:00Z'),
     });
-    expect(resolved?.links).toContainEqual({ href: 'https://runbooks.example.com/disk-filling', text: 'runbook' });
+    expect(resolved?.links).toContainEqual({
+      href: 'https://runbooks.example.com/disk-filling',
+      text: 'runbook',
+    });
     expect(result.dedupKeys).toEqual([]);
   });
 
   it('defaults startsAt to now and treats a future endsAt as firing', () => {
-    const result = parsePrometheusAlerts([{ labels: { alertname: 'Up' }, endsAt: new Date(now + 1).toISOString() }], {
-      now,
-    });
+    const result = parsePrometheusAlerts(
+      [{ labels: { alertname: 'Up' }, endsAt: new Date(now + 1).toISOString() }],
+      {
+        now,
+      },
+    );
     expect(result.ok && result.signals[0]).toMatchObject({ status: 'firing', startsAt: now, title: 'Up' });
   });
 

@@ -1,0 +1,364 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type TestServer, testServer } from './support.js';
+
+const critical = (service: string, fingerprint: string, extra: Record<string, unknown> = {}) => ({
+  source: 'generic',
+  service,
+  environment: 'prod',
+  severity: 'critical',
+  title: `${service} is failing`,
+  fingerprint,
+  ...extra,
+});
+
+async function openIncident(
+  server: TestServer,
+  service: string,
+  fingerprint = `${service}-fp`,
+): Promise<string> {
+  const response = await server.request('POST', '/v1/signals', {
+    body: critical(service, fingerprint),
+    token: server.tokens.ingest,
+  });
+  expect(response.status).toBe(200);
+  const id = response.json.signals[0].incidentIds[0];
+  expect(id).toMatch(/^inc_/);
+  return id;
+}
+
+describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer(backend, { reopenGraceSeconds: 600 });
+    await server.request('POST', '/v1/services', {
+      body: [
+        { name: 'frontend', tier: 1, customerFacing: true, dependsOn: ['orders'] },
+        { name: 'orders', tier: 1, dependsOn: ['orders-db'] },
+        { name: 'orders-db', kind: 'resource', tier: 1 },
+        { name: 'billing', tier: 2 },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
+
+  it('walks the lifecycle, records each move with its principal, and refuses illegal moves with 409', async () => {
+    const id = await openIncident(server, 'orders');
+    const respond = server.tokens.respond;
+    const ack = await server.request('POST', `/v1/incidents/${id}/acknowledge`, { body: {}, token: respond });
+    expect(ack.status).toBe(200);
+    expect(ack.json.incident.status).toBe('ACKNOWLEDGED');
+    expect(ack.json.incident.acknowledgedAt).not.toBeNull();
+    expect(
+      (
+        await server.request('POST', `/v1/incidents/${id}/mitigate`, {
+          body: { reason: 'rolled back' },
+          token: respond,
+        })
+      ).json.incident.status,
+    ).toBe('MITIGATED');
+    const illegal = await server.request('POST', `/v1/incidents/${id}/close`, { body: {}, token: respond });
+    expect(illegal.status).toBe(409);
+    expect(illegal.json.error.code).toBe('illegal_transition');
+    expect(illegal.json.error.message).toContain('MITIGATED');
+    const resolved = await server.request('POST', `/v1/incidents/${id}/resolve`, {
+      body: { rootCause: 'orders v2.3 exhausted the DB pool', resolution: 'rolled back to v2.2' },
+      token: respond,
+    });
+    expect(resolved.json.incident).toMatchObject({
+      status: 'RESOLVED',
+      rootCause: 'orders v2.3 exhausted the DB pool',
+      resolution: 'rolled back to v2.2',
+    });
+    expect(
+      (await server.request('POST', `/v1/incidents/${id}/close`, { body: {}, token: respond })).json.incident
+        .status,
+    ).toBe('CLOSED');
+    expect(
+      (await server.request('POST', `/v1/incidents/${id}/reopen`, { body: {}, token: respond })).status,
+    ).toBe(409);
+
+    const note = await server.request('POST', `/v1/incidents/${id}/notes`, {
+      body: { text: 'postmortem scheduled' },
+      token: respond,
+    });
+    expect(note.status).toBe(201);
+    const events = await server.request('GET', `/v1/incidents/${id}/events`, { token: server.tokens.read });
+    const types = events.json.items.map((event: { type: string }) => event.type);
+    expect(types).toEqual([
+      'created',
+      'signal_attached',
+      'status_changed',
+      'status_changed',
+      'status_changed',
+      'status_changed',
+      'note_added',
+    ]);
+    expect(events.json.items[2].principal).toBe('token:test-respond');
+    expect(
+      (await server.request('POST', `/v1/incidents/${id}/notes`, { body: { text: '   ' }, token: respond }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await server.request('POST', '/v1/incidents/inc_missing/acknowledge', { body: {}, token: respond }))
+        .status,
+    ).toBe(404);
+    expect(
+      (
+        await server.request('POST', `/v1/incidents/${id}/acknowledge`, {
+          body: {},
+          token: server.tokens.read,
+        })
+      ).status,
+    ).toBe(403);
+  });
+
+  it('verifies the event hash chain and detects an edited event', async () => {
+    const id = await openIncident(server, 'billing');
+    await server.request('POST', `/v1/incidents/${id}/notes`, {
+      body: { text: 'looking' },
+      token: server.tokens.respond,
+    });
+    const ok = await server.request('GET', `/v1/incidents/${id}/verify`, { token: server.tokens.read });
+    expect(ok.json).toEqual({ incidentId: id, valid: true, events: 3 });
+    await server.runtime.store.db
+      .updateTable('incident_events')
+      .set({ data: JSON.stringify({ text: 'nothing to see' }) })
+      .where('incident_id', '=', id)
+      .where('type', '=', 'note_added')
+      .execute();
+    const broken = await server.request('GET', `/v1/incidents/${id}/verify`, { token: server.tokens.read });
+    expect(broken.json.valid).toBe(false);
+    expect(broken.json.brokenAt.seq).toBe(3);
+    expect(broken.json.brokenAt.reason).toContain('edited');
+  });
+
+  it('marks an incident when all its signals resolved, and a later firing signal re-opens a resolved one within grace', async () => {
+    const id = await openIncident(server, 'frontend', 'frontend-1');
+    await server.request('POST', '/v1/signals', {
+      body: critical('frontend', 'frontend-1', { status: 'resolved' }),
+      token: server.tokens.ingest,
+    });
+    const marked = await server.request('GET', `/v1/incidents/${id}`, { token: server.tokens.read });
+    expect(marked.json.incident.signalsResolvedAt).not.toBeNull();
+    expect(marked.json.incident.status).toBe('OPEN');
+    await server.request('POST', `/v1/incidents/${id}/resolve`, { body: {}, token: server.tokens.respond });
+    const again = await server.request('POST', '/v1/signals', {
+      body: critical('frontend', 'frontend-2'),
+      token: server.tokens.ingest,
+    });
+    expect(again.json.signals[0].incidentIds).toEqual([id]);
+    const reopened = await server.request('GET', `/v1/incidents/${id}`, { token: server.tokens.read });
+    expect(reopened.json.incident.status).toBe('OPEN');
+    expect(reopened.json.incident.signalsResolvedAt).toBeNull();
+    const types = (
+      await server.request('GET', `/v1/incidents/${id}/events`, { token: server.tokens.read })
+    ).json.items.map((event: { type: string }) => event.type);
+    expect(types).toContain('reopened');
+    expect(types).toContain('signals_resolved');
+  });
+
+  it('lists with filters and cursor pagination, newest first, without gaps or repeats', async () => {
+    const ids: string[] = [];
+    for (let index = 0; index < 5; index += 1) ids.push(await openIncident(server, `page-${index}`));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `/v1/incidents?limit=2&status=OPEN${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = await server.request('GET', query, { token: server.tokens.read });
+      expect(page.status).toBe(200);
+      expect(page.json.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.json.items.map((incident: { id: string }) => incident.id));
+      cursor = page.json.nextCursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of ids) expect(seen).toContain(id);
+    const positions = ids.map((id) => seen.indexOf(id));
+    expect([...positions].sort((a, b) => b - a)).toEqual(positions);
+
+    const bySeverity = await server.request('GET', '/v1/incidents?severity=SEV4', {
+      token: server.tokens.read,
+    });
+    expect(bySeverity.json.items).toEqual([]);
+    const badStatus = await server.request('GET', '/v1/incidents?status=ON_FIRE', {
+      token: server.tokens.read,
+    });
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.json.error.path).toContain('status');
+    expect(
+      (await server.request('GET', '/v1/incidents?cursor=garbage', { token: server.tokens.read })).status,
+    ).toBe(400);
+    expect(
+      (await server.request('GET', '/v1/incidents?since=yesterday', { token: server.tokens.read })).status,
+    ).toBe(400);
+  });
+
+  it('freezes an evidence bundle with the topology neighbourhood and changes in the look-back', async () => {
+    await server.request('POST', '/v1/changes', {
+      body: {
+        kind: 'deploy',
+        service: 'orders-db',
+        summary: 'raise max_connections',
+        startedAt: new Date(Date.now() - 600_000).toISOString(),
+      },
+      token: server.tokens.ingest,
+    });
+    await server.request('POST', '/v1/changes', {
+      body: {
+        kind: 'deploy',
+        service: 'orders-db',
+        summary: 'too old',
+        startedAt: new Date(Date.now() - 30 * 86_400_000).toISOString(),
+      },
+      token: server.tokens.ingest,
+    });
+    const id = await openIncident(server, 'orders', 'orders-evidence');
+    const frozen = await server.request('POST', `/v1/incidents/${id}/evidence`, {
+      token: server.tokens.respond,
+    });
+    expect(frozen.status).toBe(201);
+    const { bundle, graph } = frozen.json;
+    expect(bundle.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(bundle.neighbourhood).toEqual(
+      expect.arrayContaining([
+        { service: 'orders', distance: 0, relation: 'affected' },
+        { service: 'orders-db', distance: 1, relation: 'dependency' },
+        { service: 'frontend', distance: 1, relation: 'dependent' },
+      ]),
+    );
+    expect(bundle.changes.map((change: { summary: string }) => change.summary)).toEqual([
+      'raise max_connections',
+    ]);
+    expect(graph.edges).toEqual(
+      expect.arrayContaining([{ from: 'service:frontend', to: 'service:orders', kind: 'depends_on' }]),
+    );
+    const latest = await server.request('GET', `/v1/incidents/${id}/evidence`, { token: server.tokens.read });
+    expect(latest.json.bundle.id).toBe(bundle.id);
+  });
+
+  it('lets an admin edit rules over the API, versioning them and applying them to new signals', async () => {
+    const rule = {
+      name: 'payments-any-error',
+      matchers: [
+        { field: 'service', op: '=~', value: 'pay.*' },
+        { field: 'severity', op: '>=', value: 'error' },
+      ],
+      groupBy: ['service'],
+      windowSeconds: 300,
+      threshold: { kind: 'count', value: 1 },
+      severity: 'SEV1',
+      titleTemplate: 'Payments trouble on {{service}}',
+    };
+    const created = await server.request('POST', '/v1/rules', { body: rule });
+    expect(created.status).toBe(201);
+    expect(created.json.version).toBe(1);
+    expect((await server.request('POST', '/v1/rules', { body: rule })).status).toBe(409);
+    const badRegex = await server.request('POST', '/v1/rules', {
+      body: { ...rule, name: 'bad', matchers: [{ field: 'service', op: '=~', value: '(' }] },
+    });
+    expect(badRegex.status).toBe(400);
+    expect(badRegex.json.error.path).toBe('matchers[0].value');
+
+    const signal = await server.request('POST', '/v1/signals', {
+      body: { service: 'payments', severity: 'error', title: 'card declines', fingerprint: 'pay-1' },
+      token: server.tokens.ingest,
+    });
+    const incident = await server.request('GET', `/v1/incidents/${signal.json.signals[0].incidentIds[0]}`, {
+      token: server.tokens.read,
+    });
+    expect(incident.json.incident).toMatchObject({ severity: 'SEV1', title: 'Payments trouble on payments' });
+
+    const updated = await server.request('PUT', '/v1/rules/payments-any-error', {
+      body: { ...rule, enabled: false },
+    });
+    expect(updated.json).toMatchObject({ version: 2, enabled: false });
+    const quiet = await server.request('POST', '/v1/signals', {
+      body: { service: 'payouts', severity: 'error', title: 'x', fingerprint: 'pay-2' },
+      token: server.tokens.ingest,
+    });
+    expect(quiet.json.signals[0].incidentIds).toEqual([]);
+    expect((await server.request('DELETE', '/v1/rules/payments-any-error')).status).toBe(200);
+    expect(
+      (await server.request('GET', '/v1/rules/payments-any-error', { token: server.tokens.read })).status,
+    ).toBe(404);
+  });
+
+  it('stores signals matched by a silence as suppressed and opens nothing for them', async () => {
+    const silence = await server.request('POST', '/v1/silences', {
+      body: {
+        kind: 'maintenance',
+        matchers: [{ field: 'service', op: '=', value: 'search' }],
+        endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+        comment: 'reindex',
+      },
+    });
+    expect(silence.status).toBe(201);
+    const response = await server.request('POST', '/v1/signals', {
+      body: critical('search', 'search-1'),
+      token: server.tokens.ingest,
+    });
+    expect(response.json.signals[0]).toMatchObject({
+      action: 'created',
+      suppressedBy: silence.json.id,
+      incidentIds: [],
+    });
+    const stored = await server.request('GET', `/v1/signals/${response.json.signals[0].id}`, {
+      token: server.tokens.read,
+    });
+    expect(stored.json.signal.suppressedBy).toBe(silence.json.id);
+    expect((await server.request('DELETE', `/v1/silences/${silence.json.id}`)).status).toBe(200);
+    const after = await server.request('POST', '/v1/signals', {
+      body: critical('search', 'search-2'),
+      token: server.tokens.ingest,
+    });
+    expect(after.json.signals[0].incidentIds).toHaveLength(1);
+    const badSilence = await server.request('POST', '/v1/silences', {
+      body: { matchers: [], endsAt: '2030-01-01T00:00:00Z' },
+    });
+    expect(badSilence.status).toBe(400);
+  });
+
+  it('manages tokens: create with scopes, use, revoke', async () => {
+    const created = await server.request('POST', '/v1/tokens', {
+      body: { name: 'ci-ingest', scopes: ['ingest'] },
+    });
+    expect(created.status).toBe(201);
+    const token = created.json.token as string;
+    expect(token).toHaveLength(32);
+    expect(
+      (await server.request('POST', '/v1/signals', { body: { service: 'a', title: 'b' }, token })).status,
+    ).toBe(200);
+    expect(
+      (await server.request('POST', '/v1/tokens', { body: { name: 'x', scopes: ['superuser'] } })).status,
+    ).toBe(400);
+    const listed = await server.request('GET', '/v1/tokens');
+    expect(JSON.stringify(listed.json)).not.toContain(token);
+    expect((await server.request('DELETE', `/v1/tokens/${created.json.id}`)).status).toBe(200);
+    expect(
+      (await server.request('POST', '/v1/signals', { body: { service: 'a', title: 'b' }, token })).status,
+    ).toBe(401);
+  });
+});
+
+describe('auto-resolve', () => {
+  it('resolves the incident when its last signal resolves, when configured', async () => {
+    const server = await testServer('sqlite', { autoResolve: true });
+    try {
+      const id = await openIncident(server, 'auto', 'auto-1');
+      await server.request('POST', '/v1/signals', {
+        body: critical('auto', 'auto-1', { status: 'resolved' }),
+        token: server.tokens.ingest,
+      });
+      const incident = await server.request('GET', `/v1/incidents/${id}`, { token: server.tokens.read });
+      expect(incident.json.incident.status).toBe('RESOLVED');
+      const events = await server.request('GET', `/v1/incidents/${id}/events`, { token: server.tokens.read });
+      expect(events.json.items.at(-1)).toMatchObject({
+        type: 'status_changed',
+        principal: 'system:auto-resolve',
+      });
+    } finally {
+      await server.cleanup();
+    }
+  });
+});
