@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import type { Signal } from '../../domain/signal.js';
+import type { SignalFilter } from '../repositories/signals.js';
+import { signalRow, T0 } from './fixtures.js';
+import { expectUniqueViolation, type StoreFactory, unique, useStore } from './harness.js';
+
+export function signalSpecs(init: StoreFactory): void {
+  describe('signals', () => {
+    const store = useStore(init);
+
+    it('insertMany writes every row when the batch spans several insert chunks', async () => {
+      const service = unique('svc');
+      const before = await store().signals.count();
+      // 45 rows cross the 40-row chunk; later rows start earlier so getMany has to sort.
+      const rows = Array.from({ length: 45 }, (_, index) =>
+        signalRow({ service, starts_at: T0 + (45 - index) * 1000, received_at: T0 + index }),
+      );
+      await store().signals.insertMany(rows);
+
+      expect(await store().signals.count()).toBe(before + 45);
+      const fetched = await store().signals.getMany(rows.map((row) => row.id));
+      expect(fetched.map((signal) => signal.id)).toEqual([...rows].reverse().map((row) => row.id));
+      expect(await store().signals.list({ service })).toHaveLength(45);
+    });
+
+    it('insertMany of nothing writes nothing', async () => {
+      const before = await store().signals.count();
+      await store().signals.insertMany([]);
+      expect(await store().signals.count()).toBe(before);
+    });
+
+    it('get round-trips every field, JSON columns and nullable columns included', async () => {
+      const row = signalRow({
+        source: 'cloudwatch',
+        fingerprint: 'fp-1',
+        severity: 'critical',
+        region: 'eu-west-1',
+        description: 'latency "quoted" and unicode ✓',
+        labels: JSON.stringify({ route: '/pay', team: 'payments' }),
+        annotations: JSON.stringify({ runbook: 'https://runbooks/pay' }),
+        metric: JSON.stringify({
+          name: 'Latency',
+          namespace: 'AWS/ELB',
+          value: 2.5,
+          threshold: 2,
+          datapoints: [{ at: T0, value: 2.5 }],
+        }),
+        links: JSON.stringify([{ href: 'https://grafana/d/1', text: 'dashboard' }]),
+        ends_at: T0 + 60_000,
+        received_at: T0 + 1,
+        last_seen_at: T0 + 2,
+        occurrences: 3,
+        acknowledged_at: T0 + 3,
+        suppressed_by: 'sil_1',
+        raw: '{"original":true}',
+      });
+      await store().signals.insertMany([row]);
+
+      expect(await store().signals.get(row.id)).toEqual({
+        id: row.id,
+        source: 'cloudwatch',
+        fingerprint: 'fp-1',
+        status: 'firing',
+        severity: 'critical',
+        service: 'checkout',
+        environment: 'production',
+        region: 'eu-west-1',
+        title: 'p99 latency above 2s',
+        description: 'latency "quoted" and unicode ✓',
+        labels: { route: '/pay', team: 'payments' },
+        annotations: { runbook: 'https://runbooks/pay' },
+        metric: {
+          name: 'Latency',
+          namespace: 'AWS/ELB',
+          value: 2.5,
+          threshold: 2,
+          datapoints: [{ at: T0, value: 2.5 }],
+        },
+        links: [{ href: 'https://grafana/d/1', text: 'dashboard' }],
+        startsAt: T0,
+        endsAt: T0 + 60_000,
+        receivedAt: T0 + 1,
+        lastSeenAt: T0 + 2,
+        occurrences: 3,
+        acknowledgedAt: T0 + 3,
+        suppressedBy: 'sil_1',
+      } satisfies Signal);
+    });
+
+    it('get maps NULL columns to null and empty JSON to empty values', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      expect(await store().signals.get(row.id)).toMatchObject({
+        region: null,
+        description: null,
+        metric: null,
+        labels: {},
+        annotations: {},
+        links: [],
+        endsAt: null,
+        acknowledgedAt: null,
+        suppressedBy: null,
+      });
+    });
+
+    it('get and getMany ignore unknown ids', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      expect(await store().signals.get('sig_unknown')).toBeUndefined();
+      expect(await store().signals.getMany([])).toEqual([]);
+      const fetched = await store().signals.getMany(['sig_unknown', row.id]);
+      expect(fetched.map((signal) => signal.id)).toEqual([row.id]);
+    });
+
+    it('getMany sorts by startsAt, then id', async () => {
+      const late = signalRow({ starts_at: T0 + 2000 });
+      const tieA = signalRow({ starts_at: T0 + 1000 });
+      const tieB = signalRow({ starts_at: T0 + 1000 });
+      const early = signalRow({ starts_at: T0 });
+      await store().signals.insertMany([late, tieB, early, tieA]);
+      const ties = [tieA.id, tieB.id].sort();
+      const fetched = await store().signals.getMany([tieB.id, late.id, tieA.id, early.id]);
+      expect(fetched.map((signal) => signal.id)).toEqual([early.id, ...ties, late.id]);
+    });
+
+    it('findFiring returns only firing rows whose open key matches', async () => {
+      const firing = signalRow();
+      // An earlier firing of the same alert, since resolved: same dedup key, no open key.
+      const resolvedEarlier = signalRow({
+        dedup_key: firing.dedup_key,
+        status: 'resolved',
+        starts_at: T0 - 60_000,
+        ends_at: T0 - 30_000,
+      });
+      const otherFiring = signalRow();
+      const resolvedOnly = signalRow({ status: 'resolved' });
+      await store().signals.insertMany([firing, resolvedEarlier, otherFiring, resolvedOnly]);
+
+      const found = await store().signals.findFiring([
+        firing.dedup_key,
+        otherFiring.dedup_key,
+        resolvedOnly.dedup_key,
+        unique('never-seen'),
+      ]);
+      expect(found.map((row) => row.id).sort()).toEqual([firing.id, otherFiring.id].sort());
+      // The raw row comes back as stored: callers copy fields from it into updates.
+      expect(found.find((row) => row.id === firing.id)).toEqual(firing);
+      expect(await store().signals.findFiring([])).toEqual([]);
+    });
+
+    it('recordRepeat counts an occurrence and leaves omitted fields alone', async () => {
+      const row = signalRow({ acknowledged_at: T0 + 5 });
+      await store().signals.insertMany([row]);
+      await store().signals.recordRepeat(row.id, { lastSeenAt: T0 + 10_000 });
+
+      expect(await store().signals.get(row.id)).toMatchObject({
+        occurrences: 2,
+        lastSeenAt: T0 + 10_000,
+        acknowledgedAt: T0 + 5,
+        severity: 'error',
+        title: 'p99 latency above 2s',
+        startsAt: T0,
+        status: 'firing',
+      });
+    });
+
+    it('recordRepeat applies acknowledgement, severity and title when given, and can clear the acknowledgement', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      await store().signals.recordRepeat(row.id, {
+        lastSeenAt: T0 + 1000,
+        acknowledgedAt: T0 + 900,
+        severity: 'critical',
+        title: 'p99 latency above 5s',
+      });
+      expect(await store().signals.get(row.id)).toMatchObject({
+        occurrences: 2,
+        lastSeenAt: T0 + 1000,
+        acknowledgedAt: T0 + 900,
+        severity: 'critical',
+        title: 'p99 latency above 5s',
+      });
+
+      await store().signals.recordRepeat(row.id, { lastSeenAt: T0 + 2000, acknowledgedAt: null });
+      expect(await store().signals.get(row.id)).toMatchObject({
+        occurrences: 3,
+        lastSeenAt: T0 + 2000,
+        acknowledgedAt: null,
+        severity: 'critical',
+      });
+    });
+
+    it('recordRepeat on an unknown id changes nothing and does not throw', async () => {
+      const before = await store().signals.count();
+      await store().signals.recordRepeat('sig_unknown', { lastSeenAt: T0 });
+      expect(await store().signals.count()).toBe(before);
+    });
+
+    it('a second firing row with the same open key is a unique violation', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      const before = await store().signals.count();
+      await expectUniqueViolation(
+        store().signals.insertMany([signalRow({ dedup_key: row.dedup_key, starts_at: T0 + 1000 })]),
+      );
+      expect(await store().signals.count()).toBe(before);
+    });
+
+    it('markResolved ends the signal and frees its dedup key for a new firing row', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      await store().signals.markResolved(row.id, T0 + 60_000, T0 + 61_000);
+
+      expect(await store().signals.get(row.id)).toMatchObject({
+        status: 'resolved',
+        endsAt: T0 + 60_000,
+        lastSeenAt: T0 + 61_000,
+        occurrences: 1,
+      });
+      expect(await store().signals.findFiring([row.dedup_key])).toEqual([]);
+
+      const refiring = signalRow({ dedup_key: row.dedup_key, starts_at: T0 + 120_000 });
+      await store().signals.insertMany([refiring]);
+      const found = await store().signals.findFiring([row.dedup_key]);
+      expect(found.map((signal) => signal.id)).toEqual([refiring.id]);
+    });
+
+    it('list filters by service, status and a received-at window, newest first', async () => {
+      const service = unique('svc');
+      const a = signalRow({ service, received_at: T0 + 1000 });
+      const b = signalRow({ service, received_at: T0 + 2000, status: 'resolved' });
+      const c = signalRow({ service, received_at: T0 + 3000 });
+      // Same received_at as c: the tie is broken by id, descending.
+      const d = signalRow({ service, received_at: T0 + 3000 });
+      const elsewhere = signalRow({ received_at: T0 + 2000 });
+      await store().signals.insertMany([a, b, c, d, elsewhere]);
+      const ids = async (filter: SignalFilter) =>
+        (await store().signals.list(filter)).map((signal) => signal.id);
+      const tie = [c.id, d.id].sort().reverse();
+
+      expect(await ids({ service })).toEqual([...tie, b.id, a.id]);
+      expect(await ids({ service, status: 'firing' })).toEqual([...tie, a.id]);
+      expect(await ids({ service, status: 'resolved' })).toEqual([b.id]);
+      // since is inclusive, until exclusive.
+      expect(await ids({ service, since: T0 + 2000 })).toEqual([...tie, b.id]);
+      expect(await ids({ service, until: T0 + 3000 })).toEqual([b.id, a.id]);
+      expect(await ids({ service, since: T0 + 1000, until: T0 + 2000 })).toEqual([a.id]);
+      expect(await ids({ service, limit: 2 })).toEqual(tie);
+      expect(await ids({ service: unique('nobody') })).toEqual([]);
+    });
+
+    it('list returns at most 100 rows by default', async () => {
+      const service = unique('svc');
+      await store().signals.insertMany(
+        Array.from({ length: 101 }, (_, index) => signalRow({ service, received_at: T0 + index })),
+      );
+      const listed = await store().signals.list({ service });
+      expect(listed).toHaveLength(100);
+      expect(listed[0]?.receivedAt).toBe(T0 + 100);
+    });
+
+    it('count counts firing and resolved rows', async () => {
+      const before = await store().signals.count();
+      await store().signals.insertMany([signalRow(), signalRow({ status: 'resolved' })]);
+      expect(await store().signals.count()).toBe(before + 2);
+    });
+  });
+}
