@@ -60,11 +60,19 @@ export async function openStore(url: string, options: ConnectionOptions = {}): P
   const connection = openConnection(url, options);
   const { db, dialect } = connection;
   const base = scope(db, dialect);
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; on a PostgreSQL
+  // database holding several OPX schemas it would find another store's and skip creating its own.
+  const migrationTableSchema =
+    dialect === 'postgres'
+      ? (options.schema ??
+        (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema)
+      : undefined;
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
     migrationTableName: 'opx_migrations',
     migrationLockTableName: 'opx_migrations_lock',
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
 
   return {

@@ -122,10 +122,7 @@ export function ruleSpecs(init: StoreFactory): void {
       expect((await store().rules.get(created.id))?.name).toBe(newName);
     });
 
-    // KNOWN BUG (reported, not fixed here): update() checks clashes with get(), which skips soft-deleted
-    // rows, but the soft-deleted row still holds the UNIQUE name, so the rename fails with a raw database
-    // error. create() handles the same case by deleting the tombstone first. Drop `.fails` once fixed.
-    it.fails('update can rename a rule onto the name of a removed rule', async () => {
+    it('update can rename a rule onto the name of a removed rule', async () => {
       const name = unique('rule');
       const removedName = unique('rule');
       await store().rules.create(ruleInput(name), { now: T0 });
@@ -219,11 +216,7 @@ export function ruleSpecs(init: StoreFactory): void {
       });
     });
 
-    // KNOWN BUG (reported, not fixed here): revision() is count + max(updated_at), so an edit whose
-    // updated_at stays below another rule's (two edits in the same millisecond, or clock skew between
-    // the CLI and the server) leaves the revision unchanged and ingest keeps the stale compiled rules.
-    // Drop `.fails` once fixed.
-    it.fails('revision changes when an older rule is edited', async () => {
+    it('revision changes when an older rule is edited', async () => {
       await withFreshStore(init, async (fresh) => {
         const older = unique('rule');
         await fresh.rules.create(ruleInput(older), { now: T0 });

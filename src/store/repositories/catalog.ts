@@ -18,7 +18,7 @@ function changeFromRow(row: Selectable<ChangesTable>): Change {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     links: fromJson(row.links, []),
-    externalId: row.external_key === null ? null : row.external_key.slice(row.external_key.indexOf(':') + 1),
+    externalId: row.external_key === null ? null : (JSON.parse(row.external_key) as [string, string])[1],
     source: row.source,
     createdAt: row.created_at,
   };
@@ -148,15 +148,9 @@ export function changeRepository({ db }: RepositoryContext) {
       input: NormalizedChangeInput,
       now: number = Date.now(),
     ): Promise<{ change: Change; created: boolean }> {
-      const externalKey = input.externalId === undefined ? null : `${input.source}:${input.externalId}`;
-      if (externalKey !== null) {
-        const existing = await db
-          .selectFrom('changes')
-          .selectAll()
-          .where('external_key', '=', externalKey)
-          .executeTakeFirst();
-        if (existing) return { change: changeFromRow(existing), created: false };
-      }
+      // A JSON pair, so no source or id spelling can collide with another's.
+      const externalKey =
+        input.externalId === undefined ? null : JSON.stringify([input.source, input.externalId]);
       const row = {
         id: newId('change', input.startedAt),
         kind: input.kind,
@@ -173,7 +167,20 @@ export function changeRepository({ db }: RepositoryContext) {
         source: input.source,
         created_at: now,
       };
-      await db.insertInto('changes').values(row).execute();
+      // Insert-or-nothing rather than check-then-insert: two writers delivering the same change race safely.
+      const result = await db
+        .insertInto('changes')
+        .values(row)
+        .onConflict((conflict) => conflict.column('external_key').doNothing())
+        .executeTakeFirst();
+      if (externalKey !== null && Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
+        const existing = await db
+          .selectFrom('changes')
+          .selectAll()
+          .where('external_key', '=', externalKey)
+          .executeTakeFirstOrThrow();
+        return { change: changeFromRow(existing), created: false };
+      }
       return { change: changeFromRow(row), created: true };
     },
 

@@ -40,13 +40,21 @@ export function ruleRepository({ db }: RepositoryContext) {
       return rows.map(ruleFromRow);
     },
 
-    /** A cheap fingerprint of the rule set, so callers can cache compiled rules and notice edits. */
+    /**
+     * A cheap fingerprint of the rule set, so callers can cache compiled rules and notice edits. Every
+     * edit bumps a version and every removal sets deleted_at, so the sums change even when clocks do not.
+     */
     async revision(): Promise<string> {
       const row = await db
         .selectFrom('correlation_rules')
-        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest')])
+        .select((eb) => [
+          eb.fn.countAll<number>().as('n'),
+          eb.fn.max('updated_at').as('latest'),
+          eb.fn.sum<number>('version').as('versions'),
+          eb.fn.count<number>('deleted_at').as('deleted'),
+        ])
         .executeTakeFirstOrThrow();
-      return `${row.n}:${row.latest ?? 0}`;
+      return `${row.n}:${row.latest ?? 0}:${row.versions ?? 0}:${row.deleted}`;
     },
 
     async get(idOrName: string): Promise<CorrelationRule | undefined> {
@@ -88,7 +96,17 @@ export function ruleRepository({ db }: RepositoryContext) {
         updated_at: now,
         deleted_at: null,
       };
-      await db.insertInto('correlation_rules').values(row).execute();
+      // Another writer may create the same name between the check and here: report it the same way.
+      const result = await db
+        .insertInto('correlation_rules')
+        .values(row)
+        .onConflict((conflict) => conflict.column('name').doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
+        throw new OpxError('conflict', `a rule named ${input.name} already exists; update it instead`, {
+          path: 'name',
+        });
+      }
       return ruleFromRow(row);
     },
 
@@ -104,6 +122,12 @@ export function ruleRepository({ db }: RepositoryContext) {
         const clash = await this.get(input.name);
         if (clash)
           throw new OpxError('conflict', `a rule named ${input.name} already exists`, { path: 'name' });
+        // A removed rule keeps its row (detections point at it) and its unique name; free the name.
+        await db
+          .deleteFrom('correlation_rules')
+          .where('name', '=', input.name)
+          .where('deleted_at', 'is not', null)
+          .execute();
       }
       await db
         .updateTable('correlation_rules')
