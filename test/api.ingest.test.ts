@@ -85,6 +85,27 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     for (const signal of signals.json.items) expect(signal.occurrences).toBe(2);
   });
 
+  it('counts re-sent resolved alerts on the stored resolve instead of adding rows', async () => {
+    // Prometheus keeps re-sending a resolved alert for a while after it resolves.
+    const alert = [
+      {
+        labels: { alertname: 'DiskFull', service: 'resend-db', severity: 'warning', instance: 'db-1' },
+        startsAt: '2026-11-26T20:00:00Z',
+        endsAt: '2026-11-26T21:00:00Z',
+      },
+    ];
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      expect(
+        (await server.request('POST', '/api/v2/alerts', { body: alert, token: server.tokens.ingest })).status,
+      ).toBe(200);
+    }
+    const signals = await server.request('GET', '/v1/signals?service=resend-db', {
+      token: server.tokens.read,
+    });
+    expect(signals.json.items).toHaveLength(1);
+    expect(signals.json.items[0]).toMatchObject({ status: 'resolved', occurrences: 3 });
+  });
+
   it('opens an incident from each CloudWatch alarm delivered through SNS (Lambda envelope and bare message)', async () => {
     const single = await server.request('POST', '/v1/ingest/cloudwatch', {
       body: payload('cloudwatch-alarm-sns-payload-single-metric.json'),

@@ -44,7 +44,13 @@ describe('opx CLI on a SQLite data dir', () => {
     const id = result.incidentsCreated[0] as string;
 
     const resolved = opx(data('ingest', '--format', 'alertmanager', '-'), {
-      input: JSON.stringify(JSON.parse(spawnSync('cat', [path.join(DATASETS, 'payloads', 'alertmanager-0.25-webhook-resolved.json')], { encoding: 'utf8' }).stdout)),
+      input: JSON.stringify(
+        JSON.parse(
+          spawnSync('cat', [path.join(DATASETS, 'payloads', 'alertmanager-0.25-webhook-resolved.json')], {
+            encoding: 'utf8',
+          }).stdout,
+        ),
+      ),
     });
     expect(resolved.code).toBe(0);
     expect(resolved.stdout).toContain('resolved');
@@ -54,7 +60,9 @@ describe('opx CLI on a SQLite data dir', () => {
     expect(opx(data('incidents', 'show', id)).stdout).toContain('api-gateway');
     expect(opx(data('incidents', 'ack', id)).stdout).toContain('ACKNOWLEDGED');
     expect(opx(data('incidents', 'note', id, 'rolled', 'back', 'gateway')).code).toBe(0);
-    expect(opx(data('incidents', 'resolve', id, '--root-cause', 'bad deploy', '--resolution', 'rollback')).stdout).toContain('RESOLVED');
+    expect(
+      opx(data('incidents', 'resolve', id, '--root-cause', 'bad deploy', '--resolution', 'rollback')).stdout,
+    ).toContain('RESOLVED');
     const illegal = opx(data('incidents', 'mitigate', id));
     expect(illegal.code).toBe(2);
     expect(illegal.stderr).toContain('cannot move to MITIGATED');
@@ -75,7 +83,9 @@ describe('opx CLI on a SQLite data dir', () => {
     const notJson = opx(data('ingest', '--format', 'generic', '-'), { input: '{"service":' });
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toContain('not valid JSON');
-    const badSignal = opx(data('ingest', '--format', 'generic', '-'), { input: JSON.stringify({ service: 'x', title: 'y', severity: 'huge' }) });
+    const badSignal = opx(data('ingest', '--format', 'generic', '-'), {
+      input: JSON.stringify({ service: 'x', title: 'y', severity: 'huge' }),
+    });
     expect(badSignal.code).toBe(2);
     expect(badSignal.stderr).toContain('severity');
     const badScope = opx(data('tokens', 'create', '--name', 'x', '--scope', 'root'));
@@ -90,18 +100,26 @@ describe('opx CLI on a SQLite data dir', () => {
   });
 
   it('imports a Backstage catalog, manages rules from YAML files, tokens and changes', () => {
-    const imported = opx(data('services', 'import', path.join(REPO_ROOT, 'examples', 'topology', 'catalog-info.yaml')));
+    const imported = opx(
+      data('services', 'import', path.join(REPO_ROOT, 'examples', 'topology', 'catalog-info.yaml')),
+    );
     expect(imported.code).toBe(0);
     expect(imported.stdout).toMatch(/imported \d+ services/);
     const services = JSON.parse(opx(data('--json', 'services', 'list')).stdout);
     expect(services.length).toBeGreaterThanOrEqual(12);
 
     const ruleFile = path.join(dir, 'rule.yaml');
-    writeFileSync(ruleFile, 'name: db-latency\nmatchers:\n  - { field: alertname, op: "=~", value: "Db.*" }\ngroupBy: [service]\nwindowSeconds: 300\nthreshold: { kind: count, value: 2 }\nseverity: SEV3\ntitleTemplate: "{{service}} database latency"\n');
+    writeFileSync(
+      ruleFile,
+      'name: db-latency\nmatchers:\n  - { field: alertname, op: "=~", value: "Db.*" }\ngroupBy: [service]\nwindowSeconds: 300\nthreshold: { kind: count, value: 2 }\nseverity: SEV3\ntitleTemplate: "{{service}} database latency"\n',
+    );
     expect(opx(data('rules', 'create', '--file', ruleFile)).stdout).toContain('created rule db-latency');
     expect(opx(data('rules', 'disable', 'db-latency')).stdout).toContain('version 2');
     const rules = JSON.parse(opx(data('--json', 'rules', 'list')).stdout);
-    expect(rules.find((rule: { name: string }) => rule.name === 'db-latency')).toMatchObject({ enabled: false, version: 2 });
+    expect(rules.find((rule: { name: string }) => rule.name === 'db-latency')).toMatchObject({
+      enabled: false,
+      version: 2,
+    });
     writeFileSync(ruleFile, 'name: broken\nwindowSeconds: -5\n');
     const invalidRule = opx(data('rules', 'create', '--file', ruleFile));
     expect(invalidRule.code).toBe(2);
@@ -109,8 +127,12 @@ describe('opx CLI on a SQLite data dir', () => {
 
     const token = opx(data('tokens', 'create', '--name', 'prom', '--scope', 'ingest'));
     expect(token.stdout).toMatch(/opx_[A-Za-z0-9_-]{28}/);
-    expect(opx(data('changes', 'add', '--kind', 'deploy', '--service', 'cart-service', '--summary', 'v9')).stdout).toContain('recorded chg_');
-    expect(opx(data('changes', 'add', '--kind', 'yolo', '--service', 'cart-service', '--summary', 'v9')).code).toBe(2);
+    expect(
+      opx(data('changes', 'add', '--kind', 'deploy', '--service', 'cart-service', '--summary', 'v9')).stdout,
+    ).toContain('recorded chg_');
+    expect(
+      opx(data('changes', 'add', '--kind', 'yolo', '--service', 'cart-service', '--summary', 'v9')).code,
+    ).toBe(2);
   });
 });
 
@@ -152,7 +174,9 @@ describe('opx serve', () => {
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
     const unauthorized = await fetch(`${first.url}/v1/incidents`);
     expect(unauthorized.status).toBe(401);
-    const authorized = await fetch(`${first.url}/v1/incidents`, { headers: { authorization: `Bearer ${token}` } });
+    const authorized = await fetch(`${first.url}/v1/incidents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(authorized.status).toBe(200);
     const exited = new Promise<number | null>((resolve) => first.process.on('exit', resolve));
     first.process.kill('SIGTERM');
@@ -160,7 +184,9 @@ describe('opx serve', () => {
 
     const second = await start();
     expect(second.output).not.toContain('Generated an admin token');
-    const again = await fetch(`${second.url}/v1/incidents`, { headers: { authorization: `Bearer ${token}` } });
+    const again = await fetch(`${second.url}/v1/incidents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(again.status).toBe(200);
     second.process.kill('SIGTERM');
   });
@@ -181,7 +207,9 @@ describe('opx demo', () => {
       expect(run.stderr).toContain('[7/7]');
       const clean = opx(['demo', '--clean'], { cwd });
       expect(clean.stdout).toContain('removed demo data');
-      expect(opx(['demo', '--service', 'no-such-service'], { cwd }).stderr).toContain('not in the demo topology');
+      expect(opx(['demo', '--service', 'no-such-service'], { cwd }).stderr).toContain(
+        'not in the demo topology',
+      );
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

@@ -19,14 +19,45 @@ export function seededRandom(seed: number): () => number {
 }
 
 const DOMAINS = [
-  'checkout', 'payments', 'cart', 'search', 'catalog', 'inventory', 'shipping', 'orders', 'accounts', 'auth',
-  'billing', 'notifications', 'recommendations', 'reviews', 'pricing', 'fraud', 'ledger', 'gateway', 'media', 'profile',
+  'checkout',
+  'payments',
+  'cart',
+  'search',
+  'catalog',
+  'inventory',
+  'shipping',
+  'orders',
+  'accounts',
+  'auth',
+  'billing',
+  'notifications',
+  'recommendations',
+  'reviews',
+  'pricing',
+  'fraud',
+  'ledger',
+  'gateway',
+  'media',
+  'profile',
 ] as const;
-const ROLES = ['api', 'worker', 'db', 'cache', 'frontend', 'consumer', 'scheduler', 'proxy', 'indexer', 'exporter'] as const;
+const ROLES = [
+  'api',
+  'worker',
+  'db',
+  'cache',
+  'frontend',
+  'consumer',
+  'scheduler',
+  'proxy',
+  'indexer',
+  'exporter',
+] as const;
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-2'] as const;
 
 /** 200 service names such as `checkout-api`, one per domain and role. */
-export const SERVICES: readonly string[] = DOMAINS.flatMap((domain) => ROLES.map((role) => `${domain}-${role}`));
+export const SERVICES: readonly string[] = DOMAINS.flatMap((domain) =>
+  ROLES.map((role) => `${domain}-${role}`),
+);
 
 interface AlertRule {
   alertname: string;
@@ -39,18 +70,78 @@ interface AlertRule {
 const RULES: readonly AlertRule[] = [
   { alertname: 'HighErrorRate', severity: 'critical', weight: 2, summary: '5xx ratio above 5% on {service}' },
   { alertname: 'TargetDown', severity: 'critical', weight: 1, summary: '{instance} of {service} is down' },
-  { alertname: 'SLOBurnRateFast', severity: 'critical', weight: 1, summary: '{service} burns its error budget 14x too fast' },
-  { alertname: 'HighLatencyP99', severity: 'warning', weight: 14, summary: 'p99 latency of {service} above 800 ms' },
-  { alertname: 'PodCrashLooping', severity: 'warning', weight: 10, summary: '{instance} restarted 5 times in 10 minutes' },
-  { alertname: 'PodNotReady', severity: 'warning', weight: 10, summary: '{instance} not ready for 15 minutes' },
-  { alertname: 'MemoryPressure', severity: 'warning', weight: 8, summary: '{instance} above 90% of its memory limit' },
-  { alertname: 'DiskWillFillIn4Hours', severity: 'warning', weight: 6, summary: 'disk on {instance} fills within 4 hours' },
-  { alertname: 'QueueBacklogGrowing', severity: 'warning', weight: 8, summary: 'backlog of {service} grew for 20 minutes' },
-  { alertname: 'SLOBurnRateSlow', severity: 'warning', weight: 7, summary: '{service} burns its error budget 3x too fast' },
-  { alertname: 'CPUThrottlingHigh', severity: 'info', weight: 14, summary: '{instance} throttled 40% of the time' },
-  { alertname: 'CertificateExpiringSoon', severity: 'info', weight: 5, summary: 'certificate of {service} expires in 20 days' },
-  { alertname: 'ReplicaMismatch', severity: 'info', weight: 8, summary: '{service} runs fewer replicas than desired' },
-  { alertname: 'DeploymentGenerationMismatch', severity: 'info', weight: 6, summary: 'rollout of {service} is stuck' },
+  {
+    alertname: 'SLOBurnRateFast',
+    severity: 'critical',
+    weight: 1,
+    summary: '{service} burns its error budget 14x too fast',
+  },
+  {
+    alertname: 'HighLatencyP99',
+    severity: 'warning',
+    weight: 14,
+    summary: 'p99 latency of {service} above 800 ms',
+  },
+  {
+    alertname: 'PodCrashLooping',
+    severity: 'warning',
+    weight: 10,
+    summary: '{instance} restarted 5 times in 10 minutes',
+  },
+  {
+    alertname: 'PodNotReady',
+    severity: 'warning',
+    weight: 10,
+    summary: '{instance} not ready for 15 minutes',
+  },
+  {
+    alertname: 'MemoryPressure',
+    severity: 'warning',
+    weight: 8,
+    summary: '{instance} above 90% of its memory limit',
+  },
+  {
+    alertname: 'DiskWillFillIn4Hours',
+    severity: 'warning',
+    weight: 6,
+    summary: 'disk on {instance} fills within 4 hours',
+  },
+  {
+    alertname: 'QueueBacklogGrowing',
+    severity: 'warning',
+    weight: 8,
+    summary: 'backlog of {service} grew for 20 minutes',
+  },
+  {
+    alertname: 'SLOBurnRateSlow',
+    severity: 'warning',
+    weight: 7,
+    summary: '{service} burns its error budget 3x too fast',
+  },
+  {
+    alertname: 'CPUThrottlingHigh',
+    severity: 'info',
+    weight: 14,
+    summary: '{instance} throttled 40% of the time',
+  },
+  {
+    alertname: 'CertificateExpiringSoon',
+    severity: 'info',
+    weight: 5,
+    summary: 'certificate of {service} expires in 20 days',
+  },
+  {
+    alertname: 'ReplicaMismatch',
+    severity: 'info',
+    weight: 8,
+    summary: '{service} runs fewer replicas than desired',
+  },
+  {
+    alertname: 'DeploymentGenerationMismatch',
+    severity: 'info',
+    weight: 6,
+    summary: 'rollout of {service} is stuck',
+  },
 ];
 const TOTAL_WEIGHT = RULES.reduce((sum, rule) => sum + rule.weight, 0);
 
@@ -78,6 +169,7 @@ const MIN_OPEN_BEFORE_RESOLVING = 300;
 interface Identity {
   /** Unique across clients; stands for the fingerprint, since distinct label sets have distinct fingerprints. */
   key: string;
+  startsAt: string;
   service: string;
   severity: AlertRule['severity'];
   labels: Record<string, string>;
@@ -89,6 +181,8 @@ interface Identity {
 
 export interface Delivery {
   key: string;
+  /** The activation's startsAt: a resolve re-sent for the same activation updates the stored resolve. */
+  startsAt: string;
   service: string;
   severity: AlertRule['severity'];
   firing: boolean;
@@ -121,7 +215,9 @@ export class AlertGenerator {
   constructor(options: GeneratorOptions) {
     this.#options = options;
     // Distinct streams per client even for adjacent seeds.
-    this.#random = seededRandom(Math.imul(options.seed ^ 0x5bd1e995, 0x27d4eb2d) + options.client * 0x9e3779b9);
+    this.#random = seededRandom(
+      Math.imul(options.seed ^ 0x5bd1e995, 0x27d4eb2d) + options.client * 0x9e3779b9,
+    );
     this.#firingEndsAt = new Date(options.epochMs + 3600_000).toISOString();
     this.#resolvedEndsAt = new Date(options.epochMs - 1000).toISOString();
   }
@@ -149,7 +245,13 @@ export class AlertGenerator {
     const deliveries: Delivery[] = [];
     const add = (identity: Identity, firing: boolean) => {
       parts.push(firing ? identity.firingJson : identity.resolvedJson);
-      deliveries.push({ key: identity.key, service: identity.service, severity: identity.severity, firing });
+      deliveries.push({
+        key: identity.key,
+        startsAt: identity.startsAt,
+        service: identity.service,
+        severity: identity.severity,
+        firing,
+      });
     };
     for (const identity of fresh) {
       add(identity, true);
@@ -225,6 +327,7 @@ export class AlertGenerator {
       severity: rule.severity,
       labels,
       summary: rule.summary.replace('{service}', service).replace('{instance}', instance),
+      startsAt: '',
       firingJson: '',
       resolvedJson: '',
       resendsLeft: 0,
@@ -240,7 +343,9 @@ export class AlertGenerator {
   #activate(identity: Identity): void {
     const { labels } = identity;
     // Activated between 1 and 30 minutes before the run, inside the detection windows of the default rules.
-    const startsAt = new Date(this.#options.epochMs - 60_000 - Math.floor(this.#random() * 29 * 60_000)).toISOString();
+    const startsAt = new Date(
+      this.#options.epochMs - 60_000 - Math.floor(this.#random() * 29 * 60_000),
+    ).toISOString();
     const base = {
       labels,
       annotations: {
@@ -251,6 +356,7 @@ export class AlertGenerator {
       startsAt,
       generatorURL: `http://prometheus-${labels.region}:9090/graph?g0.expr=ALERTS%7Balertname%3D%22${labels.alertname}%22%7D`,
     };
+    identity.startsAt = startsAt;
     identity.firingJson = JSON.stringify({ ...base, endsAt: this.#firingEndsAt });
     identity.resolvedJson = JSON.stringify({ ...base, endsAt: this.#resolvedEndsAt });
   }
@@ -259,21 +365,30 @@ export class AlertGenerator {
 /**
  * What OPX should hold after a sequence of acknowledged batches, following its dedup rules
  * (src/ingest/pipeline.ts): a firing alert with no open signal for its fingerprint inserts a signal,
- * with one open bumps `occurrences`; a resolve closes the open signal, or, with none open, inserts an
- * already-resolved signal "for the record".
+ * with one open bumps `occurrences`; a resolve closes the open signal; with none open, a re-sent
+ * resolve of an activation already stored bumps that row, and any other inserts an already-resolved
+ * signal "for the record".
  */
 export class SignalModel {
   readonly #open = new Set<string>();
   readonly #seen = new Set<string>();
   readonly #seenFiring = new Set<string>();
+  /** Activations (key and startsAt) stored as resolved. */
+  readonly #resolved = new Set<string>();
   rows = 0;
   occurrences = 0;
   firingDeliveries = 0;
   resolvedDeliveries = 0;
-  /** Resolves that found nothing open, each inserting a row (mostly Prometheus's re-sent resolves). */
+  /** Resolves of activations OPX never saw fire, each stored once as an already-resolved row. */
   recordOnlyResolvedRows = 0;
   /** Services that got a new critical firing signal: the `critical-signal` rule must have opened an incident. */
   readonly criticalServices = new Set<string>();
+  /** Batches that got no answer: they may or may not be stored, so the counts above are no longer exact. */
+  uncertainBatches = 0;
+
+  markUncertain(): void {
+    this.uncertainBatches += 1;
+  }
 
   apply(deliveries: readonly Delivery[]): void {
     for (const delivery of deliveries) {
@@ -290,9 +405,16 @@ export class SignalModel {
       }
       this.resolvedDeliveries += 1;
       this.#seen.add(delivery.key);
-      if (this.#open.delete(delivery.key)) continue;
-      this.rows += 1;
+      const occurrence = `${delivery.key}|${delivery.startsAt}`;
+      if (this.#open.delete(delivery.key)) {
+        this.#resolved.add(occurrence);
+        continue;
+      }
       this.occurrences += 1;
+      // A re-sent resolve of an activation already stored as resolved bumps that row's counter.
+      if (this.#resolved.has(occurrence)) continue;
+      this.#resolved.add(occurrence);
+      this.rows += 1;
       this.recordOnlyResolvedRows += 1;
     }
   }

@@ -33,7 +33,12 @@ export class ManagedProcess {
   #exit: Promise<ExitStatus>;
   #exited = false;
 
-  constructor(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string }) {
+  constructor(
+    name: string,
+    command: string,
+    args: readonly string[],
+    options: { env?: NodeJS.ProcessEnv; cwd?: string },
+  ) {
     this.name = name;
     this.child = spawn(command, args, {
       env: options.env ?? process.env,
@@ -120,7 +125,9 @@ export async function waitForHttp(url: string, owner: ManagedProcess, timeoutMs 
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`${owner.name} was not ready at ${url} within ${timeoutMs} ms (${lastProblem}):\n${owner.output()}`);
+  throw new Error(
+    `${owner.name} was not ready at ${url} within ${timeoutMs} ms (${lastProblem}):\n${owner.output()}`,
+  );
 }
 
 export interface MemoryReading {
@@ -166,6 +173,22 @@ export function readCpuSeconds(pid: number): number | undefined {
   return (user + system) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * CPU seconds the hypervisor gave to other guests while this machine wanted to run (steal), summed over
+ * all CPUs. On a shared VM it explains runs that are slow for no reason visible inside the machine.
+ */
+export function readStealSeconds(): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "cpu  user nice system idle iowait irq softirq steal ..."
+  const steal = Number(stat.split('\n', 1)[0]!.trim().split(/\s+/)[8]);
+  return Number.isFinite(steal) ? steal / CLOCK_TICKS_PER_SECOND : undefined;
+}
+
 export interface MemorySummary {
   samples: number;
   meanRssBytes: number | null;
@@ -202,7 +225,8 @@ export class MemorySampler {
   stop(): MemorySummary {
     this.#sample();
     clearInterval(this.#timer);
-    if (this.#count === 0) return { samples: 0, meanRssBytes: null, maxSampledRssBytes: null, peakRssBytes: null };
+    if (this.#count === 0)
+      return { samples: 0, meanRssBytes: null, maxSampledRssBytes: null, peakRssBytes: null };
     return {
       samples: this.#count,
       meanRssBytes: Math.round(this.#sum / this.#count),

@@ -46,6 +46,14 @@ export class GroupCommitWriter {
     this.#draining = true;
     try {
       while (this.#queue.length > 0) {
+        // SQLite runs synchronously on this thread, so nothing else is parsed while a transaction runs.
+        // Yield until the queue stops growing (a few event-loop turns at most): requests already on
+        // the wire join this transaction and share its fsync instead of each paying for one.
+        let seen = -1;
+        for (let turn = 0; turn < 4 && this.#queue.length !== seen; turn += 1) {
+          seen = this.#queue.length;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
         const group = this.#queue.splice(0, this.#maxGroup);
         try {
           const results = await withRetry(() =>

@@ -54,11 +54,13 @@ async function initialSchema(db: Kysely<unknown>): Promise<void> {
     .addColumn('suppressed_by', 'text')
     .addColumn('raw', 'text')
     .execute();
-  await schema.createIndex('signals_dedup_key').on('signals').columns(['dedup_key', 'received_at']).execute();
+  // Few indexes on purpose: every signal pays for each one on insert. Firing dedup goes through
+  // open_key; re-sent resolves are matched by dedup key and start time.
+  await schema.createIndex('signals_dedup_starts').on('signals').columns(['dedup_key', 'starts_at']).execute();
   await schema
-    .createIndex('signals_service_starts')
+    .createIndex('signals_service_received')
     .on('signals')
-    .columns(['service', 'starts_at'])
+    .columns(['service', 'received_at'])
     .execute();
   await schema.createIndex('signals_received').on('signals').column('received_at').execute();
 
@@ -104,14 +106,14 @@ async function initialSchema(db: Kysely<unknown>): Promise<void> {
     .addColumn('service', 'text', (c) => c.notNull())
     .addColumn('at', TIME, (c) => c.notNull())
     .addColumn('created_at', TIME, (c) => c.notNull())
-    .addUniqueConstraint('detections_rule_signal', ['rule_id', 'signal_id'])
+    // Signal first, so the same index serves "detections of a signal".
+    .addUniqueConstraint('detections_signal_rule', ['signal_id', 'rule_id'])
     .execute();
   await schema
     .createIndex('detections_candidate_at')
     .on('detections')
     .columns(['candidate_id', 'at'])
     .execute();
-  await schema.createIndex('detections_signal').on('detections').column('signal_id').execute();
   await schema.createIndex('detections_incident').on('detections').column('incident_id').execute();
 
   await schema

@@ -19,7 +19,6 @@ import {
   where,
 } from './normalize.js';
 
-// FNV-1a 64-bit, kept as two unsigned 32-bit halves so hashing stays in plain number arithmetic.
 const OFFSET_HIGH = 0xcbf29ce4;
 const OFFSET_LOW = 0x84222325;
 const PRIME_LOW = 0x1b3; // The 64-bit prime is 2^40 + 0x1b3.
@@ -27,6 +26,39 @@ const SEPARATOR = 0xff;
 const TWO_TO_32 = 0x1_0000_0000;
 
 const encoder = new TextEncoder();
+
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) if (text.charCodeAt(index) > 0x7f) return false;
+  return true;
+}
+
+/** FNV-1a 64-bit, kept as two unsigned 32-bit halves so hashing stays in plain number arithmetic. */
+class Fnv64 {
+  high = OFFSET_HIGH;
+  low = OFFSET_LOW;
+
+  byte(value: number): void {
+    const low = (this.low ^ value) >>> 0;
+    const lowProduct = low * PRIME_LOW; // Below 2^41, so exact in a double.
+    const carry = Math.floor(lowProduct / TWO_TO_32);
+    // high * 0x1b3 plus the carry plus the low half shifted by 40 bits (i.e. by 8 within the high half).
+    this.high = (Math.imul(this.high, PRIME_LOW) + carry + (low << 8)) >>> 0;
+    this.low = lowProduct >>> 0;
+  }
+
+  /** ASCII text: each char code is its UTF-8 byte. */
+  ascii(text: string): void {
+    for (let index = 0; index < text.length; index += 1) this.byte(text.charCodeAt(index));
+  }
+
+  bytes(values: Uint8Array): void {
+    for (const value of values) this.byte(value);
+  }
+
+  hex(): string {
+    return this.high.toString(16).padStart(8, '0') + this.low.toString(16).padStart(8, '0');
+  }
+}
 
 function compareBytes(left: Uint8Array, right: Uint8Array): number {
   const length = Math.min(left.length, right.length);
@@ -44,27 +76,29 @@ function compareBytes(left: Uint8Array, right: Uint8Array): number {
  * Alertmanager land on one signal.
  */
 export function alertFingerprint(labels: Readonly<Record<string, string>>): string {
-  // Go sorts strings by their UTF-8 bytes; JavaScript's default sort compares UTF-16 units instead.
-  const pairs = Object.entries(labels)
-    .map(([name, value]) => [encoder.encode(name), encoder.encode(value)] as const)
-    .sort((left, right) => compareBytes(left[0], right[0]));
-  let high = OFFSET_HIGH;
-  let low = OFFSET_LOW;
-  const add = (byte: number): void => {
-    low = (low ^ byte) >>> 0;
-    const lowProduct = low * PRIME_LOW; // Below 2^41, so exact in a double.
-    const carry = Math.floor(lowProduct / TWO_TO_32);
-    // high * 0x1b3 plus the carry plus the low half shifted by 40 bits (i.e. by 8 within the high half).
-    high = (Math.imul(high, PRIME_LOW) + carry + (low << 8)) >>> 0;
-    low = lowProduct >>> 0;
-  };
-  for (const [name, value] of pairs) {
-    for (const byte of name) add(byte);
-    add(SEPARATOR);
-    for (const byte of value) add(byte);
-    add(SEPARATOR);
+  const hash = new Fnv64();
+  const names = Object.keys(labels);
+  // For ASCII, UTF-16 order is byte order and no encoding is needed; anything else is encoded, because
+  // Go sorts by UTF-8 bytes and JavaScript's default sort compares UTF-16 units.
+  if (names.every((name) => isAscii(name) && isAscii(labels[name]!))) {
+    for (const name of names.sort()) {
+      hash.ascii(name);
+      hash.byte(SEPARATOR);
+      hash.ascii(labels[name]!);
+      hash.byte(SEPARATOR);
+    }
+    return hash.hex();
   }
-  return high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0');
+  const pairs = names
+    .map((name) => [encoder.encode(name), encoder.encode(labels[name]!)] as const)
+    .sort((left, right) => compareBytes(left[0], right[0]));
+  for (const [name, value] of pairs) {
+    hash.bytes(name);
+    hash.byte(SEPARATOR);
+    hash.bytes(value);
+    hash.byte(SEPARATOR);
+  }
+  return hash.hex();
 }
 
 export interface PrometheusStyleAlert {

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../../domain/signal.js';
-import type { SignalFilter } from '../repositories/signals.js';
+import type { SignalFilter, SignalRow } from '../repositories/signals.js';
 import { signalRow, T0 } from './fixtures.js';
 import { expectUniqueViolation, type StoreFactory, unique, useStore } from './harness.js';
 
 export function signalSpecs(init: StoreFactory): void {
   describe('signals', () => {
     const store = useStore(init);
+
+    /** The stored row, raw included: `get` maps to the domain signal, which has no raw. */
+    const storedRow = (id: string) =>
+      store().db.selectFrom('signals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
     it('insertMany writes every row when the batch spans several insert chunks', async () => {
       const service = unique('svc');
@@ -123,8 +127,8 @@ export function signalSpecs(init: StoreFactory): void {
       expect(fetched.map((signal) => signal.id)).toEqual([early.id, ...ties, late.id]);
     });
 
-    it('findFiring returns only firing rows whose open key matches', async () => {
-      const firing = signalRow();
+    it('findFiring returns only firing rows whose open key matches, without raw', async () => {
+      const firing = signalRow({ raw: '{"original":true}' });
       // An earlier firing of the same alert, since resolved: same dedup key, no open key.
       const resolvedEarlier = signalRow({
         dedup_key: firing.dedup_key,
@@ -132,7 +136,7 @@ export function signalSpecs(init: StoreFactory): void {
         starts_at: T0 - 60_000,
         ends_at: T0 - 30_000,
       });
-      const otherFiring = signalRow();
+      const otherFiring = signalRow({ raw: '{"other":true}' });
       const resolvedOnly = signalRow({ status: 'resolved' });
       await store().signals.insertMany([firing, resolvedEarlier, otherFiring, resolvedOnly]);
 
@@ -143,57 +147,47 @@ export function signalSpecs(init: StoreFactory): void {
         unique('never-seen'),
       ]);
       expect(found.map((row) => row.id).sort()).toEqual([firing.id, otherFiring.id].sort());
-      // The raw row comes back as stored: callers copy fields from it into updates.
-      expect(found.find((row) => row.id === firing.id)).toEqual(firing);
+      // Every other column comes back as stored: callers copy them into upsertState. `raw` is left out
+      // because it is the largest column and no update needs it.
+      expect(found.find((row) => row.id === firing.id)).toEqual({ ...firing, raw: null });
+      expect(found.find((row) => row.id === otherFiring.id)).toEqual({ ...otherFiring, raw: null });
+      // Leaving raw out of the read must not lose it from the table.
+      expect((await storedRow(firing.id)).raw).toBe('{"original":true}');
       expect(await store().signals.findFiring([])).toEqual([]);
     });
 
-    it('recordRepeat counts an occurrence and leaves omitted fields alone', async () => {
-      const row = signalRow({ acknowledged_at: T0 + 5 });
-      await store().signals.insertMany([row]);
-      await store().signals.recordRepeat(row.id, { lastSeenAt: T0 + 10_000 });
-
-      expect(await store().signals.get(row.id)).toMatchObject({
-        occurrences: 2,
-        lastSeenAt: T0 + 10_000,
-        acknowledgedAt: T0 + 5,
-        severity: 'error',
-        title: 'p99 latency above 2s',
-        startsAt: T0,
-        status: 'firing',
+    it('findResolved matches resolved rows on dedup key and start time together, without raw', async () => {
+      const key = unique('dedup');
+      const otherKey = unique('dedup');
+      const wanted = signalRow({
+        dedup_key: key,
+        status: 'resolved',
+        starts_at: T0,
+        ends_at: T0 + 10,
+        raw: '{"resolved":true}',
       });
-    });
+      const otherWanted = signalRow({ dedup_key: otherKey, status: 'resolved', starts_at: T0 + 1000 });
+      // Each pairs a requested key with a start time requested for the other key: a query that matched
+      // keys and start times independently would return them.
+      const crossedKey = signalRow({ dedup_key: key, status: 'resolved', starts_at: T0 + 1000 });
+      const crossedOther = signalRow({ dedup_key: otherKey, status: 'resolved', starts_at: T0 });
+      // Still firing: a re-sent resolve must never pick it.
+      const firing = signalRow({ dedup_key: key, starts_at: T0 + 2000 });
+      await store().signals.insertMany([wanted, otherWanted, crossedKey, crossedOther, firing]);
 
-    it('recordRepeat applies acknowledgement, severity and title when given, and can clear the acknowledgement', async () => {
-      const row = signalRow();
-      await store().signals.insertMany([row]);
-      await store().signals.recordRepeat(row.id, {
-        lastSeenAt: T0 + 1000,
-        acknowledgedAt: T0 + 900,
-        severity: 'critical',
-        title: 'p99 latency above 5s',
-      });
-      expect(await store().signals.get(row.id)).toMatchObject({
-        occurrences: 2,
-        lastSeenAt: T0 + 1000,
-        acknowledgedAt: T0 + 900,
-        severity: 'critical',
-        title: 'p99 latency above 5s',
-      });
-
-      await store().signals.recordRepeat(row.id, { lastSeenAt: T0 + 2000, acknowledgedAt: null });
-      expect(await store().signals.get(row.id)).toMatchObject({
-        occurrences: 3,
-        lastSeenAt: T0 + 2000,
-        acknowledgedAt: null,
-        severity: 'critical',
-      });
-    });
-
-    it('recordRepeat on an unknown id changes nothing and does not throw', async () => {
-      const before = await store().signals.count();
-      await store().signals.recordRepeat('sig_unknown', { lastSeenAt: T0 });
-      expect(await store().signals.count()).toBe(before);
+      const found = await store().signals.findResolved([
+        { dedupKey: key, startsAt: T0 },
+        { dedupKey: otherKey, startsAt: T0 + 1000 },
+        { dedupKey: key, startsAt: T0 + 2000 },
+        { dedupKey: unique('never-seen'), startsAt: T0 },
+      ]);
+      expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [
+          { ...wanted, raw: null },
+          { ...otherWanted, raw: null },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+      expect(await store().signals.findResolved([])).toEqual([]);
     });
 
     it('a second firing row with the same open key is a unique violation', async () => {
@@ -206,23 +200,104 @@ export function signalSpecs(init: StoreFactory): void {
       expect(await store().signals.count()).toBe(before);
     });
 
-    it('markResolved ends the signal and frees its dedup key for a new firing row', async () => {
-      const row = signalRow();
-      await store().signals.insertMany([row]);
-      await store().signals.markResolved(row.id, T0 + 60_000, T0 + 61_000);
-
-      expect(await store().signals.get(row.id)).toMatchObject({
-        status: 'resolved',
-        endsAt: T0 + 60_000,
-        lastSeenAt: T0 + 61_000,
-        occurrences: 1,
+    it('upsertState writes the state of an existing signal and leaves every other column alone', async () => {
+      const row = signalRow({
+        region: 'eu-west-1',
+        description: 'as first received',
+        labels: JSON.stringify({ team: 'payments' }),
+        annotations: JSON.stringify({ runbook: 'https://runbooks/pay' }),
+        received_at: T0 + 1,
+        raw: '{"original":true}',
       });
-      expect(await store().signals.findFiring([row.dedup_key])).toEqual([]);
+      const bystander = signalRow({ raw: '{"bystander":true}' });
+      await store().signals.insertMany([row, bystander]);
+      const [found] = await store().signals.findFiring([row.dedup_key]);
+      const before = await store().signals.count();
 
+      // A repeat that escalates: the state columns change, the open key stays.
+      const state = {
+        ends_at: T0 + 300_000,
+        last_seen_at: T0 + 10_000,
+        occurrences: 2,
+        acknowledged_at: T0 + 9000,
+        severity: 'critical',
+        title: 'p99 latency above 5s',
+      } satisfies Partial<SignalRow>;
+      await store().signals.upsertState([
+        {
+          ...found!,
+          ...state,
+          // Not state: upsertState must ignore these even when the caller hands in changed values.
+          labels: JSON.stringify({ team: 'someone-else' }),
+          annotations: '{}',
+          description: 'rewritten',
+          region: null,
+          service: unique('svc'),
+          received_at: T0 + 5,
+          starts_at: T0 + 5,
+          suppressed_by: 'sil_1',
+        },
+      ]);
+
+      expect(await storedRow(row.id)).toEqual({ ...row, ...state });
+      expect(await storedRow(bystander.id)).toEqual(bystander);
+      // The insert half of the upsert never happens for a stored id.
+      expect(await store().signals.count()).toBe(before);
+    });
+
+    it('upsertState can resolve a signal, which frees its open key for a new firing row', async () => {
+      const row = signalRow({ raw: '{"fired":true}' });
+      await store().signals.insertMany([row]);
+      const [found] = await store().signals.findFiring([row.dedup_key]);
+      const resolution = {
+        status: 'resolved',
+        open_key: null,
+        ends_at: T0 + 60_000,
+        last_seen_at: T0 + 61_000,
+      } satisfies Partial<SignalRow>;
       const refiring = signalRow({ dedup_key: row.dedup_key, starts_at: T0 + 120_000 });
-      await store().signals.insertMany([refiring]);
-      const found = await store().signals.findFiring([row.dedup_key]);
-      expect(found.map((signal) => signal.id)).toEqual([refiring.id]);
+
+      // The ingest order, in one transaction: state changes first, then the new rows.
+      await store().transaction(async (scope) => {
+        await scope.signals.upsertState([{ ...found!, ...resolution }]);
+        await scope.signals.insertMany([refiring]);
+      });
+
+      expect(await storedRow(row.id)).toEqual({ ...row, ...resolution });
+      expect(await store().signals.findFiring([row.dedup_key])).toEqual([{ ...refiring, raw: null }]);
+    });
+
+    it('upsertState writes batches larger than one statement chunk', async () => {
+      // 45 rows cross the 40-row chunk.
+      const rows = Array.from({ length: 45 }, (_, index) =>
+        signalRow({ received_at: T0 + index, raw: JSON.stringify({ index }) }),
+      );
+      await store().signals.insertMany(rows);
+      await store().signals.upsertState(
+        rows.map((row, index) => ({
+          ...row,
+          occurrences: index + 2,
+          last_seen_at: T0 + 1000 + index,
+          // What findFiring hands back; the stored raw must survive it.
+          raw: null,
+        })),
+      );
+      await store().signals.upsertState([]);
+
+      const stored = await store()
+        .db.selectFrom('signals')
+        .selectAll()
+        .where(
+          'id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .execute();
+      expect(stored.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        rows
+          .map((row, index) => ({ ...row, occurrences: index + 2, last_seen_at: T0 + 1000 + index }))
+          .sort((x, y) => x.id.localeCompare(y.id)),
+      );
     });
 
     it('list filters by service, status and a received-at window, newest first', async () => {

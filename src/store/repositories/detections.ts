@@ -64,6 +64,55 @@ export function detectionRepository({ db, dialect }: RepositoryContext) {
         .execute();
     },
 
+    /** Inserts new candidates and rewrites changed ones; changed ones go first so a freed open key can be reused. */
+    async writeCandidates(changed: readonly CandidateRow[], created: readonly CandidateRow[]): Promise<void> {
+      for (const part of chunk(changed, 60)) {
+        await db
+          .insertInto('candidates')
+          .values([...part])
+          .onConflict((conflict) =>
+            conflict.column('id').doUpdateSet((eb) => ({
+              status: eb.ref('excluded.status'),
+              open_key: eb.ref('excluded.open_key'),
+              first_at: eb.ref('excluded.first_at'),
+              last_at: eb.ref('excluded.last_at'),
+              detection_count: eb.ref('excluded.detection_count'),
+              incident_id: eb.ref('excluded.incident_id'),
+            })),
+          )
+          .execute();
+      }
+      for (const part of chunk(created, 60))
+        await db
+          .insertInto('candidates')
+          .values([...part])
+          .execute();
+    },
+
+    /** Stored detections of these candidates at or after `since`, for threshold checks. */
+    async windowDetections(
+      candidateIds: readonly string[],
+      since: number,
+    ): Promise<{ candidateId: string; signalId: string; service: string; at: number }[]> {
+      const out: { candidateId: string; signalId: string; service: string; at: number }[] = [];
+      for (const part of chunk([...new Set(candidateIds)], 500)) {
+        const rows = await db
+          .selectFrom('detections')
+          .select(['candidate_id', 'signal_id', 'service', 'at'])
+          .where('candidate_id', 'in', part)
+          .where('at', '>=', since)
+          .execute();
+        for (const row of rows)
+          out.push({
+            candidateId: row.candidate_id,
+            signalId: row.signal_id,
+            service: row.service,
+            at: row.at,
+          });
+      }
+      return out;
+    },
+
     async insertDetections(rows: DetectionRow[]): Promise<void> {
       for (const part of chunk(rows, 100)) await db.insertInto('detections').values(part).execute();
     },

@@ -47,6 +47,33 @@ export function eventHash(event: Omit<IncidentEvent, 'hash'>): string {
   return sha256(canonicalJson({ id, incidentId, seq, type, principal, at, data, prevHash }));
 }
 
+/** Links drafts onto an incident's chain; pure, so a batch can chain many incidents and insert once. */
+export function chainEvents(
+  incident: Pick<IncidentRow, 'id' | 'last_event_seq' | 'last_event_hash'>,
+  drafts: readonly EventDraft[],
+): { lastSeq: number; lastHash: string; events: IncidentEvent[] } {
+  let seq = incident.last_event_seq;
+  let prevHash = incident.last_event_hash;
+  const events: IncidentEvent[] = [];
+  for (const draft of drafts) {
+    seq += 1;
+    const base = {
+      id: newId('event', draft.at),
+      incidentId: incident.id,
+      seq,
+      type: draft.type,
+      principal: draft.principal,
+      at: draft.at,
+      data: draft.data ?? {},
+      prevHash,
+    };
+    const hash = eventHash(base);
+    events.push({ ...base, hash });
+    prevHash = hash;
+  }
+  return { lastSeq: seq, lastHash: prevHash, events };
+}
+
 export interface IncidentListFilter {
   status?: IncidentStatus[];
   severity?: IncidentSeverity[];
@@ -69,6 +96,48 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       // SQLite has no row locks: its transactions already hold the database write lock.
       if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
       return query.executeTakeFirst();
+    },
+
+    async getRows(ids: readonly string[], options: { forUpdate?: boolean } = {}): Promise<IncidentRow[]> {
+      if (ids.length === 0) return [];
+      const out: IncidentRow[] = [];
+      for (const part of chunk([...new Set(ids)], 500)) {
+        let query = db.selectFrom('incidents').selectAll().where('id', 'in', part).orderBy('id');
+        if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
+        out.push(...(await query.execute()));
+      }
+      return out;
+    },
+
+    /** Inserts new incidents and rewrites changed ones, one statement per chunk. */
+    async upsertRows(rows: readonly IncidentRow[]): Promise<void> {
+      for (const part of chunk(rows, 30)) {
+        await db
+          .insertInto('incidents')
+          .values([...part])
+          .onConflict((conflict) =>
+            conflict.column('id').doUpdateSet((eb) => ({
+              title: eb.ref('excluded.title'),
+              severity: eb.ref('excluded.severity'),
+              status: eb.ref('excluded.status'),
+              services: eb.ref('excluded.services'),
+              active_key: eb.ref('excluded.active_key'),
+              started_at: eb.ref('excluded.started_at'),
+              acknowledged_at: eb.ref('excluded.acknowledged_at'),
+              mitigated_at: eb.ref('excluded.mitigated_at'),
+              resolved_at: eb.ref('excluded.resolved_at'),
+              closed_at: eb.ref('excluded.closed_at'),
+              signals_resolved_at: eb.ref('excluded.signals_resolved_at'),
+              root_cause: eb.ref('excluded.root_cause'),
+              resolution: eb.ref('excluded.resolution'),
+              signal_count: eb.ref('excluded.signal_count'),
+              last_event_seq: eb.ref('excluded.last_event_seq'),
+              last_event_hash: eb.ref('excluded.last_event_hash'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
+      }
     },
 
     async get(id: string): Promise<Incident | undefined> {
@@ -164,6 +233,90 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
         .execute();
     },
 
+    /** Links signals to incidents, skipping links that exist; returns the links that are new. */
+    async attachSignalsMany(
+      links: readonly { incidentId: string; signalId: string }[],
+      at: number,
+    ): Promise<{ incidentId: string; signalId: string }[]> {
+      const fresh: { incidentId: string; signalId: string }[] = [];
+      const unique = [
+        ...new Map(links.map((link) => [`${link.incidentId}|${link.signalId}`, link])).values(),
+      ];
+      for (const part of chunk(unique, 200)) {
+        const rows = await db
+          .insertInto('incident_signals')
+          .values(
+            part.map((link) => ({ incident_id: link.incidentId, signal_id: link.signalId, attached_at: at })),
+          )
+          .onConflict((conflict) => conflict.columns(['incident_id', 'signal_id']).doNothing())
+          .returning(['incident_id', 'signal_id'])
+          .execute();
+        for (const row of rows) fresh.push({ incidentId: row.incident_id, signalId: row.signal_id });
+      }
+      return fresh;
+    },
+
+    async addServicesMany(links: readonly { incidentId: string; service: string }[]): Promise<void> {
+      const unique = [...new Map(links.map((link) => [`${link.incidentId}|${link.service}`, link])).values()];
+      for (const part of chunk(unique, 300)) {
+        await db
+          .insertInto('incident_services')
+          .values(part.map((link) => ({ incident_id: link.incidentId, service: link.service })))
+          .onConflict((conflict) => conflict.columns(['incident_id', 'service']).doNothing())
+          .execute();
+      }
+    },
+
+    /**
+     * Which of these incidents still have a firing signal. The probe walks each incident's links newest
+     * first and stops at the first firing one, so its cost does not grow with the incident's history.
+     */
+    async withFiringSignals(incidentIds: readonly string[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (const part of chunk([...new Set(incidentIds)], 500)) {
+        const rows = await db
+          .selectFrom('incidents')
+          .select('incidents.id')
+          .where('incidents.id', 'in', part)
+          .where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('incident_signals')
+                .innerJoin('signals', 'signals.id', 'incident_signals.signal_id')
+                .select('incident_signals.signal_id')
+                .whereRef('incident_signals.incident_id', '=', 'incidents.id')
+                .where('signals.status', '=', 'firing')
+                .orderBy('incident_signals.signal_id', 'desc')
+                .limit(1),
+            ),
+          )
+          .execute();
+        for (const row of rows) out.add(row.id);
+      }
+      return out;
+    },
+
+    async insertEvents(events: readonly IncidentEvent[]): Promise<void> {
+      for (const part of chunk(events, 100)) {
+        await db
+          .insertInto('incident_events')
+          .values(
+            part.map((event) => ({
+              id: event.id,
+              incident_id: event.incidentId,
+              seq: event.seq,
+              type: event.type,
+              principal: event.principal,
+              at: event.at,
+              data: toJson(event.data),
+              prev_hash: event.prevHash,
+              hash: event.hash,
+            })),
+          )
+          .execute();
+      }
+    },
+
     async signalIds(incidentId: string): Promise<string[]> {
       const rows = await db
         .selectFrom('incident_signals')
@@ -213,44 +366,9 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       incident: Pick<IncidentRow, 'id' | 'last_event_seq' | 'last_event_hash'>,
       drafts: readonly EventDraft[],
     ): Promise<{ lastSeq: number; lastHash: string; events: IncidentEvent[] }> {
-      let seq = incident.last_event_seq;
-      let prevHash = incident.last_event_hash;
-      const events: IncidentEvent[] = [];
-      for (const draft of drafts) {
-        seq += 1;
-        const base = {
-          id: newId('event', draft.at),
-          incidentId: incident.id,
-          seq,
-          type: draft.type,
-          principal: draft.principal,
-          at: draft.at,
-          data: draft.data ?? {},
-          prevHash,
-        };
-        const hash = eventHash(base);
-        events.push({ ...base, hash });
-        prevHash = hash;
-      }
-      for (const part of chunk(events, 100)) {
-        await db
-          .insertInto('incident_events')
-          .values(
-            part.map((event) => ({
-              id: event.id,
-              incident_id: event.incidentId,
-              seq: event.seq,
-              type: event.type,
-              principal: event.principal,
-              at: event.at,
-              data: toJson(event.data),
-              prev_hash: event.prevHash,
-              hash: event.hash,
-            })),
-          )
-          .execute();
-      }
-      return { lastSeq: seq, lastHash: prevHash, events };
+      const chain = chainEvents(incident, drafts);
+      await this.insertEvents(chain.events);
+      return chain;
     },
 
     async events(

@@ -5,6 +5,32 @@ import { chunk, fromJson, type RepositoryContext } from './base.js';
 
 export type SignalRow = Selectable<SignalsTable>;
 
+const STATE_COLUMNS = [
+  'id',
+  'source',
+  'fingerprint',
+  'dedup_key',
+  'open_key',
+  'status',
+  'severity',
+  'service',
+  'environment',
+  'region',
+  'title',
+  'description',
+  'labels',
+  'annotations',
+  'metric',
+  'links',
+  'starts_at',
+  'ends_at',
+  'received_at',
+  'last_seen_at',
+  'occurrences',
+  'acknowledged_at',
+  'suppressed_by',
+] as const;
+
 export function signalFromRow(row: SignalRow): Signal {
   return {
     id: row.id,
@@ -46,38 +72,69 @@ export function signalRepository({ db }: RepositoryContext) {
       for (const part of chunk(rows, 40)) await db.insertInto('signals').values(part).execute();
     },
 
+    /**
+     * The firing rows for these dedup keys, without `raw` (the largest column, never needed to update a
+     * signal): `raw` comes back null and `upsertState` leaves the stored value alone.
+     */
     async findFiring(dedupKeys: readonly string[]): Promise<SignalRow[]> {
       if (dedupKeys.length === 0) return [];
       const out: SignalRow[] = [];
       for (const part of chunk(dedupKeys, 500)) {
-        out.push(...(await db.selectFrom('signals').selectAll().where('open_key', 'in', part).execute()));
+        const rows = await db
+          .selectFrom('signals')
+          .select(STATE_COLUMNS)
+          .where('open_key', 'in', part)
+          .execute();
+        for (const row of rows) out.push({ ...row, raw: null });
       }
       return out;
     },
 
-    async recordRepeat(
-      id: string,
-      update: { lastSeenAt: number; acknowledgedAt?: number | null; severity?: string; title?: string },
-    ): Promise<void> {
-      await db
-        .updateTable('signals')
-        .set((eb) => ({
-          last_seen_at: update.lastSeenAt,
-          occurrences: eb('occurrences', '+', 1),
-          ...(update.acknowledgedAt === undefined ? {} : { acknowledged_at: update.acknowledgedAt }),
-          ...(update.severity === undefined ? {} : { severity: update.severity }),
-          ...(update.title === undefined ? {} : { title: update.title }),
-        }))
-        .where('id', '=', id)
-        .execute();
+    /**
+     * Resolved rows for these dedup keys that started at the given times: Prometheus re-sends a
+     * resolved alert for a while, and each re-send must update the stored resolve, not add a row.
+     */
+    async findResolved(occurrences: readonly { dedupKey: string; startsAt: number }[]): Promise<SignalRow[]> {
+      if (occurrences.length === 0) return [];
+      const wanted = new Set(occurrences.map((item) => `${item.dedupKey}|${item.startsAt}`));
+      const out: SignalRow[] = [];
+      for (const part of chunk([...new Set(occurrences.map((item) => item.dedupKey))], 500)) {
+        const rows = await db
+          .selectFrom('signals')
+          .select(STATE_COLUMNS)
+          .where('dedup_key', 'in', part)
+          .where('status', '=', 'resolved')
+          .where('starts_at', 'in', [...new Set(occurrences.map((item) => item.startsAt))])
+          .execute();
+        for (const row of rows)
+          if (wanted.has(`${row.dedup_key}|${row.starts_at}`)) out.push({ ...row, raw: null });
+      }
+      return out;
     },
 
-    async markResolved(id: string, endsAt: number, lastSeenAt: number): Promise<void> {
-      await db
-        .updateTable('signals')
-        .set({ status: 'resolved', open_key: null, ends_at: endsAt, last_seen_at: lastSeenAt })
-        .where('id', '=', id)
-        .execute();
+    /**
+     * Writes the mutable state (status, open key, end, last seen, count, acknowledgement, severity,
+     * title) of existing signals in one statement per chunk: an upsert whose insert never happens.
+     */
+    async upsertState(rows: readonly SignalRow[]): Promise<void> {
+      for (const part of chunk(rows, 40)) {
+        await db
+          .insertInto('signals')
+          .values(part.map((row) => ({ ...row, raw: null })))
+          .onConflict((conflict) =>
+            conflict.column('id').doUpdateSet((eb) => ({
+              status: eb.ref('excluded.status'),
+              open_key: eb.ref('excluded.open_key'),
+              ends_at: eb.ref('excluded.ends_at'),
+              last_seen_at: eb.ref('excluded.last_seen_at'),
+              occurrences: eb.ref('excluded.occurrences'),
+              acknowledged_at: eb.ref('excluded.acknowledged_at'),
+              severity: eb.ref('excluded.severity'),
+              title: eb.ref('excluded.title'),
+            })),
+          )
+          .execute();
+      }
     },
 
     async get(id: string): Promise<Signal | undefined> {

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench -- <name> [flags]`: runs one benchmark. Benchmarks are loaded only when chosen, so
+ * one with a heavy setup never slows down another.
+ */
+
+interface Benchmark {
+  description: string;
+  load(): Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  ingest: {
+    description: 'alert ingest: OPX vs a real Alertmanager on POST /api/v2/alerts',
+    load: () => import('./ingest.js'),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(BENCHMARKS).map((name) => name.length));
+  const lines = Object.entries(BENCHMARKS).map(
+    ([name, benchmark]) => `  ${name.padEnd(width)}  ${benchmark.description}`,
+  );
+  return `usage: npm run bench -- <name> [flags]   (<name> --help lists its flags)\n\navailable benchmarks:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const benchmark = Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  if (!benchmark) {
+    process.stderr.write(`unknown benchmark ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  return (await benchmark.load()).run(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+}
