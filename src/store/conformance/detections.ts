@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Candidate, Detection } from '../../domain/incident.js';
+import type { CandidateRow, DetectionRow } from '../repositories/detections.js';
 import { candidateRow, detectionRow, T0 } from './fixtures.js';
 import { expectUniqueViolation, type StoreFactory, unique, useStore, withFreshStore } from './harness.js';
+
+const byId = (x: { id: string }, y: { id: string }) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
 
 export function detectionSpecs(init: StoreFactory): void {
   describe('detections', () => {
     const store = useStore(init);
+
+    /** The stored row, open key and creation time included: the domain candidate has neither. */
+    const storedCandidate = (id: string) =>
+      store().db.selectFrom('candidates').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
     it('insertCandidate and getCandidate round-trip a candidate, group values included', async () => {
       const row = candidateRow({
@@ -106,6 +113,123 @@ export function detectionSpecs(init: StoreFactory): void {
       const fresh = candidateRow({ rule_id: feeding.rule_id, group_key: feeding.group_key });
       await store().detections.insertCandidate(fresh);
       expect(await store().detections.findOpenCandidates([feeding.open_key!])).toEqual([fresh]);
+    });
+
+    it('writeCandidates rewrites the mutable columns of changed candidates and inserts created ones', async () => {
+      const existing = candidateRow({ detection_count: 2, last_at: T0 + 100 });
+      const bystander = candidateRow();
+      await store().detections.insertCandidate(existing);
+      await store().detections.insertCandidate(bystander);
+      const created = candidateRow({ first_at: T0 + 50, detection_count: 3 });
+      // Promotion keeps the open key: the candidate goes on feeding its incident.
+      const mutable = {
+        status: 'promoted',
+        first_at: T0 - 10,
+        last_at: T0 + 500,
+        detection_count: 5,
+        incident_id: unique('inc'),
+      } satisfies Partial<CandidateRow>;
+
+      await store().detections.writeCandidates(
+        [
+          {
+            ...existing,
+            ...mutable,
+            // Fixed when the candidate is created: writeCandidates must keep the stored values.
+            rule_id: unique('rule'),
+            group_key: unique('group'),
+            group_values: '{"service":"elsewhere"}',
+            created_at: T0 + 999,
+          },
+        ],
+        [created],
+      );
+      await store().detections.writeCandidates([], []);
+
+      expect(await storedCandidate(existing.id)).toEqual({ ...existing, ...mutable });
+      expect(await storedCandidate(created.id)).toEqual(created);
+      expect(await storedCandidate(bystander.id)).toEqual(bystander);
+    });
+
+    it('writeCandidates releases changed open keys before inserting, so a created candidate can take one', async () => {
+      const expiring = candidateRow();
+      await store().detections.insertCandidate(expiring);
+      const released = { ...expiring, status: 'expired', open_key: null };
+      const successor = candidateRow({
+        rule_id: expiring.rule_id,
+        group_key: expiring.group_key,
+        first_at: T0 + 1000,
+      });
+      expect(successor.open_key).toBe(expiring.open_key);
+
+      await store().transaction((scope) => scope.detections.writeCandidates([released], [successor]));
+
+      expect(await store().detections.findOpenCandidates([expiring.open_key!])).toEqual([successor]);
+      expect(await storedCandidate(expiring.id)).toEqual(released);
+    });
+
+    it('writeCandidates inserts created candidates plainly: a key still held is a unique violation', async () => {
+      const holder = candidateRow();
+      await store().detections.insertCandidate(holder);
+      await expectUniqueViolation(
+        store().detections.writeCandidates(
+          [],
+          [candidateRow({ rule_id: holder.rule_id, group_key: holder.group_key })],
+        ),
+      );
+      expect(await store().detections.findOpenCandidates([holder.open_key!])).toEqual([holder]);
+    });
+
+    it('writeCandidates writes batches larger than one statement chunk', async () => {
+      // 65 changed and 65 created rows each cross the 60-row chunk.
+      const stored = Array.from({ length: 65 }, () => candidateRow());
+      for (const row of stored) await store().detections.insertCandidate(row);
+      const changed = stored.map((row, index) => ({
+        ...row,
+        detection_count: index + 2,
+        last_at: T0 + index,
+      }));
+      const created = Array.from({ length: 65 }, () => candidateRow());
+
+      await store().detections.writeCandidates(changed, created);
+
+      const found = await store()
+        .db.selectFrom('candidates')
+        .selectAll()
+        .where(
+          'id',
+          'in',
+          [...changed, ...created].map((row) => row.id),
+        )
+        .execute();
+      expect(found.sort(byId)).toEqual([...changed, ...created].sort(byId));
+    });
+
+    it('windowDetections lists the stored detections of the given candidates at or after `since`', async () => {
+      const candidate = candidateRow();
+      const other = candidateRow();
+      const notAsked = candidateRow();
+      for (const row of [candidate, other, notAsked]) await store().detections.insertCandidate(row);
+      const before = detectionRow({ candidate_id: candidate.id, at: T0 - 1 });
+      const atEdge = detectionRow({ candidate_id: candidate.id, at: T0, service: 'payments' });
+      const later = detectionRow({ candidate_id: candidate.id, at: T0 + 10 });
+      const otherLater = detectionRow({ candidate_id: other.id, at: T0 + 5, service: 'search' });
+      const notAskedLater = detectionRow({ candidate_id: notAsked.id, at: T0 + 5 });
+      await store().detections.insertDetections([before, atEdge, later, otherLater, notAskedLater]);
+
+      const window = (row: DetectionRow) => ({
+        candidateId: row.candidate_id,
+        signalId: row.signal_id,
+        service: row.service,
+        at: row.at,
+      });
+      const bySignal = (x: { signalId: string }, y: { signalId: string }) =>
+        x.signalId.localeCompare(y.signalId);
+      // A candidate named twice must not double its detections.
+      const found = await store().detections.windowDetections([candidate.id, other.id, candidate.id], T0);
+      expect(found.sort(bySignal)).toEqual([atEdge, later, otherLater].map(window).sort(bySignal));
+      expect(await store().detections.windowDetections([candidate.id], T0 + 11)).toEqual([]);
+      expect(await store().detections.windowDetections([], T0)).toEqual([]);
     });
 
     it('insertDetections writes batches larger than one insert chunk', async () => {

@@ -1,13 +1,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../domain/incident.js';
 import { type EventDraft, eventHash, GENESIS_HASH, type IncidentListFilter } from '../index.js';
-import type { IncidentRow } from '../repositories/incidents.js';
+import { chainEvents, type IncidentRow } from '../repositories/incidents.js';
+import type { SignalRow } from '../repositories/signals.js';
 import { incidentRow, signalRow, T0 } from './fixtures.js';
 import { expectUniqueViolation, type StoreFactory, unique, useStore } from './harness.js';
+
+type Link = { incidentId: string; signalId: string };
+
+const byId = (x: { id: string }, y: { id: string }) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+
+/** Links in one order, so that lists from RETURNING (whose order is unspecified) can be compared. */
+const sortLinks = (links: readonly Link[]) =>
+  [...links].sort((x, y) => x.incidentId.localeCompare(y.incidentId) || x.signalId.localeCompare(y.signalId));
 
 export function incidentSpecs(init: StoreFactory): void {
   describe('incidents', () => {
     const store = useStore(init);
+
+    /** Resolves signals the way ingest does: findFiring, change the state, upsertState. */
+    const resolveSignals = async (signals: readonly SignalRow[]) => {
+      const found = await store().signals.findFiring(signals.map((signal) => signal.dedup_key));
+      await store().signals.upsertState(
+        found.map((row) => ({ ...row, status: 'resolved', open_key: null, ends_at: T0 + 1 })),
+      );
+    };
 
     it('insert and getRow round-trip the stored row', async () => {
       const row = incidentRow({
@@ -33,6 +50,93 @@ export function incidentSpecs(init: StoreFactory): void {
         scope.incidents.getRow(row.id, { forUpdate: true }),
       );
       expect(locked).toEqual(row);
+    });
+
+    it('getRows returns each stored row once, ordered by id, and skips unknown ids', async () => {
+      const rows = [incidentRow(), incidentRow(), incidentRow()];
+      for (const row of rows) await store().incidents.insert(row);
+      const [first, , third] = rows;
+
+      const found = await store().incidents.getRows([third!.id, 'inc_unknown', first!.id, third!.id]);
+      // Ordered by id so that writers locking several incidents always take the locks in one order.
+      expect(found).toEqual([first!, third!].sort(byId));
+      expect(await store().incidents.getRows([])).toEqual([]);
+    });
+
+    it('getRows with forUpdate reads the rows inside a transaction', async () => {
+      const rows = [incidentRow(), incidentRow()];
+      for (const row of rows) await store().incidents.insert(row);
+      const locked = await store().transaction((scope) =>
+        scope.incidents.getRows(
+          rows.map((row) => row.id),
+          { forUpdate: true },
+        ),
+      );
+      expect(locked).toEqual([...rows].sort(byId));
+    });
+
+    it('upsertRows inserts new incidents and rewrites the mutable columns of existing ones in one call', async () => {
+      const existing = incidentRow({ rule_id: 'rule_first', started_at: T0 - 1000 });
+      await store().incidents.insert(existing);
+      const created = incidentRow({ rule_id: 'rule_new', signal_count: 1 });
+      const mutable = {
+        title: 'checkout and payments are failing',
+        severity: 'SEV1',
+        status: 'CLOSED',
+        services: '["checkout","payments"]',
+        active_key: null,
+        started_at: T0 - 2000,
+        acknowledged_at: T0 + 1,
+        mitigated_at: T0 + 2,
+        resolved_at: T0 + 3,
+        closed_at: T0 + 4,
+        signals_resolved_at: T0 + 5,
+        root_cause: 'bad deploy',
+        resolution: 'rolled back',
+        signal_count: 7,
+        last_event_seq: 3,
+        last_event_hash: 'a'.repeat(64),
+        updated_at: T0 + 6,
+      } satisfies Partial<IncidentRow>;
+
+      await store().incidents.upsertRows([
+        {
+          ...existing,
+          ...mutable,
+          // Fixed when the incident is created: upsertRows must keep the stored values.
+          correlation_key: unique('correlation'),
+          environment: 'staging',
+          rule_id: 'rule_other',
+          detected_at: T0 + 999,
+          created_at: T0 + 999,
+        },
+        created,
+      ]);
+      await store().incidents.upsertRows([]);
+
+      expect(await store().incidents.getRow(existing.id)).toEqual({ ...existing, ...mutable });
+      expect(await store().incidents.getRow(created.id)).toEqual(created);
+      // Clearing active_key lets go of the correlation key, as update does.
+      expect(await store().incidents.findActive([existing.correlation_key])).toEqual([]);
+    });
+
+    it('upsertRows writes batches larger than one statement chunk', async () => {
+      // 20 stored and 15 new rows, interleaved: 35 cross the 30-row chunk.
+      const stored = Array.from({ length: 20 }, () => incidentRow());
+      for (const row of stored) await store().incidents.insert(row);
+      const fresh = Array.from({ length: 15 }, () => incidentRow());
+      const rewritten = stored.map((row, index) => ({
+        ...row,
+        signal_count: index + 1,
+        updated_at: T0 + index,
+      }));
+      const batch = rewritten.flatMap((row, index) => (fresh[index] ? [row, fresh[index]] : [row]));
+      expect(batch).toHaveLength(35);
+
+      await store().incidents.upsertRows(batch);
+
+      const found = await store().incidents.getRows(batch.map((row) => row.id));
+      expect(found).toEqual([...rewritten, ...fresh].sort(byId));
     });
 
     it('get maps the row to an incident', async () => {
@@ -169,21 +273,125 @@ export function incidentSpecs(init: StoreFactory): void {
       expect(listed.map((incident) => incident.id)).toEqual([row.id]);
     });
 
-    it('activeIncidentsForSignals pairs signals with the active incidents holding them', async () => {
-      const active = incidentRow();
-      const resolved = incidentRow({ status: 'RESOLVED', resolved_at: T0 + 1 });
-      await store().incidents.insert(active);
-      await store().incidents.insert(resolved);
-      const [shared, onlyActive, onlyResolved] = [unique('sig'), unique('sig'), unique('sig')];
-      await store().incidents.attachSignals(active.id, [shared, onlyActive], T0);
-      await store().incidents.attachSignals(resolved.id, [shared, onlyResolved], T0);
+    it('attachSignalsMany creates each new link once and returns only the links it created', async () => {
+      const first = incidentRow();
+      const second = incidentRow();
+      await store().incidents.insert(first);
+      await store().incidents.insert(second);
+      const [a, b, c] = [unique('sig'), unique('sig'), unique('sig')];
+      await store().incidents.attachSignals(first.id, [a], T0 + 20);
 
-      const pairs = await store().incidents.activeIncidentsForSignals([shared, onlyActive, onlyResolved]);
-      expect(pairs.sort((x, y) => x.signalId.localeCompare(y.signalId))).toEqual(
-        [
-          { incidentId: active.id, signalId: shared },
-          { incidentId: active.id, signalId: onlyActive },
-        ].sort((x, y) => x.signalId.localeCompare(y.signalId)),
+      const links = [
+        // Stored already: skipped, and its attach time kept.
+        { incidentId: first.id, signalId: a },
+        { incidentId: first.id, signalId: b },
+        // Repeated within the input: one link.
+        { incidentId: first.id, signalId: b },
+        // The same signal in another incident is a link of its own.
+        { incidentId: second.id, signalId: a },
+        { incidentId: second.id, signalId: c },
+      ];
+      const created = await store().incidents.attachSignalsMany(links, T0 + 10);
+      expect(sortLinks(created)).toEqual(
+        sortLinks([
+          { incidentId: first.id, signalId: b },
+          { incidentId: second.id, signalId: a },
+          { incidentId: second.id, signalId: c },
+        ]),
+      );
+
+      // Ordered by attach time: b got this call's T0 + 10, a kept the T0 + 20 of its first attach.
+      expect(await store().incidents.signalIds(first.id)).toEqual([b, a]);
+      expect(await store().incidents.signalIds(second.id)).toEqual([a, c].sort());
+      expect(await store().incidents.attachSignalsMany(links, T0 + 30)).toEqual([]);
+      expect(await store().incidents.attachSignalsMany([], T0)).toEqual([]);
+    });
+
+    it('attachSignalsMany writes batches larger than one statement chunk', async () => {
+      const row = incidentRow();
+      await store().incidents.insert(row);
+      const signalIds = Array.from({ length: 215 }, () => unique('sig'));
+      await store().incidents.attachSignals(row.id, signalIds.slice(0, 10), T0);
+
+      // 215 links cross the 200-row chunk; the first 10 are stored already and must not come back.
+      const created = await store().incidents.attachSignalsMany(
+        signalIds.map((signalId) => ({ incidentId: row.id, signalId })),
+        T0 + 1,
+      );
+      expect(created.map((link) => link.signalId).sort()).toEqual(signalIds.slice(10).sort());
+      expect((await store().incidents.signalIds(row.id)).sort()).toEqual([...signalIds].sort());
+    });
+
+    it('addServicesMany is idempotent and feeds the service filter of list', async () => {
+      const first = incidentRow();
+      const second = incidentRow();
+      await store().incidents.insert(first);
+      await store().incidents.insert(second);
+      const [shared, onlySecond] = [unique('svc'), unique('svc')];
+      await store().incidents.addServices(first.id, [shared]);
+
+      await store().incidents.addServicesMany([
+        // Stored already: no conflict error.
+        { incidentId: first.id, service: shared },
+        { incidentId: second.id, service: shared },
+        { incidentId: second.id, service: shared },
+        { incidentId: second.id, service: onlySecond },
+      ]);
+      await store().incidents.addServicesMany([{ incidentId: second.id, service: onlySecond }]);
+      await store().incidents.addServicesMany([]);
+
+      const ids = async (service: string) =>
+        (await store().incidents.list({ service, limit: 10 })).map((incident) => incident.id);
+      // Both detected at T0: list breaks the tie by id, descending.
+      expect(await ids(shared)).toEqual([first.id, second.id].sort().reverse());
+      expect(await ids(onlySecond)).toEqual([second.id]);
+    });
+
+    it('addServicesMany writes batches larger than one statement chunk', async () => {
+      const row = incidentRow();
+      await store().incidents.insert(row);
+      // 305 links cross the 300-row chunk.
+      const services = Array.from({ length: 305 }, () => unique('svc'));
+      await store().incidents.addServicesMany(services.map((service) => ({ incidentId: row.id, service })));
+
+      const stored = await store()
+        .db.selectFrom('incident_services')
+        .select('service')
+        .where('incident_id', '=', row.id)
+        .execute();
+      expect(stored.map((link) => link.service).sort()).toEqual([...services].sort());
+    });
+
+    it('activeIncidentsForSignals pairs signals with the active incidents holding them', async () => {
+      const open = incidentRow();
+      // Every status before RESOLVED is active, not only OPEN.
+      const mitigated = incidentRow({ status: 'MITIGATED', mitigated_at: T0 + 1 });
+      const resolved = incidentRow({ status: 'RESOLVED', resolved_at: T0 + 1 });
+      const closed = incidentRow({ status: 'CLOSED', resolved_at: T0 + 1, closed_at: T0 + 2 });
+      for (const row of [open, mitigated, resolved, closed]) await store().incidents.insert(row);
+      const [shared, onlyOpen, onlyInactive, unattached] = [
+        unique('sig'),
+        unique('sig'),
+        unique('sig'),
+        unique('sig'),
+      ];
+      await store().incidents.attachSignals(open.id, [shared, onlyOpen], T0);
+      await store().incidents.attachSignals(mitigated.id, [shared], T0);
+      await store().incidents.attachSignals(resolved.id, [shared, onlyInactive], T0);
+      await store().incidents.attachSignals(closed.id, [onlyInactive], T0);
+
+      const pairs = await store().incidents.activeIncidentsForSignals([
+        shared,
+        onlyOpen,
+        onlyInactive,
+        unattached,
+      ]);
+      expect(sortLinks(pairs)).toEqual(
+        sortLinks([
+          { incidentId: open.id, signalId: shared },
+          { incidentId: mitigated.id, signalId: shared },
+          { incidentId: open.id, signalId: onlyOpen },
+        ]),
       );
       expect(await store().incidents.activeIncidentsForSignals([])).toEqual([]);
     });
@@ -202,9 +410,30 @@ export function incidentSpecs(init: StoreFactory): void {
       );
 
       expect(await store().incidents.firingSignalCount(row.id)).toBe(2);
-      await store().signals.markResolved(firing[0]!.id, T0 + 1, T0 + 1);
+      await resolveSignals([firing[0]!]);
       expect(await store().incidents.firingSignalCount(row.id)).toBe(1);
       expect(await store().incidents.firingSignalCount(unique('inc'))).toBe(0);
+    });
+
+    it('withFiringSignals names the given incidents that still hold a firing signal', async () => {
+      const mixed = incidentRow();
+      const allResolved = incidentRow();
+      const empty = incidentRow();
+      for (const row of [mixed, allResolved, empty]) await store().incidents.insert(row);
+      const firing = signalRow();
+      const resolved = signalRow({ status: 'resolved' });
+      const resolvedElsewhere = signalRow({ status: 'resolved' });
+      // Firing but attached to no incident: it must not count for anyone.
+      const unattached = signalRow();
+      await store().signals.insertMany([firing, resolved, resolvedElsewhere, unattached]);
+      await store().incidents.attachSignals(mixed.id, [firing.id, resolved.id], T0);
+      await store().incidents.attachSignals(allResolved.id, [resolvedElsewhere.id], T0);
+
+      const ids = [mixed.id, allResolved.id, empty.id, mixed.id, unique('inc')];
+      expect(await store().incidents.withFiringSignals(ids)).toEqual(new Set([mixed.id]));
+      await resolveSignals([firing]);
+      expect(await store().incidents.withFiringSignals(ids)).toEqual(new Set());
+      expect(await store().incidents.withFiringSignals([])).toEqual(new Set());
     });
 
     it('appendEvents builds one hash chain across calls, and events reads it back', async () => {
@@ -287,6 +516,71 @@ export function incidentSpecs(init: StoreFactory): void {
       stored.forEach((event, index) => {
         expect(event.prevHash).toBe(index === 0 ? GENESIS_HASH : stored[index - 1]!.hash);
       });
+    });
+
+    it('insertEvents stores the chains of several incidents in one call', async () => {
+      const first = incidentRow();
+      const second = incidentRow();
+      await store().incidents.insert(first);
+      await store().incidents.insert(second);
+      const firstChain = chainEvents(first, [
+        { type: 'created', principal: 'system', at: T0, data: { severity: 'SEV2' } },
+        { type: 'note_added', principal: 'alice', at: T0 + 1 },
+      ]);
+      const secondChain = chainEvents(second, [{ type: 'created', principal: 'system', at: T0 + 2 }]);
+
+      await store().incidents.insertEvents([...firstChain.events, ...secondChain.events]);
+      await store().incidents.insertEvents([]);
+
+      expect(await store().incidents.events(first.id)).toEqual(firstChain.events);
+      expect(await store().incidents.events(second.id)).toEqual(secondChain.events);
+      // The same chain position twice is a unique violation, whichever call writes it.
+      await expectUniqueViolation(
+        store().incidents.insertEvents(
+          chainEvents(first, [{ type: 'note_added', principal: 'mallory', at: T0 + 3 }]).events,
+        ),
+      );
+      expect(await store().incidents.events(first.id)).toHaveLength(2);
+    });
+
+    it('chainEvents continues the chain from the incident’s last event without writing anything', async () => {
+      const incident = { id: unique('inc'), last_event_seq: 7, last_event_hash: 'f'.repeat(64) };
+      const chain = chainEvents(incident, [
+        { type: 'status_changed', principal: 'bob', at: T0, data: { from: 'OPEN', to: 'ACKNOWLEDGED' } },
+        { type: 'note_added', principal: 'alice', at: T0 + 1 },
+      ]);
+
+      expect(chain.events).toEqual([
+        {
+          id: expect.stringMatching(/^evt_/),
+          incidentId: incident.id,
+          seq: 8,
+          type: 'status_changed',
+          principal: 'bob',
+          at: T0,
+          data: { from: 'OPEN', to: 'ACKNOWLEDGED' },
+          prevHash: 'f'.repeat(64),
+          hash: chain.events[0]!.hash,
+        },
+        {
+          id: expect.stringMatching(/^evt_/),
+          incidentId: incident.id,
+          seq: 9,
+          type: 'note_added',
+          principal: 'alice',
+          at: T0 + 1,
+          data: {},
+          prevHash: chain.events[0]!.hash,
+          hash: chain.lastHash,
+        },
+      ]);
+      for (const { hash, ...rest } of chain.events) expect(hash).toBe(eventHash(rest));
+      expect(chain.lastSeq).toBe(9);
+      expect(new Set(chain.events.map((event) => event.id)).size).toBe(2);
+      // Pure: the caller writes the new position back itself, so the input must stay as it was.
+      expect(incident).toEqual({ id: incident.id, last_event_seq: 7, last_event_hash: 'f'.repeat(64) });
+      expect(await store().incidents.events(incident.id)).toEqual([]);
+      expect(chainEvents(incident, [])).toEqual({ lastSeq: 7, lastHash: 'f'.repeat(64), events: [] });
     });
 
     it('appending from a stale position is a unique violation on (incident, seq)', async () => {

@@ -339,5 +339,37 @@ export function signalSpecs(init: StoreFactory): void {
       await store().signals.insertMany([signalRow(), signalRow({ status: 'resolved' })]);
       expect(await store().signals.count()).toBe(before + 2);
     });
+
+    it('findFiring then upsertState in concurrent transactions loses neither update', async () => {
+      const row = signalRow();
+      await store().signals.insertMany([row]);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let announceRead!: () => void;
+      const firstRead = new Promise<void>((resolve) => {
+        announceRead = resolve;
+      });
+
+      // A repeat that reads the row, then stalls before writing, while a resolve of the same alert runs.
+      const repeat = store().transaction(async (scope) => {
+        const [found] = await scope.signals.findFiring([row.dedup_key]);
+        announceRead();
+        await gate;
+        await scope.signals.upsertState([{ ...found!, occurrences: found!.occurrences + 1 }]);
+      });
+      await firstRead;
+      const resolve = store().transaction(async (scope) => {
+        const [found] = await scope.signals.findFiring([row.dedup_key]);
+        if (found) await scope.signals.upsertState([{ ...found, status: 'resolved', open_key: null }]);
+      });
+      // Long enough for the resolve to read (and, unlocked, to commit) before the repeat writes.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      await Promise.all([repeat, resolve]);
+
+      expect(await storedRow(row.id)).toMatchObject({ status: 'resolved', open_key: null, occurrences: 2 });
+    });
   });
 }

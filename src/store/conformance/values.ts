@@ -22,7 +22,7 @@ export function valueSpecs(init: StoreFactory): void {
         lastSeenAt: FAR_FUTURE + 3,
         acknowledgedAt: FAR_FUTURE + 4,
       });
-      expect(await store().signals.findFiring([signal.dedup_key])).toEqual([signal]);
+      expect(await store().signals.findFiring([signal.dedup_key])).toEqual([{ ...signal, raw: null }]);
 
       const incident = incidentRow({ detected_at: FAR_FUTURE, resolved_at: FAR_FUTURE + 5 });
       await store().incidents.insert(incident);

@@ -101,7 +101,8 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
     async getRows(ids: readonly string[], options: { forUpdate?: boolean } = {}): Promise<IncidentRow[]> {
       if (ids.length === 0) return [];
       const out: IncidentRow[] = [];
-      for (const part of chunk([...new Set(ids)], 500)) {
+      // Sorted before chunking so every writer takes row locks in one order (no deadlocks between them).
+      for (const part of chunk([...new Set(ids)].sort(), 500)) {
         let query = db.selectFrom('incidents').selectAll().where('id', 'in', part).orderBy('id');
         if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
         out.push(...(await query.execute()));

@@ -65,7 +65,7 @@ export interface SignalFilter {
   limit?: number;
 }
 
-export function signalRepository({ db }: RepositoryContext) {
+export function signalRepository({ db, dialect }: RepositoryContext) {
   return {
     async insertMany(rows: SignalRow[]): Promise<void> {
       // 24 columns per row; 40 rows stay under SQLite's 999-parameter default on old builds.
@@ -80,11 +80,15 @@ export function signalRepository({ db }: RepositoryContext) {
       if (dedupKeys.length === 0) return [];
       const out: SignalRow[] = [];
       for (const part of chunk(dedupKeys, 500)) {
-        const rows = await db
+        // Locked on PostgreSQL: the caller writes back state computed from these rows, and a concurrent
+        // writer (another process) must not interleave between the read and the write.
+        let query = db
           .selectFrom('signals')
           .select(STATE_COLUMNS)
           .where('open_key', 'in', part)
-          .execute();
+          .orderBy('id');
+        if (dialect === 'postgres') query = query.forUpdate();
+        const rows = await query.execute();
         for (const row of rows) out.push({ ...row, raw: null });
       }
       return out;
@@ -96,18 +100,21 @@ export function signalRepository({ db }: RepositoryContext) {
      */
     async findResolved(occurrences: readonly { dedupKey: string; startsAt: number }[]): Promise<SignalRow[]> {
       if (occurrences.length === 0) return [];
-      const wanted = new Set(occurrences.map((item) => `${item.dedupKey}|${item.startsAt}`));
       const out: SignalRow[] = [];
-      for (const part of chunk([...new Set(occurrences.map((item) => item.dedupKey))], 500)) {
-        const rows = await db
+      // Chunked by pair, so one statement stays under the bound-parameter limit whatever the mix.
+      for (const part of chunk(occurrences, 250)) {
+        const wanted = new Set(part.map((item) => `${item.dedupKey}|${item.startsAt}`));
+        let query = db
           .selectFrom('signals')
           .select(STATE_COLUMNS)
-          .where('dedup_key', 'in', part)
+          .where('dedup_key', 'in', [...new Set(part.map((item) => item.dedupKey))])
           .where('status', '=', 'resolved')
-          .where('starts_at', 'in', [...new Set(occurrences.map((item) => item.startsAt))])
-          .execute();
-        for (const row of rows)
+          .where('starts_at', 'in', [...new Set(part.map((item) => item.startsAt))])
+          .orderBy('id');
+        if (dialect === 'postgres') query = query.forUpdate();
+        for (const row of await query.execute()) {
           if (wanted.has(`${row.dedup_key}|${row.starts_at}`)) out.push({ ...row, raw: null });
+        }
       }
       return out;
     },
