@@ -56,7 +56,11 @@ async function initialSchema(db: Kysely<unknown>): Promise<void> {
     .execute();
   // Few indexes on purpose: every signal pays for each one on insert. Firing dedup goes through
   // open_key; re-sent resolves are matched by dedup key and start time.
-  await schema.createIndex('signals_dedup_starts').on('signals').columns(['dedup_key', 'starts_at']).execute();
+  await schema
+    .createIndex('signals_dedup_starts')
+    .on('signals')
+    .columns(['dedup_key', 'starts_at'])
+    .execute();
   await schema
     .createIndex('signals_service_received')
     .on('signals')
