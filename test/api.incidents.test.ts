@@ -334,7 +334,18 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     ).toBe(400);
     const listed = await server.request('GET', '/v1/tokens');
     expect(JSON.stringify(listed.json)).not.toContain(token);
-    expect((await server.request('DELETE', `/v1/tokens/${created.json.id}`)).status).toBe(200);
+    const withKey = await server.request('POST', '/v1/tokens', {
+      body: { name: 'keyed', scopes: ['read'] },
+      headers: { 'idempotency-key': 'token-1' },
+    });
+    expect(withKey.status).toBe(400);
+    expect(withKey.json.error.path).toBe('Idempotency-Key');
+    const headers = { 'idempotency-key': `revoke-${created.json.id}` };
+    expect((await server.request('DELETE', `/v1/tokens/${created.json.id}`, { headers })).status).toBe(200);
+    const replay = await server.request('DELETE', `/v1/tokens/${created.json.id}`, { headers });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect((await server.request('DELETE', `/v1/tokens/${created.json.id}`)).status).toBe(404);
     expect(
       (await server.request('POST', '/v1/signals', { body: { service: 'a', title: 'b' }, token })).status,
     ).toBe(401);

@@ -66,7 +66,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
         detail: { name: rule.name },
       });
       return { statusCode: 200, body: { deleted: rule.id } };
-    });
+    }, idempotencyOf(request));
     return sendWrite(reply, response);
   });
 
@@ -99,14 +99,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     }, idempotencyOf(request));
     return sendWrite(reply, response);
   });
-  app.delete('/v1/silences/:id', admin, async (request) => {
+  app.delete('/v1/silences/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    const expired = await ingest.write(async (scope) => ({
-      statusCode: 200,
-      body: await scope.silences.expire(id),
-    }));
-    if (!expired.body) throw new OpxError('not_found', `no active silence ${id}`, { path: 'id' });
-    return { expired: id };
+    const response = await ingest.write(async (scope) => {
+      if (!(await scope.silences.expire(id)))
+        throw new OpxError('not_found', `no active silence ${id}`, { path: 'id' });
+      return { statusCode: 200, body: { expired: id } };
+    }, idempotencyOf(request));
+    return sendWrite(reply, response);
   });
 
   // Tokens.
@@ -118,6 +118,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   app.post('/v1/tokens', admin, async (request, reply) => {
     const input = parseInput(tokenBody, request.body);
     const scopes = parseScopes(input.scopes);
+    if (request.headers['idempotency-key'] !== undefined) {
+      // Replaying would need the secret stored with the key; OPX stores tokens only as digests.
+      throw new OpxError(
+        'invalid_request',
+        'POST /v1/tokens takes no Idempotency-Key: the token is shown once and never stored, so a replay could not return it; check GET /v1/tokens to see whether a create went through',
+        { path: 'Idempotency-Key' },
+      );
+    }
     const response = await ingest.write(async (scope) => {
       const { token, record } = await createToken(scope, input.name, scopes);
       await scope.audit.record({
@@ -134,15 +142,15 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     });
     return sendWrite(reply, response);
   });
-  app.delete('/v1/tokens/:id', admin, async (request) => {
+  app.delete('/v1/tokens/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    const revoked = await ingest.write(async (scope) => ({
-      statusCode: 200,
-      body: await scope.tokens.revoke(id),
-    }));
-    if (revoked.body === 0) throw new OpxError('not_found', `no active token ${id}`, { path: 'id' });
+    const response = await ingest.write(async (scope) => {
+      const revoked = await scope.tokens.revoke(id);
+      if (revoked === 0) throw new OpxError('not_found', `no active token ${id}`, { path: 'id' });
+      return { statusCode: 200, body: { revoked } };
+    }, idempotencyOf(request));
     verifier.invalidate();
-    return { revoked: revoked.body };
+    return sendWrite(reply, response);
   });
 
   app.get('/v1/ingest/cloudwatch/subscriptions', admin, async () => ({ items: await store.sns.list() }));
