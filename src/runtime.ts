@@ -1,6 +1,7 @@
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
 import { IngestService } from './ingest/service.js';
+import { KnowledgeService } from './knowledge/search.js';
 import { openStore, type Store } from './store/index.js';
 
 /** What every edge (API, CLI, worker) works with: one store, one ingest service, one config. */
@@ -8,6 +9,7 @@ export interface Runtime {
   config: Config;
   store: Store;
   ingest: IngestService;
+  knowledge: KnowledgeService;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     config,
     store,
     ingest,
+    knowledge: new KnowledgeService(store),
     async close() {
       await ingest.close();
       await store.close();

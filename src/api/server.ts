@@ -8,6 +8,7 @@ import { errorBody } from './http.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerKnowledgeRoutes } from './routes/knowledge.js';
 
 export interface ServerOptions {
   /** Log requests (one line each); off keeps the ingest hot path lean. */
@@ -107,5 +108,6 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerIngestRoutes(app, runtime);
   registerIncidentRoutes(app, runtime);
   registerAdminRoutes(app, runtime, verifier);
+  registerKnowledgeRoutes(app, runtime);
   return app;
 }

@@ -3,6 +3,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerKnowledge } from './commands/knowledge.js';
 import { registerServe } from './commands/serve.js';
 import { reportError } from './output.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerIncidents(program);
   registerAdmin(program);
+  registerKnowledge(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride();

@@ -17,6 +17,8 @@ export const ID_PREFIXES = {
   service: 'svc',
   job: 'job',
   recommendation: 'rec',
+  document: 'doc',
+  chunk: 'chk',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

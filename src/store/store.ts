@@ -8,6 +8,7 @@ import { changeRepository, serviceRepository } from './repositories/catalog.js';
 import { detectionRepository } from './repositories/detections.js';
 import { evidenceRepository } from './repositories/evidence.js';
 import { incidentRepository } from './repositories/incidents.js';
+import { knowledgeRepository } from './repositories/knowledge.js';
 import { ruleRepository } from './repositories/rules.js';
 import { signalRepository } from './repositories/signals.js';
 import { silenceRepository, snsRepository } from './repositories/silences.js';
@@ -27,6 +28,7 @@ function repositories(context: RepositoryContext) {
     silences: silenceRepository(context),
     sns: snsRepository(context),
     evidence: evidenceRepository(context),
+    knowledge: knowledgeRepository(context),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

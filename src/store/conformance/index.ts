@@ -5,6 +5,7 @@ import { detectionSpecs } from './detections.js';
 import { evidenceSpecs } from './evidence.js';
 import type { StoreFactory } from './harness.js';
 import { incidentSpecs } from './incidents.js';
+import { knowledgeSpecs } from './knowledge.js';
 import { migrationSpecs } from './migrate.js';
 import { ruleSpecs } from './rules.js';
 import { signalSpecs } from './signals.js';
@@ -20,6 +21,7 @@ export {
   evidenceSpecs,
   idempotencySpecs,
   incidentSpecs,
+  knowledgeSpecs,
   migrationSpecs,
   ruleSpecs,
   serviceSpecs,
@@ -50,6 +52,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
     silenceSpecs(factory);
     snsSpecs(factory);
     evidenceSpecs(factory);
+    knowledgeSpecs(factory);
     transactionSpecs(factory);
     valueSpecs(factory);
   });

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { OpxError } from '../../domain/errors.js';
+import type { Runtime } from '../../runtime.js';
+import { parseInput } from '../http.js';
+
+const searchQuery = z.strictObject({
+  q: z.string().trim().max(2000).optional(),
+  service: z.string().trim().min(1).max(200).optional(),
+  alert: z.string().trim().min(1).max(200).optional(),
+  kind: z.enum(['runbook', 'postmortem']).optional(),
+  limit: z.coerce.number().int().min(1).max(50).default(10),
+});
+
+export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const read = { config: { scope: 'read' as const } };
+
+  app.get('/v1/kb/search', read, async (request) => {
+    const query = parseInput(searchQuery, request.query, 'query');
+    if (!query.q && !query.service && !query.alert) {
+      throw new OpxError('invalid_request', 'give at least one of q (symptoms), service or alert', {
+        path: 'query.q',
+      });
+    }
+    const hits = await runtime.knowledge.search({
+      text: query.q,
+      service: query.service,
+      alert: query.alert,
+      kind: query.kind,
+      limit: query.limit,
+    });
+    return { items: hits };
+  });
+
+  app.get('/v1/kb/documents', read, async () => {
+    const documents = await runtime.store.knowledge.list();
+    return {
+      items: documents.map(({ body: _body, ...document }) => ({
+        ...document,
+        importedAt: new Date(document.importedAt).toISOString(),
+      })),
+    };
+  });
+}

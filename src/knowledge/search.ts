@@ -1,0 +1,154 @@
+import MiniSearch from 'minisearch';
+import type { Store } from '../store/index.js';
+import type { KbChunk, KbDocument, KbDocumentKind } from '../store/repositories/knowledge.js';
+
+export interface KnowledgeQuery {
+  /** Free text: symptoms, error messages, the alert's summary. */
+  text?: string | undefined;
+  service?: string | undefined;
+  alert?: string | undefined;
+  kind?: KbDocumentKind | undefined;
+  limit?: number | undefined;
+}
+
+export interface KnowledgeHit {
+  chunkId: string;
+  documentId: string;
+  path: string;
+  title: string;
+  kind: KbDocumentKind;
+  heading: string;
+  score: number;
+  excerpt: string;
+  services: string[];
+  alerts: string[];
+}
+
+interface IndexedChunk {
+  id: string;
+  title: string;
+  heading: string;
+  text: string;
+  services: string;
+  alerts: string;
+}
+
+/**
+ * Field weights for BM25 (MiniSearch's BM25+). An alert name or service named in a document's front
+ * matter says more about fit than a passing mention in prose.
+ */
+const FIELD_BOOST = { alerts: 3, services: 2, title: 2, heading: 1.5, text: 1 };
+/** Extra weight for documents written for the queried service or alert (their front matter lists it). */
+const SERVICE_MATCH_BOOST = 1.5;
+const ALERT_MATCH_BOOST = 2;
+
+/**
+ * Ranked retrieval over runbook and postmortem chunks. The index lives in memory and is rebuilt when the
+ * knowledge base's revision changes; a knowledge base is hundreds of documents, so a rebuild is cheap
+ * and both stores share one code path.
+ */
+export class KnowledgeIndex {
+  readonly #documents: Map<string, KbDocument>;
+  readonly #chunks: Map<string, KbChunk>;
+  readonly #search: MiniSearch<IndexedChunk>;
+
+  constructor(documents: readonly KbDocument[], chunks: readonly KbChunk[]) {
+    this.#documents = new Map(documents.map((document) => [document.id, document]));
+    this.#chunks = new Map(chunks.map((item) => [item.id, item]));
+    this.#search = new MiniSearch<IndexedChunk>({
+      fields: ['title', 'heading', 'text', 'services', 'alerts'],
+      idField: 'id',
+    });
+    this.#search.addAll(
+      chunks.flatMap((item) => {
+        const document = this.#documents.get(item.documentId);
+        if (!document) return [];
+        return [
+          {
+            id: item.id,
+            title: document.title,
+            heading: item.heading,
+            text: item.text,
+            services: document.services.join(' '),
+            alerts: document.alerts.join(' '),
+          },
+        ];
+      }),
+    );
+  }
+
+  get size(): number {
+    return this.#chunks.size;
+  }
+
+  search(query: KnowledgeQuery): KnowledgeHit[] {
+    const terms = [query.text, query.alert, query.service]
+      .filter((part): part is string => Boolean(part?.trim()))
+      .join(' ');
+    if (!terms) return [];
+    const results = this.#search.search(terms, {
+      boost: FIELD_BOOST,
+      combineWith: 'OR',
+      boostDocument: (id) => {
+        const document = this.#documents.get(this.#chunks.get(id as string)?.documentId ?? '');
+        if (!document) return 1;
+        let factor = 1;
+        if (query.service && document.services.includes(query.service)) factor *= SERVICE_MATCH_BOOST;
+        if (
+          query.alert &&
+          document.alerts.some((alert) => alert.toLowerCase() === query.alert!.toLowerCase())
+        )
+          factor *= ALERT_MATCH_BOOST;
+        return factor;
+      },
+      ...(query.kind
+        ? {
+            filter: (result) =>
+              this.#documents.get(this.#chunks.get(result.id as string)?.documentId ?? '')?.kind ===
+              query.kind,
+          }
+        : {}),
+    });
+    return results.slice(0, query.limit ?? 10).map((result) => {
+      const item = this.#chunks.get(result.id as string)!;
+      const document = this.#documents.get(item.documentId)!;
+      return {
+        chunkId: item.id,
+        documentId: document.id,
+        path: document.path,
+        title: document.title,
+        kind: document.kind,
+        heading: item.heading,
+        score: Math.round(result.score * 10_000) / 10_000,
+        excerpt: item.text.length > 240 ? `${item.text.slice(0, 239)}…` : item.text,
+        services: document.services,
+        alerts: document.alerts,
+      };
+    });
+  }
+}
+
+/** Serves searches from a cached index, rebuilt when documents change. */
+export class KnowledgeService {
+  readonly #store: Store;
+  #cached: { revision: string; index: KnowledgeIndex } | undefined;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async index(): Promise<KnowledgeIndex> {
+    const revision = await this.#store.knowledge.revision();
+    if (this.#cached?.revision !== revision) {
+      this.#cached = {
+        revision,
+        index: new KnowledgeIndex(await this.#store.knowledge.list(), await this.#store.knowledge.chunks()),
+      };
+    }
+    return this.#cached.index;
+  }
+
+  async search(query: KnowledgeQuery): Promise<KnowledgeHit[]> {
+    return (await this.index()).search(query);
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { BACKENDS, type TestServer, testServer } from './support.js';
+
+function writeDoc(root: string, relative: string, front: Record<string, unknown>, body: string): void {
+  const file = path.join(root, relative);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const yaml = Object.entries(front)
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? `[${value.join(', ')}]` : value}`)
+    .join('\n');
+  writeFileSync(file, `---\n${yaml}\n---\n${body}`);
+}
+
+function seed(root: string): void {
+  writeDoc(
+    root,
+    'runbooks/api-gateway-high-error-rate.md',
+    {
+      title: 'API gateway high error rate',
+      kind: 'runbook',
+      services: ['api-gateway'],
+      alerts: ['HighErrorRate'],
+    },
+    '# API gateway high error rate\n## Symptoms\n5xx responses above 5% at the edge.\n## Mitigation\nRoll back the last gateway deploy; shed load with the rate limiter.',
+  );
+  writeDoc(
+    root,
+    'runbooks/orders-db-connections.md',
+    {
+      title: 'Orders DB connection exhaustion',
+      kind: 'runbook',
+      services: ['orders-db', 'order-service'],
+      alerts: ['DBConnectionsExhausted'],
+    },
+    '# Orders DB connection exhaustion\n## Symptoms\nConnection pool exhausted; requests time out waiting for a connection.\n## Mitigation\nKill idle transactions, then lower the pool size of the noisiest client.',
+  );
+  writeDoc(
+    root,
+    'runbooks/payment-latency.md',
+    { title: 'Payment latency', kind: 'runbook', services: ['payment-service'], alerts: ['HighLatencyP99'] },
+    '# Payment latency\n## Symptoms\np99 latency above the SLO; the provider answers slowly and errors trickle in.\n## Mitigation\nFail over to the secondary provider.',
+  );
+  writeDoc(
+    root,
+    'postmortems/2026-03-14-gateway-bad-deploy.md',
+    {
+      title: 'Gateway 5xx after v2.3 deploy',
+      kind: 'postmortem',
+      services: ['api-gateway'],
+      alerts: ['HighErrorRate'],
+    },
+    '# Gateway 5xx after v2.3 deploy\n## Summary\nA gateway deploy broke header parsing and 12% of requests failed with 5xx.\n## Resolution\nRolled back to v2.2.',
+  );
+  writeFileSync(path.join(root, 'README.md'), '# Knowledge base\nNo front matter here.');
+}
+
+describe.each(BACKENDS)('knowledge base on %s', (backend) => {
+  let server: TestServer;
+  let root: string;
+  beforeAll(async () => {
+    server = await testServer(backend);
+    root = mkdtempSync(path.join(os.tmpdir(), 'opx-kb-'));
+    seed(root);
+  });
+  afterAll(async () => {
+    rmSync(root, { recursive: true, force: true });
+    await server.cleanup();
+  });
+
+  const importAll = async () => {
+    const { prepared, skipped } = readKnowledgeDirectory(root);
+    const report = await server.runtime.ingest.writer.run((scope) => importKnowledge(scope, prepared));
+    return { ...report, skipped };
+  };
+
+  it('imports documents as heading-aware chunks, skipping files without front matter', async () => {
+    const report = await importAll();
+    expect(report.created).toHaveLength(4);
+    expect(report.skipped).toEqual([{ path: 'README.md', reason: expect.stringContaining('front matter') }]);
+    expect(report.chunks).toBe(8);
+    const documents = await server.request('GET', '/v1/kb/documents', { token: server.tokens.read });
+    expect(documents.json.items.map((document: { path: string }) => document.path)).toContain(
+      'runbooks/api-gateway-high-error-rate.md',
+    );
+  });
+
+  it('re-import is idempotent, and a changed file replaces its old version', async () => {
+    const again = await importAll();
+    expect(again).toMatchObject({ created: [], updated: [], chunks: 0 });
+    expect(again.unchanged).toHaveLength(4);
+    writeDoc(
+      root,
+      'runbooks/payment-latency.md',
+      {
+        title: 'Payment latency',
+        kind: 'runbook',
+        services: ['payment-service'],
+        alerts: ['HighLatencyP99'],
+      },
+      '# Payment latency\n## Symptoms\nSlow provider.\n## Mitigation\nFail over.\n## Escalation\nPage the payments on-call.',
+    );
+    const changed = await importAll();
+    expect(changed.updated).toEqual(['runbooks/payment-latency.md']);
+    expect(
+      (await server.runtime.store.knowledge.list()).filter(
+        (document) => document.path === 'runbooks/payment-latency.md',
+      ),
+    ).toHaveLength(1);
+    const hits = await server.request('GET', '/v1/kb/search?q=payments+on-call', {
+      token: server.tokens.read,
+    });
+    expect(hits.json.items[0]).toMatchObject({
+      path: 'runbooks/payment-latency.md',
+      heading: 'Payment latency > Escalation',
+    });
+  });
+
+  it('ranks by BM25 with the alert and service boosted', async () => {
+    const byAlert = await server.request(
+      'GET',
+      '/v1/kb/search?alert=HighErrorRate&service=api-gateway&q=5xx',
+      { token: server.tokens.read },
+    );
+    expect(byAlert.status).toBe(200);
+    const paths = byAlert.json.items.map((hit: { path: string }) => hit.path);
+    expect(paths.slice(0, 2).sort()).toEqual([
+      'postmortems/2026-03-14-gateway-bad-deploy.md',
+      'runbooks/api-gateway-high-error-rate.md',
+    ]);
+    expect(byAlert.json.items[0].score).toBeGreaterThan(byAlert.json.items.at(-1).score);
+
+    const bySymptom = await server.request('GET', '/v1/kb/search?q=connection+pool+exhausted', {
+      token: server.tokens.read,
+    });
+    expect(bySymptom.json.items[0].path).toBe('runbooks/orders-db-connections.md');
+    const runbooksOnly = await server.request('GET', '/v1/kb/search?q=5xx&kind=postmortem', {
+      token: server.tokens.read,
+    });
+    expect(runbooksOnly.json.items.every((hit: { kind: string }) => hit.kind === 'postmortem')).toBe(true);
+  });
+
+  it('rejects empty or malformed searches', async () => {
+    const empty = await server.request('GET', '/v1/kb/search', { token: server.tokens.read });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.path).toBe('query.q');
+    expect(
+      (await server.request('GET', '/v1/kb/search?q=x&kind=wiki', { token: server.tokens.read })).status,
+    ).toBe(400);
+    expect((await server.request('GET', '/v1/kb/search?q=x', { token: null })).status).toBe(401);
+  });
+
+  it('imports nothing when any file is invalid, and names it', async () => {
+    writeDoc(root, 'runbooks/broken.md', { title: 'Broken', kind: 'wiki' }, '# Broken\ntext');
+    try {
+      expect(() => readKnowledgeDirectory(root)).toThrow(/runbooks\/broken\.md: front matter kind/);
+    } finally {
+      rmSync(path.join(root, 'runbooks', 'broken.md'));
+    }
+    expect(() => readKnowledgeDirectory(path.join(root, 'missing'))).toThrow(/no such directory/);
+  });
+});
