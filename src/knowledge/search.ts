@@ -9,6 +9,8 @@ export interface KnowledgeQuery {
   alert?: string | undefined;
   kind?: KbDocumentKind | undefined;
   limit?: number | undefined;
+  /** At most this many sections from one document (default 2), so one long runbook cannot fill the list. */
+  perDocument?: number | undefined;
 }
 
 export interface KnowledgeHit {
@@ -38,8 +40,14 @@ interface IndexedChunk {
  * matter says more about fit than a passing mention in prose.
  */
 const FIELD_BOOST = { alerts: 3, services: 2, title: 2, heading: 1.5, text: 1 };
-/** Extra weight for documents written for the queried service or alert (their front matter lists it). */
-const SERVICE_MATCH_BOOST = 1.5;
+/**
+ * Extra weight for documents written for the queried service or alert (their front matter lists it).
+ * The first listed service is the document's subject; the others are ones it mentions, so a checkout
+ * runbook outranks a gateway runbook that lists checkout among its upstreams. A heuristic: the quality
+ * benchmark's runbook recall measures it.
+ */
+const PRIMARY_SERVICE_BOOST = 2;
+const SERVICE_MATCH_BOOST = 1.25;
 const ALERT_MATCH_BOOST = 2;
 
 /**
@@ -93,7 +101,8 @@ export class KnowledgeIndex {
         const document = this.#documents.get(this.#chunks.get(id as string)?.documentId ?? '');
         if (!document) return 1;
         let factor = 1;
-        if (query.service && document.services.includes(query.service)) factor *= SERVICE_MATCH_BOOST;
+        if (query.service && document.services[0] === query.service) factor *= PRIMARY_SERVICE_BOOST;
+        else if (query.service && document.services.includes(query.service)) factor *= SERVICE_MATCH_BOOST;
         if (
           query.alert &&
           document.alerts.some((alert) => alert.toLowerCase() === query.alert!.toLowerCase())
@@ -109,7 +118,15 @@ export class KnowledgeIndex {
           }
         : {}),
     });
-    return results.slice(0, query.limit ?? 10).map((result) => {
+    const perDocument = query.perDocument ?? 2;
+    const taken = new Map<string, number>();
+    const kept = results.filter((result) => {
+      const documentId = this.#chunks.get(result.id as string)?.documentId ?? '';
+      const count = taken.get(documentId) ?? 0;
+      taken.set(documentId, count + 1);
+      return count < perDocument;
+    });
+    return kept.slice(0, query.limit ?? 10).map((result) => {
       const item = this.#chunks.get(result.id as string)!;
       const document = this.#documents.get(item.documentId)!;
       return {

@@ -10,6 +10,7 @@ const searchQuery = z.strictObject({
   alert: z.string().trim().min(1).max(200).optional(),
   kind: z.enum(['runbook', 'postmortem']).optional(),
   limit: z.coerce.number().int().min(1).max(50).default(10),
+  perDocument: z.coerce.number().int().min(1).max(50).default(2),
 });
 
 export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime): void {
@@ -28,6 +29,7 @@ export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime):
       alert: query.alert,
       kind: query.kind,
       limit: query.limit,
+      perDocument: query.perDocument,
     });
     return { items: hits };
   });

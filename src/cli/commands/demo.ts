@@ -7,6 +7,7 @@ import { createToken } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
+import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
 import { openRuntime } from '../../runtime.js';
 import { configFrom, globalOptions } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
@@ -72,7 +73,7 @@ export function registerDemo(program: Command): void {
       }
 
       if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
-      const stage = stageReporter(7, json);
+      const stage = stageReporter(8, json);
       const runtime = await stage(
         `Creating a fresh store in ${path.relative(process.cwd(), dataDir) || dataDir}`,
         () => openRuntime({ ...base, dataDir, databaseUrl: undefined, logLevel: 'silent' }),
@@ -81,6 +82,10 @@ export function registerDemo(program: Command): void {
         const { store } = runtime;
         await stage(`Importing the topology (${catalog.services.length} services)`, () =>
           store.services.upsertMany(catalog.services),
+        );
+        const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
+        await stage(`Importing ${knowledge.prepared.length} runbooks and postmortems`, () =>
+          runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared)),
         );
         const now = Date.now();
         const suspect = target.dependsOn[0] ?? target.name;
@@ -228,6 +233,10 @@ export function registerDemo(program: Command): void {
             items: Record<string, unknown>[];
           };
           const chain = await call('GET', `/v1/incidents/${incidentId}/verify`);
+          const knowledgeHits = (await call(
+            'GET',
+            `/v1/kb/search?alert=HighErrorRate&service=${encodeURIComponent(target.name)}&q=${encodeURIComponent('5xx error rate')}&limit=3&perDocument=1`,
+          )) as { items: { path: string; title: string; kind: string; heading: string; score: number }[] };
           const dataFlag = `--data-dir ${path.relative(process.cwd(), dataDir) || dataDir}`;
           const inspect = [
             `npx opx ${dataFlag} incidents list`,
@@ -237,6 +246,7 @@ export function registerDemo(program: Command): void {
             `npx opx ${dataFlag} rules list`,
             `npx opx ${dataFlag} services list`,
             `npx opx ${dataFlag} changes list`,
+            `npx opx ${dataFlag} kb search --service ${target.name} --alert HighErrorRate 5xx`,
             `sqlite3 ${path.join(dataDir, 'opx.db')} 'select id, source, severity, status, service, title from signals'`,
           ];
           const result = {
@@ -245,6 +255,7 @@ export function registerDemo(program: Command): void {
             signals: detail.signals,
             events: events.items,
             chain,
+            knowledge: knowledgeHits.items,
             evidence: {
               bundleId: evidence.bundle.id,
               hash: evidence.bundle.hash,
@@ -312,6 +323,16 @@ export function registerDemo(program: Command): void {
             ],
             ['graph', `${evidence.graph.nodes.length} nodes, ${evidence.graph.edges.length} edges`],
           ]);
+          process.stdout.write('\n== Runbooks and postmortems that match (BM25) ==\n');
+          printTable(
+            ['score', 'kind', 'document', 'best section'],
+            knowledgeHits.items.map((hit) => [
+              hit.score.toFixed(1),
+              hit.kind,
+              hit.path,
+              clipText(hit.heading, 60),
+            ]),
+          );
           process.stdout.write('\n== Look around ==\n');
           for (const line of inspect) process.stdout.write(`  ${line}\n`);
           process.stdout.write('\n');
