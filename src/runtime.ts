@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
 import { IngestService } from './ingest/service.js';
@@ -44,9 +45,22 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   };
 }
 
-/** Migrates and, on a store that has never had rules, installs the default correlation rules. */
-export async function migrateAndSeed(store: Store): Promise<{ applied: string[]; seededRules: number }> {
+/**
+ * Migrates OPX's tables and LangGraph's checkpoint tables and, on a store that has never had rules,
+ * installs the default correlation rules.
+ */
+export async function migrateAndSeed(
+  store: Store,
+  options: { checkpoints?: 'always' | 'if-missing' } = {},
+): Promise<{ applied: string[]; seededRules: number }> {
   const { applied } = await store.migrate();
+  // LangGraph's checkpoint tables belong to its saver, which creates (and upgrades) them itself.
+  // `opx migrate` always runs that setup; other starts only when the tables are missing, so a
+  // plain command does not pay for loading LangGraph.
+  if (options.checkpoints === 'always' || !(await checkpointTablesExist(store))) {
+    const { setupCheckpointTables } = await import('./investigate/checkpointer.js');
+    await setupCheckpointTables(store);
+  }
   let seededRules = 0;
   await store.transaction(async (scope) => {
     // Counting deleted rules too: an operator who deleted a default must not see it come back.
@@ -57,4 +71,20 @@ export async function migrateAndSeed(store: Store): Promise<{ applied: string[];
     }
   });
   return { applied, seededRules };
+}
+
+async function checkpointTablesExist(store: Store): Promise<boolean> {
+  const result =
+    store.dialect === 'sqlite'
+      ? await sql<{
+          n: number;
+        }>`select count(*) as n from sqlite_master where type = 'table' and name = 'checkpoints'`.execute(
+          store.db,
+        )
+      : await sql<{
+          n: number;
+        }>`select count(*)::int as n from information_schema.tables where table_schema = current_schema() and table_name = 'checkpoints'`.execute(
+          store.db,
+        );
+  return Number(result.rows[0]?.n ?? 0) > 0;
 }

@@ -48,7 +48,7 @@ export function registerServe(program: Command): void {
       const config = configFrom(command);
       const runtime = await openRuntime(config, { migrate: false });
       try {
-        const result = await migrateAndSeed(runtime.store);
+        const result = await migrateAndSeed(runtime.store, { checkpoints: 'always' });
         const version = await runtime.store.schemaVersion();
         if (globalOptions(command).json) printJson({ ...result, version, store: storeUrl(config) });
         else {

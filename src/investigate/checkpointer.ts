@@ -1,0 +1,45 @@
+import type { BaseCheckpointSaver } from '@langchain/langgraph';
+import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
+import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
+import SqliteDatabase from 'better-sqlite3';
+import type { Store } from '../store/index.js';
+
+export interface Checkpointer {
+  saver: BaseCheckpointSaver;
+  close(): Promise<void>;
+}
+
+/**
+ * LangGraph's own saver on OPX's database: SqliteSaver on the same file (its own connection, WAL like
+ * ours), PostgresSaver in the same schema. The tables are the saver's, created by its setup.
+ */
+export async function openCheckpointer(store: Store): Promise<Checkpointer> {
+  if (store.dialect === 'postgres') {
+    const saver = PostgresSaver.fromConnString(
+      store.url,
+      store.options.schema ? { schema: store.options.schema } : {},
+    );
+    await saver.setup();
+    return { saver, close: () => saver.end() };
+  }
+  const database = new SqliteDatabase(store.location);
+  // Same reasons as the store's own connection: wait for the write lock, and a write is on disk when it returns.
+  database.pragma('busy_timeout = 5000');
+  database.pragma('synchronous = FULL');
+  const saver = new SqliteSaver(database);
+  // SqliteSaver creates its tables lazily on first use; `opx migrate` wants them now. Its setup is
+  // idempotent (CREATE TABLE IF NOT EXISTS) but declared protected, hence the cast.
+  (saver as unknown as { setup(): void }).setup();
+  return {
+    saver,
+    async close() {
+      database.close();
+    },
+  };
+}
+
+/** Creates the checkpoint tables (part of `opx migrate`). */
+export async function setupCheckpointTables(store: Store): Promise<void> {
+  const checkpointer = await openCheckpointer(store);
+  await checkpointer.close();
+}
