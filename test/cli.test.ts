@@ -94,6 +94,11 @@ describe('opx CLI on a SQLite data dir', () => {
     const unknownIncident = opx(data('incidents', 'show', 'inc_nope'));
     expect(unknownIncident.code).toBe(2);
     expect(unknownIncident.stderr).toContain('no incident inc_nope');
+    const redrive = opx(data('jobs', 'redrive', 'job_nope'));
+    expect(redrive.code).toBe(2);
+    expect(redrive.stderr).toContain('no dead job job_nope');
+    expect(opx(data('jobs', 'list', '--status', 'stuck')).stderr).toContain('--status must be one of');
+    expect(opx(data('jobs', 'dead')).stdout).toContain('(none)');
     const badEnv = opx(data('incidents', 'list'), { env: { OPX_PORT: 'eighty' } });
     expect(badEnv.code).toBe(1);
     expect(badEnv.stderr).toContain('OPX_PORT');

@@ -3,6 +3,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerKnowledge } from './commands/knowledge.js';
 import { registerServe } from './commands/serve.js';
 import { reportError } from './output.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerIncidents(program);
   registerAdmin(program);
   registerKnowledge(program);
+  registerJobs(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride();

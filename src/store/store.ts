@@ -8,6 +8,7 @@ import { changeRepository, serviceRepository } from './repositories/catalog.js';
 import { detectionRepository } from './repositories/detections.js';
 import { evidenceRepository } from './repositories/evidence.js';
 import { incidentRepository } from './repositories/incidents.js';
+import { jobRepository } from './repositories/jobs.js';
 import { knowledgeRepository } from './repositories/knowledge.js';
 import { ruleRepository } from './repositories/rules.js';
 import { signalRepository } from './repositories/signals.js';
@@ -29,6 +30,7 @@ function repositories(context: RepositoryContext) {
     sns: snsRepository(context),
     evidence: evidenceRepository(context),
     knowledge: knowledgeRepository(context),
+    jobs: jobRepository(context),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

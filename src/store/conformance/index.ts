@@ -5,6 +5,7 @@ import { detectionSpecs } from './detections.js';
 import { evidenceSpecs } from './evidence.js';
 import type { StoreFactory } from './harness.js';
 import { incidentSpecs } from './incidents.js';
+import { jobSpecs } from './jobs.js';
 import { knowledgeSpecs } from './knowledge.js';
 import { migrationSpecs } from './migrate.js';
 import { ruleSpecs } from './rules.js';
@@ -21,6 +22,7 @@ export {
   evidenceSpecs,
   idempotencySpecs,
   incidentSpecs,
+  jobSpecs,
   knowledgeSpecs,
   migrationSpecs,
   ruleSpecs,
@@ -53,6 +55,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
     snsSpecs(factory);
     evidenceSpecs(factory);
     knowledgeSpecs(factory);
+    jobSpecs(factory);
     transactionSpecs(factory);
     valueSpecs(factory);
   });

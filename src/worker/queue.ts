@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Store } from '../store/index.js';
+import type { Job } from '../store/repositories/jobs.js';
+
+export type JobHandler = (job: Job, signal: AbortSignal) => Promise<void>;
+
+export interface WorkerOptions {
+  store: Store;
+  handlers: Record<string, JobHandler>;
+  /** Jobs run at once by this worker. */
+  concurrency?: number;
+  /** How long a claim holds; renewed every third of it while the job runs. */
+  leaseMs?: number;
+  /** Idle wait between polls when the queue is empty. */
+  pollMs?: number;
+  /** Wall-clock limit per attempt; the handler's signal aborts when it passes. */
+  attemptTimeoutMs?: number;
+  /** Stops claiming and aborts running handlers. */
+  signal?: AbortSignal;
+  owner?: string;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: 'claimed'; job: Job }
+  | { type: 'completed'; job: Job }
+  | { type: 'failed'; job: Job; error: string; next: 'pending' | 'dead' | 'lost' }
+  | { type: 'lease_lost'; job: Job };
+
+/** Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 5 minutes. */
+export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(300_000, 2_000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * Claims jobs with a lease and runs them. A job whose worker dies is claimed again once its lease
+ * expires; a failing job is retried with backoff and dead-lettered after its last attempt. Resolves when
+ * `signal` aborts and the running jobs have settled.
+ */
+export async function runWorker(options: WorkerOptions): Promise<void> {
+  const { store, handlers } = options;
+  const kinds = Object.keys(handlers);
+  const concurrency = options.concurrency ?? 1;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const pollMs = options.pollMs ?? 500;
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const emit = options.onEvent ?? (() => {});
+  const running = new Set<Promise<void>>();
+
+  const execute = async (job: Job) => {
+    const controller = new AbortController();
+    const abort = () => controller.abort(options.signal?.reason ?? new Error('worker stopping'));
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const timeout = options.attemptTimeoutMs
+      ? setTimeout(
+          () => controller.abort(new Error(`attempt exceeded ${options.attemptTimeoutMs} ms`)),
+          options.attemptTimeoutMs,
+        )
+      : undefined;
+    let leaseLost = false;
+    const heartbeat = setInterval(
+      () => {
+        void store.jobs.heartbeat(job.id, owner, leaseMs).then((held) => {
+          if (!held && !leaseLost) {
+            leaseLost = true;
+            emit({ type: 'lease_lost', job });
+            controller.abort(new Error('lease lost'));
+          }
+        });
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    try {
+      await handlers[job.kind]!(job, controller.signal);
+      if (await store.jobs.complete(job.id, owner)) emit({ type: 'completed', job });
+      else emit({ type: 'lease_lost', job });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const next = await store.jobs.fail(job.id, owner, message, Date.now() + retryDelayMs(job.attempts));
+      emit({ type: 'failed', job, error: message, next: next ?? 'lost' });
+    } finally {
+      clearInterval(heartbeat);
+      if (timeout) clearTimeout(timeout);
+      options.signal?.removeEventListener('abort', abort);
+    }
+  };
+
+  while (!options.signal?.aborted) {
+    if (running.size >= concurrency) {
+      await Promise.race(running);
+      continue;
+    }
+    const job = await store.jobs.claim(owner, kinds, leaseMs);
+    if (!job) {
+      await sleep(pollMs, options.signal);
+      continue;
+    }
+    emit({ type: 'claimed', job });
+    const task = execute(job).finally(() => running.delete(task));
+    running.add(task);
+  }
+  await Promise.allSettled(running);
+}
