@@ -37,6 +37,13 @@ export const configSchema = z.strictObject({
   /** Hops around the affected services that the evidence bundle includes. */
   topologyRadius: z.coerce.number().int().min(0).max(5).default(2),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a stored Idempotency-Key answer is replayed; older keys are purged hourly by `opx serve`. */
+  idempotencyRetentionHours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .default(72),
 });
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
@@ -54,6 +61,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   changeLookbackSeconds: 'OPX_CHANGE_LOOKBACK_SECONDS',
   topologyRadius: 'OPX_TOPOLOGY_RADIUS',
   logLevel: 'OPX_LOG_LEVEL',
+  idempotencyRetentionHours: 'OPX_IDEMPOTENCY_RETENTION_HOURS',
 };
 
 export const CONFIG_FILE_NAME = 'opx.config.yaml';

@@ -27,8 +27,21 @@ export function registerServe(program: Command): void {
       process.stdout.write(
         `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
       );
+      // Idempotency keys are replayable for a retention window, not forever.
+      const purge = async () => {
+        const cutoff = Date.now() - config.idempotencyRetentionHours * 3_600_000;
+        try {
+          await runtime.ingest.writer.run((scope) => scope.idempotency.purgeOlderThan(cutoff));
+        } catch (error) {
+          app.log.warn({ err: error }, 'idempotency purge failed; will retry next hour');
+        }
+      };
+      void purge();
+      const purgeTimer = setInterval(() => void purge(), 3_600_000);
+      purgeTimer.unref();
       let stopping = false;
       const stop = async (signal: string) => {
+        clearInterval(purgeTimer);
         if (stopping) return;
         stopping = true;
         process.stdout.write(`received ${signal}, draining…\n`);

@@ -23,13 +23,13 @@ async function writeEverywhere(scope: StoreScope) {
   const topic = `arn:aws:sns:eu-west-1:1:${unique('topic')}`;
   await scope.signals.insertMany([signal]);
   await scope.incidents.insert(incident);
-  await scope.incidents.attachSignals(incident.id, [signal.id], T0);
-  await scope.incidents.addServices(incident.id, [service]);
+  await scope.incidents.attachSignalsMany([{ incidentId: incident.id, signalId: signal.id }], T0);
+  await scope.incidents.addServicesMany([{ incidentId: incident.id, service }]);
   const { lastSeq, lastHash } = await scope.incidents.appendEvents(incident, [
     { type: 'created', principal: 'system', at: T0 },
   ]);
   await scope.incidents.update(incident.id, { last_event_seq: lastSeq, last_event_hash: lastHash });
-  await scope.detections.insertCandidate(candidate);
+  await scope.detections.writeCandidates([], [candidate]);
   await scope.rules.create(ruleInput(rule), { now: T0 });
   await scope.services.upsertMany([serviceInput(service)], T0);
   const { change } = await scope.changes.insert(changeInput({ service }), T0);
@@ -54,7 +54,11 @@ async function readBack(scope: StoreScope, written: Written) {
     incident: await scope.incidents.get(written.incident.id),
     attached: await scope.incidents.signalIds(written.incident.id),
     events: await scope.incidents.events(written.incident.id),
-    candidate: await scope.detections.getCandidate(written.candidate.id),
+    candidate: await scope.db
+      .selectFrom('candidates')
+      .selectAll()
+      .where('id', '=', written.candidate.id)
+      .executeTakeFirst(),
     rule: await scope.rules.get(written.rule),
     service: await scope.services.get(written.service),
     change: await scope.changes.get(written.changeId),

@@ -74,7 +74,6 @@ export function valueSpecs(init: StoreFactory): void {
       ]) {
         expect(typeof count).toBe('number');
       }
-      expect(typeof (await store().incidents.firingSignalCount(unique('inc')))).toBe('number');
     });
   });
 }

@@ -46,14 +46,6 @@ export function detectionRepository({ db, dialect }: RepositoryContext) {
       return out;
     },
 
-    async insertCandidate(row: CandidateRow): Promise<void> {
-      await db.insertInto('candidates').values(row).execute();
-    },
-
-    async updateCandidate(id: string, values: Partial<Omit<CandidateRow, 'id'>>): Promise<void> {
-      await db.updateTable('candidates').set(values).where('id', '=', id).execute();
-    },
-
     /** Releases the candidates feeding an incident that is no longer active, so new signals start afresh. */
     async closeCandidatesOfIncident(incidentId: string): Promise<void> {
       await db
@@ -126,35 +118,6 @@ export function detectionRepository({ db, dialect }: RepositoryContext) {
         .execute();
     },
 
-    /** Signals and distinct services the candidate saw in its window, for threshold checks. */
-    async windowStats(
-      candidateId: string,
-      since: number,
-    ): Promise<{ count: number; services: number; signalIds: string[]; serviceNames: string[] }> {
-      const rows = await db
-        .selectFrom('detections')
-        .select(['signal_id', 'service'])
-        .where('candidate_id', '=', candidateId)
-        .where('at', '>=', since)
-        .execute();
-      const serviceNames = [...new Set(rows.map((row) => row.service))].sort();
-      return {
-        count: rows.length,
-        services: serviceNames.length,
-        signalIds: rows.map((row) => row.signal_id),
-        serviceNames,
-      };
-    },
-
-    async candidateSignalIds(candidateId: string): Promise<string[]> {
-      const rows = await db
-        .selectFrom('detections')
-        .select('signal_id')
-        .where('candidate_id', '=', candidateId)
-        .execute();
-      return rows.map((row) => row.signal_id);
-    },
-
     async forIncident(incidentId: string): Promise<Detection[]> {
       const rows = await db
         .selectFrom('detections')
@@ -176,22 +139,6 @@ export function detectionRepository({ db, dialect }: RepositoryContext) {
       return rows.map(detectionFromRow);
     },
 
-    async getCandidate(id: string): Promise<Candidate | undefined> {
-      const row = await db.selectFrom('candidates').selectAll().where('id', '=', id).executeTakeFirst();
-      return row && candidateFromRow(row);
-    },
-
-    async listCandidates(
-      options: { status?: Candidate['status']; limit?: number } = {},
-    ): Promise<Candidate[]> {
-      let query = db.selectFrom('candidates').selectAll();
-      if (options.status) query = query.where('status', '=', options.status);
-      const rows = await query
-        .orderBy('last_at', 'desc')
-        .limit(options.limit ?? 100)
-        .execute();
-      return rows.map(candidateFromRow);
-    },
   };
 }
 export type DetectionRepository = ReturnType<typeof detectionRepository>;

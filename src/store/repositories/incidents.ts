@@ -203,37 +203,6 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       return rows.map(incidentFromRow);
     },
 
-    async attachSignals(incidentId: string, signalIds: readonly string[], at: number): Promise<string[]> {
-      if (signalIds.length === 0) return [];
-      const existing = new Set(
-        (
-          await db
-            .selectFrom('incident_signals')
-            .select('signal_id')
-            .where('incident_id', '=', incidentId)
-            .where('signal_id', 'in', [...signalIds])
-            .execute()
-        ).map((row) => row.signal_id),
-      );
-      const fresh = [...new Set(signalIds)].filter((id) => !existing.has(id));
-      for (const part of chunk(fresh, 200)) {
-        await db
-          .insertInto('incident_signals')
-          .values(part.map((signalId) => ({ incident_id: incidentId, signal_id: signalId, attached_at: at })))
-          .execute();
-      }
-      return fresh;
-    },
-
-    async addServices(incidentId: string, services: readonly string[]): Promise<void> {
-      if (services.length === 0) return;
-      await db
-        .insertInto('incident_services')
-        .values([...new Set(services)].map((service) => ({ incident_id: incidentId, service })))
-        .onConflict((conflict) => conflict.columns(['incident_id', 'service']).doNothing())
-        .execute();
-    },
-
     /** Links signals to incidents, skipping links that exist; returns the links that are new. */
     async attachSignalsMany(
       links: readonly { incidentId: string; signalId: string }[],
@@ -346,17 +315,6 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
         for (const row of rows) out.push({ incidentId: row.incident_id, signalId: row.signal_id });
       }
       return out;
-    },
-
-    async firingSignalCount(incidentId: string): Promise<number> {
-      const row = await db
-        .selectFrom('incident_signals')
-        .innerJoin('signals', 'signals.id', 'incident_signals.signal_id')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('incident_signals.incident_id', '=', incidentId)
-        .where('signals.status', '=', 'firing')
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
     },
 
     /**
