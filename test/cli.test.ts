@@ -209,7 +209,7 @@ describe('opx demo', () => {
       expect(result.signals).toHaveLength(3);
       expect(result.chain.valid).toBe(true);
       expect(result.evidence.changes.length).toBeGreaterThan(0);
-      expect(run.stderr).toContain('[8/8]');
+      expect(run.stderr).toContain('[9/9]');
       expect(result.knowledge.length).toBeGreaterThan(0);
       expect(result.knowledge[0].path).toMatch(/checkout/);
       const clean = opx(['demo', '--clean'], { cwd });

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
+import { registerHistory } from './commands/history.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerJobs } from './commands/jobs.js';
@@ -24,11 +25,13 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerKnowledge(program);
   registerJobs(program);
+  registerHistory(program);
   registerDemo(program);
-  for (const command of program.commands) {
+  const override = (command: Command): void => {
     command.exitOverride();
-    for (const child of command.commands) child.exitOverride();
-  }
+    for (const child of command.commands) override(child);
+  };
+  override(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { createToken } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
+import { importHistory, readHistoryDirectory } from '../../incidents/history.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
 import { openRuntime } from '../../runtime.js';
 import { configFrom, globalOptions } from '../context.js';
@@ -73,7 +74,7 @@ export function registerDemo(program: Command): void {
       }
 
       if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
-      const stage = stageReporter(8, json);
+      const stage = stageReporter(9, json);
       const runtime = await stage(
         `Creating a fresh store in ${path.relative(process.cwd(), dataDir) || dataDir}`,
         () => openRuntime({ ...base, dataDir, databaseUrl: undefined, logLevel: 'silent' }),
@@ -86,6 +87,11 @@ export function registerDemo(program: Command): void {
         const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
         await stage(`Importing ${knowledge.prepared.length} runbooks and postmortems`, () =>
           runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared)),
+        );
+        const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
+        await stage(
+          `Loading ${history.incidents.length} past incidents and ${history.changes.length} changes`,
+          () => runtime.ingest.writer.run((scope) => importHistory(scope, history, 'demo')),
         );
         const now = Date.now();
         const suspect = target.dependsOn[0] ?? target.name;
@@ -198,7 +204,10 @@ export function registerDemo(program: Command): void {
             });
           });
 
-          const listed = (await call('GET', `/v1/incidents?service=${encodeURIComponent(target.name)}`)) as {
+          const listed = (await call(
+            'GET',
+            `/v1/incidents?status=OPEN&service=${encodeURIComponent(target.name)}`,
+          )) as {
             items: { id: string }[];
           };
           const incidentId = listed.items[0]?.id;

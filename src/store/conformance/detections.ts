@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Candidate, Detection } from '../../domain/incident.js';
-import type { CandidateRow, DetectionRow } from '../repositories/detections.js';
+import { type CandidateRow, candidateFromRow, type DetectionRow } from '../repositories/detections.js';
 import { candidateRow, detectionRow, T0 } from './fixtures.js';
-import { expectUniqueViolation, type StoreFactory, unique, useStore, withFreshStore } from './harness.js';
+import { expectUniqueViolation, type StoreFactory, unique, useStore } from './harness.js';
 
 const byId = (x: { id: string }, y: { id: string }) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
 
@@ -14,16 +14,21 @@ export function detectionSpecs(init: StoreFactory): void {
     const storedCandidate = (id: string) =>
       store().db.selectFrom('candidates').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-    it('insertCandidate and getCandidate round-trip a candidate, group values included', async () => {
+    /** Stores new candidates the way detection does: as the created half of writeCandidates. */
+    const insertCandidates = (...rows: CandidateRow[]) => store().detections.writeCandidates([], rows);
+
+    it('writeCandidates stores created candidates as given, and candidateFromRow maps them', async () => {
       const row = candidateRow({
         group_values: JSON.stringify({ service: 'checkout', environment: 'production' }),
         first_at: T0,
         last_at: T0 + 5000,
         detection_count: 4,
       });
-      await store().detections.insertCandidate(row);
+      await insertCandidates(row);
 
-      expect(await store().detections.getCandidate(row.id)).toEqual({
+      const stored = await storedCandidate(row.id);
+      expect(stored).toEqual(row);
+      expect(candidateFromRow(stored)).toEqual({
         id: row.id,
         ruleId: row.rule_id,
         groupKey: row.group_key,
@@ -34,16 +39,13 @@ export function detectionSpecs(init: StoreFactory): void {
         detectionCount: 4,
         incidentId: null,
       } satisfies Candidate);
-      expect(await store().detections.getCandidate('cand_unknown')).toBeUndefined();
     });
 
     it('findOpenCandidates returns open rows by open key, as stored', async () => {
       const open = candidateRow();
       const other = candidateRow();
       const closed = candidateRow({ status: 'expired', open_key: null });
-      await store().detections.insertCandidate(open);
-      await store().detections.insertCandidate(other);
-      await store().detections.insertCandidate(closed);
+      await insertCandidates(open, other, closed);
 
       const found = await store().detections.findOpenCandidates([open.open_key!, unique('none')]);
       expect(found).toEqual([open]);
@@ -55,53 +57,20 @@ export function detectionSpecs(init: StoreFactory): void {
       expect(inTransaction.map((row) => row.id).sort()).toEqual([open.id, other.id].sort());
     });
 
-    it('a second candidate with the same open key is a unique violation', async () => {
-      const open = candidateRow();
-      await store().detections.insertCandidate(open);
-      await expectUniqueViolation(
-        store().detections.insertCandidate(
-          candidateRow({ rule_id: open.rule_id, group_key: open.group_key }),
-        ),
-      );
-    });
-
-    it('updateCandidate changes only the given columns', async () => {
-      const row = candidateRow();
-      await store().detections.insertCandidate(row);
-      await store().detections.updateCandidate(row.id, {
-        last_at: T0 + 9000,
-        detection_count: 7,
-        status: 'promoted',
-        incident_id: 'inc_1',
-      });
-
-      expect(await store().detections.getCandidate(row.id)).toMatchObject({
-        lastAt: T0 + 9000,
-        detectionCount: 7,
-        status: 'promoted',
-        incidentId: 'inc_1',
-        firstAt: T0,
-        groupKey: row.group_key,
-      });
-      // Promoted candidates keep feeding the incident, so the open key must survive the update.
-      expect(await store().detections.findOpenCandidates([row.open_key!])).toHaveLength(1);
-    });
-
     it('closeCandidatesOfIncident expires the incident’s open candidates only', async () => {
       const incidentId = unique('inc');
       const feeding = candidateRow({ status: 'promoted', incident_id: incidentId });
       const alsoOpen = candidateRow({ status: 'open', incident_id: incidentId });
       const alreadyClosed = candidateRow({ status: 'promoted', incident_id: incidentId, open_key: null });
       const otherIncident = candidateRow({ status: 'promoted', incident_id: unique('inc') });
-      for (const row of [feeding, alsoOpen, alreadyClosed, otherIncident])
-        await store().detections.insertCandidate(row);
+      await insertCandidates(feeding, alsoOpen, alreadyClosed, otherIncident);
 
       await store().detections.closeCandidatesOfIncident(incidentId);
 
-      expect((await store().detections.getCandidate(feeding.id))?.status).toBe('expired');
-      expect((await store().detections.getCandidate(alsoOpen.id))?.status).toBe('expired');
-      expect((await store().detections.getCandidate(alreadyClosed.id))?.status).toBe('promoted');
-      expect((await store().detections.getCandidate(otherIncident.id))?.status).toBe('promoted');
+      expect(await storedCandidate(feeding.id)).toEqual({ ...feeding, status: 'expired', open_key: null });
+      expect(await storedCandidate(alsoOpen.id)).toEqual({ ...alsoOpen, status: 'expired', open_key: null });
+      expect(await storedCandidate(alreadyClosed.id)).toEqual(alreadyClosed);
+      expect(await storedCandidate(otherIncident.id)).toEqual(otherIncident);
       const stillOpen = await store().detections.findOpenCandidates([
         feeding.open_key!,
         alsoOpen.open_key!,
@@ -111,15 +80,14 @@ export function detectionSpecs(init: StoreFactory): void {
 
       // The released key can start a new candidate straight away.
       const fresh = candidateRow({ rule_id: feeding.rule_id, group_key: feeding.group_key });
-      await store().detections.insertCandidate(fresh);
+      await insertCandidates(fresh);
       expect(await store().detections.findOpenCandidates([feeding.open_key!])).toEqual([fresh]);
     });
 
     it('writeCandidates rewrites the mutable columns of changed candidates and inserts created ones', async () => {
       const existing = candidateRow({ detection_count: 2, last_at: T0 + 100 });
       const bystander = candidateRow();
-      await store().detections.insertCandidate(existing);
-      await store().detections.insertCandidate(bystander);
+      await insertCandidates(existing, bystander);
       const created = candidateRow({ first_at: T0 + 50, detection_count: 3 });
       // Promotion keeps the open key: the candidate goes on feeding its incident.
       const mutable = {
@@ -153,7 +121,7 @@ export function detectionSpecs(init: StoreFactory): void {
 
     it('writeCandidates releases changed open keys before inserting, so a created candidate can take one', async () => {
       const expiring = candidateRow();
-      await store().detections.insertCandidate(expiring);
+      await insertCandidates(expiring);
       const released = { ...expiring, status: 'expired', open_key: null };
       const successor = candidateRow({
         rule_id: expiring.rule_id,
@@ -170,7 +138,7 @@ export function detectionSpecs(init: StoreFactory): void {
 
     it('writeCandidates inserts created candidates plainly: a key still held is a unique violation', async () => {
       const holder = candidateRow();
-      await store().detections.insertCandidate(holder);
+      await insertCandidates(holder);
       await expectUniqueViolation(
         store().detections.writeCandidates(
           [],
@@ -183,7 +151,7 @@ export function detectionSpecs(init: StoreFactory): void {
     it('writeCandidates writes batches larger than one statement chunk', async () => {
       // 65 changed and 65 created rows each cross the 60-row chunk.
       const stored = Array.from({ length: 65 }, () => candidateRow());
-      for (const row of stored) await store().detections.insertCandidate(row);
+      await insertCandidates(...stored);
       const changed = stored.map((row, index) => ({
         ...row,
         detection_count: index + 2,
@@ -209,7 +177,7 @@ export function detectionSpecs(init: StoreFactory): void {
       const candidate = candidateRow();
       const other = candidateRow();
       const notAsked = candidateRow();
-      for (const row of [candidate, other, notAsked]) await store().detections.insertCandidate(row);
+      await insertCandidates(candidate, other, notAsked);
       const before = detectionRow({ candidate_id: candidate.id, at: T0 - 1 });
       const atEdge = detectionRow({ candidate_id: candidate.id, at: T0, service: 'payments' });
       const later = detectionRow({ candidate_id: candidate.id, at: T0 + 10 });
@@ -234,20 +202,22 @@ export function detectionSpecs(init: StoreFactory): void {
 
     it('insertDetections writes batches larger than one insert chunk', async () => {
       const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
+      await insertCandidates(candidate);
       const rows = Array.from({ length: 105 }, (_, index) =>
         detectionRow({ candidate_id: candidate.id, at: T0 + index }),
       );
       await store().detections.insertDetections(rows);
       await store().detections.insertDetections([]);
 
-      const signalIds = await store().detections.candidateSignalIds(candidate.id);
-      expect(signalIds.sort()).toEqual(rows.map((row) => row.signal_id).sort());
+      const found = await store().detections.windowDetections([candidate.id], T0);
+      expect(found.map((detection) => detection.signalId).sort()).toEqual(
+        rows.map((row) => row.signal_id).sort(),
+      );
     });
 
     it('insertDetections rejects a second detection of one signal by one rule', async () => {
       const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
+      await insertCandidates(candidate);
       const first = detectionRow({ candidate_id: candidate.id, rule_id: unique('rule') });
       await store().detections.insertDetections([first]);
 
@@ -265,7 +235,7 @@ export function detectionSpecs(init: StoreFactory): void {
 
     it('setDetectionIncident assigns the candidate’s unassigned detections only', async () => {
       const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
+      await insertCandidates(candidate);
       const incidentA = unique('inc');
       const incidentB = unique('inc');
       const assigned = detectionRow({ candidate_id: candidate.id, incident_id: incidentA, at: T0 });
@@ -281,48 +251,9 @@ export function detectionSpecs(init: StoreFactory): void {
       expect(await ids(incidentB)).toEqual([unassigned.id]);
     });
 
-    it('windowStats counts detections at or after `since` and their distinct services', async () => {
-      const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
-      const before = detectionRow({ candidate_id: candidate.id, at: T0 - 1, service: 'zeta' });
-      const atEdge = detectionRow({ candidate_id: candidate.id, at: T0, service: 'payments' });
-      const later = detectionRow({ candidate_id: candidate.id, at: T0 + 10, service: 'checkout' });
-      const sameService = detectionRow({ candidate_id: candidate.id, at: T0 + 20, service: 'payments' });
-      await store().detections.insertDetections([before, atEdge, later, sameService]);
-
-      const stats = await store().detections.windowStats(candidate.id, T0);
-      expect(stats).toEqual({
-        count: 3,
-        services: 2,
-        signalIds: expect.arrayContaining([atEdge.signal_id, later.signal_id, sameService.signal_id]),
-        serviceNames: ['checkout', 'payments'],
-      });
-      expect(stats.signalIds).toHaveLength(3);
-      expect(await store().detections.windowStats(candidate.id, T0 + 1000)).toEqual({
-        count: 0,
-        services: 0,
-        signalIds: [],
-        serviceNames: [],
-      });
-    });
-
-    it('candidateSignalIds lists every signal the candidate saw, regardless of time', async () => {
-      const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
-      const rows = [
-        detectionRow({ candidate_id: candidate.id, at: T0 - 1_000_000 }),
-        detectionRow({ candidate_id: candidate.id, at: T0 }),
-      ];
-      await store().detections.insertDetections(rows);
-      expect((await store().detections.candidateSignalIds(candidate.id)).sort()).toEqual(
-        rows.map((row) => row.signal_id).sort(),
-      );
-      expect(await store().detections.candidateSignalIds(unique('cand'))).toEqual([]);
-    });
-
     it('forIncident orders by time then id and maps every field', async () => {
       const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
+      await insertCandidates(candidate);
       const incidentId = unique('inc');
       const late = detectionRow({ candidate_id: candidate.id, incident_id: incidentId, at: T0 + 50 });
       const tieA = detectionRow({ candidate_id: candidate.id, incident_id: incidentId, at: T0 + 10 });
@@ -346,7 +277,7 @@ export function detectionSpecs(init: StoreFactory): void {
 
     it('forSignal returns the signal’s detections ordered by id', async () => {
       const candidate = candidateRow();
-      await store().detections.insertCandidate(candidate);
+      await insertCandidates(candidate);
       const signalId = unique('sig');
       const rows = [
         detectionRow({
@@ -361,29 +292,6 @@ export function detectionSpecs(init: StoreFactory): void {
       const found = await store().detections.forSignal(signalId);
       expect(found.map((detection) => detection.id)).toEqual(rows.map((row) => row.id).sort());
       expect(await store().detections.forSignal(unique('sig'))).toEqual([]);
-    });
-
-    it('listCandidates filters by status, orders by last activity and limits', async () => {
-      await withFreshStore(init, async (fresh) => {
-        const rows = [
-          candidateRow({ last_at: T0 + 1, status: 'open' }),
-          candidateRow({ last_at: T0 + 4, status: 'promoted', incident_id: 'inc_1' }),
-          candidateRow({ last_at: T0 + 3, status: 'expired', open_key: null }),
-          candidateRow({ last_at: T0 + 2, status: 'open' }),
-        ];
-        for (const row of rows) await fresh.detections.insertCandidate(row);
-        const ids = async (options?: Parameters<typeof fresh.detections.listCandidates>[0]) =>
-          (await fresh.detections.listCandidates(options)).map((candidate) => candidate.id);
-
-        expect(await ids()).toEqual([rows[1]!.id, rows[2]!.id, rows[3]!.id, rows[0]!.id]);
-        expect(await ids({ status: 'open' })).toEqual([rows[3]!.id, rows[0]!.id]);
-        expect(await ids({ status: 'expired' })).toEqual([rows[2]!.id]);
-        expect(await ids({ limit: 2 })).toEqual([rows[1]!.id, rows[2]!.id]);
-        expect((await fresh.detections.listCandidates({ status: 'promoted' }))[0]).toMatchObject({
-          incidentId: 'inc_1',
-          groupValues: { service: 'checkout' },
-        });
-      });
     });
   });
 }

@@ -26,6 +26,13 @@ export function incidentSpecs(init: StoreFactory): void {
       );
     };
 
+    /** Links signals to one incident through attachSignalsMany. */
+    const attach = (incidentId: string, signalIds: readonly string[], at = T0) =>
+      store().incidents.attachSignalsMany(
+        signalIds.map((signalId) => ({ incidentId, signalId })),
+        at,
+      );
+
     it('insert and getRow round-trip the stored row', async () => {
       const row = incidentRow({
         services: '["checkout","payments"]',
@@ -237,49 +244,13 @@ export function incidentSpecs(init: StoreFactory): void {
       });
     });
 
-    it('attachSignals returns only newly attached ids and is idempotent', async () => {
-      const row = incidentRow();
-      await store().incidents.insert(row);
-      const [a, b, c] = [unique('sig'), unique('sig'), unique('sig')];
-
-      expect(await store().incidents.attachSignals(row.id, [a, b, a], T0 + 10)).toEqual([a, b]);
-      expect(await store().incidents.attachSignals(row.id, [b, c], T0 + 5)).toEqual([c]);
-      expect(await store().incidents.attachSignals(row.id, [a, b, c], T0 + 20)).toEqual([]);
-      expect(await store().incidents.attachSignals(row.id, [], T0 + 20)).toEqual([]);
-      // Ordered by attach time, then id.
-      expect(await store().incidents.signalIds(row.id)).toEqual([c, ...[a, b].sort()]);
-      expect(await store().incidents.signalIds(unique('inc'))).toEqual([]);
-    });
-
-    it('a signal may belong to several incidents', async () => {
-      const first = incidentRow();
-      const second = incidentRow();
-      await store().incidents.insert(first);
-      await store().incidents.insert(second);
-      const signalId = unique('sig');
-      expect(await store().incidents.attachSignals(first.id, [signalId], T0)).toEqual([signalId]);
-      expect(await store().incidents.attachSignals(second.id, [signalId], T0)).toEqual([signalId]);
-    });
-
-    it('addServices is idempotent and feeds the service filter of list', async () => {
-      const row = incidentRow();
-      await store().incidents.insert(row);
-      const service = unique('svc');
-      await store().incidents.addServices(row.id, [service, service, 'checkout']);
-      await store().incidents.addServices(row.id, [service]);
-      await store().incidents.addServices(row.id, []);
-
-      const listed = await store().incidents.list({ service, limit: 10 });
-      expect(listed.map((incident) => incident.id)).toEqual([row.id]);
-    });
-
     it('attachSignalsMany creates each new link once and returns only the links it created', async () => {
       const first = incidentRow();
       const second = incidentRow();
       await store().incidents.insert(first);
       await store().incidents.insert(second);
       const [a, b, c] = [unique('sig'), unique('sig'), unique('sig')];
-      await store().incidents.attachSignals(first.id, [a], T0 + 20);
+      await attach(first.id, [a], T0 + 20);
 
       const links = [
         // Stored already: skipped, and its attach time kept.
@@ -305,13 +276,14 @@ export function incidentSpecs(init: StoreFactory): void {
       expect(await store().incidents.signalIds(second.id)).toEqual([a, c].sort());
       expect(await store().incidents.attachSignalsMany(links, T0 + 30)).toEqual([]);
       expect(await store().incidents.attachSignalsMany([], T0)).toEqual([]);
+      expect(await store().incidents.signalIds(unique('inc'))).toEqual([]);
     });
 
     it('attachSignalsMany writes batches larger than one statement chunk', async () => {
       const row = incidentRow();
       await store().incidents.insert(row);
       const signalIds = Array.from({ length: 215 }, () => unique('sig'));
-      await store().incidents.attachSignals(row.id, signalIds.slice(0, 10), T0);
+      await attach(row.id, signalIds.slice(0, 10));
 
       // 215 links cross the 200-row chunk; the first 10 are stored already and must not come back.
       const created = await store().incidents.attachSignalsMany(
@@ -328,7 +300,7 @@ export function incidentSpecs(init: StoreFactory): void {
       await store().incidents.insert(first);
       await store().incidents.insert(second);
       const [shared, onlySecond] = [unique('svc'), unique('svc')];
-      await store().incidents.addServices(first.id, [shared]);
+      await store().incidents.addServicesMany([{ incidentId: first.id, service: shared }]);
 
       await store().incidents.addServicesMany([
         // Stored already: no conflict error.
@@ -375,10 +347,10 @@ export function incidentSpecs(init: StoreFactory): void {
         unique('sig'),
         unique('sig'),
       ];
-      await store().incidents.attachSignals(open.id, [shared, onlyOpen], T0);
-      await store().incidents.attachSignals(mitigated.id, [shared], T0);
-      await store().incidents.attachSignals(resolved.id, [shared, onlyInactive], T0);
-      await store().incidents.attachSignals(closed.id, [onlyInactive], T0);
+      await attach(open.id, [shared, onlyOpen]);
+      await attach(mitigated.id, [shared]);
+      await attach(resolved.id, [shared, onlyInactive]);
+      await attach(closed.id, [onlyInactive]);
 
       const pairs = await store().incidents.activeIncidentsForSignals([
         shared,
@@ -396,25 +368,6 @@ export function incidentSpecs(init: StoreFactory): void {
       expect(await store().incidents.activeIncidentsForSignals([])).toEqual([]);
     });
 
-    it('firingSignalCount counts the attached signals still firing', async () => {
-      const row = incidentRow();
-      await store().incidents.insert(row);
-      const firing = [signalRow(), signalRow()];
-      const resolved = signalRow({ status: 'resolved' });
-      const unattached = signalRow();
-      await store().signals.insertMany([...firing, resolved, unattached]);
-      await store().incidents.attachSignals(
-        row.id,
-        [...firing, resolved].map((signal) => signal.id),
-        T0,
-      );
-
-      expect(await store().incidents.firingSignalCount(row.id)).toBe(2);
-      await resolveSignals([firing[0]!]);
-      expect(await store().incidents.firingSignalCount(row.id)).toBe(1);
-      expect(await store().incidents.firingSignalCount(unique('inc'))).toBe(0);
-    });
-
     it('withFiringSignals names the given incidents that still hold a firing signal', async () => {
       const mixed = incidentRow();
       const allResolved = incidentRow();
@@ -426,14 +379,30 @@ export function incidentSpecs(init: StoreFactory): void {
       // Firing but attached to no incident: it must not count for anyone.
       const unattached = signalRow();
       await store().signals.insertMany([firing, resolved, resolvedElsewhere, unattached]);
-      await store().incidents.attachSignals(mixed.id, [firing.id, resolved.id], T0);
-      await store().incidents.attachSignals(allResolved.id, [resolvedElsewhere.id], T0);
+      await attach(mixed.id, [firing.id, resolved.id]);
+      await attach(allResolved.id, [resolvedElsewhere.id]);
 
       const ids = [mixed.id, allResolved.id, empty.id, mixed.id, unique('inc')];
       expect(await store().incidents.withFiringSignals(ids)).toEqual(new Set([mixed.id]));
       await resolveSignals([firing]);
       expect(await store().incidents.withFiringSignals(ids)).toEqual(new Set());
       expect(await store().incidents.withFiringSignals([])).toEqual(new Set());
+    });
+
+    it('withFiringSignals keeps an incident while any of its signals still fires', async () => {
+      const row = incidentRow();
+      await store().incidents.insert(row);
+      const firing = [signalRow(), signalRow()];
+      await store().signals.insertMany(firing);
+      await attach(
+        row.id,
+        firing.map((signal) => signal.id),
+      );
+
+      await resolveSignals([firing[0]!]);
+      expect(await store().incidents.withFiringSignals([row.id])).toEqual(new Set([row.id]));
+      await resolveSignals([firing[1]!]);
+      expect(await store().incidents.withFiringSignals([row.id])).toEqual(new Set());
     });
 
     it('appendEvents builds one hash chain across calls, and events reads it back', async () => {
@@ -648,7 +617,9 @@ export function incidentSpecs(init: StoreFactory): void {
         const services = [['api'], ['db'], ['api', 'db'], ['web'], ['api']];
         for (const [index, row] of rows.entries()) {
           await listStore().incidents.insert(row);
-          await listStore().incidents.addServices(row.id, services[index]!);
+          await listStore().incidents.addServicesMany(
+            services[index]!.map((service) => ({ incidentId: row.id, service })),
+          );
         }
       });
 

@@ -138,7 +138,6 @@ export function detectionRepository({ db, dialect }: RepositoryContext) {
         .execute();
       return rows.map(detectionFromRow);
     },
-
   };
 }
 export type DetectionRepository = ReturnType<typeof detectionRepository>;
