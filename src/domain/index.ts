@@ -2,6 +2,7 @@ export * from './change.js';
 export * from './common.js';
 export * from './errors.js';
 export * from './evidence.js';
+export * from './finding.js';
 export * from './incident.js';
 export * from './rule.js';
 export * from './service.js';

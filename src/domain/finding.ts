@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { incidentSeveritySchema } from './common.js';
+
+export const AGENTS = [
+  'signal-intelligence',
+  'historical-pattern',
+  'change-intelligence',
+  'risk-blast-radius',
+  'knowledge-rag',
+  'response-strategy',
+] as const;
+export const agentSchema = z.enum(AGENTS);
+export type AgentName = z.infer<typeof agentSchema>;
+
+/** One statement an agent makes, with the evidence ids that support it (signal, change, service:…, …). */
+export const claimSchema = z.object({
+  text: z.string().min(1).max(1000),
+  evidenceIds: z.array(z.string().min(1)).min(1).max(50),
+  confidence: z.number().min(0).max(1),
+});
+export type Claim = z.infer<typeof claimSchema>;
+
+export const findingSchema = z.object({
+  agent: agentSchema,
+  summary: z.string().min(1).max(2000),
+  claims: z.array(claimSchema).max(50),
+  /** Agent-specific structured output (ranked suspects, blast radius, …). */
+  data: z.record(z.string(), z.unknown()),
+  confidence: z.number().min(0).max(1),
+  /** True when the agent had too little evidence to say anything useful; an honest "don't know". */
+  insufficientEvidence: z.boolean(),
+  engine: z.object({ provider: z.string(), model: z.string() }),
+  degraded: z.boolean(),
+});
+export type Finding = z.infer<typeof findingSchema>;
+
+export const recommendedSeveritySchema = incidentSeveritySchema;

@@ -1,0 +1,138 @@
+import type { Change } from '../../domain/change.js';
+import type { EvidenceBundle } from '../../domain/evidence.js';
+import type { Service } from '../../domain/service.js';
+import type { Signal } from '../../domain/signal.js';
+
+export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
+const MINUTE = 60_000;
+
+export function service(name: string, dependsOn: string[], extra: Partial<Service> = {}): Service {
+  return {
+    name,
+    kind: 'component',
+    tier: 2,
+    customerFacing: false,
+    dependsOn,
+    runbooks: [],
+    createdAt: T0,
+    updatedAt: T0,
+    ...extra,
+  };
+}
+
+export function signal(
+  id: string,
+  serviceName: string,
+  minutes: number,
+  extra: Partial<Signal> = {},
+): Signal {
+  return {
+    id,
+    source: 'prometheus',
+    fingerprint: id,
+    status: 'firing',
+    severity: 'error',
+    service: serviceName,
+    environment: 'prod',
+    region: null,
+    title: `${serviceName} alert`,
+    description: null,
+    labels: {},
+    annotations: {},
+    metric: null,
+    links: [],
+    startsAt: T0 + minutes * MINUTE,
+    endsAt: null,
+    receivedAt: T0 + minutes * MINUTE,
+    lastSeenAt: T0 + minutes * MINUTE,
+    occurrences: 1,
+    acknowledgedAt: null,
+    suppressedBy: null,
+    ...extra,
+  };
+}
+
+export function change(
+  id: string,
+  serviceName: string,
+  minutes: number,
+  kind: Change['kind'] = 'deploy',
+): Change {
+  return {
+    id,
+    kind,
+    service: serviceName,
+    environment: 'prod',
+    versionFrom: null,
+    versionTo: null,
+    author: null,
+    summary: `${kind} ${serviceName}`,
+    startedAt: T0 + minutes * MINUTE,
+    finishedAt: null,
+    links: [],
+    externalId: null,
+    source: 'test',
+    createdAt: T0,
+  };
+}
+
+/**
+ * web (tier 1, customer-facing) → api → db, and mobile → api. Signals: db critical first, then api,
+ * then web; mobile stays quiet.
+ */
+export function shopBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBundle {
+  const services = [
+    service('web', ['api'], { tier: 1, customerFacing: true }),
+    service('mobile', ['api'], { tier: 1, customerFacing: true }),
+    service('api', ['db'], { tier: 1 }),
+    service('db', [], { tier: 1, kind: 'resource' }),
+  ];
+  const signals = [
+    signal('sig_db', 'db', 0, { severity: 'critical' }),
+    signal('sig_api', 'api', 1),
+    signal('sig_web', 'web', 2, { severity: 'warning' }),
+  ];
+  return {
+    id: 'bun_test',
+    incidentId: 'inc_test',
+    asOf: T0 + 10 * MINUTE,
+    lookbackMs: 6 * 60 * MINUTE,
+    incident: {
+      id: 'inc_test',
+      title: 'shop is failing',
+      severity: 'SEV2',
+      status: 'OPEN',
+      services: ['api', 'db', 'web'],
+      environment: 'prod',
+      correlationKey: 'environment=prod,service=web',
+      ruleId: null,
+      startedAt: T0,
+      detectedAt: T0 + 3 * MINUTE,
+      acknowledgedAt: null,
+      mitigatedAt: null,
+      resolvedAt: null,
+      closedAt: null,
+      signalsResolvedAt: null,
+      rootCause: null,
+      resolution: null,
+      signalCount: 3,
+      updatedAt: T0,
+    },
+    signals,
+    detections: [],
+    changes: [
+      change('chg_db_deploy', 'db', -10),
+      change('chg_web_config', 'web', -5, 'config'),
+      change('chg_api_rollback', 'api', 4, 'rollback'),
+    ],
+    services,
+    neighbourhood: [
+      { service: 'api', distance: 0, relation: 'affected' },
+      { service: 'db', distance: 0, relation: 'affected' },
+      { service: 'web', distance: 0, relation: 'affected' },
+      { service: 'mobile', distance: 1, relation: 'dependent' },
+    ],
+    hash: 'test',
+    ...overrides,
+  };
+}
