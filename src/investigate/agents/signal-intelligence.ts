@@ -73,7 +73,7 @@ export function anomalyOf(signal: Signal): Anomaly | undefined {
         service: signal.service,
         metric: metric.name,
         value: last,
-        magnitude: Math.abs(last - mean) / deviation,
+        magnitude: round(Math.abs(last - mean) / deviation),
         basis: 'z-score',
       };
     }
