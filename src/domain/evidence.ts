@@ -1,4 +1,5 @@
 import type { Change } from './change.js';
+import type { IncidentSeverity } from './common.js';
 import type { Detection, Incident } from './incident.js';
 import type { Service } from './service.js';
 import type { Signal } from './signal.js';
@@ -16,7 +17,22 @@ export interface EvidenceBundle {
   services: Service[];
   /** Names of services within the neighbourhood radius, with their hop distance from an affected one. */
   neighbourhood: { service: string; distance: number; relation: 'affected' | 'dependency' | 'dependent' }[];
+  /** Incidents resolved before `asOf` that touched the neighbourhood, newest first (at most 200). */
+  history: PastIncident[];
   hash: string;
+}
+
+export interface PastIncident {
+  id: string;
+  title: string;
+  severity: IncidentSeverity;
+  services: string[];
+  detectedAt: number;
+  resolvedAt: number;
+  rootCause: string | null;
+  resolution: string | null;
+  /** Alert names (or titles) of its signals. */
+  alerts: string[];
 }
 
 export const EVIDENCE_NODE_KINDS = [

@@ -1,6 +1,6 @@
 import { type IncidentSeverity, newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
-import type { EvidenceBundle, EvidenceGraph } from '../domain/evidence.js';
+import type { EvidenceBundle, EvidenceGraph, PastIncident } from '../domain/evidence.js';
 import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
 import { eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
@@ -149,6 +149,7 @@ export async function buildEvidenceBundle(
   const changes = (
     await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
   ).filter((change) => change.createdAt <= asOf);
+  const history = await pastIncidents(scope, incidentId, names, asOf);
   const content = {
     incidentId,
     asOf,
@@ -159,9 +160,42 @@ export async function buildEvidenceBundle(
     changes,
     services,
     neighbourhood,
+    history,
   };
   const hash = sha256(canonicalJson(content));
   return { id: newId('bundle', asOf), ...content, hash };
+}
+
+/** Resolved incidents that touched any of these services before `asOf`, newest first. */
+async function pastIncidents(
+  scope: StoreScope,
+  incidentId: string,
+  services: readonly string[],
+  asOf: number,
+): Promise<PastIncident[]> {
+  const wanted = new Set(services);
+  const candidates = (
+    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], until: asOf, limit: 1000 })
+  ).filter(
+    (incident) =>
+      incident.id !== incidentId &&
+      incident.resolvedAt !== null &&
+      incident.resolvedAt <= asOf &&
+      incident.services.some((service) => wanted.has(service)),
+  );
+  const chosen = candidates.slice(0, 200);
+  const alerts = await scope.incidents.alertNames(chosen.map((incident) => incident.id));
+  return chosen.map((incident) => ({
+    id: incident.id,
+    title: incident.title,
+    severity: incident.severity,
+    services: incident.services,
+    detectedAt: incident.detectedAt,
+    resolvedAt: incident.resolvedAt!,
+    rootCause: incident.rootCause,
+    resolution: incident.resolution,
+    alerts: alerts.get(incident.id) ?? [],
+  }));
 }
 
 /** A signal as it stood at `asOf`: a resolve that came later is not visible yet. */

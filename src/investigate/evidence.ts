@@ -12,6 +12,7 @@ export function evidenceIds(bundle: EvidenceBundle): Set<string> {
     ...bundle.detections.map((detection) => detection.id),
     ...bundle.changes.map((change) => change.id),
     ...bundle.neighbourhood.map((entry) => serviceEvidenceId(entry.service)),
+    ...bundle.history.map((incident) => incident.id),
   ]);
 }
 

@@ -132,6 +132,7 @@ export function shopBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBun
       { service: 'web', distance: 0, relation: 'affected' },
       { service: 'mobile', distance: 1, relation: 'dependent' },
     ],
+    history: [],
     hash: 'test',
     ...overrides,
   };

@@ -74,6 +74,7 @@ function bundle(incidentId: string, asOf: number): EvidenceBundle {
       { service: 'checkout', distance: 0, relation: 'affected' },
       { service: 'payments', distance: 1, relation: 'dependency' },
     ],
+    history: [],
     hash: unique('hash'),
   };
 }

@@ -33,6 +33,31 @@ export function incidentSpecs(init: StoreFactory): void {
         at,
       );
 
+    it('alertNames lists each incident’s distinct alert names (label alertname, else title) in onset order', async () => {
+      const first = incidentRow();
+      const second = incidentRow();
+      await store().incidents.insert(first);
+      await store().incidents.insert(second);
+      const late = signalRow({ starts_at: T0 + 20, labels: JSON.stringify({ alertname: 'HighErrorRate' }) });
+      const early = signalRow({
+        starts_at: T0 + 10,
+        labels: JSON.stringify({ alertname: 'DBConnectionsExhausted' }),
+      });
+      const repeat = signalRow({
+        starts_at: T0 + 30,
+        labels: JSON.stringify({ alertname: 'HighErrorRate' }),
+      });
+      const untitled = signalRow({ starts_at: T0, labels: '{}', title: 'disk nearly full' });
+      await store().signals.insertMany([late, early, repeat, untitled]);
+      await attach(first.id, [late.id, early.id, repeat.id]);
+      await attach(second.id, [untitled.id]);
+      const names = await store().incidents.alertNames([first.id, second.id, unique('inc')]);
+      expect(names.get(first.id)).toEqual(['DBConnectionsExhausted', 'HighErrorRate']);
+      expect(names.get(second.id)).toEqual(['disk nearly full']);
+      expect(names.size).toBe(2);
+      expect(await store().incidents.alertNames([])).toEqual(new Map());
+    });
+
     it('insert and getRow round-trip the stored row', async () => {
       const row = incidentRow({
         services: '["checkout","payments"]',

@@ -287,6 +287,27 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       }
     },
 
+    /** Alert names (label `alertname`, else the title) of each incident's signals, in one query per chunk. */
+    async alertNames(incidentIds: readonly string[]): Promise<Map<string, string[]>> {
+      const out = new Map<string, string[]>();
+      for (const part of chunk([...new Set(incidentIds)], 500)) {
+        const rows = await db
+          .selectFrom('incident_signals')
+          .innerJoin('signals', 'signals.id', 'incident_signals.signal_id')
+          .select(['incident_signals.incident_id', 'signals.labels', 'signals.title'])
+          .where('incident_signals.incident_id', 'in', part)
+          .orderBy('signals.starts_at')
+          .execute();
+        for (const row of rows) {
+          const name = (JSON.parse(row.labels) as Record<string, string>).alertname ?? row.title;
+          const list = out.get(row.incident_id) ?? [];
+          if (!list.includes(name)) list.push(name);
+          out.set(row.incident_id, list);
+        }
+      }
+      return out;
+    },
+
     async signalIds(incidentId: string): Promise<string[]> {
       const rows = await db
         .selectFrom('incident_signals')
