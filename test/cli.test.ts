@@ -209,6 +209,8 @@ describe('opx demo', () => {
       expect(result.signals).toHaveLength(3);
       expect(result.chain.valid).toBe(true);
       expect(result.evidence.changes.length).toBeGreaterThan(0);
+      expect(result.evidence.pastIncidents).toBeGreaterThan(0);
+      expect(result.evidence.knowledgeSections).toBeGreaterThan(0);
       expect(run.stderr).toContain('[9/9]');
       expect(result.knowledge.length).toBeGreaterThan(0);
       expect(result.knowledge[0].path).toMatch(/checkout/);

@@ -19,7 +19,22 @@ export interface EvidenceBundle {
   neighbourhood: { service: string; distance: number; relation: 'affected' | 'dependency' | 'dependent' }[];
   /** Incidents resolved before `asOf` that touched the neighbourhood, newest first (at most 200). */
   history: PastIncident[];
+  /** Runbook and postmortem sections retrieved for this incident when the bundle was frozen. */
+  knowledge: KnowledgeSection[];
   hash: string;
+}
+
+export interface KnowledgeSection {
+  chunkId: string;
+  documentId: string;
+  path: string;
+  title: string;
+  kind: 'runbook' | 'postmortem';
+  heading: string;
+  text: string;
+  score: number;
+  services: string[];
+  alerts: string[];
 }
 
 export interface PastIncident {

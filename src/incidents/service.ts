@@ -1,8 +1,9 @@
 import { type IncidentSeverity, newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
-import type { EvidenceBundle, EvidenceGraph, PastIncident } from '../domain/evidence.js';
+import type { EvidenceBundle, EvidenceGraph, KnowledgeSection, PastIncident } from '../domain/evidence.js';
 import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
+import { KnowledgeIndex } from '../knowledge/search.js';
 import { eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
 import { incidentFromRow } from '../store/repositories/incidents.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
@@ -123,6 +124,8 @@ export interface BundleOptions {
   asOf?: number;
   lookbackMs: number;
   radius: number;
+  /** A prebuilt knowledge index (the API keeps one cached); built from the store when absent. */
+  knowledge?: KnowledgeIndex;
 }
 
 /**
@@ -150,6 +153,7 @@ export async function buildEvidenceBundle(
     await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
   ).filter((change) => change.createdAt <= asOf);
   const history = await pastIncidents(scope, incidentId, names, asOf);
+  const knowledge = await relevantKnowledge(scope, incident, signals, options.knowledge);
   const content = {
     incidentId,
     asOf,
@@ -161,9 +165,46 @@ export async function buildEvidenceBundle(
     services,
     neighbourhood,
     history,
+    knowledge,
   };
   const hash = sha256(canonicalJson(content));
   return { id: newId('bundle', asOf), ...content, hash };
+}
+
+/**
+ * Runbook and postmortem sections for this incident: one BM25 search per affected service (at most
+ * five, by onset) with its first alert name, merged by best score. Their text is frozen into the bundle
+ * so a replay does not depend on later edits to the knowledge base.
+ */
+async function relevantKnowledge(
+  scope: StoreScope,
+  incident: Incident,
+  signals: readonly Signal[],
+  prebuilt: KnowledgeIndex | undefined,
+): Promise<KnowledgeSection[]> {
+  const index = prebuilt ?? new KnowledgeIndex(await scope.knowledge.list(), await scope.knowledge.chunks());
+  if (index.size === 0 || signals.length === 0) return [];
+  const ordered = [...signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id));
+  const services = [...new Set(ordered.map((signal) => signal.service))].slice(0, 5);
+  const text = [incident.title, ...ordered.slice(0, 10).map((signal) => signal.title)].join(' ');
+  const best = new Map<string, KnowledgeSection>();
+  for (const service of services) {
+    const first = ordered.find((signal) => signal.service === service)!;
+    for (const hit of index.search({
+      text,
+      service,
+      alert: first.labels.alertname,
+      limit: 5,
+      perDocument: 1,
+    })) {
+      const current = best.get(hit.chunkId);
+      if (current && current.score >= hit.score) continue;
+      best.set(hit.chunkId, { ...hit, text: index.chunkText(hit.chunkId) });
+    }
+  }
+  return [...best.values()]
+    .sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId))
+    .slice(0, 10);
 }
 
 /** Resolved incidents that touched any of these services before `asOf`, newest first. */

@@ -13,6 +13,7 @@ export function evidenceIds(bundle: EvidenceBundle): Set<string> {
     ...bundle.changes.map((change) => change.id),
     ...bundle.neighbourhood.map((entry) => serviceEvidenceId(entry.service)),
     ...bundle.history.map((incident) => incident.id),
+    ...bundle.knowledge.map((section) => section.chunkId),
   ]);
 }
 

@@ -89,6 +89,11 @@ export class KnowledgeIndex {
     return this.#chunks.size;
   }
 
+  /** The full text of a section (hits carry only an excerpt). */
+  chunkText(chunkId: string): string {
+    return this.#chunks.get(chunkId)?.text ?? '';
+  }
+
   search(query: KnowledgeQuery): KnowledgeHit[] {
     const terms = [query.text, query.alert, query.service]
       .filter((part): part is string => Boolean(part?.trim()))

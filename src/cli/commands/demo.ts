@@ -231,6 +231,8 @@ export function registerDemo(program: Command): void {
               signals: unknown[];
               changes: { id: string; kind: string; service: string; summary: string }[];
               neighbourhood: { service: string; relation: string; distance: number }[];
+              history: unknown[];
+              knowledge: unknown[];
             };
             graph: { nodes: unknown[]; edges: unknown[] };
           };
@@ -271,6 +273,8 @@ export function registerDemo(program: Command): void {
               signals: evidence.bundle.signals.length,
               changes: evidence.bundle.changes,
               neighbourhood: evidence.bundle.neighbourhood,
+              pastIncidents: evidence.bundle.history.length,
+              knowledgeSections: evidence.bundle.knowledge.length,
               graph: { nodes: evidence.graph.nodes.length, edges: evidence.graph.edges.length },
             },
             dataDir,
@@ -330,6 +334,8 @@ export function registerDemo(program: Command): void {
               'neighbourhood',
               evidence.bundle.neighbourhood.map((entry) => `${entry.service} (${entry.relation})`).join(', '),
             ],
+            ['past incidents nearby', evidence.bundle.history.length],
+            ['runbook sections', evidence.bundle.knowledge.length],
             ['graph', `${evidence.graph.nodes.length} nodes, ${evidence.graph.edges.length} edges`],
           ]);
           process.stdout.write('\n== Runbooks and postmortems that match (BM25) ==\n');

@@ -133,6 +133,7 @@ export function shopBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBun
       { service: 'mobile', distance: 1, relation: 'dependent' },
     ],
     history: [],
+    knowledge: [],
     hash: 'test',
     ...overrides,
   };

@@ -75,6 +75,7 @@ function bundle(incidentId: string, asOf: number): EvidenceBundle {
       { service: 'payments', distance: 1, relation: 'dependency' },
     ],
     history: [],
+    knowledge: [],
     hash: unique('hash'),
   };
 }
