@@ -35,3 +35,25 @@ export const findingSchema = z.object({
 export type Finding = z.infer<typeof findingSchema>;
 
 export const recommendedSeveritySchema = incidentSeveritySchema;
+
+export const RECOMMENDATION_KINDS = [
+  'rollback',
+  'runbook_step',
+  'scale',
+  'failover',
+  'feature_flag_off',
+  'escalate',
+  'communicate',
+  'investigate_further',
+] as const;
+
+/** A proposed action. OPX never executes it; a human approves or rejects it. */
+export const recommendationDraftSchema = z.object({
+  kind: z.enum(RECOMMENDATION_KINDS),
+  title: z.string().min(1).max(300),
+  rationale: z.string().min(1).max(2000),
+  risk: z.enum(['low', 'medium', 'high']),
+  confidence: z.number().min(0).max(1),
+  citations: z.array(z.string().min(1)).min(1).max(50),
+});
+export type RecommendationDraft = z.infer<typeof recommendationDraftSchema>;

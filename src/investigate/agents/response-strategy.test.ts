@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import type { EvidenceBundle } from '../../domain/evidence.js';
+import { recommendationDraftSchema } from '../../domain/finding.js';
+import { evidenceIds, validateFinding } from '../evidence.js';
+import { analyzeChanges } from './change-intelligence.js';
+import { shopBundle, signal } from './fixtures.test-support.js';
+import { analyzeHistory } from './historical-pattern.js';
+import { analyzeKnowledge } from './knowledge-rag.js';
+import { respond } from './response-strategy.js';
+import { analyzeBlastRadius } from './risk-blast-radius.js';
+import { analyzeSignals } from './signal-intelligence.js';
+
+function investigate(bundle: EvidenceBundle) {
+  return respond(bundle, {
+    'signal-intelligence': analyzeSignals(bundle),
+    'historical-pattern': analyzeHistory(bundle),
+    'change-intelligence': analyzeChanges(bundle),
+    'risk-blast-radius': analyzeBlastRadius(bundle),
+    'knowledge-rag': analyzeKnowledge(bundle),
+  });
+}
+
+const runbook = {
+  chunkId: 'chk_db',
+  documentId: 'doc_db',
+  path: 'runbooks/db.md',
+  title: 'DB down',
+  kind: 'runbook' as const,
+  heading: 'DB down > Mitigation',
+  text: '1. Check connections\n2. Fail over to the replica',
+  score: 5,
+  services: ['db'],
+  alerts: [],
+};
+
+describe('response-strategy', () => {
+  it('agrees on the origin and the culprit change, and ranks rollback, runbook steps, escalation and communication', () => {
+    const bundle = shopBundle({ knowledge: [runbook] });
+    const finding = investigate(bundle);
+    expect(finding.insufficientEvidence).toBe(false);
+    expect(finding.data.probableRootCause).toMatchObject({ service: 'db', changeId: 'chg_db_deploy' });
+    const recommendations = finding.data.recommendations as {
+      kind: string;
+      title: string;
+      citations: string[];
+    }[];
+    expect(recommendations.map((recommendation) => recommendation.kind)).toEqual([
+      'rollback',
+      'runbook_step',
+      'runbook_step',
+      'escalate',
+      'communicate',
+    ]);
+    expect(recommendations[1]!.title).toBe('Check connections');
+    const known = evidenceIds(bundle);
+    for (const recommendation of recommendations) {
+      expect(recommendationDraftSchema.safeParse(recommendation).success).toBe(true);
+      for (const citation of recommendation.citations) expect(known.has(citation)).toBe(true);
+    }
+    expect(finding.data.recommendedSeverity).toBe('SEV1');
+    expect(finding.summary).toMatch(
+      /^SEV1 shop is failing: probable cause db \(chg_db_deploy\); also affected: api, web, mobile\. Next: Roll back db/,
+    );
+    expect(validateFinding(finding, bundle)).toEqual([]);
+  });
+
+  it('answers "insufficient evidence" and recommends investigating when nothing stands out', () => {
+    const bundle = shopBundle({
+      changes: [],
+      signals: [signal('sig_web', 'web', 0), signal('sig_mobile', 'mobile', 0)],
+    });
+    const finding = investigate(bundle);
+    expect(finding.insufficientEvidence).toBe(true);
+    expect(finding.data.probableRootCause).toBeNull();
+    expect((finding.data.recommendations as { kind: string }[])[0]!.kind).toBe('investigate_further');
+    expect(finding.summary).toContain('cause not yet clear');
+  });
+});

@@ -1,0 +1,179 @@
+import type { EvidenceBundle } from '../../domain/evidence.js';
+import type { AgentName, Claim, Finding, RecommendationDraft } from '../../domain/finding.js';
+import { DETERMINISTIC_ENGINE, serviceEvidenceId } from '../evidence.js';
+import type { ChangeSuspect } from './change-intelligence.js';
+import type { BlastRadius } from './risk-blast-radius.js';
+
+/**
+ * How much each agent's answer counts towards the root-cause service (a deterministic heuristic,
+ * docs/agents.md). The topology origin and the change suspect are the strongest independent signals;
+ * which service alerted first is weaker (alert timing is noisy); a past incident's root cause counts
+ * when it names the service.
+ */
+const VOTE = { origin: 0.4, change: 0.35, leader: 0.15, history: 0.1 };
+/** Below this the strategy says "insufficient evidence" and recommends investigating further. */
+export const MIN_ROOT_CAUSE_CONFIDENCE = 0.3;
+
+type Findings = Partial<Record<Exclude<AgentName, 'response-strategy'>, Finding>>;
+
+export interface ProbableRootCause {
+  service: string;
+  changeId: string | null;
+  confidence: number;
+  votes: Record<string, number>;
+}
+
+export function probableRootCause(findings: Findings): ProbableRootCause | null {
+  const votes = new Map<string, number>();
+  const vote = (service: string | undefined, weight: number) => {
+    if (service) votes.set(service, (votes.get(service) ?? 0) + weight);
+  };
+  const radius = findings['risk-blast-radius'];
+  if (radius && !radius.insufficientEvidence)
+    vote((radius.data as unknown as BlastRadius).origins[0], VOTE.origin * radius.confidence);
+  const changes = findings['change-intelligence'];
+  const suspect =
+    changes && !changes.insufficientEvidence ? (changes.data.ranked as ChangeSuspect[])[0] : undefined;
+  if (suspect && changes) vote(suspect.service, VOTE.change * Math.max(changes.confidence, 0.3));
+  const signals = findings['signal-intelligence'];
+  if (signals && !signals.insufficientEvidence) {
+    vote((signals.data.onsets as { service: string }[])[0]?.service, VOTE.leader * signals.confidence);
+  }
+  const history = findings['historical-pattern'];
+  if (history && !history.insufficientEvidence) {
+    const top = (history.data.similar as { rootCause: string | null; similarity: number }[])[0];
+    for (const service of votes.keys()) {
+      if (top?.rootCause?.includes(service)) vote(service, VOTE.history * top.similarity);
+    }
+  }
+  if (votes.size === 0) return null;
+  const ranked = [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const [service, score] = ranked[0]!;
+  const total = ranked.reduce((sum, [, value]) => sum + value, 0);
+  // Agreement (share of all votes) times strength (how much of the maximum possible vote it got).
+  const confidence =
+    Math.round((score / total) * Math.min(1, score / (VOTE.origin + VOTE.change)) * 100) / 100;
+  return {
+    service,
+    changeId: suspect && suspect.service === service ? suspect.changeId : null,
+    confidence,
+    votes: Object.fromEntries(ranked.map(([name, value]) => [name, Math.round(value * 1000) / 1000])),
+  };
+}
+
+export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
+  const cause = probableRootCause(findings);
+  const radius = findings['risk-blast-radius'];
+  const blast = radius?.data as unknown as BlastRadius | undefined;
+  const recommendedSeverity = blast?.recommendedSeverity ?? bundle.incident.severity;
+  const firstSignal = [...bundle.signals].sort(
+    (a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id),
+  )[0];
+  const recommendations: RecommendationDraft[] = [];
+  const claims: Claim[] = [];
+  const insufficient = !cause || cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE;
+
+  if (cause && !insufficient) {
+    claims.push({
+      text: `Probable root cause: ${cause.service}${cause.changeId ? ` after change ${cause.changeId}` : ''} (confidence ${cause.confidence}).`,
+      evidenceIds: [
+        serviceEvidenceId(cause.service),
+        ...(cause.changeId ? [cause.changeId] : []),
+        ...(firstSignal ? [firstSignal.id] : []),
+      ],
+      confidence: cause.confidence,
+    });
+    const change = cause.changeId ? bundle.changes.find((item) => item.id === cause.changeId) : undefined;
+    if (change && change.kind !== 'rollback' && change.kind !== 'infra') {
+      recommendations.push({
+        kind: change.kind === 'feature_flag' ? 'feature_flag_off' : 'rollback',
+        title:
+          change.kind === 'feature_flag'
+            ? `Turn off the flag changed on ${change.service}`
+            : `Roll back ${change.service}${change.versionFrom ? ` to ${change.versionFrom}` : ''}`,
+        rationale: `${change.kind} ${change.id} (${change.summary}) is the strongest change suspect and ${change.service} is the probable origin.`,
+        risk: change.kind === 'db_migration' ? 'high' : 'low',
+        confidence: cause.confidence,
+        citations: [change.id, serviceEvidenceId(change.service)],
+      });
+    }
+  }
+  const knowledge = findings['knowledge-rag'];
+  const runbook = knowledge?.data.runbook as
+    | { chunkId: string; path: string; heading: string }
+    | null
+    | undefined;
+  if (knowledge && runbook) {
+    for (const step of (knowledge.data.steps as string[]).slice(0, 3)) {
+      recommendations.push({
+        kind: 'runbook_step',
+        title: step.length > 300 ? `${step.slice(0, 299)}…` : step,
+        rationale: `From ${runbook.path} (${runbook.heading}).`,
+        risk: 'low',
+        confidence: knowledge.confidence,
+        citations: [runbook.chunkId],
+      });
+    }
+  }
+  if ((recommendedSeverity === 'SEV1' || recommendedSeverity === 'SEV2') && firstSignal) {
+    const owner = cause
+      ? bundle.services.find((service) => service.name === cause.service)?.owner
+      : undefined;
+    recommendations.push({
+      kind: 'escalate',
+      title: `Page ${owner ?? `the owner of ${cause?.service ?? firstSignal.service}`}`,
+      rationale: `Recommended severity is ${recommendedSeverity}.`,
+      risk: 'low',
+      confidence: 0.8,
+      citations: [firstSignal.id],
+    });
+    if (blast && blast.customerFacing.length > 0) {
+      recommendations.push({
+        kind: 'communicate',
+        title: 'Post a status update for customers',
+        rationale: `Customer-facing services are affected: ${blast.customerFacing.join(', ')}.`,
+        risk: 'low',
+        confidence: 0.7,
+        citations: blast.customerFacing
+          .map(serviceEvidenceId)
+          .filter((id) => bundle.neighbourhood.some((entry) => serviceEvidenceId(entry.service) === id))
+          .concat(firstSignal.id),
+      });
+    }
+  }
+  if (insufficient && firstSignal) {
+    recommendations.unshift({
+      kind: 'investigate_further',
+      title: 'No cause stands out: check the leading signal and recent changes by hand',
+      rationale: cause
+        ? `The best candidate, ${cause.service}, has confidence ${cause.confidence}, below ${MIN_ROOT_CAUSE_CONFIDENCE}.`
+        : 'No agent found a candidate.',
+      risk: 'low',
+      confidence: 0.5,
+      citations: [firstSignal.id],
+    });
+  }
+  const impact = blast
+    ? [...blast.unhealthy, ...blast.impacted].filter((name) => name !== cause?.service)
+    : [];
+  const channelSummary = insufficient
+    ? `${recommendedSeverity} ${bundle.incident.title}: cause not yet clear; investigating.`
+    : `${recommendedSeverity} ${bundle.incident.title}: probable cause ${cause!.service}${cause!.changeId ? ` (${cause!.changeId})` : ''}` +
+      `${impact.length > 0 ? `; also affected: ${impact.join(', ')}` : ''}. Next: ${recommendations[0]?.title ?? 'monitor'}.`;
+  return {
+    agent: 'response-strategy',
+    summary: channelSummary,
+    claims,
+    data: {
+      probableRootCause: insufficient ? null : cause,
+      candidates: cause?.votes ?? {},
+      recommendations,
+      recommendedSeverity,
+      channelSummary,
+    },
+    confidence: insufficient ? 0 : cause!.confidence,
+    insufficientEvidence: insufficient,
+    engine: DETERMINISTIC_ENGINE,
+    degraded: false,
+  };
+}
