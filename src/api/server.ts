@@ -8,6 +8,7 @@ import { errorBody } from './http.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerInvestigationRoutes } from './routes/investigations.js';
 import { registerKnowledgeRoutes } from './routes/knowledge.js';
 
 export interface ServerOptions {
@@ -109,5 +110,6 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerIncidentRoutes(app, runtime);
   registerAdminRoutes(app, runtime, verifier);
   registerKnowledgeRoutes(app, runtime);
+  registerInvestigationRoutes(app, runtime);
   return app;
 }

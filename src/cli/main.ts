@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerHistory } from './commands/history.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerInvestigate } from './commands/investigate.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerKnowledge } from './commands/knowledge.js';
 import { registerServe } from './commands/serve.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerKnowledge(program);
   registerJobs(program);
   registerHistory(program);
+  registerInvestigate(program);
   registerDemo(program);
   const override = (command: Command): void => {
     command.exitOverride();

@@ -17,6 +17,7 @@ export const ID_PREFIXES = {
   service: 'svc',
   job: 'job',
   recommendation: 'rec',
+  investigation: 'inv',
   document: 'doc',
   chunk: 'chk',
 } as const;

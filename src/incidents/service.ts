@@ -3,7 +3,7 @@ import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle, EvidenceGraph, KnowledgeSection, PastIncident } from '../domain/evidence.js';
 import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
-import { KnowledgeIndex } from '../knowledge/search.js';
+import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
 import { eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
 import { incidentFromRow } from '../store/repositories/incidents.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
@@ -202,9 +202,31 @@ async function relevantKnowledge(
       best.set(hit.chunkId, { ...hit, text: index.chunkText(hit.chunkId) });
     }
   }
-  return [...best.values()]
+  const top = [...best.values()]
     .sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId))
     .slice(0, 10);
+  // A runbook's steps live in its mitigation section, which may not be the section that matched best:
+  // freeze it too for the two best runbooks, ranked just below the section that found the document.
+  const extra: KnowledgeSection[] = [];
+  for (const hit of top.filter((section) => section.kind === 'runbook').slice(0, 2)) {
+    const document = index.document(hit.documentId)!;
+    for (const section of index.sectionsMatching(hit.documentId, MITIGATION_HEADING)) {
+      if (best.has(section.id)) continue;
+      extra.push({
+        chunkId: section.id,
+        documentId: hit.documentId,
+        path: document.path,
+        title: document.title,
+        kind: document.kind,
+        heading: section.heading,
+        text: section.text,
+        score: Math.round(hit.score * 0.99 * 10_000) / 10_000,
+        services: document.services,
+        alerts: document.alerts,
+      });
+    }
+  }
+  return [...top, ...extra].sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId));
 }
 
 /** Resolved incidents that touched any of these services before `asOf`, newest first. */

@@ -26,6 +26,10 @@ export interface KnowledgeHit {
   alerts: string[];
 }
 
+/** Headings under which runbooks keep their actions. */
+export const MITIGATION_HEADING =
+  /\b(mitigation|mitigate|remediation|resolution|recovery|rollback|roll back)\b/i;
+
 interface IndexedChunk {
   id: string;
   title: string;
@@ -87,6 +91,17 @@ export class KnowledgeIndex {
 
   get size(): number {
     return this.#chunks.size;
+  }
+
+  /** A document's sections whose heading matches, in document order (e.g. its Mitigation section). */
+  sectionsMatching(documentId: string, heading: RegExp): KbChunk[] {
+    return [...this.#chunks.values()]
+      .filter((item) => item.documentId === documentId && heading.test(item.heading))
+      .sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  document(documentId: string): KbDocument | undefined {
+    return this.#documents.get(documentId);
   }
 
   /** The full text of a section (hits carry only an excerpt). */

@@ -8,6 +8,7 @@ import { changeRepository, serviceRepository } from './repositories/catalog.js';
 import { detectionRepository } from './repositories/detections.js';
 import { evidenceRepository } from './repositories/evidence.js';
 import { incidentRepository } from './repositories/incidents.js';
+import { investigationRepository } from './repositories/investigations.js';
 import { jobRepository } from './repositories/jobs.js';
 import { knowledgeRepository } from './repositories/knowledge.js';
 import { ruleRepository } from './repositories/rules.js';
@@ -31,6 +32,7 @@ function repositories(context: RepositoryContext) {
     evidence: evidenceRepository(context),
     knowledge: knowledgeRepository(context),
     jobs: jobRepository(context),
+    investigations: investigationRepository(context),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

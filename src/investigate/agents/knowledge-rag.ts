@@ -1,5 +1,6 @@
 import type { EvidenceBundle, KnowledgeSection } from '../../domain/evidence.js';
 import type { Claim, Finding } from '../../domain/finding.js';
+import { MITIGATION_HEADING } from '../../knowledge/search.js';
 import { DETERMINISTIC_ENGINE } from '../evidence.js';
 
 /** Numbered or bulleted lines: the actionable steps of a runbook section, in order. */
@@ -46,7 +47,13 @@ export function analyzeKnowledge(bundle: EvidenceBundle): Finding {
   });
   if (runbook) claims.push(cite(runbook, 'Runbook that applies:'));
   if (postmortem) claims.push(cite(postmortem, 'Closest postmortem:'));
-  const steps = runbook ? stepsOf(runbook.text) : [];
+  // Steps come from the runbook's mitigation section when the bundle holds it; symptoms are not actions.
+  const actions = runbook
+    ? (sections.find(
+        (section) => section.documentId === runbook.documentId && MITIGATION_HEADING.test(section.heading),
+      ) ?? runbook)
+    : undefined;
+  const steps = actions ? stepsOf(actions.text) : [];
   return {
     agent: 'knowledge-rag',
     summary: runbook
@@ -56,7 +63,7 @@ export function analyzeKnowledge(bundle: EvidenceBundle): Finding {
     data: {
       ranked,
       steps,
-      runbook: runbook ? { chunkId: runbook.chunkId, path: runbook.path, heading: runbook.heading } : null,
+      runbook: actions ? { chunkId: actions.chunkId, path: actions.path, heading: actions.heading } : null,
     },
     confidence,
     insufficientEvidence: false,

@@ -98,6 +98,32 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
       });
     }
   }
+  // A strong change suspect on another service (a dependency that did not alert, say) is still worth
+  // offering, at lower confidence and medium risk, unless it was already recommended above.
+  const changeFinding = findings['change-intelligence'];
+  const suspect =
+    changeFinding && !changeFinding.insufficientEvidence
+      ? (changeFinding.data.ranked as ChangeSuspect[])[0]
+      : undefined;
+  const suspectChange = suspect ? bundle.changes.find((item) => item.id === suspect.changeId) : undefined;
+  if (
+    suspect &&
+    suspectChange &&
+    changeFinding &&
+    changeFinding.confidence >= 0.5 &&
+    suspectChange.id !== cause?.changeId &&
+    suspectChange.kind !== 'rollback' &&
+    suspectChange.kind !== 'infra'
+  ) {
+    recommendations.push({
+      kind: suspectChange.kind === 'feature_flag' ? 'feature_flag_off' : 'rollback',
+      title: `Consider rolling back ${suspectChange.service}${suspectChange.versionFrom ? ` to ${suspectChange.versionFrom}` : ''}`,
+      rationale: `${suspectChange.kind} ${suspectChange.id} (${suspectChange.summary}) started ${suspect.minutesBeforeOnset} minutes before the first signal${cause && cause.service !== suspectChange.service ? `, on ${suspectChange.service} rather than the probable origin ${cause.service}` : ''}.`,
+      risk: 'medium',
+      confidence: Math.round(changeFinding.confidence * 0.8 * 100) / 100,
+      citations: [suspectChange.id, serviceEvidenceId(suspectChange.service)],
+    });
+  }
   const knowledge = findings['knowledge-rag'];
   const runbook = knowledge?.data.runbook as
     | { chunkId: string; path: string; heading: string }

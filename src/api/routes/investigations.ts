@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { requireIncident } from '../../incidents/service.js';
+import { decideRecommendation, investigateIncident } from '../../investigate/service.js';
+import type { Runtime } from '../../runtime.js';
+import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const decisionBody = z.strictObject({
+  reason: z.string().trim().min(1, 'give a reason for the decision').max(2000),
+});
+
+export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const read = { config: { scope: 'read' as const } };
+  const respond = { config: { scope: 'respond' as const } };
+
+  app.post('/v1/incidents/:id/investigations', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const result = await investigateIncident(runtime, id, request.principal.name);
+    return reply.code(201).send({
+      investigationId: result.investigationId,
+      incidentId: result.incidentId,
+      bundleId: result.bundle.id,
+      outputHash: result.outputHash,
+      checkpoints: result.checkpoints,
+      findings: result.findings,
+      recommendations: result.recommendations,
+    });
+  });
+
+  app.get('/v1/incidents/:id/investigations', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    await requireIncident(runtime.store, id);
+    return { items: await runtime.store.investigations.forIncident(id) };
+  });
+
+  app.get('/v1/incidents/:id/recommendations', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    await requireIncident(runtime.store, id);
+    return { items: await runtime.store.investigations.recommendations(id) };
+  });
+
+  for (const status of ['approved', 'rejected'] as const) {
+    app.post(
+      `/v1/recommendations/:id/${status === 'approved' ? 'approve' : 'reject'}`,
+      respond,
+      async (request, reply) => {
+        const { id } = parseInput(idParams, request.params, 'params');
+        const { reason } = parseInput(decisionBody, request.body ?? {});
+        const response = await runtime.ingest.write(async (scope) => {
+          const recommendation = await decideRecommendation(scope, id, {
+            status,
+            principal: request.principal.name,
+            reason,
+          });
+          return { statusCode: 200, body: { recommendation } };
+        }, idempotencyOf(request));
+        return sendWrite(reply, response);
+      },
+    );
+  }
+}

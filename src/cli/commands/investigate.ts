@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import type { Finding } from '../../domain/finding.js';
+import { requireIncident } from '../../incidents/service.js';
+import { openCheckpointer } from '../../investigate/checkpointer.js';
+import { decideRecommendation, investigateIncident } from '../../investigate/service.js';
+import type { Recommendation } from '../../store/repositories/investigations.js';
+import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
+import { clipText, printJson, printTable, shortTime } from '../output.js';
+
+export function printFindings(findings: readonly Finding[]): void {
+  for (const finding of findings) {
+    const marker = finding.insufficientEvidence ? ' (insufficient evidence)' : '';
+    process.stdout.write(
+      `\n[${finding.agent}] confidence ${finding.confidence}${marker}\n  ${finding.summary}\n`,
+    );
+    for (const claim of finding.claims)
+      process.stdout.write(`  - ${claim.text}  [${claim.evidenceIds.join(', ')}]\n`);
+  }
+}
+
+export function printRecommendations(recommendations: readonly Recommendation[]): void {
+  printTable(
+    ['#', 'id', 'kind', 'risk', 'conf', 'status', 'recommendation'],
+    recommendations.map((item) => [
+      item.rank,
+      item.id,
+      item.kind,
+      item.risk,
+      item.confidence.toFixed(2),
+      item.status,
+      clipText(item.title, 60),
+    ]),
+  );
+}
+
+export function registerInvestigate(program: Command): void {
+  const investigate = program
+    .command('investigate')
+    .description('run the six-agent investigation on an incident (or `investigate show <id>`)')
+    .argument('[incident]', 'incident id')
+    .action(async (incidentId: string | undefined, _options: unknown, command: Command) => {
+      if (!incidentId) {
+        command.help({ error: true });
+        return;
+      }
+      await withRuntime(command, async (runtime) => {
+        const result = await investigateIncident(runtime, incidentId, cliPrincipal());
+        if (globalOptions(command).json) return printJson(result);
+        const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
+        process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);
+        printFindings(result.findings);
+        process.stdout.write('\n');
+        printRecommendations(result.recommendations);
+        process.stdout.write(
+          `\n${result.checkpoints} checkpoints on thread ${incidentId}; output hash ${result.outputHash}\n`,
+        );
+      });
+    });
+
+  investigate
+    .command('show')
+    .argument('<incident>')
+    .option('--checkpoints', 'list the LangGraph checkpoints of the incident thread')
+    .description('the latest investigation of an incident')
+    .action(async (incidentId: string, options: { checkpoints?: boolean }, command: Command) => {
+      await withRuntime(command, async (runtime) => {
+        await requireIncident(runtime.store, incidentId);
+        const [latest] = await runtime.store.investigations.forIncident(incidentId);
+        const recommendations = await runtime.store.investigations.recommendations(incidentId, latest?.id);
+        const checkpoints: { id: string; step: unknown; source: unknown; next?: string[] }[] = [];
+        if (options.checkpoints) {
+          const checkpointer = await openCheckpointer(runtime.store);
+          try {
+            for await (const tuple of checkpointer.saver.list({ configurable: { thread_id: incidentId } })) {
+              checkpoints.push({
+                id: tuple.checkpoint.id,
+                step: tuple.metadata?.step,
+                source: tuple.metadata?.source,
+              });
+            }
+          } finally {
+            await checkpointer.close();
+          }
+        }
+        if (globalOptions(command).json)
+          return printJson({ investigation: latest ?? null, recommendations, checkpoints });
+        if (!latest) {
+          process.stdout.write(
+            `incident ${incidentId} has not been investigated; run \`opx investigate ${incidentId}\`\n`,
+          );
+          return;
+        }
+        process.stdout.write(
+          `investigation ${latest.id} (${latest.status}, attempt ${latest.attempt}) started ${shortTime(latest.startedAt)}\n`,
+        );
+        if (latest.error) process.stdout.write(`error: ${latest.error}\n`);
+        printFindings(latest.findings);
+        process.stdout.write('\n');
+        printRecommendations(recommendations);
+        if (options.checkpoints) {
+          process.stdout.write(`\n${checkpoints.length} checkpoints on thread ${incidentId}\n`);
+          printTable(
+            ['checkpoint', 'step', 'source'],
+            checkpoints.map((item) => [item.id, String(item.step), String(item.source)]),
+          );
+        }
+      });
+    });
+
+  for (const status of ['approved', 'rejected'] as const) {
+    program
+      .command(status === 'approved' ? 'approve' : 'reject')
+      .argument('<recommendation>')
+      .requiredOption('--reason <text>', 'why; recorded with your name on the incident')
+      .description(
+        status === 'approved'
+          ? 'approve a recommendation (records the decision; executes nothing)'
+          : 'reject a recommendation',
+      )
+      .action(async (id: string, options: { reason: string }, command: Command) => {
+        await withRuntime(command, async (runtime) => {
+          const recommendation = await runtime.ingest.writer.run((scope) =>
+            decideRecommendation(scope, id, { status, principal: cliPrincipal(), reason: options.reason }),
+          );
+          if (globalOptions(command).json) return printJson(recommendation);
+          process.stdout.write(`${recommendation.id} ${status}: ${recommendation.title}\n`);
+        });
+      });
+  }
+}

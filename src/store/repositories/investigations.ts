@@ -1,0 +1,195 @@
+import type { Selectable } from 'kysely';
+import type { Finding, RecommendationDraft } from '../../domain/finding.js';
+import type { InvestigationsTable, RecommendationsTable } from '../schema.js';
+import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+
+export type InvestigationStatus = 'running' | 'completed' | 'failed';
+
+export interface Investigation {
+  id: string;
+  incidentId: string;
+  bundleId: string | null;
+  status: InvestigationStatus;
+  attempt: number;
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+  outputHash: string | null;
+  findings: Finding[];
+}
+
+export interface Recommendation extends RecommendationDraft {
+  id: string;
+  incidentId: string;
+  investigationId: string | null;
+  rank: number;
+  status: 'proposed' | 'approved' | 'rejected';
+  decidedBy: string | null;
+  decidedAt: number | null;
+  decisionReason: string | null;
+  createdAt: number;
+}
+
+function investigationFromRow(row: Selectable<InvestigationsTable>): Investigation {
+  return {
+    id: row.id,
+    incidentId: row.incident_id,
+    bundleId: row.bundle_id,
+    status: row.status as InvestigationStatus,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    outputHash: row.output_hash,
+    findings: fromJson<{ findings?: Finding[] }>(row.result, {}).findings ?? [],
+  };
+}
+
+function recommendationFromRow(row: Selectable<RecommendationsTable>): Recommendation {
+  return {
+    id: row.id,
+    incidentId: row.incident_id,
+    investigationId: row.investigation_id,
+    kind: row.kind as Recommendation['kind'],
+    title: row.title,
+    rationale: row.rationale,
+    risk: row.risk as Recommendation['risk'],
+    confidence: row.confidence,
+    citations: fromJson(row.citations, []),
+    rank: row.rank,
+    status: row.status as Recommendation['status'],
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    decisionReason: row.decision_reason,
+    createdAt: row.created_at,
+  };
+}
+
+export function investigationRepository({ db, dialect }: RepositoryContext) {
+  return {
+    async start(row: {
+      id: string;
+      incidentId: string;
+      bundleId: string;
+      attempt: number;
+      startedAt: number;
+    }): Promise<void> {
+      await db
+        .insertInto('investigations')
+        .values({
+          id: row.id,
+          incident_id: row.incidentId,
+          bundle_id: row.bundleId,
+          status: 'running',
+          attempt: row.attempt,
+          started_at: row.startedAt,
+          finished_at: null,
+          error: null,
+          output_hash: null,
+          result: null,
+        })
+        .execute();
+    },
+
+    async finish(
+      id: string,
+      outcome: {
+        status: 'completed' | 'failed';
+        finishedAt: number;
+        error?: string;
+        outputHash?: string;
+        findings?: Finding[];
+      },
+    ): Promise<void> {
+      await db
+        .updateTable('investigations')
+        .set({
+          status: outcome.status,
+          finished_at: outcome.finishedAt,
+          error: outcome.error ?? null,
+          output_hash: outcome.outputHash ?? null,
+          result: outcome.findings ? toJson({ findings: outcome.findings }) : null,
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    async get(id: string): Promise<Investigation | undefined> {
+      const row = await db.selectFrom('investigations').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && investigationFromRow(row);
+    },
+
+    async forIncident(incidentId: string): Promise<Investigation[]> {
+      const rows = await db
+        .selectFrom('investigations')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .orderBy('started_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute();
+      return rows.map(investigationFromRow);
+    },
+
+    async addRecommendations(rows: readonly Recommendation[]): Promise<void> {
+      for (const part of chunk(rows, 50)) {
+        await db
+          .insertInto('recommendations')
+          .values(
+            part.map((item) => ({
+              id: item.id,
+              incident_id: item.incidentId,
+              investigation_id: item.investigationId,
+              kind: item.kind,
+              title: item.title,
+              rationale: item.rationale,
+              risk: item.risk,
+              confidence: item.confidence,
+              trust: null,
+              citations: toJson(item.citations),
+              rank: item.rank,
+              status: item.status,
+              decided_by: null,
+              decided_at: null,
+              decision_reason: null,
+              created_at: item.createdAt,
+            })),
+          )
+          .execute();
+      }
+    },
+
+    async recommendation(
+      id: string,
+      options: { forUpdate?: boolean } = {},
+    ): Promise<Recommendation | undefined> {
+      let query = db.selectFrom('recommendations').selectAll().where('id', '=', id);
+      if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
+      const row = await query.executeTakeFirst();
+      return row && recommendationFromRow(row);
+    },
+
+    async recommendations(incidentId: string, investigationId?: string): Promise<Recommendation[]> {
+      let query = db.selectFrom('recommendations').selectAll().where('incident_id', '=', incidentId);
+      if (investigationId) query = query.where('investigation_id', '=', investigationId);
+      const rows = await query.orderBy('created_at', 'desc').orderBy('rank').execute();
+      return rows.map(recommendationFromRow);
+    },
+
+    async decide(
+      id: string,
+      decision: { status: 'approved' | 'rejected'; by: string; at: number; reason: string },
+    ): Promise<void> {
+      await db
+        .updateTable('recommendations')
+        .set({
+          status: decision.status,
+          decided_by: decision.by,
+          decided_at: decision.at,
+          decision_reason: decision.reason,
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+  };
+}
+export type InvestigationRepository = ReturnType<typeof investigationRepository>;

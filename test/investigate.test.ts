@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
+import { verifyChain } from '../src/incidents/service.js';
+import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
+
+const EXAMPLES = path.join(REPO_ROOT, 'examples');
+
+describe.each(BACKENDS)('investigation over HTTP on %s', (backend) => {
+  let server: TestServer;
+  let incidentId: string;
+  beforeAll(async () => {
+    server = await testServer(backend);
+    const { store } = server.runtime;
+    const catalog = parseBackstageCatalog(
+      readFileSync(path.join(EXAMPLES, 'topology', 'catalog-info.yaml'), 'utf8'),
+    );
+    if (!catalog.ok) throw new Error(catalog.error.message);
+    await store.services.upsertMany(catalog.services);
+    const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
+    await store.transaction((scope) => importKnowledge(scope, knowledge.prepared));
+    await store.transaction((scope) =>
+      importHistory(scope, readHistoryDirectory(path.join(EXAMPLES, 'history')), 'test'),
+    );
+    const now = Date.now();
+    await server.request('POST', '/v1/changes', {
+      body: {
+        kind: 'deploy',
+        service: 'payments-db',
+        summary: 'raise max_connections',
+        startedAt: new Date(now - 20 * 60_000).toISOString(),
+      },
+      token: server.tokens.ingest,
+    });
+    await server.request('POST', '/v1/changes', {
+      body: {
+        kind: 'deploy',
+        service: 'payment-service',
+        versionFrom: 'v3.1.4',
+        versionTo: 'v3.2.0',
+        summary: 'move capture to the new SDK',
+        startedAt: new Date(now - 12 * 60_000).toISOString(),
+      },
+      token: server.tokens.ingest,
+    });
+    const signal = (service: string, alertname: string, minutesAgo: number, severity = 'critical') => ({
+      service,
+      environment: 'prod',
+      severity,
+      title: `${alertname} on ${service}`,
+      labels: { alertname },
+      startsAt: new Date(now - minutesAgo * 60_000).toISOString(),
+    });
+    const response = await server.request('POST', '/v1/signals', {
+      body: [
+        signal('payment-service', 'DBConnectionsExhausted', 8),
+        signal('checkout-service', 'Upstream5xx', 6),
+        signal('api-gateway', 'HighErrorRate', 5, 'error'),
+      ],
+      token: server.tokens.ingest,
+    });
+    incidentId = response.json.signals[0].incidentIds[0];
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
+
+  it('runs six agents, proposes recommendations, records every step, and leaves the incident ADVISORY_READY', async () => {
+    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.respond,
+    });
+    expect(started.status).toBe(201);
+    const { findings, recommendations, checkpoints } = started.json;
+    expect(findings.map((finding: { agent: string }) => finding.agent)).toEqual([
+      'signal-intelligence',
+      'historical-pattern',
+      'change-intelligence',
+      'risk-blast-radius',
+      'knowledge-rag',
+      'response-strategy',
+    ]);
+    const strategy = findings[5];
+    expect(strategy.data.probableRootCause).toMatchObject({ service: 'payment-service' });
+    expect(findings[2].data.ranked[0]).toMatchObject({ service: 'payment-service', kind: 'deploy' });
+    expect(recommendations[0]).toMatchObject({
+      kind: 'rollback',
+      status: 'proposed',
+      title: 'Roll back payment-service to v3.1.4',
+    });
+    expect(checkpoints).toBeGreaterThanOrEqual(3);
+
+    const incident = await server.request('GET', `/v1/incidents/${incidentId}`, {
+      token: server.tokens.read,
+    });
+    expect(incident.json.incident.status).toBe('ADVISORY_READY');
+    const events = (
+      await server.request('GET', `/v1/incidents/${incidentId}/events`, { token: server.tokens.read })
+    ).json.items.map((event: { type: string }) => event.type);
+    expect(events.filter((type: string) => type === 'agent_completed')).toHaveLength(6);
+    expect(events).toContain('investigation_started');
+    expect(events.filter((type: string) => type === 'recommendation_proposed')).toHaveLength(
+      recommendations.length,
+    );
+    expect(await verifyChain(server.runtime.store, incidentId)).toMatchObject({ valid: true });
+  });
+
+  it('records approvals and rejections with principal and reason, once each', async () => {
+    const { items } = (
+      await server.request('GET', `/v1/incidents/${incidentId}/recommendations`, {
+        token: server.tokens.read,
+      })
+    ).json;
+    const [first, second] = items;
+    const approved = await server.request('POST', `/v1/recommendations/${first.id}/approve`, {
+      body: { reason: 'deploy lines up with the pool errors' },
+      token: server.tokens.respond,
+    });
+    expect(approved.status).toBe(200);
+    expect(approved.json.recommendation).toMatchObject({
+      status: 'approved',
+      decidedBy: 'token:test-respond',
+      decisionReason: 'deploy lines up with the pool errors',
+    });
+    expect(
+      (
+        await server.request('POST', `/v1/recommendations/${first.id}/reject`, {
+          body: { reason: 'changed my mind' },
+          token: server.tokens.respond,
+        })
+      ).status,
+    ).toBe(409);
+    const noReason = await server.request('POST', `/v1/recommendations/${second.id}/reject`, {
+      body: {},
+      token: server.tokens.respond,
+    });
+    expect(noReason.status).toBe(400);
+    expect(noReason.json.error.path).toBe('reason');
+    expect(
+      (
+        await server.request('POST', `/v1/recommendations/${second.id}/reject`, {
+          body: { reason: 'not relevant' },
+          token: server.tokens.read,
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await server.request('POST', '/v1/recommendations/rec_missing/approve', {
+          body: { reason: 'x' },
+          token: server.tokens.respond,
+        })
+      ).status,
+    ).toBe(404);
+    const events = (
+      await server.request('GET', `/v1/incidents/${incidentId}/events`, { token: server.tokens.read })
+    ).json.items;
+    expect(events.at(-1)).toMatchObject({
+      type: 'recommendation_approved',
+      principal: 'token:test-respond',
+      data: { recommendationId: first.id, reason: 'deploy lines up with the pool errors' },
+    });
+  });
+});
