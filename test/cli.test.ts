@@ -211,6 +211,10 @@ describe('opx demo', () => {
       expect(result.evidence.changes.length).toBeGreaterThan(0);
       expect(result.evidence.pastIncidents).toBeGreaterThan(0);
       expect(result.evidence.knowledgeSections).toBeGreaterThan(0);
+      expect(result.findings.map((finding: { agent: string }) => finding.agent)).toHaveLength(6);
+      expect(result.recommendations.length).toBeGreaterThan(0);
+      expect(result.probableRootCause).toMatchObject({ service: 'checkout-service' });
+      expect(result.checkpoints).toBeGreaterThan(0);
       expect(run.stderr).toContain('[9/9]');
       expect(result.knowledge.length).toBeGreaterThan(0);
       expect(result.knowledge[0].path).toMatch(/checkout/);

@@ -7,6 +7,7 @@ import { createToken } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
+import type { Finding } from '../../domain/finding.js';
 import { importHistory, readHistoryDirectory } from '../../incidents/history.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
 import { openRuntime } from '../../runtime.js';
@@ -222,9 +223,22 @@ export function registerDemo(program: Command): void {
               reason: 'demo: severity requested with --severity',
             });
           });
-          const evidence = (await stage('Freezing the evidence bundle', () =>
-            call('POST', `/v1/incidents/${incidentId}/evidence`),
+          const investigation = (await stage('Investigating: six agents on LangGraph, checkpointed', () =>
+            call('POST', `/v1/incidents/${incidentId}/investigations`),
           )) as {
+            investigationId: string;
+            checkpoints: number;
+            findings: Finding[];
+            recommendations: {
+              id: string;
+              rank: number;
+              kind: string;
+              risk: string;
+              confidence: number;
+              title: string;
+            }[];
+          };
+          const evidence = (await call('GET', `/v1/incidents/${incidentId}/evidence`)) as {
             bundle: {
               id: string;
               hash: string;
@@ -254,14 +268,23 @@ export function registerDemo(program: Command): void {
             `npx opx ${dataFlag} incidents show ${incidentId}`,
             `npx opx ${dataFlag} incidents events ${incidentId}`,
             `npx opx ${dataFlag} incidents verify ${incidentId}`,
+            `npx opx ${dataFlag} investigate show ${incidentId} --checkpoints`,
+            `npx opx ${dataFlag} approve ${investigation.recommendations[0]?.id ?? '<recommendation>'} --reason "matches the deploy"`,
             `npx opx ${dataFlag} rules list`,
             `npx opx ${dataFlag} services list`,
             `npx opx ${dataFlag} changes list`,
             `npx opx ${dataFlag} kb search --service ${target.name} --alert HighErrorRate 5xx`,
             `sqlite3 ${path.join(dataDir, 'opx.db')} 'select id, source, severity, status, service, title from signals'`,
           ];
+          const strategy = investigation.findings.find((finding) => finding.agent === 'response-strategy')!;
           const result = {
             incidentId,
+            investigationId: investigation.investigationId,
+            findings: investigation.findings,
+            recommendations: investigation.recommendations,
+            probableRootCause: strategy.data.probableRootCause ?? null,
+            channelSummary: strategy.data.channelSummary,
+            checkpoints: investigation.checkpoints,
             incident: detail.incident,
             signals: detail.signals,
             events: events.items,
@@ -319,6 +342,33 @@ export function registerDemo(program: Command): void {
           process.stdout.write(
             `chain: ${chain.valid ? `intact, ${chain.events} events verified` : `BROKEN ${JSON.stringify(chain.brokenAt)}`}\n`,
           );
+          process.stdout.write('\n== Investigation (deterministic engine) ==\n');
+          for (const finding of investigation.findings) {
+            process.stdout.write(
+              `[${finding.agent}] ${finding.insufficientEvidence ? '(insufficient evidence) ' : ''}${finding.summary}\n`,
+            );
+            const claim = finding.claims[0];
+            if (claim)
+              process.stdout.write(
+                `    ${clipText(claim.text, 160)}  [${claim.evidenceIds.slice(0, 3).join(', ')}]\n`,
+              );
+          }
+          process.stdout.write('\n== Recommendations (approve or reject; nothing is executed) ==\n');
+          printTable(
+            ['#', 'id', 'kind', 'risk', 'conf', 'recommendation'],
+            investigation.recommendations.map((item) => [
+              item.rank,
+              item.id,
+              item.kind,
+              item.risk,
+              item.confidence.toFixed(2),
+              clipText(item.title, 60),
+            ]),
+          );
+          process.stdout.write(
+            `${investigation.checkpoints} LangGraph checkpoints on thread ${incidentId}\n`,
+          );
+          process.stdout.write(`\nFor the incident channel: ${strategy.data.channelSummary}\n`);
           process.stdout.write('\n== Evidence bundle ==\n');
           printFields([
             ['bundle', evidence.bundle.id],
