@@ -4,7 +4,7 @@ import type { EvidenceBundle, EvidenceGraph, KnowledgeSection, PastIncident } fr
 import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
 import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
-import { eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
+import { type EventDraft, eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
 import { incidentFromRow } from '../store/repositories/incidents.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { planTransition, type TransitionDetails } from './lifecycle.js';
@@ -13,6 +13,27 @@ export async function requireIncident(scope: StoreScope, id: string): Promise<In
   const incident = await scope.incidents.get(id);
   if (!incident) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
   return incident;
+}
+
+/**
+ * Appends events to an incident's hash chain under its row lock and records the new chain head.
+ * Every writer of incident events outside the ingest pipeline goes through here.
+ */
+export async function appendIncidentEvents(
+  scope: StoreScope,
+  incidentId: string,
+  drafts: readonly EventDraft[],
+  at: number = Date.now(),
+): Promise<IncidentEvent[]> {
+  const row = await scope.incidents.getRow(incidentId, { forUpdate: true });
+  if (!row) throw new OpxError('not_found', `no incident ${incidentId}`, { path: 'id' });
+  const chain = await scope.incidents.appendEvents(row, drafts);
+  await scope.incidents.update(incidentId, {
+    last_event_seq: chain.lastSeq,
+    last_event_hash: chain.lastHash,
+    updated_at: at,
+  });
+  return chain.events;
 }
 
 /** Moves an incident through its lifecycle and records the move in its event chain. */
@@ -62,17 +83,13 @@ export async function addNote(
   principal: string,
   at: number = Date.now(),
 ): Promise<IncidentEvent> {
-  const row = await scope.incidents.getRow(id, { forUpdate: true });
-  if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
-  const chain = await scope.incidents.appendEvents(row, [
-    { type: 'note_added', principal, at, data: { text } },
-  ]);
-  await scope.incidents.update(id, {
-    last_event_seq: chain.lastSeq,
-    last_event_hash: chain.lastHash,
-    updated_at: at,
-  });
-  return chain.events[0]!;
+  const [event] = await appendIncidentEvents(
+    scope,
+    id,
+    [{ type: 'note_added', principal, at, data: { text } }],
+    at,
+  );
+  return event!;
 }
 
 export interface ChainVerification {
@@ -344,8 +361,7 @@ export async function freezeEvidence(
   const graph = buildEvidenceGraph(bundle);
   await scope.evidence.insertBundle(bundle);
   await scope.evidence.insertGraph(graph);
-  const row = (await scope.incidents.getRow(incidentId, { forUpdate: true }))!;
-  const chain = await scope.incidents.appendEvents(row, [
+  await appendIncidentEvents(scope, incidentId, [
     {
       type: 'evidence_frozen',
       principal: options.principal,
@@ -353,10 +369,6 @@ export async function freezeEvidence(
       data: { bundleId: bundle.id, hash: bundle.hash },
     },
   ]);
-  await scope.incidents.update(incidentId, {
-    last_event_seq: chain.lastSeq,
-    last_event_hash: chain.lastHash,
-  });
   return { bundle, graph };
 }
 

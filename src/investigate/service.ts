@@ -3,7 +3,12 @@ import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import { AGENTS, type AgentName, type Finding, type RecommendationDraft } from '../domain/finding.js';
 import { canTransition } from '../domain/incident.js';
-import { freezeEvidence, requireIncident, transitionIncident } from '../incidents/service.js';
+import {
+  appendIncidentEvents,
+  freezeEvidence,
+  requireIncident,
+  transitionIncident,
+} from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
 import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
@@ -19,20 +24,6 @@ export interface InvestigationResult {
   recommendations: Recommendation[];
   outputHash: string;
   checkpoints: number;
-}
-
-async function appendIncidentEvents(
-  scope: StoreScope,
-  incidentId: string,
-  drafts: Parameters<StoreScope['incidents']['appendEvents']>[1],
-) {
-  const row = (await scope.incidents.getRow(incidentId, { forUpdate: true }))!;
-  const chain = await scope.incidents.appendEvents(row, drafts);
-  await scope.incidents.update(incidentId, {
-    last_event_seq: chain.lastSeq,
-    last_event_hash: chain.lastHash,
-    updated_at: Date.now(),
-  });
 }
 
 /** Runs the graph on a frozen bundle; `thread_id` is the incident id, so every run is checkpointed under it. */
