@@ -107,6 +107,27 @@ describe.each(BACKENDS)('investigation over HTTP on %s', (backend) => {
     expect(await verifyChain(server.runtime.store, incidentId)).toMatchObject({ valid: true });
   });
 
+  it('replays an investigation for a repeated Idempotency-Key instead of running it again', async () => {
+    const headers = { 'idempotency-key': `investigate-${incidentId}` };
+    const first = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      headers,
+      token: server.tokens.respond,
+    });
+    const again = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      headers,
+      token: server.tokens.respond,
+    });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.json.investigationId).toBe(first.json.investigationId);
+    const listed = await server.request('GET', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.read,
+    });
+    expect(
+      listed.json.items.filter((item: { id: string }) => item.id === first.json.investigationId),
+    ).toHaveLength(1);
+  });
+
   it('records approvals and rejections with principal and reason, once each', async () => {
     const { items } = (
       await server.request('GET', `/v1/incidents/${incidentId}/recommendations`, {

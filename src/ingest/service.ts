@@ -27,6 +27,18 @@ export interface WriteResponse<T = unknown> {
   replayed: boolean;
 }
 
+function requestHashOf(idempotency: IdempotencyRequest): string {
+  return sha256(canonicalJson({ route: idempotency.route, body: idempotency.body }));
+}
+
+function keyReused(idempotency: IdempotencyRequest): OpxError {
+  return new OpxError(
+    'idempotency_key_reused',
+    `Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for new content`,
+    { path: 'Idempotency-Key' },
+  );
+}
+
 /**
  * The write side of ingestion: signals, changes and SNS confirmations go through one group-commit
  * writer, with rules and silences compiled once per revision and idempotency keys checked in the
@@ -52,16 +64,10 @@ export class IngestService {
   ): Promise<WriteResponse<T>> {
     return this.writer.run(async (scope) => {
       if (!idempotency) return { ...(await work(scope)), replayed: false };
-      const requestHash = sha256(canonicalJson({ route: idempotency.route, body: idempotency.body }));
+      const requestHash = requestHashOf(idempotency);
       const stored = await scope.idempotency.get(idempotency.principal, idempotency.key);
       if (stored) {
-        if (stored.requestHash !== requestHash) {
-          throw new OpxError(
-            'idempotency_key_reused',
-            `Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for new content`,
-            { path: 'Idempotency-Key' },
-          );
-        }
+        if (stored.requestHash !== requestHash) throw keyReused(idempotency);
         return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
       }
       const result = await work(scope);
@@ -73,6 +79,32 @@ export class IngestService {
       });
       return { ...result, replayed: false };
     });
+  }
+
+  /**
+   * For writes too long to run inside one transaction (investigations): the stored answer for a key,
+   * if any; `remember` stores the answer afterwards. A replay returns the first answer; two concurrent
+   * first requests may both run.
+   */
+  async replayed<T>(idempotency: IdempotencyRequest): Promise<WriteResponse<T> | undefined> {
+    const stored = await this.store.idempotency.get(idempotency.principal, idempotency.key);
+    if (!stored) return undefined;
+    if (stored.requestHash !== requestHashOf(idempotency)) throw keyReused(idempotency);
+    return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
+  }
+
+  async remember(
+    idempotency: IdempotencyRequest,
+    response: { statusCode: number; body: unknown },
+  ): Promise<void> {
+    await this.writer.run((scope) =>
+      scope.idempotency.put(idempotency.principal, idempotency.key, {
+        route: idempotency.route,
+        requestHash: requestHashOf(idempotency),
+        statusCode: response.statusCode,
+        body: JSON.stringify(response.body ?? null),
+      }),
+    );
   }
 
   /** Stores and correlates signals inside the caller's transaction scope. */

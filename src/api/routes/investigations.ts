@@ -16,8 +16,11 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
 
   app.post('/v1/incidents/:id/investigations', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
+    const idempotency = idempotencyOf(request);
+    const replay = idempotency ? await runtime.ingest.replayed(idempotency) : undefined;
+    if (replay) return sendWrite(reply, replay);
     const result = await investigateIncident(runtime, id, request.principal.name);
-    return reply.code(201).send({
+    const body = {
       investigationId: result.investigationId,
       incidentId: result.incidentId,
       bundleId: result.bundle.id,
@@ -25,7 +28,9 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       checkpoints: result.checkpoints,
       findings: result.findings,
       recommendations: result.recommendations,
-    });
+    };
+    if (idempotency) await runtime.ingest.remember(idempotency, { statusCode: 201, body });
+    return reply.code(201).send(body);
   });
 
   app.get('/v1/incidents/:id/investigations', read, async (request) => {
