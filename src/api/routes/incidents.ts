@@ -181,11 +181,14 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
 
   app.post('/v1/incidents/:id/evidence', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
+    // The cached knowledge index, built outside the write transaction.
+    const knowledge = await runtime.knowledge.index();
     const response = await ingest.write(async (scope) => {
       const frozen = await freezeEvidence(scope, id, {
         lookbackMs: config.changeLookbackSeconds * 1000,
         radius: config.topologyRadius,
         principal: request.principal.name,
+        knowledge,
       });
       return { statusCode: 201, body: frozen };
     }, idempotencyOf(request));
