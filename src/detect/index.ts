@@ -1,4 +1,4 @@
-export { compileMatchers, fieldValue, type MatchableSignal, matchesAll } from './matcher.js';
+export { compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
 export {
   type CompiledRule,
   compileRules,

@@ -60,10 +60,6 @@ export function compileMatchers(matchers: readonly Matcher[]): CompiledMatcher {
   return (signal) => tests.every((test) => test(signal));
 }
 
-export function matchesAll(signal: MatchableSignal, matchers: readonly Matcher[]): boolean {
-  return compileMatchers(matchers)(signal);
-}
-
 function assertNever(value: never): never {
   throw new Error(`unknown matcher ${JSON.stringify(value)}`);
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { incidentSeveritySchema } from './common.js';
 
 export const AGENTS = [
   'signal-intelligence',
@@ -33,8 +32,6 @@ export const findingSchema = z.object({
   degraded: z.boolean(),
 });
 export type Finding = z.infer<typeof findingSchema>;
-
-export const recommendedSeveritySchema = incidentSeveritySchema;
 
 export const RECOMMENDATION_KINDS = [
   'rollback',

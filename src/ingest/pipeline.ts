@@ -1,6 +1,6 @@
 import { type CompiledMatcher, compileMatchers } from '../detect/matcher.js';
 import { type CompiledRule, groupKey, groupValues, maxSeverity, renderTitle } from '../detect/rules.js';
-import { type IncidentSeverity, newId } from '../domain/common.js';
+import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
 import type { Silence } from '../domain/rule.js';
 import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { planTransition } from '../incidents/lifecycle.js';
@@ -512,7 +512,7 @@ interface Hit {
 function asMatchable(row: SignalRow) {
   return {
     source: row.source,
-    severity: row.severity as IncidentSeverityOfSignal,
+    severity: row.severity as Severity,
     service: row.service,
     environment: row.environment,
     region: row.region,
@@ -521,7 +521,6 @@ function asMatchable(row: SignalRow) {
     labels: JSON.parse(row.labels) as Record<string, string>,
   };
 }
-type IncidentSeverityOfSignal = 'critical' | 'error' | 'warning' | 'info';
 
 /**
  * Runs the rules over new firing signals: a detection per match, grouped into a candidate per (rule,

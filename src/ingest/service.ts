@@ -118,10 +118,6 @@ export class IngestService {
     return ingestSignals(scope, drafts, { principal, now, settings: this.settings, rules, silences });
   }
 
-  async ingest(drafts: readonly SignalDraft[], principal: string): Promise<IngestResult> {
-    return this.writer.run((scope) => this.ingestInScope(scope, drafts, principal));
-  }
-
   async recordChanges(
     scope: StoreScope,
     changes: readonly NormalizedChangeInput[],
