@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
 import { IngestService } from './ingest/service.js';
+import type { Checkpointer } from './investigate/checkpointer.js';
 import { KnowledgeService } from './knowledge/search.js';
 import { openStore, type Store } from './store/index.js';
 
@@ -11,6 +12,10 @@ export interface Runtime {
   store: Store;
   ingest: IngestService;
   knowledge: KnowledgeService;
+  /** A read-only connection to the same store, for the agents' tools; opened on first use. */
+  reader(): Promise<Store>;
+  /** LangGraph's saver on this store, opened on first use and closed with the runtime. */
+  checkpointer(): Promise<Checkpointer>;
   close(): Promise<void>;
 }
 
@@ -32,14 +37,42 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const ingest = new IngestService(store, {
     autoResolve: config.autoResolve,
     reopenGraceMs: config.reopenGraceSeconds * 1000,
+    investigate: config.autoInvestigate
+      ? { maxAttempts: config.investigationMaxAttempts, delayMs: config.investigateDelaySeconds * 1000 }
+      : undefined,
   });
+  let checkpointer: Promise<Checkpointer> | undefined;
+  let reader: Promise<Store> | undefined;
   return {
     config,
     store,
     ingest,
     knowledge: new KnowledgeService(store),
+    reader() {
+      reader ??=
+        store.location === ':memory:'
+          ? Promise.resolve(store)
+          : openStore(storeUrl(config), {
+              ...(options.schema ? { schema: options.schema } : {}),
+              readOnly: true,
+            });
+      return reader;
+    },
+    checkpointer() {
+      checkpointer ??= import('./investigate/checkpointer.js').then(({ openCheckpointer }) =>
+        openCheckpointer(store),
+      );
+      return checkpointer;
+    },
     async close() {
       await ingest.close();
+      if (checkpointer)
+        await checkpointer.then(
+          (opened) => opened.close(),
+          () => undefined,
+        );
+      const opened = reader && (await reader.catch(() => undefined));
+      if (opened && opened !== store) await opened.close();
       await store.close();
     },
   };

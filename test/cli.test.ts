@@ -215,7 +215,8 @@ describe('opx demo', () => {
       expect(result.recommendations.length).toBeGreaterThan(0);
       expect(result.probableRootCause).toMatchObject({ service: 'checkout-service' });
       expect(result.checkpoints).toBeGreaterThan(0);
-      expect(run.stderr).toContain('[9/9]');
+      expect(result.replay).toMatchObject({ identical: true });
+      expect(run.stderr).toContain('[10/10]');
       expect(result.knowledge.length).toBeGreaterThan(0);
       expect(result.knowledge[0].path).toMatch(/checkout/);
       const clean = opx(['demo', '--clean'], { cwd });

@@ -5,6 +5,7 @@ import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { verifyChain } from '../src/incidents/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { canonicalJson } from '../src/util/hash.js';
 import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
 
 const EXAMPLES = path.join(REPO_ROOT, 'examples');
@@ -105,6 +106,69 @@ describe.each(BACKENDS)('investigation over HTTP on %s', (backend) => {
       recommendations.length,
     );
     expect(await verifyChain(server.runtime.store, incidentId)).toMatchObject({ valid: true });
+  });
+
+  it('replay re-runs the graph on the frozen bundle and gives byte-identical findings and recommendations', async () => {
+    const [latest] = await server.runtime.store.investigations.forIncident(incidentId);
+    const stored = await server.runtime.store.investigations.recommendations(incidentId, latest!.id);
+    const replay = await server.request('POST', `/v1/incidents/${incidentId}/replay`, {
+      body: {},
+      token: server.tokens.respond,
+    });
+    expect(replay.status).toBe(200);
+    expect(replay.json).toMatchObject({ investigationId: latest!.id, identical: true, differences: [] });
+    expect(replay.json.replayHash).toBe(latest!.outputHash);
+    expect(canonicalJson(replay.json.findings)).toBe(canonicalJson(latest!.findings));
+    const replayedDrafts = replay.json.findings[5].data.recommendations as Record<string, unknown>[];
+    const draftKeys = Object.keys(replayedDrafts[0]!);
+    expect(canonicalJson(replayedDrafts)).toBe(
+      canonicalJson(
+        stored.map((row) => Object.fromEntries(draftKeys.map((key) => [key, row[key as keyof typeof row]]))),
+      ),
+    );
+    const events = (
+      await server.request('GET', `/v1/incidents/${incidentId}/events`, { token: server.tokens.read })
+    ).json.items;
+    expect(events.at(-1)).toMatchObject({
+      type: 'investigation_replayed',
+      data: { investigationId: latest!.id, identical: true },
+    });
+  });
+
+  it('replay reports a recorded output that the frozen bundle no longer reproduces, with the diff', async () => {
+    const [latest] = await server.runtime.store.investigations.forIncident(incidentId);
+    const tampered = structuredClone(latest!.findings);
+    tampered[5]!.summary = 'a summary the engine never wrote';
+    await server.runtime.store.db
+      .updateTable('investigations')
+      .set({ result: JSON.stringify({ findings: tampered }) })
+      .where('id', '=', latest!.id)
+      .execute();
+    try {
+      const replay = await server.request('POST', `/v1/incidents/${incidentId}/replay`, {
+        body: { investigationId: latest!.id },
+        token: server.tokens.respond,
+      });
+      expect(replay.json.identical).toBe(false);
+      expect(replay.json.differences).toEqual([
+        {
+          path: 'findings[5].summary',
+          stored: 'a summary the engine never wrote',
+          replayed: latest!.findings[5]!.summary,
+        },
+      ]);
+    } finally {
+      await server.runtime.store.db
+        .updateTable('investigations')
+        .set({ result: JSON.stringify({ findings: latest!.findings }) })
+        .where('id', '=', latest!.id)
+        .execute();
+    }
+    const missing = await server.request('POST', `/v1/incidents/${incidentId}/replay`, {
+      body: { investigationId: 'inv_missing' },
+      token: server.tokens.respond,
+    });
+    expect(missing.status).toBe(404);
   });
 
   it('replays an investigation for a repeated Idempotency-Key instead of running it again', async () => {

@@ -44,6 +44,23 @@ export const configSchema = z.strictObject({
     .min(1)
     .max(24 * 90)
     .default(72),
+  /** Queue an investigation job when an incident is created or re-opened. */
+  autoInvestigate: z.coerce.boolean().default(true),
+  /**
+   * How long after an incident opens its automatic investigation starts, so the rest of an alert storm
+   * joins the incident before the evidence is frozen.
+   */
+  investigateDelaySeconds: z.coerce.number().int().min(0).max(3600).default(10),
+  /** Wall-clock limit for one investigation attempt. */
+  investigationTimeoutSeconds: z.coerce.number().int().min(1).default(300),
+  /** Wall-clock limit for one agent tool call (a read of the evidence). */
+  toolTimeoutSeconds: z.coerce.number().int().min(1).default(30),
+  /** Attempts an investigation job gets before it is dead-lettered (`opx jobs dead`). */
+  investigationMaxAttempts: z.coerce.number().int().min(1).max(50).default(3),
+  /** How long a worker's claim on a job lasts without a heartbeat; a crashed worker's job is retried after it. */
+  jobLeaseSeconds: z.coerce.number().int().min(1).default(60),
+  /** Jobs one worker runs at once. */
+  workerConcurrency: z.coerce.number().int().min(1).max(64).default(4),
 });
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
@@ -62,7 +79,16 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   topologyRadius: 'OPX_TOPOLOGY_RADIUS',
   logLevel: 'OPX_LOG_LEVEL',
   idempotencyRetentionHours: 'OPX_IDEMPOTENCY_RETENTION_HOURS',
+  autoInvestigate: 'OPX_AUTO_INVESTIGATE',
+  investigateDelaySeconds: 'OPX_INVESTIGATE_DELAY_SECONDS',
+  investigationTimeoutSeconds: 'OPX_INVESTIGATION_TIMEOUT_SECONDS',
+  toolTimeoutSeconds: 'OPX_TOOL_TIMEOUT_SECONDS',
+  investigationMaxAttempts: 'OPX_INVESTIGATION_MAX_ATTEMPTS',
+  jobLeaseSeconds: 'OPX_JOB_LEASE_SECONDS',
+  workerConcurrency: 'OPX_WORKER_CONCURRENCY',
 };
+
+const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate']);
 
 export const CONFIG_FILE_NAME = 'opx.config.yaml';
 
@@ -104,7 +130,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [key, name] of Object.entries(ENV_NAMES)) {
     const value = env[name];
     if (value !== undefined && value !== '') {
-      merged[key] = key === 'autoResolve' ? parseBoolean(value, name) : value;
+      merged[key] = BOOLEAN_KEYS.has(key as ConfigKey) ? parseBoolean(value, name) : value;
       origin[key] = `environment variable ${name}`;
     }
   }

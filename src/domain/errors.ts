@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   unsupported_media_type: 415,
   config_invalid: 500,
   store_unavailable: 503,
+  timeout: 504,
   internal: 500,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

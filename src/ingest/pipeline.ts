@@ -14,7 +14,12 @@ export interface IngestSettings {
   autoResolve: boolean;
   /** A firing signal re-opens a RESOLVED incident with its correlation key within this many ms. */
   reopenGraceMs: number;
+  /** Queue an `investigate` job, due after `delayMs`, for each incident a batch creates or re-opens. */
+  investigate?: { maxAttempts: number; delayMs: number } | undefined;
 }
+
+/** The job kind that runs an investigation (see src/investigate/jobs.ts). */
+export const INVESTIGATE_JOB = 'investigate';
 
 export interface CompiledSilence {
   silence: Silence;
@@ -200,6 +205,22 @@ export async function ingestSignals(
   await incidents.noteResolutions(resolvedLinks.map((link) => link.incidentId));
 
   const { created, updated } = await incidents.flush();
+  const { investigate } = context.settings;
+  if (investigate) {
+    const reopened = new Set(incidents.reopened);
+    for (const incidentId of [...created, ...reopened]) {
+      await scope.jobs.enqueue(
+        INVESTIGATE_JOB,
+        { incidentId, trigger: reopened.has(incidentId) ? 'reopened' : 'created' },
+        {
+          dedupKey: `${INVESTIGATE_JOB}:${incidentId}`,
+          maxAttempts: investigate.maxAttempts,
+          runAt: context.now + investigate.delayMs,
+        },
+        context.now,
+      );
+    }
+  }
   return { signals: outcomes, incidentsCreated: created, incidentsUpdated: updated };
 }
 
@@ -267,6 +288,8 @@ class IncidentBatch {
   readonly #work = new Map<string, IncidentWork>();
   /** Correlation key → active incident id, or null when known to have none. */
   readonly #activeByKey = new Map<string, string | null>();
+  /** Incidents this batch re-opened. */
+  readonly reopened: string[] = [];
 
   constructor(scope: StoreScope, context: IngestContext) {
     this.#scope = scope;
@@ -333,6 +356,7 @@ class IncidentBatch {
     Object.assign(entry.row, plan.values, { signals_resolved_at: null });
     entry.leading.push({ ...plan.event, type: 'reopened' });
     entry.dirty = true;
+    this.reopened.push(entry.row.id);
     this.#activeByKey.set(key, entry.row.id);
     return entry.row.id;
   }

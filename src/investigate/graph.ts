@@ -1,4 +1,5 @@
 import { Annotation, type BaseCheckpointSaver, END, START, StateGraph } from '@langchain/langgraph';
+import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import type { AgentName, Finding } from '../domain/finding.js';
 import { analyzeChanges } from './agents/change-intelligence.js';
@@ -11,6 +12,8 @@ import { validateFinding } from './evidence.js';
 
 export const InvestigationState = Annotation.Root({
   incidentId: Annotation<string>,
+  /** The investigation this run belongs to; an incident's thread holds every run of it. */
+  investigationId: Annotation<string>,
   bundleId: Annotation<string>,
   findings: Annotation<Partial<Record<AgentName, Finding>>>({
     reducer: (left, right) => ({ ...left, ...right }),
@@ -27,27 +30,67 @@ export const EVIDENCE_AGENTS = {
   'knowledge-rag': analyzeKnowledge,
 } as const;
 
+/** What the graph's nodes may call: read-only access to frozen evidence, under a time limit. */
+export interface GraphTools {
+  /** Reads a frozen evidence bundle by id. */
+  loadBundle(bundleId: string): Promise<EvidenceBundle>;
+  /** Limit for one tool call. */
+  toolTimeoutMs: number;
+}
+
+/** The environment variable that makes a node hold forever (fault injection for crash tests). */
+export const FAULT_HOLD_ENV = 'OPX_FAULT_HOLD_NODE';
+
+/**
+ * Fault injection: when `OPX_FAULT_HOLD_NODE` names this node, the node announces itself on stderr
+ * and never finishes, so a test can kill the process at a known point mid-investigation.
+ */
+async function holdIfAsked(node: string): Promise<void> {
+  if (process.env[FAULT_HOLD_ENV] !== node) return;
+  process.stderr.write(`opx fault injection: holding node ${node} until the process is killed\n`);
+  await new Promise<never>(() => {
+    setInterval(() => {}, 60_000);
+  });
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new OpxError('timeout', `${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The five evidence agents run in parallel from START; response-strategy joins them once all have
- * written their findings. Each node reads the frozen bundle by id, so a checkpoint holds ids and
- * findings, not the evidence. A finding that fails validation fails its node (and the investigation).
+ * written their findings. Each node reads the frozen bundle by id through its tool, so a checkpoint
+ * holds ids and findings, not the evidence. A finding that fails validation fails its node (and the
+ * investigation).
  */
-export function investigationGraph(loadBundle: (bundleId: string) => Promise<EvidenceBundle>) {
+export function investigationGraph(tools: GraphTools) {
   const checked = (finding: Finding, bundle: EvidenceBundle): Finding => {
     const problems = validateFinding(finding, bundle);
     if (problems.length > 0)
       throw new Error(`${finding.agent} produced an invalid finding: ${problems.join('; ')}`);
     return finding;
   };
+  const read = (node: string, bundleId: string) =>
+    withTimeout(tools.loadBundle(bundleId), tools.toolTimeoutMs, `${node}: reading evidence ${bundleId}`);
   const graph = new StateGraph(InvestigationState);
   for (const [name, analyze] of Object.entries(EVIDENCE_AGENTS)) {
     graph.addNode(name, async (state: InvestigationStateType) => {
-      const bundle = await loadBundle(state.bundleId);
+      const bundle = await read(name, state.bundleId);
+      await holdIfAsked(name);
       return { findings: { [name]: checked(analyze(bundle), bundle) } };
     });
   }
   graph.addNode('response-strategy', async (state: InvestigationStateType) => {
-    const bundle = await loadBundle(state.bundleId);
+    const bundle = await read('response-strategy', state.bundleId);
+    await holdIfAsked('response-strategy');
     return { findings: { 'response-strategy': checked(respond(bundle, state.findings), bundle) } };
   });
   const builder = graph as unknown as StateGraph<

@@ -1,3 +1,4 @@
+import { MemorySaver } from '@langchain/langgraph';
 import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
@@ -13,8 +14,7 @@ import type { Runtime } from '../runtime.js';
 import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
-import { openCheckpointer } from './checkpointer.js';
-import { investigationGraph } from './graph.js';
+import { type GraphTools, type InvestigationStateType, investigationGraph } from './graph.js';
 
 export interface InvestigationResult {
   investigationId: string;
@@ -23,53 +23,188 @@ export interface InvestigationResult {
   findings: Finding[];
   recommendations: Recommendation[];
   outputHash: string;
+  /** Checkpoints this investigation wrote on the incident's thread. */
   checkpoints: number;
+  /** Set when an unfinished run was continued from its last checkpoint. */
+  resumedFrom?: { checkpointId: string; next: string[] } | undefined;
 }
 
-/** Runs the graph on a frozen bundle; `thread_id` is the incident id, so every run is checkpointed under it. */
-export async function runGraph(
-  runtime: Runtime,
-  bundle: EvidenceBundle,
-): Promise<{ findings: Finding[]; checkpoints: number }> {
-  const checkpointer = await openCheckpointer(runtime.store);
-  try {
-    const config = { configurable: { thread_id: bundle.incidentId } };
-    const graph = investigationGraph(async () => bundle).compile(checkpointer.saver);
-    const state = await graph.invoke(
-      { incidentId: bundle.incidentId, bundleId: bundle.id, findings: {} },
-      config,
-    );
-    const findings = AGENTS.map((agent: AgentName) => {
-      const finding = state.findings[agent];
-      if (!finding) throw new OpxError('internal', `the investigation finished without a ${agent} finding`);
-      return finding;
-    });
-    let checkpoints = 0;
-    for await (const _checkpoint of checkpointer.saver.list(config)) checkpoints += 1;
-    return { findings, checkpoints };
-  } finally {
-    await checkpointer.close();
+export interface InvestigateOptions {
+  principal: string;
+  /** Aborts the run (a stopping worker, a lost lease). */
+  signal?: AbortSignal | undefined;
+  /**
+   * For job-driven runs: an investigation of this incident started at or after this time is this
+   * job's own earlier attempt. A running one is resumed from its checkpoint; a completed one is
+   * returned as is, so a job re-run after a crash completes exactly once.
+   */
+  resumeSince?: number | undefined;
+}
+
+type CompiledGraph = ReturnType<ReturnType<typeof investigationGraph>['compile']>;
+
+const BUNDLE_CACHE_SIZE = 64;
+const compiled = new WeakMap<Runtime, Promise<CompiledGraph>>();
+
+/** The agents' tools for one runtime: bundles read through the read-only connection, cached by id. */
+function graphTools(runtime: Runtime): GraphTools {
+  const cache = new Map<string, EvidenceBundle>();
+  return {
+    toolTimeoutMs: runtime.config.toolTimeoutSeconds * 1000,
+    async loadBundle(bundleId) {
+      const cached = cache.get(bundleId);
+      if (cached) return cached;
+      const bundle = await (await runtime.reader()).evidence.getBundle(bundleId);
+      if (!bundle) throw new OpxError('not_found', `no evidence bundle ${bundleId}`);
+      if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(bundleId, bundle);
+      return bundle;
+    },
+  };
+}
+
+/** The investigation graph compiled once per runtime, on the runtime's checkpointer. */
+function checkpointedGraph(runtime: Runtime): Promise<CompiledGraph> {
+  let graph = compiled.get(runtime);
+  if (!graph) {
+    graph = runtime
+      .checkpointer()
+      .then(({ saver }) => investigationGraph(graphTools(runtime)).compile(saver));
+    compiled.set(runtime, graph);
   }
+  return graph;
+}
+
+function findingsOf(state: { findings: Partial<Record<AgentName, Finding>> }): Finding[] {
+  return AGENTS.map((agent: AgentName) => {
+    const finding = state.findings[agent];
+    if (!finding) throw new OpxError('internal', `the investigation finished without a ${agent} finding`);
+    return finding;
+  });
+}
+
+/** A signal that aborts after the investigation time limit, or when `outer` aborts. */
+function deadline(runtime: Runtime, outer: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
+  const limitMs = runtime.config.investigationTimeoutSeconds * 1000;
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new OpxError('timeout', `the investigation exceeded its time limit of ${limitMs / 1000} s`),
+      ),
+    limitMs,
+  );
+  const forward = () => controller.abort(outer?.reason ?? new Error('aborted'));
+  if (outer?.aborted) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', forward);
+    },
+  };
+}
+
+/** Rejects as soon as `signal` aborts, with its reason. LangGraph stops between steps; this stops the wait. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Runs the graph for one investigation, or continues it: when the incident's thread already holds a
+ * checkpoint of this investigation with nodes still to run, LangGraph resumes from there (the
+ * finished agents are not run again).
+ */
+async function runGraph(
+  runtime: Runtime,
+  run: { investigationId: string; bundle: EvidenceBundle },
+  signal: AbortSignal,
+): Promise<{ findings: Finding[]; checkpoints: number; resumedFrom?: InvestigationResult['resumedFrom'] }> {
+  const graph = await checkpointedGraph(runtime);
+  const config = { configurable: { thread_id: run.bundle.incidentId }, signal };
+  const current = await graph.getState(config);
+  const values = current.values as Partial<InvestigationStateType>;
+  let state: InvestigationStateType;
+  let resumedFrom: InvestigationResult['resumedFrom'];
+  if (values.investigationId === run.investigationId) {
+    resumedFrom = {
+      checkpointId: String(current.config.configurable?.checkpoint_id ?? ''),
+      next: [...current.next],
+    };
+    state =
+      current.next.length > 0
+        ? ((await abortable(graph.invoke(null, config), signal)) as InvestigationStateType)
+        : (values as InvestigationStateType);
+  } else {
+    state = (await abortable(
+      graph.invoke(
+        {
+          incidentId: run.bundle.incidentId,
+          investigationId: run.investigationId,
+          bundleId: run.bundle.id,
+          findings: {},
+        },
+        config,
+      ),
+      signal,
+    )) as InvestigationStateType;
+  }
+  let checkpoints = 0;
+  const { saver } = await runtime.checkpointer();
+  for await (const tuple of saver.list({ configurable: { thread_id: run.bundle.incidentId } })) {
+    if (tuple.checkpoint.channel_values.investigationId === run.investigationId) checkpoints += 1;
+  }
+  return { findings: findingsOf(state), checkpoints, resumedFrom };
 }
 
 export function outputHash(findings: readonly Finding[]): string {
   return sha256(canonicalJson(findings));
 }
 
-/**
- * Freezes the evidence, runs the six agents, and records findings, recommendations and events. The
- * incident moves OPEN → INVESTIGATING → ADVISORY_READY where its lifecycle allows. Nothing outside OPX
- * is touched: recommendations wait for a human.
- */
-export async function investigateIncident(
+interface StartedRun {
+  id: string;
+  bundle: EvidenceBundle;
+  /** An earlier attempt already completed this job's investigation. */
+  completed?: InvestigationResult;
+}
+
+async function startOrResume(
   runtime: Runtime,
   incidentId: string,
-  principal: string,
-): Promise<InvestigationResult> {
+  options: InvestigateOptions,
+): Promise<StartedRun> {
   const { config } = runtime;
   const knowledge = await runtime.knowledge.index();
-  const started = await runtime.ingest.writer.run(async (scope) => {
+  return runtime.ingest.writer.run(async (scope): Promise<StartedRun> => {
     const incident = await requireIncident(scope, incidentId);
+    if (options.resumeSince !== undefined) {
+      const [latest] = await scope.investigations.forIncident(incidentId);
+      if (latest && latest.startedAt >= options.resumeSince && latest.bundleId) {
+        const bundle = await scope.evidence.getBundle(latest.bundleId);
+        if (bundle && latest.status === 'completed') {
+          return {
+            id: latest.id,
+            bundle,
+            completed: {
+              investigationId: latest.id,
+              incidentId,
+              bundle,
+              findings: latest.findings,
+              recommendations: await scope.investigations.recommendations(incidentId, latest.id),
+              outputHash: latest.outputHash ?? outputHash(latest.findings),
+              checkpoints: 0,
+            },
+          };
+        }
+        if (bundle && latest.status === 'running') return { id: latest.id, bundle };
+      }
+    }
     if (incident.status === 'CLOSED')
       throw new OpxError(
         'illegal_transition',
@@ -78,7 +213,7 @@ export async function investigateIncident(
     const { bundle } = await freezeEvidence(scope, incidentId, {
       lookbackMs: config.changeLookbackSeconds * 1000,
       radius: config.topologyRadius,
-      principal,
+      principal: options.principal,
       knowledge,
     });
     const id = newId('investigation');
@@ -86,7 +221,7 @@ export async function investigateIncident(
     await scope.investigations.start({ id, incidentId, bundleId: bundle.id, attempt, startedAt: Date.now() });
     if (canTransition(incident.status, 'INVESTIGATING')) {
       await transitionIncident(scope, incidentId, 'INVESTIGATING', {
-        principal,
+        principal: options.principal,
         at: Date.now(),
         reason: `investigation ${id}`,
       });
@@ -94,25 +229,45 @@ export async function investigateIncident(
     await appendIncidentEvents(scope, incidentId, [
       {
         type: 'investigation_started',
-        principal,
+        principal: options.principal,
         at: Date.now(),
         data: { investigationId: id, bundleId: bundle.id, bundleHash: bundle.hash },
       },
     ]);
     return { id, bundle };
   });
+}
 
-  let outcome: { findings: Finding[]; checkpoints: number };
+/**
+ * Freezes the evidence, runs the six agents, and records findings, recommendations and events. The
+ * incident moves OPEN → INVESTIGATING → ADVISORY_READY where its lifecycle allows. Nothing outside OPX
+ * is touched: recommendations wait for a human. The run is bounded by the investigation time limit;
+ * a failure marks the investigation failed and writes an incident event before it is re-thrown.
+ */
+export async function investigateIncident(
+  runtime: Runtime,
+  incidentId: string,
+  options: InvestigateOptions,
+): Promise<InvestigationResult> {
+  const started = await startOrResume(runtime, incidentId, options);
+  if (started.completed) return started.completed;
+
+  const limit = deadline(runtime, options.signal);
+  let outcome: Awaited<ReturnType<typeof runGraph>>;
   try {
-    outcome = await runGraph(runtime, started.bundle);
-  } catch (error) {
+    outcome = await runGraph(runtime, { investigationId: started.id, bundle: started.bundle }, limit.signal);
+  } catch (thrown) {
+    const error = limit.signal.aborted ? limit.signal.reason : thrown;
     const reason = error instanceof Error ? error.message : String(error);
     await runtime.ingest.writer.run(async (scope) => {
-      await scope.investigations.finish(started.id, {
-        status: 'failed',
-        finishedAt: Date.now(),
-        error: reason,
-      });
+      if (
+        !(await scope.investigations.finish(started.id, {
+          status: 'failed',
+          finishedAt: Date.now(),
+          error: reason,
+        }))
+      )
+        return;
       await appendIncidentEvents(scope, incidentId, [
         {
           type: 'investigation_failed',
@@ -123,6 +278,8 @@ export async function investigateIncident(
       ]);
     });
     throw error;
+  } finally {
+    limit.clear();
   }
 
   const hash = outputHash(outcome.findings);
@@ -142,14 +299,25 @@ export async function investigateIncident(
     createdAt: now,
   }));
   await runtime.ingest.writer.run(async (scope) => {
-    await scope.investigations.finish(started.id, {
+    const finished = await scope.investigations.finish(started.id, {
       status: 'completed',
       finishedAt: now,
       outputHash: hash,
       findings: outcome.findings,
     });
+    if (!finished) throw new OpxError('conflict', `investigation ${started.id} was finished by another run`);
     await scope.investigations.addRecommendations(recommendations);
     await appendIncidentEvents(scope, incidentId, [
+      ...(outcome.resumedFrom
+        ? [
+            {
+              type: 'investigation_resumed' as const,
+              principal: options.principal,
+              at: now,
+              data: { investigationId: started.id, ...outcome.resumedFrom },
+            },
+          ]
+        : []),
       ...outcome.findings.map((finding) => ({
         type: 'agent_completed' as const,
         principal: `agent:${finding.agent}`,
@@ -167,6 +335,12 @@ export async function investigateIncident(
         at: now,
         data: { recommendationId: recommendation.id, kind: recommendation.kind, title: recommendation.title },
       })),
+      {
+        type: 'investigation_completed' as const,
+        principal: 'system',
+        at: now,
+        data: { investigationId: started.id, outputHash: hash, checkpoints: outcome.checkpoints },
+      },
     ]);
     const incident = await requireIncident(scope, incidentId);
     if (incident.status === 'INVESTIGATING') {
@@ -185,6 +359,114 @@ export async function investigateIncident(
     recommendations,
     outputHash: hash,
     checkpoints: outcome.checkpoints,
+    resumedFrom: outcome.resumedFrom,
+  };
+}
+
+export interface ReplayDifference {
+  /** Where the outputs differ, as `findings[5].data.recommendations[0].title`. */
+  path: string;
+  stored: unknown;
+  replayed: unknown;
+}
+
+export interface ReplayResult {
+  incidentId: string;
+  investigationId: string;
+  bundleId: string;
+  identical: boolean;
+  storedHash: string;
+  replayHash: string;
+  findings: Finding[];
+  differences: ReplayDifference[];
+}
+
+const MAX_DIFFERENCES = 100;
+
+/** Structural differences between two JSON values, by path (at most MAX_DIFFERENCES). */
+export function jsonDifferences(stored: unknown, replayed: unknown, path = ''): ReplayDifference[] {
+  const out: ReplayDifference[] = [];
+  const walk = (left: unknown, right: unknown, at: string) => {
+    if (out.length >= MAX_DIFFERENCES) return;
+    const bothObjects =
+      typeof left === 'object' && left !== null && typeof right === 'object' && right !== null;
+    if (!bothObjects || Array.isArray(left) !== Array.isArray(right)) {
+      if (canonicalJson(left) !== canonicalJson(right)) out.push({ path: at, stored: left, replayed: right });
+      return;
+    }
+    if (Array.isArray(left) && Array.isArray(right)) {
+      for (let index = 0; index < Math.max(left.length, right.length); index += 1)
+        walk(left[index], right[index], `${at}[${index}]`);
+      return;
+    }
+    const a = left as Record<string, unknown>;
+    const b = right as Record<string, unknown>;
+    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
+      walk(a[key], b[key], at === '' ? key : `${at}.${key}`);
+  };
+  walk(stored, replayed, path);
+  return out;
+}
+
+/**
+ * Re-runs the graph on the frozen bundle of a completed investigation (the latest, unless one is
+ * named) and compares the output with what was recorded. The re-run is checkpointed in memory, not on
+ * the incident's thread, and changes nothing but one `investigation_replayed` event.
+ */
+export async function replayInvestigation(
+  runtime: Runtime,
+  incidentId: string,
+  options: { principal: string; investigationId?: string | undefined },
+): Promise<ReplayResult> {
+  await requireIncident(runtime.store, incidentId);
+  const investigations = await runtime.store.investigations.forIncident(incidentId);
+  const target = options.investigationId
+    ? investigations.find((item) => item.id === options.investigationId)
+    : investigations.find((item) => item.status === 'completed');
+  if (!target) {
+    throw new OpxError(
+      'not_found',
+      options.investigationId
+        ? `incident ${incidentId} has no investigation ${options.investigationId}`
+        : `incident ${incidentId} has no completed investigation to replay; run \`opx investigate ${incidentId}\``,
+    );
+  }
+  if (target.status !== 'completed' || !target.bundleId)
+    throw new OpxError(
+      'conflict',
+      `investigation ${target.id} is ${target.status}; only a completed one replays`,
+    );
+  const tools = graphTools(runtime);
+  const bundle = await tools.loadBundle(target.bundleId);
+  const graph = investigationGraph(tools).compile(new MemorySaver());
+  const state = (await graph.invoke(
+    { incidentId, investigationId: target.id, bundleId: bundle.id, findings: {} },
+    { configurable: { thread_id: `replay:${target.id}` } },
+  )) as InvestigationStateType;
+  const findings = findingsOf(state);
+  const replayHash = outputHash(findings);
+  const storedHash = target.outputHash ?? outputHash(target.findings);
+  const differences = jsonDifferences(target.findings, findings, 'findings');
+  const identical = replayHash === storedHash && differences.length === 0;
+  await runtime.ingest.writer.run((scope) =>
+    appendIncidentEvents(scope, incidentId, [
+      {
+        type: 'investigation_replayed',
+        principal: options.principal,
+        at: Date.now(),
+        data: { investigationId: target.id, identical, replayHash, differences: differences.length },
+      },
+    ]),
+  );
+  return {
+    incidentId,
+    investigationId: target.id,
+    bundleId: bundle.id,
+    identical,
+    storedHash,
+    replayHash,
+    findings,
+    differences,
   };
 }
 

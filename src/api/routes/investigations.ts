@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { requireIncident } from '../../incidents/service.js';
-import { decideRecommendation, investigateIncident } from '../../investigate/service.js';
+import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
 import { idempotencyOf, parseInput, sendWrite } from '../http.js';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
+const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
 const decisionBody = z.strictObject({
   reason: z.string().trim().min(1, 'give a reason for the decision').max(2000),
 });
@@ -19,7 +20,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     const idempotency = idempotencyOf(request);
     const replay = idempotency ? await runtime.ingest.replayed(idempotency) : undefined;
     if (replay) return sendWrite(reply, replay);
-    const result = await investigateIncident(runtime, id, request.principal.name);
+    const result = await investigateIncident(runtime, id, { principal: request.principal.name });
     const body = {
       investigationId: result.investigationId,
       incidentId: result.incidentId,
@@ -31,6 +32,12 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     };
     if (idempotency) await runtime.ingest.remember(idempotency, { statusCode: 201, body });
     return reply.code(201).send(body);
+  });
+
+  app.post('/v1/incidents/:id/replay', respond, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const { investigationId } = parseInput(replayBody, request.body ?? {});
+    return replayInvestigation(runtime, id, { principal: request.principal.name, investigationId });
   });
 
   app.get('/v1/incidents/:id/investigations', read, async (request) => {

@@ -9,12 +9,44 @@ import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.
 import { OpxError } from '../../domain/errors.js';
 import type { Finding } from '../../domain/finding.js';
 import { importHistory, readHistoryDirectory } from '../../incidents/history.js';
+import { INVESTIGATE_JOB } from '../../ingest/pipeline.js';
+import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
-import { openRuntime } from '../../runtime.js';
+import { openRuntime, type Runtime } from '../../runtime.js';
 import { configFrom, globalOptions } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+interface DemoRecommendation {
+  id: string;
+  rank: number;
+  kind: string;
+  risk: string;
+  confidence: number;
+  title: string;
+}
+
+/** Runs the investigation worker in this process until the incident's job has settled. */
+async function runJobsUntilIdle(runtime: Runtime, incidentId: string): Promise<void> {
+  const queued = await runtime.store.jobs.list({ status: 'pending', kind: INVESTIGATE_JOB });
+  if (!queued.some((job) => job.payload.incidentId === incidentId))
+    throw new OpxError('internal', `no investigation job was queued for ${incidentId}`);
+  const stop = new AbortController();
+  const failures: string[] = [];
+  await runInvestigationWorker(runtime, {
+    signal: stop.signal,
+    log: () => {},
+    onEvent: (event) => {
+      if (event.job.payload.incidentId !== incidentId) return;
+      if (event.type === 'failed') failures.push(event.error);
+      // A failed attempt would wait out its backoff; the demo reports it instead.
+      if (event.type === 'completed' || event.type === 'failed') stop.abort();
+    },
+  });
+  if (failures.length > 0)
+    throw new OpxError('internal', `the investigation job failed: ${failures.join('; ')}`);
+}
 
 interface DemoOptions {
   service: string;
@@ -75,10 +107,19 @@ export function registerDemo(program: Command): void {
       }
 
       if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
-      const stage = stageReporter(9, json);
+      const stage = stageReporter(10, json);
       const runtime = await stage(
         `Creating a fresh store in ${path.relative(process.cwd(), dataDir) || dataDir}`,
-        () => openRuntime({ ...base, dataDir, databaseUrl: undefined, logLevel: 'silent' }),
+        () =>
+          openRuntime({
+            ...base,
+            dataDir,
+            databaseUrl: undefined,
+            logLevel: 'silent',
+            // The worker starts only after the alerts are in, so the job may be due at once.
+            autoInvestigate: true,
+            investigateDelaySeconds: 0,
+          }),
       );
       try {
         const { store } = runtime;
@@ -223,21 +264,41 @@ export function registerDemo(program: Command): void {
               reason: 'demo: severity requested with --severity',
             });
           });
-          const investigation = (await stage('Investigating: six agents on LangGraph, checkpointed', () =>
-            call('POST', `/v1/incidents/${incidentId}/investigations`),
-          )) as {
-            investigationId: string;
-            checkpoints: number;
-            findings: Finding[];
-            recommendations: {
-              id: string;
-              rank: number;
-              kind: string;
-              risk: string;
-              confidence: number;
-              title: string;
-            }[];
-          };
+          const investigation = await stage(
+            'Investigating: the worker claims the automatic job; six agents run on LangGraph, checkpointed',
+            async () => {
+              await runJobsUntilIdle(runtime, incidentId);
+              const { items } = (await call('GET', `/v1/incidents/${incidentId}/investigations`)) as {
+                items: { id: string; status: string; error: string | null; findings: Finding[] }[];
+              };
+              const latest = items[0];
+              if (latest?.status !== 'completed')
+                throw new OpxError(
+                  'internal',
+                  `the investigation did not complete: ${latest ? `${latest.status} ${latest.error ?? ''}` : 'none ran'}`,
+                );
+              const { items: recommendations } = (await call(
+                'GET',
+                `/v1/incidents/${incidentId}/recommendations`,
+              )) as { items: DemoRecommendation[] };
+              const { items: timeline } = (await call('GET', `/v1/incidents/${incidentId}/events`)) as {
+                items: { type: string; data: { investigationId?: string; checkpoints?: number } }[];
+              };
+              const completed = timeline.find(
+                (event) =>
+                  event.type === 'investigation_completed' && event.data.investigationId === latest.id,
+              );
+              return {
+                investigationId: latest.id,
+                findings: latest.findings,
+                recommendations,
+                checkpoints: completed?.data.checkpoints ?? 0,
+              };
+            },
+          );
+          const replay = (await stage('Replaying the investigation on its frozen evidence', () =>
+            call('POST', `/v1/incidents/${incidentId}/replay`, {}),
+          )) as { identical: boolean; replayHash: string; differences: unknown[] };
           const evidence = (await call('GET', `/v1/incidents/${incidentId}/evidence`)) as {
             bundle: {
               id: string;
@@ -269,6 +330,8 @@ export function registerDemo(program: Command): void {
             `npx opx ${dataFlag} incidents events ${incidentId}`,
             `npx opx ${dataFlag} incidents verify ${incidentId}`,
             `npx opx ${dataFlag} investigate show ${incidentId} --checkpoints`,
+            `npx opx ${dataFlag} replay ${incidentId}`,
+            `npx opx ${dataFlag} jobs list`,
             `npx opx ${dataFlag} approve ${investigation.recommendations[0]?.id ?? '<recommendation>'} --reason "matches the deploy"`,
             `npx opx ${dataFlag} rules list`,
             `npx opx ${dataFlag} services list`,
@@ -285,6 +348,7 @@ export function registerDemo(program: Command): void {
             probableRootCause: strategy.data.probableRootCause ?? null,
             channelSummary: strategy.data.channelSummary,
             checkpoints: investigation.checkpoints,
+            replay: { identical: replay.identical, outputHash: replay.replayHash },
             incident: detail.incident,
             signals: detail.signals,
             events: events.items,
@@ -366,7 +430,8 @@ export function registerDemo(program: Command): void {
             ]),
           );
           process.stdout.write(
-            `${investigation.checkpoints} LangGraph checkpoints on thread ${incidentId}\n`,
+            `${investigation.checkpoints} LangGraph checkpoints on thread ${incidentId}; ` +
+              `replay on the frozen bundle: ${replay.identical ? 'identical' : `DIFFERENT (${replay.differences.length} differences)`}\n`,
           );
           process.stdout.write(`\nFor the incident channel: ${strategy.data.channelSummary}\n`);
           process.stdout.write('\n== Evidence bundle ==\n');

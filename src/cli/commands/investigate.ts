@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Finding } from '../../domain/finding.js';
 import { requireIncident } from '../../incidents/service.js';
 import { openCheckpointer } from '../../investigate/checkpointer.js';
-import { decideRecommendation, investigateIncident } from '../../investigate/service.js';
+import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
@@ -44,7 +44,7 @@ export function registerInvestigate(program: Command): void {
         return;
       }
       await withRuntime(command, async (runtime) => {
-        const result = await investigateIncident(runtime, incidentId, cliPrincipal());
+        const result = await investigateIncident(runtime, incidentId, { principal: cliPrincipal() });
         if (globalOptions(command).json) return printJson(result);
         const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
         process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);
@@ -102,6 +102,36 @@ export function registerInvestigate(program: Command): void {
           printTable(
             ['checkpoint', 'step', 'source'],
             checkpoints.map((item) => [item.id, String(item.step), String(item.source)]),
+          );
+        }
+      });
+    });
+
+  program
+    .command('replay')
+    .argument('<incident>')
+    .option('--investigation <id>', 'replay this investigation (default: the latest completed one)')
+    .description('re-run the agents on a frozen evidence bundle and compare with the recorded output')
+    .action(async (incidentId: string, options: { investigation?: string }, command: Command) => {
+      await withRuntime(command, async (runtime) => {
+        const result = await replayInvestigation(runtime, incidentId, {
+          principal: cliPrincipal(),
+          investigationId: options.investigation,
+        });
+        if (!result.identical) process.exitCode = 1;
+        if (globalOptions(command).json) return printJson(result);
+        process.stdout.write(
+          `replayed investigation ${result.investigationId} on bundle ${result.bundleId}: ${result.identical ? 'IDENTICAL' : 'DIFFERENT'}\n` +
+            `  recorded output hash ${result.storedHash}\n  replayed output hash ${result.replayHash}\n`,
+        );
+        if (result.differences.length > 0) {
+          printTable(
+            ['path', 'recorded', 'replayed'],
+            result.differences.map((difference) => [
+              difference.path,
+              clipText(JSON.stringify(difference.stored) ?? 'absent', 50),
+              clipText(JSON.stringify(difference.replayed) ?? 'absent', 50),
+            ]),
           );
         }
       });

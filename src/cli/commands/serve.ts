@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
 import { storeUrl } from '../../config/index.js';
+import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { migrateAndSeed, openRuntime } from '../../runtime.js';
 import { configFrom, globalOptions } from '../context.js';
 import { printJson } from '../output.js';
@@ -13,45 +14,85 @@ export function registerServe(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (OPX_PORT, default 8080; 0 picks a free one)')
     .option('--host <host>', 'address to bind (OPX_HOST, default 127.0.0.1)')
     .option('--log-requests', 'log one line per request')
-    .action(async (options: { port?: string; host?: string; logRequests?: boolean }, command: Command) => {
-      const config = configFrom(command, { port: options.port, host: options.host });
-      const runtime = await openRuntime(config);
-      const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
-      const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
-      const address = await app.listen({ port: config.port, host: config.host });
-      if (generated) {
-        process.stdout.write(
-          `\nGenerated an admin token (shown once; set OPX_ADMIN_TOKEN to choose your own):\n\n  ${generated}\n\n`,
-        );
-      }
-      process.stdout.write(
-        `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
-      );
-      // Idempotency keys are replayable for a retention window, not forever.
-      const purge = async () => {
-        const cutoff = Date.now() - config.idempotencyRetentionHours * 3_600_000;
-        try {
-          await runtime.ingest.writer.run((scope) => scope.idempotency.purgeOlderThan(cutoff));
-        } catch (error) {
-          app.log.warn({ err: error }, 'idempotency purge failed; will retry next hour');
+    .option('--no-worker', 'do not run investigation jobs in this process (run `opx worker` instead)')
+    .action(
+      async (
+        options: { port?: string; host?: string; logRequests?: boolean; worker: boolean },
+        command: Command,
+      ) => {
+        const config = configFrom(command, { port: options.port, host: options.host });
+        const runtime = await openRuntime(config);
+        const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
+        const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
+        const address = await app.listen({ port: config.port, host: config.host });
+        if (generated) {
+          process.stdout.write(
+            `\nGenerated an admin token (shown once; set OPX_ADMIN_TOKEN to choose your own):\n\n  ${generated}\n\n`,
+          );
         }
-      };
-      void purge();
-      const purgeTimer = setInterval(() => void purge(), 3_600_000);
-      purgeTimer.unref();
-      let stopping = false;
-      const stop = async (signal: string) => {
-        clearInterval(purgeTimer);
-        if (stopping) return;
-        stopping = true;
-        process.stdout.write(`received ${signal}, draining…\n`);
-        // Close the listener first, then let queued writes commit before the store closes.
-        await app.close();
+        process.stdout.write(
+          `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
+        );
+        // Idempotency keys are replayable for a retention window, not forever.
+        const purge = async () => {
+          const cutoff = Date.now() - config.idempotencyRetentionHours * 3_600_000;
+          try {
+            await runtime.ingest.writer.run((scope) => scope.idempotency.purgeOlderThan(cutoff));
+          } catch (error) {
+            app.log.warn({ err: error }, 'idempotency purge failed; will retry next hour');
+          }
+        };
+        void purge();
+        const purgeTimer = setInterval(() => void purge(), 3_600_000);
+        purgeTimer.unref();
+        const workerStop = new AbortController();
+        const worker = options.worker
+          ? runInvestigationWorker(runtime, {
+              signal: workerStop.signal,
+              log: (line) => app.log.info(line),
+            }).catch((error: unknown) => app.log.error({ err: error }, 'the investigation worker stopped'))
+          : Promise.resolve();
+        let stopping = false;
+        const stop = async (signal: string) => {
+          clearInterval(purgeTimer);
+          if (stopping) return;
+          stopping = true;
+          process.stdout.write(`received ${signal}, draining…\n`);
+          // Close the listener and the worker first, then let queued writes commit before the store closes.
+          workerStop.abort(new Error(`${signal} received`));
+          await app.close();
+          await worker;
+          await runtime.close();
+          process.exit(0);
+        };
+        process.on('SIGINT', () => void stop('SIGINT'));
+        process.on('SIGTERM', () => void stop('SIGTERM'));
+      },
+    );
+
+  program
+    .command('worker')
+    .description('run investigation jobs (automatic investigations, retries) without serving HTTP')
+    .action(async (_options: unknown, command: Command) => {
+      const config = configFrom(command);
+      const runtime = await openRuntime(config);
+      const stop = new AbortController();
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.on(signal, () => {
+          if (stop.signal.aborted) return;
+          log(`received ${signal}, finishing running jobs…`);
+          stop.abort(new Error(`${signal} received`));
+        });
+      }
+      log(
+        `opx worker started (store: ${runtime.store.dialect} ${runtime.store.location}; concurrency ${config.workerConcurrency}, lease ${config.jobLeaseSeconds} s)`,
+      );
+      try {
+        await runInvestigationWorker(runtime, { signal: stop.signal, log });
+      } finally {
         await runtime.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGTERM', () => void stop('SIGTERM'));
+      }
     });
 
   program

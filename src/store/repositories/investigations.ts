@@ -91,6 +91,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
         .execute();
     },
 
+    /** Finishes a running investigation; false when it was not running (already finished elsewhere). */
     async finish(
       id: string,
       outcome: {
@@ -100,8 +101,8 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
         outputHash?: string;
         findings?: Finding[];
       },
-    ): Promise<void> {
-      await db
+    ): Promise<boolean> {
+      const result = await db
         .updateTable('investigations')
         .set({
           status: outcome.status,
@@ -111,7 +112,9 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
           result: outcome.findings ? toJson({ findings: outcome.findings }) : null,
         })
         .where('id', '=', id)
-        .execute();
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
     },
 
     async get(id: string): Promise<Investigation | undefined> {

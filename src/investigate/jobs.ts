@@ -1,0 +1,83 @@
+import { OpxError } from '../domain/errors.js';
+import { INVESTIGATE_JOB } from '../ingest/pipeline.js';
+import type { Runtime } from '../runtime.js';
+import type { Job } from '../store/repositories/jobs.js';
+import { runWorker, type WorkerEvent } from '../worker/queue.js';
+import { investigateIncident } from './service.js';
+
+export const AUTO_INVESTIGATOR = 'system:auto-investigate';
+
+/** What an `investigate` job did, for the worker's log. */
+export type InvestigationJobOutcome =
+  | { kind: 'completed'; investigationId: string; resumed: boolean }
+  | { kind: 'skipped'; reason: string };
+
+/**
+ * Runs one `investigate` job. A re-run of the same job (its worker crashed) resumes the investigation it
+ * started from the last checkpoint, or finds it already completed; an incident that is gone or CLOSED
+ * is skipped rather than retried, because no retry can succeed.
+ */
+export async function runInvestigationJob(
+  runtime: Runtime,
+  job: Job,
+  signal: AbortSignal,
+): Promise<InvestigationJobOutcome> {
+  const incidentId = job.payload.incidentId;
+  if (typeof incidentId !== 'string' || incidentId === '')
+    throw new OpxError('invalid_request', `job ${job.id} has no incidentId in its payload`);
+  try {
+    const result = await investigateIncident(runtime, incidentId, {
+      principal: AUTO_INVESTIGATOR,
+      signal,
+      resumeSince: job.createdAt,
+    });
+    return { kind: 'completed', investigationId: result.investigationId, resumed: !!result.resumedFrom };
+  } catch (error) {
+    if (error instanceof OpxError && (error.code === 'not_found' || error.code === 'illegal_transition'))
+      return { kind: 'skipped', reason: error.message };
+    throw error;
+  }
+}
+
+export interface InvestigationWorkerOptions {
+  signal: AbortSignal;
+  log: (line: string) => void;
+  /** Called after each job settles (tests and the demo wait on it). */
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+/** Claims and runs `investigate` jobs with the runtime's lease, concurrency and time limits until `signal` aborts. */
+export function runInvestigationWorker(runtime: Runtime, options: InvestigationWorkerOptions): Promise<void> {
+  const { config } = runtime;
+  return runWorker({
+    store: runtime.store,
+    concurrency: config.workerConcurrency,
+    leaseMs: config.jobLeaseSeconds * 1000,
+    // The investigation enforces its own limit and records why it failed; this is the backstop.
+    attemptTimeoutMs: (config.investigationTimeoutSeconds + 30) * 1000,
+    signal: options.signal,
+    handlers: {
+      [INVESTIGATE_JOB]: async (job, signal) => {
+        const outcome = await runInvestigationJob(runtime, job, signal);
+        options.log(
+          outcome.kind === 'completed'
+            ? `job ${job.id}: investigation ${outcome.investigationId} of ${String(job.payload.incidentId)} completed${outcome.resumed ? ' (resumed from its checkpoint)' : ''}`
+            : `job ${job.id}: skipped: ${outcome.reason}`,
+        );
+      },
+    },
+    onEvent: (event) => {
+      if (event.type === 'claimed')
+        options.log(
+          `job ${event.job.id}: claimed (${event.job.kind}, attempt ${event.job.attempts}/${event.job.maxAttempts})`,
+        );
+      else if (event.type === 'failed')
+        options.log(
+          `job ${event.job.id}: attempt ${event.job.attempts}/${event.job.maxAttempts} failed: ${event.error}; ${event.next === 'dead' ? 'dead-lettered (`opx jobs dead`)' : event.next === 'pending' ? 'will retry' : 'lease lost'}`,
+        );
+      else if (event.type === 'lease_lost')
+        options.log(`job ${event.job.id}: lease lost; another worker owns it`);
+      options.onEvent?.(event);
+    },
+  });
+}

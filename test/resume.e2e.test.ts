@@ -1,0 +1,159 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { configSchema } from '../src/config/index.js';
+import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
+import { openRuntime, type Runtime } from '../src/runtime.js';
+import { REPO_ROOT } from './support.js';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
+
+type Worker = ChildProcessByStdio<null, Readable, Readable> & { output(): string };
+
+function startWorker(dataDir: string, env: Record<string, string>): Worker {
+  const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'worker'], {
+    env: { ...process.env, OPX_DATABASE_URL: '', OPX_JOB_LEASE_SECONDS: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  return Object.assign(child, { output: () => output });
+}
+
+async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const exited = (child: Worker) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+describe('an investigation survives SIGKILL of its worker', () => {
+  let dataDir: string;
+  const open = async (): Promise<Runtime> =>
+    openRuntime(configSchema.parse({ dataDir, logLevel: 'silent', investigateDelaySeconds: 0 }));
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-resume-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('resumes from its checkpoint in a new process and completes exactly once', async () => {
+    let runtime = await open();
+    let incidentId: string;
+    try {
+      const catalog = parseBackstageCatalog(
+        readFileSync(path.join(REPO_ROOT, 'examples', 'topology', 'catalog-info.yaml'), 'utf8'),
+      );
+      if (!catalog.ok) throw new Error(catalog.error.message);
+      await runtime.store.services.upsertMany(catalog.services);
+      const result = await runtime.ingest.writer.run((scope) =>
+        runtime.ingest.ingestInScope(
+          scope,
+          [
+            {
+              source: 'generic',
+              fingerprint: 'resume-test',
+              status: 'firing',
+              severity: 'critical',
+              service: 'checkout-service',
+              environment: 'prod',
+              title: 'HighErrorRate on checkout-service',
+              labels: { alertname: 'HighErrorRate' },
+              annotations: {},
+              links: [],
+            },
+          ],
+          'test',
+        ),
+      );
+      incidentId = result.incidentsCreated[0]!;
+      expect(incidentId).toMatch(/^inc_/);
+    } finally {
+      await runtime.close();
+    }
+
+    // First worker: the five evidence agents finish, then it is killed inside response-strategy.
+    const first = startWorker(dataDir, { [FAULT_HOLD_ENV]: 'response-strategy' });
+    await waitFor('the worker to reach response-strategy', () =>
+      first.output().includes('holding node response-strategy'),
+    );
+    first.kill('SIGKILL');
+    expect(await exited(first)).toMatchObject({ signal: 'SIGKILL' });
+
+    runtime = await open();
+    try {
+      const [running] = await runtime.store.investigations.forIncident(incidentId);
+      expect(running).toMatchObject({ status: 'running' });
+      const { saver } = await runtime.checkpointer();
+      const latest = await saver.getTuple({ configurable: { thread_id: incidentId } });
+      expect(latest?.checkpoint.channel_values.investigationId).toBe(running!.id);
+      expect(Object.keys(latest?.checkpoint.channel_values.findings as object).sort()).toEqual([
+        'change-intelligence',
+        'historical-pattern',
+        'knowledge-rag',
+        'risk-blast-radius',
+        'signal-intelligence',
+      ]);
+    } finally {
+      await runtime.close();
+    }
+
+    // Second worker: claims the job once the dead worker's lease expires, resumes, completes.
+    const second = startWorker(dataDir, {});
+    await waitFor('the resumed investigation to complete', () =>
+      second.output().includes('completed (resumed from its checkpoint)'),
+    );
+    second.kill('SIGTERM');
+    expect(await exited(second)).toMatchObject({ code: 0 });
+
+    runtime = await open();
+    try {
+      const investigations = await runtime.store.investigations.forIncident(incidentId);
+      expect(investigations).toHaveLength(1);
+      const [investigation] = investigations;
+      expect(investigation).toMatchObject({ status: 'completed', attempt: 1 });
+      const [job] = await runtime.store.jobs.list({ kind: INVESTIGATE_JOB });
+      expect(job).toMatchObject({ status: 'done', attempts: 2 });
+
+      const events = await runtime.store.incidents.events(incidentId);
+      const count = (type: string) => events.filter((event) => event.type === type).length;
+      expect(count('investigation_started')).toBe(1);
+      expect(count('investigation_completed')).toBe(1);
+      expect(count('agent_completed')).toBe(6);
+      const resumed = events.find((event) => event.type === 'investigation_resumed');
+      expect(resumed?.data).toMatchObject({
+        investigationId: investigation!.id,
+        next: ['response-strategy'],
+      });
+      const recommendations = await runtime.store.investigations.recommendations(incidentId);
+      expect(recommendations.length).toBeGreaterThan(0);
+      expect(count('recommendation_proposed')).toBe(recommendations.length);
+
+      // One run on the thread: a single input checkpoint, so nothing started over.
+      const { saver } = await runtime.checkpointer();
+      const sources: unknown[] = [];
+      for await (const tuple of saver.list({ configurable: { thread_id: incidentId } }))
+        sources.push(tuple.metadata?.source);
+      expect(sources.filter((source) => source === 'input')).toHaveLength(1);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
