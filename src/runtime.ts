@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
+import { AlertNameCache, type FreezeOptions } from './incidents/service.js';
 import { IngestService } from './ingest/service.js';
 import type { Checkpointer } from './investigate/checkpointer.js';
 import { KnowledgeService } from './knowledge/search.js';
@@ -12,6 +13,11 @@ export interface Runtime {
   store: Store;
   ingest: IngestService;
   knowledge: KnowledgeService;
+  /**
+   * What freezing evidence needs from the runtime: the configured look-back and radius, and the cached
+   * knowledge index and past-incident alert names. Build it outside a write transaction.
+   */
+  evidenceOptions(principal: string): Promise<FreezeOptions>;
   /** A read-only connection to the same store, for the agents' tools; opened on first use. */
   reader(): Promise<Store>;
   /** LangGraph's saver on this store, opened on first use and closed with the runtime. */
@@ -42,12 +48,23 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       : undefined,
   });
   let checkpointer: Promise<Checkpointer> | undefined;
+  const knowledge = new KnowledgeService(store);
+  const alertNames = new AlertNameCache();
   let reader: Promise<Store> | undefined;
   return {
     config,
     store,
     ingest,
-    knowledge: new KnowledgeService(store),
+    knowledge,
+    async evidenceOptions(principal) {
+      return {
+        lookbackMs: config.changeLookbackSeconds * 1000,
+        radius: config.topologyRadius,
+        principal,
+        knowledge: await knowledge.index(),
+        alertNames,
+      };
+    },
     reader() {
       reader ??=
         store.location === ':memory:'

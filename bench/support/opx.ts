@@ -27,12 +27,15 @@ export async function startOpx(options: {
   cpuProfileDir?: string;
   /** File for per-statement SQLite timings (see sql-timing-hook.ts), written when the server exits. */
   sqlTimingsFile?: string;
+  /** Settings for this run (OPX_* variables), on top of the clean environment. */
+  env?: Record<string, string>;
 }): Promise<RunningOpx> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('OPX_')) env[name] = value;
   env.OPX_ADMIN_TOKEN = options.adminToken;
   env.OPX_LOG_LEVEL = 'warn';
+  Object.assign(env, options.env);
   const nodeFlags: string[] = [];
   // Node names each profile after the pid and thread; the hooks thread that tsx adds writes one too.
   if (options.cpuProfileDir) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);

@@ -143,6 +143,42 @@ export interface BundleOptions {
   radius: number;
   /** A prebuilt knowledge index (the API keeps one cached); built from the store when absent. */
   knowledge?: KnowledgeIndex;
+  /** Alert names of past incidents already read (the runtime keeps one); read from the store when absent. */
+  alertNames?: AlertNameCache;
+}
+
+/**
+ * Alert names of past incidents, remembered by (incident, signal count). A past incident's signals only
+ * change by gaining more, which raises its count, so a remembered entry is never stale; reading them is
+ * the costliest part of freezing evidence (a past storm links thousands of signals).
+ */
+export class AlertNameCache {
+  readonly #entries = new Map<string, string[]>();
+  readonly #capacity: number;
+
+  constructor(capacity = 20_000) {
+    this.#capacity = capacity;
+  }
+
+  async get(scope: StoreScope, incidents: readonly Incident[]): Promise<Map<string, string[]>> {
+    const key = (incident: Incident) => `${incident.id}:${incident.signalCount}`;
+    const out = new Map<string, string[]>();
+    const missing: Incident[] = [];
+    for (const incident of incidents) {
+      const known = this.#entries.get(key(incident));
+      if (known) out.set(incident.id, known);
+      else missing.push(incident);
+    }
+    if (missing.length === 0) return out;
+    const read = await scope.incidents.alertNames(missing.map((incident) => incident.id));
+    for (const incident of missing) {
+      const names = read.get(incident.id) ?? [];
+      out.set(incident.id, names);
+      if (this.#entries.size >= this.#capacity) this.#entries.delete(this.#entries.keys().next().value!);
+      this.#entries.set(key(incident), names);
+    }
+    return out;
+  }
 }
 
 /**
@@ -169,7 +205,7 @@ export async function buildEvidenceBundle(
   const changes = (
     await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
   ).filter((change) => change.createdAt <= asOf);
-  const history = await pastIncidents(scope, incidentId, names, asOf);
+  const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
   const knowledge = await relevantKnowledge(scope, incident, signals, options.knowledge);
   const content = {
     incidentId,
@@ -252,19 +288,18 @@ async function pastIncidents(
   incidentId: string,
   services: readonly string[],
   asOf: number,
+  cache: AlertNameCache | undefined,
 ): Promise<PastIncident[]> {
-  const wanted = new Set(services);
+  // The newest past incidents on these services; a few more than kept, for those resolved after asOf.
   const candidates = (
-    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], until: asOf, limit: 1000 })
+    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], service: services, until: asOf, limit: 400 })
   ).filter(
-    (incident) =>
-      incident.id !== incidentId &&
-      incident.resolvedAt !== null &&
-      incident.resolvedAt <= asOf &&
-      incident.services.some((service) => wanted.has(service)),
+    (incident) => incident.id !== incidentId && incident.resolvedAt !== null && incident.resolvedAt <= asOf,
   );
   const chosen = candidates.slice(0, 200);
-  const alerts = await scope.incidents.alertNames(chosen.map((incident) => incident.id));
+  const alerts = cache
+    ? await cache.get(scope, chosen)
+    : await scope.incidents.alertNames(chosen.map((incident) => incident.id));
   return chosen.map((incident) => ({
     id: incident.id,
     title: incident.title,
@@ -352,10 +387,12 @@ export function buildEvidenceGraph(bundle: EvidenceBundle): EvidenceGraph {
 }
 
 /** Builds, stores and links a bundle and its graph, with an `evidence_frozen` event on the incident. */
+export type FreezeOptions = BundleOptions & { principal: string };
+
 export async function freezeEvidence(
   scope: StoreScope,
   incidentId: string,
-  options: BundleOptions & { principal: string },
+  options: FreezeOptions,
 ): Promise<{ bundle: EvidenceBundle; graph: EvidenceGraph }> {
   const bundle = await buildEvidenceBundle(scope, incidentId, options);
   const graph = buildEvidenceGraph(bundle);

@@ -44,12 +44,20 @@ export interface InvestigateOptions {
 type CompiledGraph = ReturnType<ReturnType<typeof investigationGraph>['compile']>;
 
 const BUNDLE_CACHE_SIZE = 64;
-const compiled = new WeakMap<Runtime, Promise<CompiledGraph>>();
+const compiled = new WeakMap<
+  Runtime,
+  { tools: ReturnType<typeof graphTools>; graph: Promise<CompiledGraph> }
+>();
 
 /** The agents' tools for one runtime: bundles read through the read-only connection, cached by id. */
-function graphTools(runtime: Runtime): GraphTools {
+function graphTools(runtime: Runtime): GraphTools & { remember(bundle: EvidenceBundle): void } {
   const cache = new Map<string, EvidenceBundle>();
   return {
+    /** A bundle this process just froze is the one the store holds; no need to read it back. */
+    remember(bundle) {
+      if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(bundle.id, bundle);
+    },
     toolTimeoutMs: runtime.config.toolTimeoutSeconds * 1000,
     async loadBundle(bundleId) {
       const cached = cache.get(bundleId);
@@ -63,16 +71,18 @@ function graphTools(runtime: Runtime): GraphTools {
   };
 }
 
-/** The investigation graph compiled once per runtime, on the runtime's checkpointer. */
-function checkpointedGraph(runtime: Runtime): Promise<CompiledGraph> {
-  let graph = compiled.get(runtime);
-  if (!graph) {
-    graph = runtime
-      .checkpointer()
-      .then(({ saver }) => investigationGraph(graphTools(runtime)).compile(saver));
-    compiled.set(runtime, graph);
+/** The investigation graph compiled once per runtime, on the runtime's checkpointer, with its tools. */
+function checkpointedGraph(runtime: Runtime) {
+  let entry = compiled.get(runtime);
+  if (!entry) {
+    const tools = graphTools(runtime);
+    entry = {
+      tools,
+      graph: runtime.checkpointer().then(({ saver }) => investigationGraph(tools).compile(saver)),
+    };
+    compiled.set(runtime, entry);
   }
-  return graph;
+  return entry;
 }
 
 function findingsOf(state: { findings: Partial<Record<AgentName, Finding>> }): Finding[] {
@@ -126,7 +136,9 @@ async function runGraph(
   run: { investigationId: string; bundle: EvidenceBundle },
   signal: AbortSignal,
 ): Promise<{ findings: Finding[]; checkpoints: number; resumedFrom?: InvestigationResult['resumedFrom'] }> {
-  const graph = await checkpointedGraph(runtime);
+  const { tools, graph: compiling } = checkpointedGraph(runtime);
+  tools.remember(run.bundle);
+  const graph = await compiling;
   const config = { configurable: { thread_id: run.bundle.incidentId }, signal };
   const current = await graph.getState(config);
   const values = current.values as Partial<InvestigationStateType>;
@@ -179,8 +191,7 @@ async function startOrResume(
   incidentId: string,
   options: InvestigateOptions,
 ): Promise<StartedRun> {
-  const { config } = runtime;
-  const knowledge = await runtime.knowledge.index();
+  const evidence = await runtime.evidenceOptions(options.principal);
   return runtime.ingest.writer.run(async (scope): Promise<StartedRun> => {
     const incident = await requireIncident(scope, incidentId);
     if (options.resumeSince !== undefined) {
@@ -210,12 +221,7 @@ async function startOrResume(
         'illegal_transition',
         `incident ${incidentId} is CLOSED; re-open it before investigating`,
       );
-    const { bundle } = await freezeEvidence(scope, incidentId, {
-      lookbackMs: config.changeLookbackSeconds * 1000,
-      radius: config.topologyRadius,
-      principal: options.principal,
-      knowledge,
-    });
+    const { bundle } = await freezeEvidence(scope, incidentId, evidence);
     const id = newId('investigation');
     const attempt = (await scope.investigations.forIncident(incidentId)).length + 1;
     await scope.investigations.start({ id, incidentId, bundleId: bundle.id, attempt, startedAt: Date.now() });

@@ -70,7 +70,7 @@ function decodeCursor(cursor: string): { detectedAt: number; id: string } {
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
 export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const { store, ingest, config } = runtime;
+  const { store, ingest } = runtime;
   const read = { config: { scope: 'read' as const } };
   const respond = { config: { scope: 'respond' as const } };
 
@@ -182,14 +182,9 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.post('/v1/incidents/:id/evidence', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     // The cached knowledge index, built outside the write transaction.
-    const knowledge = await runtime.knowledge.index();
+    const options = await runtime.evidenceOptions(request.principal.name);
     const response = await ingest.write(async (scope) => {
-      const frozen = await freezeEvidence(scope, id, {
-        lookbackMs: config.changeLookbackSeconds * 1000,
-        radius: config.topologyRadius,
-        principal: request.principal.name,
-        knowledge,
-      });
+      const frozen = await freezeEvidence(scope, id, options);
       return { statusCode: 201, body: frozen };
     }, idempotencyOf(request));
     return sendWrite(reply, response);

@@ -247,14 +247,9 @@ export function registerIncidents(program: Command): void {
     .description('freeze an evidence bundle now and show what it holds')
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const knowledge = await runtime.knowledge.index();
+        const options = await runtime.evidenceOptions(cliPrincipal());
         const { bundle, graph } = await runtime.ingest.writer.run((scope) =>
-          freezeEvidence(scope, id, {
-            lookbackMs: runtime.config.changeLookbackSeconds * 1000,
-            radius: runtime.config.topologyRadius,
-            principal: cliPrincipal(),
-            knowledge,
-          }),
+          freezeEvidence(scope, id, options),
         );
         if (globalOptions(command).json) return printJson({ bundle, graph });
         printFields([

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { IncidentSeverity } from '../../domain/common.js';
 import { newId } from '../../domain/common.js';
 import type { Incident, IncidentEvent, IncidentEventType, IncidentStatus } from '../../domain/incident.js';
@@ -77,7 +77,8 @@ export function chainEvents(
 export interface IncidentListFilter {
   status?: IncidentStatus[];
   severity?: IncidentSeverity[];
-  service?: string;
+  /** Incidents touching this service, or any of these services. */
+  service?: string | readonly string[];
   since?: number;
   until?: number;
   /** Opaque cursor from a previous page: `<detected_at>:<id>`. */
@@ -173,14 +174,15 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       if (filter.status?.length) query = query.where('incidents.status', 'in', filter.status);
       if (filter.severity?.length) query = query.where('incidents.severity', 'in', filter.severity);
       if (filter.service) {
-        const service = filter.service;
+        const services = typeof filter.service === 'string' ? [filter.service] : [...filter.service];
+        if (services.length === 0) return [];
         query = query.where((eb) =>
           eb.exists(
             eb
               .selectFrom('incident_services')
               .select('incident_services.incident_id')
               .whereRef('incident_services.incident_id', '=', 'incidents.id')
-              .where('incident_services.service', '=', service),
+              .where('incident_services.service', 'in', services),
           ),
         );
       }
@@ -287,21 +289,34 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
       }
     },
 
-    /** Alert names (label `alertname`, else the title) of each incident's signals, in one query per chunk. */
+    /**
+     * Alert names (label `alertname`, else the title) of each incident's signals, each once, in order of
+     * first firing. The database extracts and de-duplicates them: a past incident may hold thousands of
+     * signals but only a handful of alert names.
+     */
     async alertNames(incidentIds: readonly string[]): Promise<Map<string, string[]>> {
       const out = new Map<string, string[]>();
+      const alertname =
+        dialect === 'postgres'
+          ? sql<string>`coalesce(signals.labels::jsonb ->> 'alertname', signals.title)`
+          : sql<string>`coalesce(json_extract(signals.labels, '$.alertname'), signals.title)`;
       for (const part of chunk([...new Set(incidentIds)], 500)) {
         const rows = await db
           .selectFrom('incident_signals')
           .innerJoin('signals', 'signals.id', 'incident_signals.signal_id')
-          .select(['incident_signals.incident_id', 'signals.labels', 'signals.title'])
+          .select((eb) => [
+            'incident_signals.incident_id',
+            alertname.as('name'),
+            eb.fn.min('signals.starts_at').as('first_at'),
+          ])
           .where('incident_signals.incident_id', 'in', part)
-          .orderBy('signals.starts_at')
+          .groupBy(['incident_signals.incident_id', alertname])
+          .orderBy('first_at')
+          .orderBy('name')
           .execute();
         for (const row of rows) {
-          const name = (JSON.parse(row.labels) as Record<string, string>).alertname ?? row.title;
           const list = out.get(row.incident_id) ?? [];
-          if (!list.includes(name)) list.push(name);
+          list.push(row.name);
           out.set(row.incident_id, list);
         }
       }
