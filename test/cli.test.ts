@@ -219,6 +219,19 @@ describe('opx demo', () => {
       expect(run.stderr).toContain('[10/10]');
       expect(result.knowledge.length).toBeGreaterThan(0);
       expect(result.knowledge[0].path).toMatch(/checkout/);
+      const demoData = ['--data-dir', path.join(cwd, '.opx', 'demo')];
+      const shown = opx([...demoData, '--json', 'investigate', 'show', result.incidentId, '--checkpoints'], {
+        cwd,
+      });
+      expect(shown.code, shown.stderr).toBe(0);
+      const checkpoints = JSON.parse(shown.stdout).checkpoints as { investigationId: string }[];
+      expect(checkpoints).toHaveLength(result.checkpoints);
+      expect(new Set(checkpoints.map((item) => item.investigationId))).toEqual(
+        new Set([result.investigationId]),
+      );
+      const replay = opx([...demoData, 'replay', result.incidentId], { cwd });
+      expect(replay.code, replay.stderr).toBe(0);
+      expect(replay.stdout).toContain('IDENTICAL');
       const clean = opx(['demo', '--clean'], { cwd });
       expect(clean.stdout).toContain('removed demo data');
       expect(opx(['demo', '--service', 'no-such-service'], { cwd }).stderr).toContain(

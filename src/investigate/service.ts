@@ -139,7 +139,9 @@ async function runGraph(
   const { tools, graph: compiling } = checkpointedGraph(runtime);
   tools.remember(run.bundle);
   const graph = await compiling;
-  const config = { configurable: { thread_id: run.bundle.incidentId }, signal };
+  // `sync`: each step's checkpoint is stored before the next step starts, so a crash resumes from the
+  // last finished step and the count below is complete.
+  const config = { configurable: { thread_id: run.bundle.incidentId }, signal, durability: 'sync' as const };
   const current = await graph.getState(config);
   const values = current.values as Partial<InvestigationStateType>;
   let state: InvestigationStateType;
@@ -167,12 +169,40 @@ async function runGraph(
       signal,
     )) as InvestigationStateType;
   }
-  let checkpoints = 0;
-  const { saver } = await runtime.checkpointer();
-  for await (const tuple of saver.list({ configurable: { thread_id: run.bundle.incidentId } })) {
-    if (tuple.checkpoint.channel_values.investigationId === run.investigationId) checkpoints += 1;
-  }
+  const checkpoints = (await threadCheckpoints(runtime, run.bundle.incidentId)).filter(
+    (checkpoint) => checkpoint.investigationId === run.investigationId,
+  ).length;
   return { findings: findingsOf(state), checkpoints, resumedFrom };
+}
+
+export interface ThreadCheckpoint {
+  id: string;
+  /** The run it belongs to; an input checkpoint (taken before the input is applied) gets its child's. */
+  investigationId: string | null;
+  step: number | null;
+  source: string | null;
+}
+
+/** The checkpoints on an incident's thread, newest first, each attributed to its investigation. */
+export async function threadCheckpoints(runtime: Runtime, incidentId: string): Promise<ThreadCheckpoint[]> {
+  const { saver } = await runtime.checkpointer();
+  const out: (ThreadCheckpoint & { parent: string | undefined })[] = [];
+  for await (const tuple of saver.list({ configurable: { thread_id: incidentId } })) {
+    const values = tuple.checkpoint.channel_values as { investigationId?: string };
+    out.push({
+      id: tuple.checkpoint.id,
+      investigationId: values.investigationId ?? null,
+      step: typeof tuple.metadata?.step === 'number' ? tuple.metadata.step : null,
+      source: tuple.metadata?.source ?? null,
+      parent: tuple.parentConfig?.configurable?.checkpoint_id as string | undefined,
+    });
+  }
+  const byId = new Map(out.map((checkpoint) => [checkpoint.id, checkpoint]));
+  for (const checkpoint of out) {
+    const parent = checkpoint.parent ? byId.get(checkpoint.parent) : undefined;
+    if (parent && parent.investigationId === null) parent.investigationId = checkpoint.investigationId;
+  }
+  return out.map(({ parent: _parent, ...checkpoint }) => checkpoint);
 }
 
 export function outputHash(findings: readonly Finding[]): string {

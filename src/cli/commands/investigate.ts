@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import type { Finding } from '../../domain/finding.js';
 import { requireIncident } from '../../incidents/service.js';
-import { openCheckpointer } from '../../investigate/checkpointer.js';
-import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
+import {
+  decideRecommendation,
+  investigateIncident,
+  replayInvestigation,
+  threadCheckpoints,
+} from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
@@ -67,21 +71,7 @@ export function registerInvestigate(program: Command): void {
         await requireIncident(runtime.store, incidentId);
         const [latest] = await runtime.store.investigations.forIncident(incidentId);
         const recommendations = await runtime.store.investigations.recommendations(incidentId, latest?.id);
-        const checkpoints: { id: string; step: unknown; source: unknown; next?: string[] }[] = [];
-        if (options.checkpoints) {
-          const checkpointer = await openCheckpointer(runtime.store);
-          try {
-            for await (const tuple of checkpointer.saver.list({ configurable: { thread_id: incidentId } })) {
-              checkpoints.push({
-                id: tuple.checkpoint.id,
-                step: tuple.metadata?.step,
-                source: tuple.metadata?.source,
-              });
-            }
-          } finally {
-            await checkpointer.close();
-          }
-        }
+        const checkpoints = options.checkpoints ? await threadCheckpoints(runtime, incidentId) : [];
         if (globalOptions(command).json)
           return printJson({ investigation: latest ?? null, recommendations, checkpoints });
         if (!latest) {
@@ -100,8 +90,13 @@ export function registerInvestigate(program: Command): void {
         if (options.checkpoints) {
           process.stdout.write(`\n${checkpoints.length} checkpoints on thread ${incidentId}\n`);
           printTable(
-            ['checkpoint', 'step', 'source'],
-            checkpoints.map((item) => [item.id, String(item.step), String(item.source)]),
+            ['checkpoint', 'investigation', 'step', 'source'],
+            checkpoints.map((item) => [
+              item.id,
+              String(item.investigationId),
+              String(item.step),
+              String(item.source),
+            ]),
           );
         }
       });
