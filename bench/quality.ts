@@ -1,0 +1,991 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { type Config, configSchema } from '../src/config/index.js';
+import { DEFAULT_RULES } from '../src/detect/rules.js';
+import { changeInputSchema } from '../src/domain/change.js';
+import { INCIDENT_SEVERITIES } from '../src/domain/common.js';
+import type { EvidenceBundle } from '../src/domain/evidence.js';
+import type { Finding } from '../src/domain/finding.js';
+import type { Incident } from '../src/domain/incident.js';
+import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
+import { ADAPTERS } from '../src/ingest/adapters/index.js';
+import { investigateIncident } from '../src/investigate/service.js';
+import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { openRuntime, type Runtime } from '../src/runtime.js';
+import { REPO_ROOT } from './support/opx.js';
+import { round } from './support/stats.js';
+import {
+  type AlertRole,
+  generateCases,
+  type SyntheticCase,
+  type SyntheticChange,
+} from './support/synthetic.js';
+
+const USAGE = `usage: npm run bench -- quality [flags]
+
+Generates seeded synthetic incidents over examples/topology (a fault in one service, often after a change
+on it, spreading to its callers minutes later; noise alerts and unrelated changes around it; quiet windows
+with only noise) and feeds each through OPX's real paths on a fresh SQLite store seeded like the demo
+(topology, knowledge base, history): alerts through the source adapters and the ingest pipeline, so
+correlation opens the incidents; changes through the catalog repository; then investigateIncident once
+the cascade has fired. The answer is scored against the known truth.
+
+  --cases <n>        number of cases (default 200)
+  --seed <n>         generator seed (default 2026, the reporting seed; develop with another, e.g. 1,
+                     so that what is reported was not tuned on)
+  --correlation <umbrella|per-service>
+                     umbrella (default) also enables the built-in multi-service-degradation rule, so
+                     error signals from 3+ services within 10 minutes share one incident; per-service
+                     keeps the shipped defaults (one incident per service and environment)
+  --out <file>       results file (default bench/results/quality.json)
+  --keep             keep the stores (the seeded template and every case's)
+  --strict           exit 1 when a target is missed, not only on errors
+  -h, --help         this text
+
+Investigated incident: for a fault, among the incidents holding its signals, the one spanning the most
+services, then the first detected; for a quiet window, the most severe, then the widest, then the first
+detected. No incident at all counts as an abstention.
+
+Scores (over fault cases unless said otherwise):
+  root-cause top-1   the response strategy names the origin service (an abstention is a miss)
+  root-cause top-3   the origin is among the first 3 of the strategy's ranked candidates, and it did
+                     not abstain
+  culprit top-1      cases caused by a recorded change: change-intelligence ranks that change first and
+                     does not abstain; also reported: the strategy names it as the culprit
+  runbook recall@3   cases whose origin service and origin alert are both listed in some runbook's front
+                     matter (services, alerts): such a runbook is among the first 3 distinct documents
+                     of the bundle's knowledge ranking (runbooks and postmortems alike), or is the
+                     runbook knowledge-rag cites. Also reported: the origin must be the runbook's
+                     first (primary) service; and the first 3 runbooks only, postmortems skipped.
+  abstention         quiet windows: the strategy says "insufficient evidence" (or no incident opened);
+                     false abstention: the same on fault cases
+
+Targets (reported, not asserted): root-cause top-1 >= 0.90, culprit top-1 >= 0.85, runbook recall@3 >= 0.90.`;
+
+const TARGETS = { rootCauseTop1: 0.9, culpritTop1: 0.85, runbookRecallAt3: 0.9 } as const;
+const EXAMPLES = path.join(REPO_ROOT, 'examples');
+const PRINCIPAL = 'bench:quality';
+/** The cases happen on this day (UTC), after the example history ends (2026-11-20). */
+const CASE_DAY = Date.UTC(2026, 10, 24);
+const PROGRESS_EVERY_MS = 3000;
+
+class UsageError extends Error {}
+
+type Correlation = 'umbrella' | 'per-service';
+
+interface Parameters {
+  cases: number;
+  seed: number;
+  correlation: Correlation;
+  out: string;
+  keep: boolean;
+  strict: boolean;
+}
+
+function integerFlag(value: string | undefined, name: string, fallback: number, min: number, max: number) {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  return parsed;
+}
+
+function parseParameters(argv: string[]): Parameters | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        cases: { type: 'string' },
+        seed: { type: 'string' },
+        correlation: { type: 'string' },
+        out: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
+  const correlation = (values.correlation as string | undefined) ?? 'umbrella';
+  if (correlation !== 'umbrella' && correlation !== 'per-service')
+    throw new UsageError(
+      `--correlation must be umbrella or per-service (got ${JSON.stringify(correlation)})`,
+    );
+  return {
+    cases: integerFlag(values.cases as string | undefined, 'cases', 200, 1, 100_000),
+    seed: integerFlag(values.seed as string | undefined, 'seed', 2026, 0, 2 ** 31 - 1),
+    correlation,
+    out: path.resolve(
+      (values.out as string | undefined) ?? path.join(REPO_ROOT, 'bench', 'results', 'quality.json'),
+    ),
+    keep: Boolean(values.keep),
+    strict: Boolean(values.strict),
+  };
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inputs: topology, knowledge base, history
+
+interface RunbookMeta {
+  path: string;
+  services: string[];
+  alerts: string[];
+}
+
+interface Inputs {
+  catalog: ReturnType<typeof loadCatalog>;
+  runbooks: RunbookMeta[];
+}
+
+function loadCatalog() {
+  const parsed = parseBackstageCatalog(
+    readFileSync(path.join(EXAMPLES, 'topology', 'catalog-info.yaml'), 'utf8'),
+  );
+  if (!parsed.ok) throw new Error(`examples/topology/catalog-info.yaml: ${parsed.error.message}`);
+  return parsed.services;
+}
+
+function loadInputs(): Inputs {
+  const catalog = loadCatalog();
+  const runbooks = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'))
+    .prepared.filter((item) => item.document.kind === 'runbook')
+    .map((item) => ({ path: item.path, services: item.document.services, alerts: item.document.alerts }));
+  return { catalog, runbooks };
+}
+
+const sameAlert = (left: string, right: string) => left.toLowerCase() === right.toLowerCase();
+
+/** A runbook written for this service and alert, by its front matter. */
+function relevantRunbook(
+  document: { services: readonly string[]; alerts: readonly string[] },
+  service: string,
+  alert: string,
+  strict: boolean,
+): boolean {
+  const listsService = strict ? document.services[0] === service : document.services.includes(service);
+  return listsService && document.alerts.some((name) => sameAlert(name, alert));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Stores
+
+function configFor(dataDir: string): Config {
+  // Parsed from nothing but the data dir: no environment variable or opx.config.yaml can point the
+  // bench at another database.
+  return configSchema.parse({ dataDir, logLevel: 'silent' });
+}
+
+/** Seeds a store once, the way the demo does; every case starts from a copy of it. */
+async function buildTemplate(directory: string, correlation: Correlation, inputs: Inputs): Promise<void> {
+  const runtime = await openRuntime(configFor(directory));
+  try {
+    await runtime.store.services.upsertMany(inputs.catalog);
+    const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
+    await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+    const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
+    await runtime.ingest.writer.run((scope) => importHistory(scope, history, PRINCIPAL));
+    if (correlation === 'umbrella') {
+      const rule = DEFAULT_RULES.find((candidate) => candidate.name === 'multi-service-degradation');
+      if (!rule) throw new Error('the built-in multi-service-degradation rule is gone; update the bench');
+      await runtime.store.rules.update(rule.name, { ...rule, enabled: true });
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+function copyStore(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const suffix of ['', '-wal']) {
+    const file = path.join(from, `opx.db${suffix}`);
+    if (existsSync(file)) copyFileSync(file, path.join(to, `opx.db${suffix}`));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One case
+
+interface CaseOutcome {
+  id: string;
+  kind: SyntheticCase['kind'];
+  shape: SyntheticCase['shape'];
+  truth: SyntheticCase['truth'];
+  incident: {
+    title: string;
+    services: string[];
+    signals: number;
+    faultSignals: number;
+    noiseSignals: number;
+    opened: number;
+  } | null;
+  answer: {
+    abstained: boolean;
+    rootCause: string | null;
+    confidence: number;
+    candidates: [string, number][];
+    /** The strategy's culprit change, described by its role in the case. */
+    culprit: string | null;
+    /** change-intelligence's top suspect (null when it abstained). */
+    topChange: string | null;
+    /** What the evidence agents said, compactly: for reading a miss. */
+    agents: {
+      origins: string[];
+      leader: string | null;
+      changes: { change: string; score: number; minutesBeforeOnset: number }[];
+    };
+    causeInBundle: boolean | null;
+    knowledgeTop3: string[];
+    citedRunbook: string | null;
+  } | null;
+  score: {
+    top1: boolean | null;
+    top3: boolean | null;
+    culpritTop1: boolean | null;
+    culpritNamed: boolean | null;
+    runbookCovered: boolean | null;
+    runbookAt3: boolean | null;
+    runbookAt3Strict: boolean | null;
+    runbookAt3RunbooksOnly: boolean | null;
+    abstained: boolean;
+  };
+  /** How a root-cause miss went wrong. */
+  miss: string | null;
+  /** Quiet windows: whether the paging noise source was firing when the evidence was frozen. */
+  pagingNoiseFiring: boolean | null;
+  ms: { ingest: number; investigate: number; total: number };
+}
+
+const asRecord = (value: unknown): Record<string, unknown> =>
+  value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+
+const stringList = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+
+/**
+ * The strategy's ranked candidates: a list of `{ service, votes }` in its own order, or (older
+ * engines) a map of service to votes, ranked here by votes.
+ */
+function rankedCandidates(value: unknown): [string, number][] {
+  if (Array.isArray(value)) {
+    return value
+      .map(asRecord)
+      .filter((entry) => typeof entry.service === 'string')
+      .map((entry) => [entry.service as string, typeof entry.votes === 'number' ? entry.votes : 0]);
+  }
+  return Object.entries(asRecord(value))
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+function findingOf(findings: readonly Finding[], agent: Finding['agent']): Finding | undefined {
+  return findings.find((finding) => finding.agent === agent);
+}
+
+function describeChange(change: SyntheticChange | undefined): string | null {
+  return change ? `${change.role} ${change.kind} ${change.service}` : null;
+}
+
+async function runCase(
+  runtime: Runtime,
+  scenario: SyntheticCase,
+  inputs: Inputs,
+): Promise<Omit<CaseOutcome, 'ms'> & { ingestMs: number; investigateMs: number }> {
+  const ingestStarted = performance.now();
+  const episodeRole = new Map(scenario.episodes.map((episode) => [episode.ref, episode.role]));
+  const signalRole = new Map<string, AlertRole>();
+  const changeRef = new Map<string, SyntheticChange>();
+  const opened = new Set<string>();
+  const events = [
+    ...scenario.deliveries.map((delivery) => ({ at: delivery.at, delivery, change: undefined })),
+    ...scenario.changes.map((change) => ({ at: change.recordedAt, delivery: undefined, change })),
+  ].sort((a, b) => a.at - b.at);
+  for (const event of events) {
+    if (event.delivery) {
+      const { delivery } = event;
+      const parsed = ADAPTERS[delivery.format](delivery.body, { now: delivery.at });
+      if (!parsed.ok)
+        throw new Error(
+          `${scenario.id}: the ${delivery.format} adapter refused a body: ${parsed.error.message}`,
+        );
+      const result = await runtime.ingest.writer.run((scope) =>
+        runtime.ingest.ingestInScope(scope, parsed.signals, PRINCIPAL, delivery.at),
+      );
+      for (const outcome of result.signals)
+        if (outcome.id) signalRole.set(outcome.id, episodeRole.get(delivery.episode)!);
+      for (const id of result.incidentsCreated) opened.add(id);
+    } else if (event.change) {
+      const { change } = event;
+      const input = changeInputSchema.parse({
+        kind: change.kind,
+        service: change.service,
+        environment: 'prod',
+        ...(change.versionFrom ? { versionFrom: change.versionFrom } : {}),
+        ...(change.versionTo ? { versionTo: change.versionTo } : {}),
+        author: change.author,
+        summary: change.summary,
+        startedAt: change.startedAt,
+        finishedAt: change.finishedAt,
+        externalId: `${scenario.id}:${change.ref}`,
+        source: 'ci',
+      });
+      const [recorded] = await runtime.ingest.writer.run((scope) =>
+        runtime.ingest.recordChanges(scope, [input], change.recordedAt),
+      );
+      changeRef.set(recorded!.change.id, change);
+    }
+  }
+  const ingestMs = performance.now() - ingestStarted;
+  const paging = scenario.shape.pagingNoise;
+  const pagingEpisodes = new Set(
+    scenario.episodes.filter((episode) => episode.service === paging?.service).map((episode) => episode.ref),
+  );
+  const pagingNoiseFiring = paging
+    ? scenario.deliveries.filter((delivery) => pagingEpisodes.has(delivery.episode)).at(-1)?.status ===
+      'firing'
+    : null;
+
+  // Which incident is investigated: for a fault, the one holding its signals that spans the most
+  // services (the umbrella incident when there is one), else the first opened; for a quiet window, the
+  // most severe, then the widest, then the first opened (the page a responder would look at).
+  const candidates: {
+    incident: Incident;
+    signals: string[];
+    fault: number;
+    noise: number;
+    services: number;
+  }[] = [];
+  for (const id of opened) {
+    const incident = (await runtime.store.incidents.get(id))!;
+    const signals = await runtime.store.incidents.signalIds(id);
+    const roles = signals.map((signal) => signalRole.get(signal));
+    candidates.push({
+      incident,
+      signals,
+      fault: roles.filter((role) => role === 'origin' || role === 'cascade').length,
+      noise: roles.filter((role) => role === 'noise').length,
+      services: incident.services.length,
+    });
+  }
+  const severityRank = (incident: Incident) => INCIDENT_SEVERITIES.indexOf(incident.severity);
+  const chosen =
+    scenario.kind === 'fault'
+      ? candidates
+          .filter((candidate) => candidate.fault > 0)
+          .sort(
+            (a, b) =>
+              b.services - a.services ||
+              a.incident.detectedAt - b.incident.detectedAt ||
+              b.fault - a.fault ||
+              a.incident.id.localeCompare(b.incident.id),
+          )[0]
+      : candidates.sort(
+          (a, b) =>
+            severityRank(a.incident) - severityRank(b.incident) ||
+            b.services - a.services ||
+            a.incident.detectedAt - b.incident.detectedAt ||
+            a.incident.id.localeCompare(b.incident.id),
+        )[0];
+
+  const culpritChange = [...changeRef.entries()].find(([, change]) => change.role === 'cause')?.[0] ?? null;
+  const truth = scenario.truth;
+  const isFault = scenario.kind === 'fault';
+  const rootCause = scenario.truth.rootCause;
+  const originAlert = scenario.truth.originAlert;
+  const runbookCovered =
+    isFault && rootCause && originAlert
+      ? inputs.runbooks.some((runbook) => relevantRunbook(runbook, rootCause, originAlert, false))
+      : null;
+  if (!chosen) {
+    // Nothing opened: OPX stayed silent. Right for a quiet window, a miss for a fault.
+    return {
+      id: scenario.id,
+      kind: scenario.kind,
+      shape: scenario.shape,
+      truth,
+      incident: null,
+      answer: null,
+      score: {
+        top1: isFault ? false : null,
+        top3: isFault ? false : null,
+        culpritTop1: culpritChange ? false : null,
+        culpritNamed: culpritChange ? false : null,
+        runbookCovered,
+        runbookAt3: runbookCovered ? false : null,
+        runbookAt3Strict: runbookCovered ? false : null,
+        runbookAt3RunbooksOnly: runbookCovered ? false : null,
+        abstained: true,
+      },
+      miss: isFault ? 'no incident opened' : null,
+      pagingNoiseFiring,
+      ingestMs,
+      investigateMs: 0,
+    };
+  }
+
+  const investigateStarted = performance.now();
+  const result = await investigateIncident(runtime, chosen.incident.id, { principal: PRINCIPAL });
+  const investigateMs = performance.now() - investigateStarted;
+  const bundle: EvidenceBundle = result.bundle;
+
+  const strategy = findingOf(result.findings, 'response-strategy');
+  const strategyData = asRecord(strategy?.data);
+  const abstained = strategy?.insufficientEvidence ?? true;
+  const probable = asRecord(strategyData.probableRootCause);
+  const answered = abstained ? null : typeof probable.service === 'string' ? probable.service : null;
+  const candidateVotes = rankedCandidates(strategyData.candidates);
+  const top3 = abstained ? [] : candidateVotes.slice(0, 3).map(([service]) => service);
+  const namedChangeId = abstained ? null : typeof probable.changeId === 'string' ? probable.changeId : null;
+
+  const changes = findingOf(result.findings, 'change-intelligence');
+  const ranked = Array.isArray(asRecord(changes?.data).ranked)
+    ? (asRecord(changes?.data).ranked as unknown[])
+    : [];
+  const topChangeId =
+    changes && !changes.insufficientEvidence
+      ? ((asRecord(ranked[0]).changeId as string | undefined) ?? null)
+      : null;
+
+  const documents: {
+    documentId: string;
+    path: string;
+    kind: string;
+    services: string[];
+    alerts: string[];
+  }[] = [];
+  for (const section of bundle.knowledge) {
+    if (!documents.some((document) => document.documentId === section.documentId)) documents.push(section);
+  }
+  const top3Documents = documents.slice(0, 3);
+  const knowledge = findingOf(result.findings, 'knowledge-rag');
+  const citedPath = asRecord(asRecord(knowledge?.data).runbook).path;
+  const cited = typeof citedPath === 'string' ? citedPath : null;
+  const runbookHit = (strict: boolean): boolean | null => {
+    if (!runbookCovered || !rootCause || !originAlert) return null;
+    const relevant = (document: { kind: string; services: readonly string[]; alerts: readonly string[] }) =>
+      document.kind === 'runbook' && relevantRunbook(document, rootCause, originAlert, strict);
+    if (top3Documents.some(relevant)) return true;
+    const citedRunbook = cited ? inputs.runbooks.find((runbook) => runbook.path === cited) : undefined;
+    return citedRunbook ? relevant({ kind: 'runbook', ...citedRunbook }) : false;
+  };
+
+  const top1 = isFault ? answered === rootCause : null;
+  let miss: string | null = null;
+  if (isFault && !top1) {
+    const role = (service: string) => {
+      const roles = new Set(
+        bundle.signals
+          .filter((signal) => signal.service === service)
+          .map((signal) => signalRole.get(signal.id)),
+      );
+      if (roles.has('cascade')) return 'a caller that alerted (cascade)';
+      if (roles.has('noise')) return 'a service with noise alerts';
+      if ([...changeRef.values()].some((change) => change.service === service))
+        return 'a service with an unrelated change';
+      return 'another service';
+    };
+    const where = bundle.signals.some((signal) => signal.service === rootCause)
+      ? 'origin in the incident'
+      : 'origin not in the incident';
+    miss = abstained ? `abstained (${where})` : answered ? `named ${role(answered)}; ${where}` : 'no answer';
+  }
+  return {
+    id: scenario.id,
+    kind: scenario.kind,
+    shape: scenario.shape,
+    truth,
+    incident: {
+      title: chosen.incident.title,
+      services: chosen.incident.services,
+      signals: chosen.signals.length,
+      faultSignals: chosen.fault,
+      noiseSignals: chosen.noise,
+      opened: opened.size,
+    },
+    answer: {
+      abstained,
+      rootCause: answered,
+      confidence: strategy?.confidence ?? 0,
+      candidates: candidateVotes.slice(0, 5),
+      culprit: describeChange(namedChangeId ? changeRef.get(namedChangeId) : undefined),
+      topChange: describeChange(topChangeId ? changeRef.get(topChangeId) : undefined),
+      agents: {
+        origins: stringList(asRecord(findingOf(result.findings, 'risk-blast-radius')?.data).origins),
+        leader: ((): string | null => {
+          const onsets = asRecord(findingOf(result.findings, 'signal-intelligence')?.data).onsets;
+          const first = Array.isArray(onsets) ? asRecord(onsets[0]).service : undefined;
+          return typeof first === 'string' ? first : null;
+        })(),
+        changes: ranked.slice(0, 3).map((entry) => {
+          const suspect = asRecord(entry);
+          const known = typeof suspect.changeId === 'string' ? changeRef.get(suspect.changeId) : undefined;
+          return {
+            change: describeChange(known) ?? `history ${String(suspect.kind)} ${String(suspect.service)}`,
+            score: Number(suspect.score ?? 0),
+            minutesBeforeOnset: Number(suspect.minutesBeforeOnset ?? 0),
+          };
+        }),
+      },
+      causeInBundle: culpritChange ? bundle.changes.some((change) => change.id === culpritChange) : null,
+      knowledgeTop3: top3Documents.map((document) => document.path),
+      citedRunbook: cited,
+    },
+    score: {
+      top1,
+      top3: isFault ? rootCause !== null && top3.includes(rootCause) : null,
+      culpritTop1: culpritChange ? topChangeId === culpritChange : null,
+      culpritNamed: culpritChange ? namedChangeId === culpritChange : null,
+      runbookCovered,
+      runbookAt3: runbookHit(false),
+      runbookAt3Strict: runbookHit(true),
+      runbookAt3RunbooksOnly: runbookCovered
+        ? documents
+            .filter((document) => document.kind === 'runbook')
+            .slice(0, 3)
+            .some((document) => relevantRunbook(document, rootCause!, originAlert!, false))
+        : null,
+      abstained,
+    },
+    miss,
+    pagingNoiseFiring,
+    ingestMs,
+    investigateMs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scores
+
+interface Rate {
+  hits: number;
+  n: number;
+  rate: number | null;
+}
+
+function rate(outcomes: readonly CaseOutcome[], pick: (outcome: CaseOutcome) => boolean | null): Rate {
+  let hits = 0;
+  let n = 0;
+  for (const outcome of outcomes) {
+    const value = pick(outcome);
+    if (value === null) continue;
+    n += 1;
+    if (value) hits += 1;
+  }
+  return { hits, n, rate: n === 0 ? null : round(hits / n, 3) };
+}
+
+function summarize(outcomes: readonly CaseOutcome[]) {
+  const faults = outcomes.filter((outcome) => outcome.kind === 'fault');
+  const quiet = outcomes.filter((outcome) => outcome.kind === 'quiet');
+  return {
+    rootCauseTop1: rate(faults, (outcome) => outcome.score.top1),
+    rootCauseTop1Investigated: rate(faults, (outcome) => (outcome.incident ? outcome.score.top1 : null)),
+    rootCauseTop3: rate(faults, (outcome) => outcome.score.top3),
+    culpritTop1: rate(faults, (outcome) => outcome.score.culpritTop1),
+    culpritNamedByStrategy: rate(faults, (outcome) => outcome.score.culpritNamed),
+    runbookRecallAt3: rate(faults, (outcome) => outcome.score.runbookAt3),
+    runbookRecallAt3Strict: rate(faults, (outcome) => outcome.score.runbookAt3Strict),
+    runbookRecallAt3RunbooksOnly: rate(faults, (outcome) => outcome.score.runbookAt3RunbooksOnly),
+    correctAbstention: rate(quiet, (outcome) => outcome.score.abstained),
+    falseAbstention: rate(faults, (outcome) => outcome.score.abstained),
+    faultIncidentOpened: rate(faults, (outcome) => outcome.incident !== null),
+    quietIncidentOpened: rate(quiet, (outcome) => outcome.incident !== null),
+  };
+}
+
+/** Quiet windows grouped by the noise source that opened their incident. */
+function quietBreakdown(outcomes: readonly CaseOutcome[]) {
+  const quiet = outcomes.filter((outcome) => outcome.kind === 'quiet');
+  const key = (outcome: CaseOutcome) =>
+    `${outcome.shape.pagingNoise?.kind ?? '-'}, ${outcome.pagingNoiseFiring ? 'firing' : 'not firing'} when frozen`;
+  return [...new Set(quiet.map(key))].sort().map((value) => {
+    const members = quiet.filter((outcome) => key(outcome) === value);
+    return {
+      pagingNoise: value,
+      cases: members.length,
+      correctAbstention: rate(members, (outcome) => outcome.score.abstained),
+    };
+  });
+}
+
+/** Fault cases grouped by one property of their shape. */
+function breakdown(outcomes: readonly CaseOutcome[]) {
+  const faults = outcomes.filter((outcome) => outcome.kind === 'fault');
+  const groups: [string, (outcome: CaseOutcome) => string][] = [
+    ['origin class', (outcome) => outcome.shape.originClass ?? '-'],
+    [
+      'cause',
+      (outcome) => (outcome.truth.cause === 'none' ? 'no change' : `change (${outcome.truth.cause})`),
+    ],
+    [
+      'services alerting',
+      (outcome) => (outcome.shape.faultServices >= 3 ? '3+' : String(outcome.shape.faultServices)),
+    ],
+    ['origin alerts late', (outcome) => (outcome.shape.lateOrigin ? 'yes' : 'no')],
+    ['noise sources', (outcome) => (outcome.shape.noiseSources === 0 ? '0' : '1+')],
+    ['unrelated change < 40 min before', (outcome) => (outcome.shape.decoysNearOnset > 0 ? 'yes' : 'no')],
+    [
+      'cause lead',
+      (outcome) => {
+        const lead = outcome.shape.causeLeadMinutes;
+        return lead === null ? 'no change' : lead < 25 ? '< 25 min' : lead < 60 ? '25–60 min' : '≥ 60 min';
+      },
+    ],
+  ];
+  const rows: {
+    group: string;
+    value: string;
+    cases: number;
+    top1: Rate;
+    top3: Rate;
+    culprit: Rate;
+    runbook: Rate;
+    abstained: Rate;
+  }[] = [];
+  for (const [group, key] of groups) {
+    const values = [...new Set(faults.map(key))].sort();
+    for (const value of values) {
+      const members = faults.filter((outcome) => key(outcome) === value);
+      rows.push({
+        group,
+        value,
+        cases: members.length,
+        top1: rate(members, (outcome) => outcome.score.top1),
+        top3: rate(members, (outcome) => outcome.score.top3),
+        culprit: rate(members, (outcome) => outcome.score.culpritTop1),
+        runbook: rate(members, (outcome) => outcome.score.runbookAt3),
+        abstained: rate(members, (outcome) => outcome.score.abstained),
+      });
+    }
+  }
+  return rows;
+}
+
+function count<T>(items: readonly T[], key: (item: T) => string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const value = key(item);
+    if (value !== null) out[value] = (out[value] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+}
+
+const show = (value: Rate) =>
+  value.rate === null ? 'n/a' : `${value.rate.toFixed(2)} (${value.hits}/${value.n})`;
+const showShort = (value: Rate) => (value.rate === null ? '-' : value.rate.toFixed(2));
+
+function printReport(
+  summary: ReturnType<typeof summarize>,
+  rows: ReturnType<typeof breakdown>,
+  quietRows: ReturnType<typeof quietBreakdown>,
+  outcomes: readonly CaseOutcome[],
+  parameters: Parameters,
+  seconds: number,
+): void {
+  const plain = {
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  };
+  const verdict = (value: Rate, target: number) =>
+    value.rate === null ? '' : value.rate >= target ? 'meets target' : 'MISSES target';
+  const table = new Table({ ...plain, head: ['score', 'measured (hits/n)', 'target', ''] });
+  table.push(
+    [
+      'root-cause service top-1',
+      show(summary.rootCauseTop1),
+      `≥ ${TARGETS.rootCauseTop1}`,
+      verdict(summary.rootCauseTop1, TARGETS.rootCauseTop1),
+    ],
+    ['  … of fault cases that opened an incident', show(summary.rootCauseTop1Investigated), '', ''],
+    ['root-cause service top-3', show(summary.rootCauseTop3), '', ''],
+    [
+      'culprit change top-1 (change-intelligence)',
+      show(summary.culpritTop1),
+      `≥ ${TARGETS.culpritTop1}`,
+      verdict(summary.culpritTop1, TARGETS.culpritTop1),
+    ],
+    ['culprit change named by the strategy', show(summary.culpritNamedByStrategy), '', ''],
+    [
+      'runbook recall@3',
+      show(summary.runbookRecallAt3),
+      `≥ ${TARGETS.runbookRecallAt3}`,
+      verdict(summary.runbookRecallAt3, TARGETS.runbookRecallAt3),
+    ],
+    ['runbook recall@3, primary service only', show(summary.runbookRecallAt3Strict), '', ''],
+    ['runbook recall@3, runbooks only', show(summary.runbookRecallAt3RunbooksOnly), '', ''],
+    ['correct abstention (quiet windows)', show(summary.correctAbstention), '', ''],
+    ['false abstention (fault cases)', show(summary.falseAbstention), '', ''],
+    ['fault cases that opened an incident', show(summary.faultIncidentOpened), '', ''],
+    ['quiet windows that opened an incident', show(summary.quietIncidentOpened), '', ''],
+  );
+  process.stdout.write(
+    `\nQuality on ${outcomes.length} synthetic cases (seed ${parameters.seed}, correlation ${parameters.correlation}, ${round(seconds, 1)} s)\n${table.toString()}\n`,
+  );
+  const shapes = new Table({
+    ...plain,
+    head: ['fault cases by', '', 'cases', 'top-1', 'top-3', 'culprit', 'runbook@3', 'abstained'],
+  });
+  for (const row of rows)
+    shapes.push([
+      row.group,
+      row.value,
+      row.cases,
+      showShort(row.top1),
+      showShort(row.top3),
+      showShort(row.culprit),
+      showShort(row.runbook),
+      showShort(row.abstained),
+    ]);
+  process.stdout.write(`\n${shapes.toString()}\n`);
+  const quietTable = new Table({
+    ...plain,
+    head: ['quiet windows by paging noise', 'cases', 'correct abstention'],
+  });
+  for (const row of quietRows) quietTable.push([row.pagingNoise, row.cases, show(row.correctAbstention)]);
+  process.stdout.write(`\n${quietTable.toString()}\n`);
+  const misses = count(outcomes, (outcome) => outcome.miss);
+  if (Object.keys(misses).length > 0) {
+    process.stdout.write('\nRoot-cause misses:\n');
+    for (const [reason, n] of Object.entries(misses))
+      process.stdout.write(`  ${String(n).padStart(4)}  ${reason}\n`);
+  }
+}
+
+/**
+ * Which code was measured: the commit, the source files changed since it, and a digest of src/
+ * (tests excluded), so two results files can be told apart even when both say the same commit.
+ */
+function sourceProvenance(): { commit: string | null; changedFiles: string[]; srcDigest: string } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    } catch {
+      return null;
+    }
+  };
+  const files: string[] = [];
+  const walk = (directory: string) => {
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      const full = path.join(directory, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts') && !/\.test(-support)?\.ts$/.test(entry.name)) files.push(full);
+    }
+  };
+  walk(path.join(REPO_ROOT, 'src'));
+  const hash = createHash('sha256');
+  for (const file of files.sort())
+    hash.update(`${path.relative(REPO_ROOT, file)}\n`).update(readFileSync(file));
+  return {
+    commit: git(['rev-parse', 'HEAD'])?.trim() ?? null,
+    changedFiles: (git(['status', '--porcelain', '--', 'src']) ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3)),
+    srcDigest: hash.digest('hex'),
+  };
+}
+
+/** Pretty JSON, except one line per case: the file stays readable and diffable at a few hundred cases. */
+function writeResults(file: string, results: Record<string, unknown> & { cases: unknown[] }): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const { cases, ...head } = results;
+  const marker = '"@cases@"';
+  const text = JSON.stringify({ ...head, cases: '@cases@' }, null, 2).replace(
+    marker,
+    cases.length === 0 ? '[]' : `[\n${cases.map((item) => `    ${JSON.stringify(item)}`).join(',\n')}\n  ]`,
+  );
+  const temporary = `${file}.tmp`;
+  writeFileSync(temporary, `${text}\n`);
+  renameSync(temporary, file);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parameters: Parameters;
+  try {
+    const parsed = parseParameters(argv);
+    if (parsed === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    parameters = parsed;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  const started = performance.now();
+  // Taken before any case runs: the code measured is the code loaded now.
+  const source = sourceProvenance();
+  const inputs = loadInputs();
+  // The cases' day must lie in the past: investigations read the store as of now.
+  const day = Math.min(CASE_DAY, Math.floor((Date.now() - 2 * 86_400_000) / 86_400_000) * 86_400_000);
+  const cases = generateCases(inputs.catalog, parameters.cases, { seed: parameters.seed, day });
+  const digest = createHash('sha256').update(JSON.stringify(cases)).digest('hex');
+  const faults = cases.filter((item) => item.kind === 'fault').length;
+  progress(
+    `[quality] ${cases.length} cases (${faults} faults, ${cases.length - faults} quiet windows), seed ${parameters.seed}, generator digest ${digest.slice(0, 12)}`,
+  );
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-bench-quality-'));
+  const templateDir = path.join(dataDir, 'template');
+  const outcomes: CaseOutcome[] = [];
+  let keep = parameters.keep;
+  try {
+    const templateStarted = performance.now();
+    await buildTemplate(templateDir, parameters.correlation, inputs);
+    progress(
+      `[quality] template store seeded in ${Math.round(performance.now() - templateStarted)} ms (topology, knowledge base, history${parameters.correlation === 'umbrella' ? ', multi-service-degradation enabled' : ''})`,
+    );
+    let lastProgress = performance.now();
+    for (const scenario of cases) {
+      const caseStarted = performance.now();
+      const caseDir = path.join(dataDir, scenario.id);
+      copyStore(templateDir, caseDir);
+      const runtime = await openRuntime(configFor(caseDir));
+      let outcome: Awaited<ReturnType<typeof runCase>>;
+      try {
+        outcome = await runCase(runtime, scenario, inputs);
+      } catch (error) {
+        keep = true;
+        throw new Error(
+          `${scenario.id} failed (its store is kept in ${caseDir}): ${(error as Error).stack ?? error}`,
+        );
+      } finally {
+        await runtime.close();
+      }
+      if (!parameters.keep) rmSync(caseDir, { recursive: true, force: true });
+      const { ingestMs, investigateMs, ...rest } = outcome;
+      outcomes.push({
+        ...rest,
+        ms: {
+          ingest: Math.round(ingestMs),
+          investigate: Math.round(investigateMs),
+          total: Math.round(performance.now() - caseStarted),
+        },
+      });
+      if (performance.now() - lastProgress >= PROGRESS_EVERY_MS || outcomes.length === cases.length) {
+        lastProgress = performance.now();
+        const sofar = summarize(outcomes);
+        progress(
+          `[quality] ${outcomes.length}/${cases.length} cases, ${round((performance.now() - started) / 1000, 1)} s: ` +
+            `top-1 ${showShort(sofar.rootCauseTop1)}, culprit ${showShort(sofar.culpritTop1)}, ` +
+            `runbook@3 ${showShort(sofar.runbookRecallAt3)}, correct abstention ${showShort(sofar.correctAbstention)}`,
+        );
+      }
+    }
+  } finally {
+    if (keep) progress(`[quality] kept ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const summary = summarize(outcomes);
+  const rows = breakdown(outcomes);
+  const quietRows = quietBreakdown(outcomes);
+  const targets = {
+    rootCauseTop1: { target: TARGETS.rootCauseTop1, measured: summary.rootCauseTop1.rate },
+    culpritTop1: { target: TARGETS.culpritTop1, measured: summary.culpritTop1.rate },
+    runbookRecallAt3: { target: TARGETS.runbookRecallAt3, measured: summary.runbookRecallAt3.rate },
+  };
+  const missed = Object.values(targets).filter(
+    (entry) => entry.measured === null || entry.measured < entry.target,
+  );
+  const perCase = outcomes.map((outcome) => outcome.ms.total);
+  writeResults(parameters.out, {
+    bench: 'quality',
+    date: new Date().toISOString(),
+    source,
+    parameters: {
+      cases: parameters.cases,
+      seed: parameters.seed,
+      correlation: parameters.correlation,
+      caseDay: new Date(day).toISOString().slice(0, 10),
+      generatorDigest: digest,
+      topology: 'examples/topology/catalog-info.yaml',
+      knowledge: 'examples/kb',
+      history: 'examples/history',
+    },
+    definitions: {
+      rootCauseTop1:
+        "fault cases: response-strategy's probableRootCause.service is the origin; an abstention is a miss",
+      rootCauseTop1Investigated:
+        'rootCauseTop1 over the fault cases where an incident holding fault signals opened',
+      rootCauseTop3:
+        "fault cases: the origin is among the first 3 of response-strategy's ranked candidates, and it did not abstain",
+      culpritTop1:
+        'fault cases caused by a recorded change: change-intelligence ranks that change first and does not abstain',
+      culpritNamedByStrategy: "the same cases: response-strategy's probableRootCause.changeId is that change",
+      runbookRecallAt3:
+        "fault cases whose origin service and origin alert are both listed in some runbook's front matter " +
+        '(services, alerts): such a runbook is among the first 3 distinct documents of the bundle knowledge ranking ' +
+        '(runbooks and postmortems alike), or is the runbook knowledge-rag cites',
+      runbookRecallAt3Strict:
+        'as runbookRecallAt3, but the origin must be the runbook’s first (primary) service',
+      runbookRecallAt3RunbooksOnly:
+        'as runbookRecallAt3, counting only the first 3 runbooks of the ranking (postmortems skipped, citation ignored)',
+      correctAbstention:
+        'quiet windows: response-strategy says insufficient evidence, or no incident opened (nothing to investigate)',
+      falseAbstention:
+        'fault cases: response-strategy says insufficient evidence, or no incident holds the fault',
+      investigatedIncident:
+        'fault: among incidents holding fault signals, the one spanning most services, then the first detected; ' +
+        'quiet: the most severe, then widest, then first detected',
+    },
+    targets,
+    summary,
+    breakdown: rows,
+    quietBreakdown: quietRows,
+    missReasons: count(outcomes, (outcome) => outcome.miss),
+    timing: {
+      seconds: round(seconds, 1),
+      perCaseMs: {
+        mean: round(perCase.reduce((sum, value) => sum + value, 0) / Math.max(1, perCase.length), 1),
+        max: Math.max(0, ...perCase),
+      },
+      node: process.version,
+      cpus: os.cpus().length,
+    },
+    // Every case's truth and scores; what OPX answered only where it missed something, to keep the file small.
+    cases: outcomes.map((outcome) => {
+      const missed =
+        outcome.score.top1 === false ||
+        outcome.score.culpritTop1 === false ||
+        outcome.score.runbookAt3 === false ||
+        (outcome.kind === 'quiet' && !outcome.score.abstained);
+      const { answer, incident, ...rest } = outcome;
+      return missed ? outcome : rest;
+    }),
+  });
+  printReport(summary, rows, quietRows, outcomes, parameters, seconds);
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), parameters.out) || parameters.out}\n`);
+  return parameters.strict && missed.length > 0 ? 1 : 0;
+}
