@@ -206,7 +206,7 @@ export async function buildEvidenceBundle(
     await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
   ).filter((change) => change.createdAt <= asOf);
   const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
-  const knowledge = await relevantKnowledge(scope, incident, signals, options.knowledge);
+  const knowledge = await relevantKnowledge(scope, signals, options.knowledge);
   const content = {
     incidentId,
     asOf,
@@ -231,7 +231,6 @@ export async function buildEvidenceBundle(
  */
 async function relevantKnowledge(
   scope: StoreScope,
-  incident: Incident,
   signals: readonly Signal[],
   prebuilt: KnowledgeIndex | undefined,
 ): Promise<KnowledgeSection[]> {
