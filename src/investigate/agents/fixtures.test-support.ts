@@ -6,6 +6,19 @@ import type { Signal } from '../../domain/signal.js';
 export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
 const MINUTE = 60_000;
 
+const STEP = 5 * MINUTE;
+
+/** A series: `baseline` points a day before T0 (5-minute steps), then `window` points from T0 − 2 steps. */
+export function series(baseline: number[], window: number[]): { at: number; value: number }[] {
+  return [
+    ...baseline.map((value, index) => ({ at: T0 - 24 * 60 * MINUTE + index * STEP, value })),
+    ...window.map((value, index) => ({ at: T0 + (index - 2) * STEP, value })),
+  ];
+}
+
+/** A normal baseline: 98, 100, 102, 99, 101 repeated (median 100, MAD 1). */
+export const NORMAL = Array.from({ length: 40 }, (_, index) => 100 + ((index * 7) % 5) - 2);
+
 export function service(name: string, dependsOn: string[], extra: Partial<Service> = {}): Service {
   return {
     name,

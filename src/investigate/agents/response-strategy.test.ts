@@ -3,7 +3,7 @@ import type { EvidenceBundle } from '../../domain/evidence.js';
 import { recommendationDraftSchema } from '../../domain/finding.js';
 import { evidenceIds, validateFinding } from '../evidence.js';
 import { analyzeChanges } from './change-intelligence.js';
-import { shopBundle, signal } from './fixtures.test-support.js';
+import { NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
 import { analyzeHistory } from './historical-pattern.js';
 import { analyzeKnowledge } from './knowledge-rag.js';
 import { respond } from './response-strategy.js';
@@ -74,5 +74,57 @@ describe('response-strategy', () => {
     expect(finding.data.probableRootCause).toBeNull();
     expect((finding.data.recommendations as { kind: string }[])[0]!.kind).toBe('investigate_further');
     expect(finding.summary).toContain('cause not yet clear');
+  });
+});
+
+describe('response-strategy with datapoints', () => {
+  const spread = 1.4826; // NORMAL: median 100, MAD 1
+  const measured = (id: string, name: string, z: number, severity: 'critical' | 'info' = 'info') =>
+    signal(id, name, 0, {
+      severity,
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 100 + z * spread, 100, 100]) },
+    });
+  // web calls api and cache; both slow down at once.
+  const bundleWith = (signals: ReturnType<typeof signal>[]) =>
+    shopBundle({
+      changes: [],
+      services: [
+        service('web', ['api', 'cache'], { tier: 1, customerFacing: true }),
+        service('api', []),
+        service('cache', []),
+      ],
+      neighbourhood: [
+        { service: 'web', distance: 0, relation: 'affected' },
+        { service: 'api', distance: 0, relation: 'affected' },
+        { service: 'cache', distance: 0, relation: 'affected' },
+      ],
+      signals,
+    });
+
+  it('names the best traced anomaly even when a second one is nearly as likely, and says so', () => {
+    const bundle = bundleWith([
+      measured('sig_web', 'web', 12, 'critical'),
+      measured('sig_api', 'api', 60),
+      measured('sig_cache', 'cache', 40),
+    ]);
+    const finding = investigate(bundle);
+    expect(finding.insufficientEvidence).toBe(false);
+    expect(finding.data.probableRootCause).toMatchObject({ service: 'api' });
+    // Ranked: the voted candidates, then the rest of the trace (the alerting service itself last).
+    expect((finding.data.candidates as { service: string }[]).map((entry) => entry.service)).toEqual([
+      'api',
+      'cache',
+      'web',
+    ]);
+    expect(finding.claims[0]!.text).toMatch(/^Probable root cause, low confidence: api .* from cache\.$/);
+    expect(validateFinding(finding, bundle)).toEqual([]);
+  });
+
+  it('answers "insufficient evidence" when the alert\'s own datapoints contradict it', () => {
+    const finding = investigate(
+      bundleWith([measured('sig_web', 'web', 0.5, 'critical'), measured('sig_api', 'api', 60)]),
+    );
+    expect(finding.insufficientEvidence).toBe(true);
+    expect(finding.data.probableRootCause).toBeNull();
   });
 });

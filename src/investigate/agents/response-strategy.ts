@@ -23,21 +23,53 @@ export interface ProbableRootCause {
   votes: Record<string, number>;
 }
 
+/** One entry of the ranked candidate list: voted services by votes, then the other traced candidates. */
+export interface RankedCandidate {
+  service: string;
+  votes: number;
+  /** Whether risk-blast-radius found it an origin candidate. */
+  origin: boolean;
+}
+
 export function probableRootCause(findings: Findings): ProbableRootCause | null {
   const votes = new Map<string, number>();
   const vote = (service: string | undefined, weight: number) => {
-    if (service) votes.set(service, (votes.get(service) ?? 0) + weight);
+    if (service && weight > 0) votes.set(service, (votes.get(service) ?? 0) + weight);
   };
   const radius = findings['risk-blast-radius'];
-  if (radius && !radius.insufficientEvidence)
-    vote((radius.data as unknown as BlastRadius).origins[0], VOTE.origin * radius.confidence);
+  if (radius && !radius.insufficientEvidence) {
+    // The top two origin candidates share the topology vote by weight (risk-blast-radius's confidence
+    // is the first one's share × 0.8): a near-tie splits it instead of going to whichever sorts first.
+    const traced = ((radius.data.candidates as { service: string; origin: boolean; weight?: number }[]) ?? [])
+      .filter((entry) => entry.origin)
+      .slice(0, 2);
+    const total = traced.reduce((sum, entry) => sum + (entry.weight ?? 1), 0);
+    if (traced.length > 0 && total > 0) {
+      for (const entry of traced) vote(entry.service, (VOTE.origin * 0.8 * (entry.weight ?? 1)) / total);
+    } else {
+      vote((radius.data as unknown as BlastRadius).origins[0], VOTE.origin * radius.confidence);
+    }
+  }
   const changes = findings['change-intelligence'];
   const suspect =
     changes && !changes.insufficientEvidence ? (changes.data.ranked as ChangeSuspect[])[0] : undefined;
   if (suspect && changes) vote(suspect.service, VOTE.change * Math.max(changes.confidence, 0.3));
   const signals = findings['signal-intelligence'];
   if (signals && !signals.insufficientEvidence) {
-    vote((signals.data.onsets as { service: string }[])[0]?.service, VOTE.leader * signals.confidence);
+    // The leader counts when the blast radius has it among the unhealthy services (an observation's
+    // anomaly elsewhere in the graph is not part of this incident). A weak anomaly that happened to
+    // cross its line first says little: the vote scales with the leader's strength (1 for an alert
+    // without datapoints). Services tied for the lead (same time, same strength) share the vote.
+    const onsets = signals.data.onsets as { service: string; at: number; strength?: number }[];
+    const first = onsets[0];
+    const unhealthy = radius ? ((radius.data as unknown as BlastRadius).unhealthy ?? []) : undefined;
+    const leaders = first
+      ? onsets.filter((onset) => onset.at === first.at && (onset.strength ?? 1) === (first.strength ?? 1))
+      : [];
+    for (const leader of leaders) {
+      if (unhealthy && !unhealthy.includes(leader.service)) continue;
+      vote(leader.service, (VOTE.leader * signals.confidence * (leader.strength ?? 1)) / leaders.length);
+    }
   }
   const history = findings['historical-pattern'];
   if (history && !history.insufficientEvidence) {
@@ -50,15 +82,47 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   const ranked = [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const [service, score] = ranked[0]!;
   const total = ranked.reduce((sum, [, value]) => sum + value, 0);
-  // Agreement (share of all votes) times strength (how much of the maximum possible vote it got).
+  // Strength: the winner's votes against what the agents that had evidence could give together, at
+  // most origin + change (a root cause needs no more than topology and a change agreeing).
+  const spoke = (finding: Finding | undefined) => finding !== undefined && !finding.insufficientEvidence;
+  // Each agent's largest possible vote: the origin's confidence is at most 0.8, the leader's 0.75.
+  const attainable = Math.min(
+    VOTE.origin + VOTE.change,
+    (spoke(radius) ? VOTE.origin * 0.8 : 0) +
+      (spoke(changes) ? VOTE.change : 0) +
+      (spoke(signals) ? VOTE.leader * 0.75 : 0) +
+      (spoke(history) ? VOTE.history : 0),
+  );
+  // Agreement (share of all votes) times strength.
   const confidence =
-    Math.round((score / total) * Math.min(1, score / (VOTE.origin + VOTE.change)) * 100) / 100;
+    Math.round((score / total) * Math.min(1, attainable > 0 ? score / attainable : 0) * 100) / 100;
   return {
     service,
     changeId: suspect && suspect.service === service ? suspect.changeId : null,
     confidence,
     votes: Object.fromEntries(ranked.map(([name, value]) => [name, Math.round(value * 1000) / 1000])),
   };
+}
+
+/** Voted services by votes, then the rest of risk-blast-radius's ranked candidates. */
+export function rankCandidates(cause: ProbableRootCause | null, findings: Findings): RankedCandidate[] {
+  const radius = findings['risk-blast-radius'];
+  const traced = (
+    (radius?.data.candidates as { service: string; origin: boolean }[] | undefined) ?? []
+  ).filter((entry) => typeof entry.service === 'string');
+  const origin = new Set(traced.filter((entry) => entry.origin).map((entry) => entry.service));
+  const out: RankedCandidate[] = Object.entries(cause?.votes ?? {}).map(([service, votes]) => ({
+    service,
+    votes,
+    origin: origin.has(service),
+  }));
+  const seen = new Set(out.map((entry) => entry.service));
+  for (const entry of traced) {
+    if (seen.has(entry.service)) continue;
+    seen.add(entry.service);
+    out.push({ service: entry.service, votes: 0, origin: entry.origin });
+  }
+  return out;
 }
 
 export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
@@ -71,11 +135,29 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
   )[0];
   const recommendations: RecommendationDraft[] = [];
   const claims: Claim[] = [];
-  const insufficient = !cause || cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE;
+  // Datapoints that show an anomaly traced from the alerts are positive evidence of a fault: OPX then
+  // names its best candidate even at low confidence (and says how low). With alerts alone, a weak or
+  // split vote is "insufficient evidence".
+  const measured =
+    cause !== null &&
+    radius !== undefined &&
+    !radius.insufficientEvidence &&
+    ((radius.data.candidates as { service: string; origin: boolean; score: number | null }[]) ?? []).some(
+      (entry) => entry.service === cause.service && entry.origin && entry.score !== null,
+    );
+  const insufficient = !cause || (cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE && !measured);
 
+  const candidates = rankCandidates(cause, findings);
+  const runnersUp = candidates
+    .filter((candidate) => candidate.origin && candidate.service !== cause?.service)
+    .map((candidate) => candidate.service)
+    .slice(0, 2);
   if (cause && !insufficient) {
     claims.push({
-      text: `Probable root cause: ${cause.service}${cause.changeId ? ` after change ${cause.changeId}` : ''} (confidence ${cause.confidence}).`,
+      text:
+        cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE
+          ? `Probable root cause, low confidence: ${cause.service} (confidence ${cause.confidence}); its datapoints show an anomaly traced from the alerts, but the evidence does not separate it well from ${runnersUp.join(' and ') || 'other candidates'}.`
+          : `Probable root cause: ${cause.service}${cause.changeId ? ` after change ${cause.changeId}` : ''} (confidence ${cause.confidence}).`,
       evidenceIds: [
         serviceEvidenceId(cause.service),
         ...(cause.changeId ? [cause.changeId] : []),
@@ -184,7 +266,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     : [];
   const channelSummary = insufficient
     ? `${recommendedSeverity} ${bundle.incident.title}: cause not yet clear; investigating.`
-    : `${recommendedSeverity} ${bundle.incident.title}: probable cause ${cause!.service}${cause!.changeId ? ` (${cause!.changeId})` : ''}` +
+    : `${recommendedSeverity} ${bundle.incident.title}: probable cause ${cause!.service}${cause!.changeId ? ` (${cause!.changeId})` : ''}${cause!.confidence < MIN_ROOT_CAUSE_CONFIDENCE ? ' (low confidence)' : ''}` +
       `${impact.length > 0 ? `; also affected: ${impact.join(', ')}` : ''}. Next: ${recommendations[0]?.title ?? 'monitor'}.`;
   return {
     agent: 'response-strategy',
@@ -192,7 +274,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     claims,
     data: {
       probableRootCause: insufficient ? null : cause,
-      candidates: cause?.votes ?? {},
+      candidates,
       recommendations,
       recommendedSeverity,
       channelSummary,

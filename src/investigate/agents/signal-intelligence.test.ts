@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { validateFinding } from '../evidence.js';
-import { shopBundle, signal } from './fixtures.test-support.js';
-import { analyzeSignals, anomalyOf, messagePattern } from './signal-intelligence.js';
+import { NORMAL, series, shopBundle, signal, T0 } from './fixtures.test-support.js';
+import {
+  ANOMALY_Z,
+  analyzeSignals,
+  anomalyOf,
+  assessSeries,
+  messagePattern,
+  SATURATION_Z,
+  signalEvidence,
+} from './signal-intelligence.js';
 
 describe('signal-intelligence', () => {
   it('orders services by onset and names the leader with the gap', () => {
@@ -69,5 +77,80 @@ describe('signal-intelligence', () => {
       insufficientEvidence: true,
       claims: [],
     });
+  });
+});
+
+describe('signal-intelligence: datapoints around the start', () => {
+  it('scores the window at onset against the baseline in robust spreads', () => {
+    const spike = signal('sig_s', 'api', 0, {
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 101, 130, 120, 100]) },
+    });
+    const assessed = assessSeries(spike)!;
+    expect(assessed).toMatchObject({ basis: 'baseline', value: 130, at: T0, onsetAt: T0, reference: 100 });
+    expect(assessed.score).toBeGreaterThan(SATURATION_Z);
+    expect(anomalyOf(spike)).toMatchObject({ basis: 'baseline', value: 130 });
+    expect(signalEvidence(spike)).toMatchObject({ state: 'anomalous', strength: 1, alert: true });
+  });
+
+  it('does not count a level that was already off before the start', () => {
+    const chronic = signal('sig_c', 'api', 0, {
+      severity: 'info',
+      metric: { name: 'latency', datapoints: series(NORMAL, [150, 151, 150, 151, 150]) },
+    });
+    expect(assessSeries(chronic)!.score).toBeLessThan(ANOMALY_Z);
+    expect(signalEvidence(chronic)).toMatchObject({ state: 'normal', strength: 0, alert: false });
+  });
+
+  it('tells anomalous, weak, contradicted and unmeasured alerts apart', () => {
+    const spread = 1.4826; // NORMAL cycles 98, 100, 102, 99, 101: median 100, MAD 1
+    const at = (z: number) => 100 + z * spread;
+    const evidence = (z: number, severity: 'critical' | 'info' = 'critical') =>
+      signalEvidence(
+        signal(`sig_${z}`, 'api', 0, {
+          severity,
+          metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, at(z), 100, 100]) },
+        }),
+      ).state;
+    expect(evidence(4)).toBe('anomalous');
+    expect(evidence(2.5)).toBe('weak');
+    expect(evidence(2.5, 'info')).toBe('normal');
+    expect(evidence(0.5)).toBe('normal');
+    expect(signalEvidence(signal('sig_plain', 'api', 0))).toMatchObject({ state: 'unmeasured', strength: 1 });
+    expect(signalEvidence(signal('sig_obs', 'api', 0, { severity: 'info' }))).toMatchObject({
+      state: 'unmeasured',
+      strength: 0,
+    });
+  });
+
+  it('without a baseline, measures the change from the pre-onset level in units of 10% of it', () => {
+    const short = signal('sig_short', 'api', 0, {
+      metric: { name: 'latency', datapoints: series([], [10, 10, 15, 12, 10]) },
+    });
+    expect(assessSeries(short)).toMatchObject({ basis: 'change', score: 5, reference: 10 });
+  });
+
+  it('orders onsets by when the datapoints crossed the line and abstains when none did', () => {
+    const early = signal('sig_early', 'db', -5, {
+      severity: 'info',
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 140, 150, 100, 100]) },
+    });
+    const late = signal('sig_late', 'api', 0, {
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 150, 100, 100]) },
+    });
+    const quiet = signal('sig_quiet', 'web', 0, {
+      severity: 'info',
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 101, 100, 99, 100]) },
+    });
+    const bundle = shopBundle({ signals: [late, quiet, early] });
+    const finding = analyzeSignals(bundle);
+    expect((finding.data.onsets as { service: string }[]).map((onset) => onset.service)).toEqual([
+      'db',
+      'api',
+    ]);
+    expect(finding.claims[0]!.text).toBe('db fired first, 5 minutes before api.');
+    expect(validateFinding(finding, bundle)).toEqual([]);
+
+    const normal = analyzeSignals(shopBundle({ signals: [quiet] }));
+    expect(normal).toMatchObject({ insufficientEvidence: true, claims: [] });
   });
 });
