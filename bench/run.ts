@@ -17,6 +17,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'investigation latency on a store with a past, and N incidents investigated at once',
     load: () => import('./investigate.js'),
   },
+  petshop: {
+    description: 'root-cause ranking on the PetShop dataset: top-1, top-3, specificity',
+    load: () => import('./petshop.js'),
+  },
   quality: {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),
