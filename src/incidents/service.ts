@@ -297,7 +297,7 @@ async function pastIncidents(
 ): Promise<PastIncident[]> {
   // The newest past incidents on these services; a few more than kept, for those resolved after asOf.
   const candidates = (
-    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], service: services, until: asOf, limit: 400 })
+    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], service: services, until: asOf, limit: 250 })
   ).filter(
     (incident) => incident.id !== incidentId && incident.resolvedAt !== null && incident.resolvedAt <= asOf,
   );
