@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { openStore } from '../src/store/index.js';
 import { alertmanagerVersion, findAlertmanager, startAlertmanager } from './support/alertmanager.js';
 import { AlertGenerator, BATCH_MIX, SERVICES, SignalModel } from './support/alerts.js';
+import { parseFlags, UsageError } from './support/cli.js';
 import { type ProfileSummary, summarizeCpuProfile } from './support/cpu-profile.js';
 import { buildTime, mainThreadProfile, REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';
 import {
@@ -71,8 +72,6 @@ interface Parameters {
   sqlProfile: boolean;
 }
 
-class UsageError extends Error {}
-
 function integerFlag(
   value: string | undefined,
   name: string,
@@ -88,7 +87,7 @@ function integerFlag(
   return parsed;
 }
 
-function parseFlags(argv: string[]) {
+function readFlags(argv: string[]) {
   return parseArgs({
     args: argv,
     allowPositionals: false,
@@ -111,9 +110,9 @@ function parseFlags(argv: string[]) {
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  let parsed: ReturnType<typeof parseFlags>;
+  let parsed: ReturnType<typeof readFlags>;
   try {
-    parsed = parseFlags(argv);
+    parsed = readFlags(argv);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -714,19 +713,9 @@ function profileDirectory(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parameters: Parameters;
-  try {
-    const parsed = parseParameters(argv);
-    if (parsed === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    parameters = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseFlags(argv, parseParameters, USAGE);
+  if (!parsed.ok) return parsed.exitCode;
+  const { parameters } = parsed;
 
   const wantOpx = parameters.target !== 'alertmanager';
   const wantAlertmanager = parameters.target !== 'opx';

@@ -21,6 +21,7 @@ import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { openStore } from '../src/store/index.js';
 import { seededRandom } from './support/alerts.js';
+import { parseFlags, UsageError } from './support/cli.js';
 import { REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';
 import { type LatencySummary, round, summarizeLatencies, thousands } from './support/stats.js';
 
@@ -58,8 +59,8 @@ interface Parameters {
   keep: boolean;
 }
 
-function parameters(argv: string[]): Parameters | undefined {
-  const { values } = parseArgs({
+function parseParameters(argv: string[]): Parameters | 'help' {
+  const options = {
     args: argv,
     options: {
       samples: { type: 'string', default: '200' },
@@ -70,13 +71,20 @@ function parameters(argv: string[]): Parameters | undefined {
       seed: { type: 'string', default: '1' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'investigate.json') },
       keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
-  });
-  if (values.help) return undefined;
+  } as const;
+  let values: ReturnType<typeof parseArgs<typeof options>>['values'];
+  try {
+    values = parseArgs(options).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
   const count = (name: string, value: string, min: number) => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new UsageError(`--${name} must be an integer ≥ ${min}`);
     return parsed;
   };
   return {
@@ -401,11 +409,9 @@ async function loadPhase(
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const params = parameters(argv);
-  if (!params) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseFlags(argv, parseParameters, USAGE);
+  if (!parsed.ok) return parsed.exitCode;
+  const params = parsed.parameters;
   const stale = staleBuildWarning(REPO_ROOT);
   if (stale) progress(stale);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-bench-investigate-'));

@@ -29,6 +29,7 @@ import {
   toServices,
 } from '../src/petshop/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
+import { parseFlags, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 
 const USAGE = `usage: npm run bench -- petshop [flags]
@@ -54,8 +55,6 @@ the right answer is empty (specificity).
 const TARGETS = { top1: 0.8, top3: 0.95, specificity: 0.8 } as const;
 const PUBLISHED_BASELINE = { top1: 0.71, top3: 0.87, specificityLatencyAsLowAs: 0.17 } as const;
 const SPLITS = ['train', 'test'] as const;
-
-class UsageError extends Error {}
 
 interface Parameters {
   dataset: string;
@@ -226,19 +225,9 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 const percent = (value: number | null) => (value === null ? '–' : value.toFixed(2));
 
 export async function run(argv: string[]): Promise<number> {
-  let parameters: Parameters;
-  try {
-    const parsed = parseParameters(argv);
-    if (parsed === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    parameters = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseFlags(argv, parseParameters, USAGE);
+  if (!parsed.ok) return parsed.exitCode;
+  const { parameters } = parsed;
 
   let scenarioNames: string[];
   try {

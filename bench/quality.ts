@@ -29,6 +29,7 @@ import { ADAPTERS } from '../src/ingest/adapters/index.js';
 import { investigateIncident } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
+import { parseFlags, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { round } from './support/stats.js';
 import {
@@ -85,8 +86,6 @@ const PRINCIPAL = 'bench:quality';
 /** The cases happen on this day (UTC), after the example history ends (2026-11-20). */
 const CASE_DAY = Date.UTC(2026, 10, 24);
 const PROGRESS_EVERY_MS = 3000;
-
-class UsageError extends Error {}
 
 type Correlation = 'umbrella' | 'per-service';
 
@@ -828,19 +827,9 @@ function writeResults(file: string, results: Record<string, unknown> & { cases: 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parameters: Parameters;
-  try {
-    const parsed = parseParameters(argv);
-    if (parsed === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    parameters = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseFlags(argv, parseParameters, USAGE);
+  if (!parsed.ok) return parsed.exitCode;
+  const { parameters } = parsed;
 
   const started = performance.now();
   // Taken before any case runs: the code measured is the code loaded now.

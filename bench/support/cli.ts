@@ -1,0 +1,27 @@
+/** A bad flag: its message is printed above the usage, and the benchmark exits 2. */
+export class UsageError extends Error {}
+
+export type Parsed<P> = { ok: true; parameters: P } | { ok: false; exitCode: number };
+
+/**
+ * Runs a benchmark's flag parser: `help` prints the usage (exit 0), a UsageError prints the message and
+ * the usage (exit 2); anything else thrown is a bug and propagates.
+ */
+export function parseFlags<P>(
+  argv: string[],
+  parse: (argv: string[]) => P | 'help',
+  usage: string,
+): Parsed<P> {
+  try {
+    const parsed = parse(argv);
+    if (parsed === 'help') {
+      process.stdout.write(`${usage}\n`);
+      return { ok: false, exitCode: 0 };
+    }
+    return { ok: true, parameters: parsed };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${usage}\n`);
+    return { ok: false, exitCode: 2 };
+  }
+}
