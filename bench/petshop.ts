@@ -346,41 +346,23 @@ export async function run(argv: string[]): Promise<number> {
     head: ['scenario', 'metric', 'issues', 'top-1', 'top-3', 'empty', 'no-issue cases', 'specificity'],
     style: { head: [], border: [] },
   });
+  const row = (scenario: string, metric: string, summary: typeof overall) => [
+    scenario,
+    metric,
+    summary.issues,
+    percent(summary.top1),
+    percent(summary.top3),
+    percent(summary.empty),
+    summary.noIssueCases,
+    percent(summary.specificity),
+  ];
   for (const [key, summary] of Object.entries(byScenarioAndMetric).sort(([a], [b]) => a.localeCompare(b))) {
     const [scenario, metric] = key.split('/');
-    table.push([
-      scenario!,
-      metric!,
-      summary.issues,
-      percent(summary.top1),
-      percent(summary.top3),
-      percent(summary.empty),
-      summary.noIssueCases,
-      percent(summary.specificity),
-    ]);
+    table.push(row(scenario!, metric!, summary));
   }
-  for (const [metric, summary] of Object.entries(byMetric).sort(([a], [b]) => a.localeCompare(b))) {
-    table.push([
-      'all',
-      metric,
-      summary.issues,
-      percent(summary.top1),
-      percent(summary.top3),
-      percent(summary.empty),
-      summary.noIssueCases,
-      percent(summary.specificity),
-    ]);
-  }
-  table.push([
-    'all',
-    'all',
-    overall.issues,
-    percent(overall.top1),
-    percent(overall.top3),
-    percent(overall.empty),
-    overall.noIssueCases,
-    percent(overall.specificity),
-  ]);
+  for (const [metric, summary] of Object.entries(byMetric).sort(([a], [b]) => a.localeCompare(b)))
+    table.push(row('all', metric, summary));
+  table.push(row('all', 'all', overall));
   table.push([
     'target',
     '',
