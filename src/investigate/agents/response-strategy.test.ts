@@ -77,6 +77,19 @@ describe('response-strategy', () => {
   });
 });
 
+describe('response-strategy on warnings', () => {
+  it('treats warnings alone, with no change behind the candidate, as noise; a change or a louder alert is not', () => {
+    const warnings = shopBundle().signals.map((item) => ({ ...item, severity: 'warning' as const }));
+    expect(investigate(shopBundle({ changes: [], signals: warnings })).insufficientEvidence).toBe(true);
+    const changed = investigate(shopBundle({ signals: warnings }));
+    expect(changed.insufficientEvidence).toBe(false);
+    expect(changed.data.probableRootCause).toMatchObject({ service: 'db', changeId: 'chg_db_deploy' });
+    const louder = investigate(shopBundle({ changes: [] }));
+    expect(louder.insufficientEvidence).toBe(false);
+    expect(louder.data.probableRootCause).toMatchObject({ service: 'db' });
+  });
+});
+
 describe('response-strategy with datapoints', () => {
   const spread = 1.4826; // NORMAL: median 100, MAD 1
   const measured = (id: string, name: string, z: number, severity: 'critical' | 'info' = 'info') =>

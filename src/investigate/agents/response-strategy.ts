@@ -145,7 +145,15 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     ((radius.data.candidates as { service: string; origin: boolean; score: number | null }[]) ?? []).some(
       (entry) => entry.service === cause.service && entry.origin && entry.score !== null,
     );
-  const insufficient = !cause || (cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE && !measured);
+  // A heuristic for warning noise: when nothing in the incident is above `warning` and no change
+  // explains the candidate, alerts alone do not establish a fault (flapping warnings are the usual
+  // shape), so the strategy abstains unless datapoints show a traced anomaly.
+  const warningsOnly = bundle.signals.every(
+    (signal) => signal.severity === 'warning' || signal.severity === 'info',
+  );
+  const noiseShaped = cause !== null && warningsOnly && cause.changeId === null;
+  const insufficient =
+    !cause || ((cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE || noiseShaped) && !measured);
 
   const candidates = rankCandidates(cause, findings);
   const runnersUp = candidates
