@@ -21,6 +21,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'root-cause ranking on the PetShop dataset: top-1, top-3, specificity',
     load: () => import('./petshop.js'),
   },
+  pii: {
+    description:
+      'guardrail recognizers: PII precision/recall (presidio), secrets corpus recall and FPs, MB/s',
+    load: () => import('./pii.js'),
+  },
   quality: {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),

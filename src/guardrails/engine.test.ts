@@ -1,0 +1,236 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Anonymizer,
+  DEFAULT_POLICY,
+  guard,
+  keyedHash,
+  type Policy,
+  resolveOverlaps,
+  scan,
+  violations,
+} from './engine.js';
+import { ENTITY_TYPES, type EntityType } from './recognizers.js';
+
+const ALL_ON: Policy = {
+  entities: Object.fromEntries(ENTITY_TYPES.map((type) => [type, 'ANONYMIZE'])),
+};
+
+function typesIn(text: string, policy: Policy = DEFAULT_POLICY): EntityType[] {
+  return scan(text, policy).entities.map((entity) => entity.type);
+}
+
+// Fake, format-valid values (documented examples or random).
+const FAKE = {
+  awsId: 'AKIAIOSFODNN7EXAMPLE',
+  awsSecret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  github: 'ghp_R8mQ2vX9kLp4Tz7Wb3Nc6Yd1Hf5Gj0Ks2Ae8U',
+  slack: 'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx',
+  anthropic: `sk-ant-api03-${'a1B2c3D4e5'.repeat(9)}AA`,
+  openai: 'sk-proj-Ab3De5Gh7Jk9Mn2Pq4St6Vw8Yz0Bc1Df',
+  jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLWZha2U',
+};
+
+describe('recognizers: true and near-miss examples', () => {
+  const cases: [EntityType, string, string][] = [
+    ['EMAIL', 'mail ops.fake@example.com now', 'mail ops.fake@ now'],
+    ['CREDIT_DEBIT_CARD_NUMBER', 'card 4111 1111 1111 1111', 'card 4111 1111 1111 1112'],
+    ['US_SOCIAL_SECURITY_NUMBER', 'ssn 123-45-6780', 'ssn 666-45-6780'],
+    ['US_BANK_ROUTING_NUMBER', 'routing number 021000021', 'routing number 021000022'],
+    [
+      'INTERNATIONAL_BANK_ACCOUNT_NUMBER',
+      'iban GB82 WEST 1234 5698 7654 32',
+      'iban GB82 WEST 1234 5698 7654 33',
+    ],
+    ['IP_ADDRESS', 'from 203.0.113.45 ok', 'from 203.0.113.456 ok'],
+    ['IP_ADDRESS', 'to 2001:db8::8a2e:370:7334 ok', 'at 10:11:12 ok'],
+    ['MAC_ADDRESS', 'mac 00:1A:2B:3C:4D:5E', 'mac 00:1A:2B:3C:4D'],
+    ['PHONE', 'call me on +1 (415) 555-0100', 'took 2024-01-31 10'],
+    ['AWS_ACCESS_KEY', `key ${FAKE.awsId}`, 'key AKIAIOSFODNN7EXAMPL'],
+    [
+      'AWS_SECRET_KEY',
+      `aws_secret_access_key=${FAKE.awsSecret}`,
+      `commit ${'3f786850e387550fdab836ed7e6dc881de23001b'}`,
+    ],
+    ['GITHUB_TOKEN', `token ${FAKE.github}`, 'token ghp_short'],
+    ['SLACK_TOKEN', `t=${FAKE.slack}`, 't=xoxz-123'],
+    [
+      'SLACK_WEBHOOK',
+      'https://hooks.slack.com/services/T0000FAKE/B0000FAKE/XXXXfakeXXXXfakeXXXX',
+      'https://hooks.slack.com/',
+    ],
+    ['ANTHROPIC_API_KEY', `key ${FAKE.anthropic}`, 'key sk-ant-'],
+    ['OPENAI_API_KEY', `key ${FAKE.openai}`, 'sk-learn-model-loaded-from-cache'],
+    ['JWT', `Bearer ${FAKE.jwt}`, 'eyJub3RhbGciOjF9.eyJzdWIiOiIxIn0.sig'],
+    [
+      'PRIVATE_KEY',
+      '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----',
+      'BEGIN PRIVATE KEY',
+    ],
+    ['PASSWORD', 'postgres://app:s3cr3tP4ss@db:5432/x', 'postgres://app@db:5432/x'],
+    ['PASSWORD', 'Server=db;Password=Fake_pw_123;', 'password=********'],
+    ['AUTHORIZATION_HEADER', 'Authorization: Bearer abcDEF123456789xyz', 'Authorization: Bearer'],
+  ];
+  for (const [type, positive, negative] of cases) {
+    it(`${type}: ${JSON.stringify(positive)}`, () => {
+      expect(typesIn(positive, ALL_ON)).toContain(type);
+      expect(typesIn(negative, ALL_ON)).not.toContain(type);
+    });
+  }
+
+  it('leaves look-alike log noise alone under the default policy', () => {
+    const noise = [
+      'commit 3f786850e387550fdab836ed7e6dc881de23001b merged',
+      'request_id=0b9a3e1c-8f0e-4c55-9a8f-2b7d1c3e4f5a',
+      '2024-05-02 10:11:12.345 INFO took 1234 ms pid 40213',
+      'token_ttl_seconds=3600 refresh_token_rotation=true',
+      ['DB_PASSWORD=$', '{DB_PASSWORD}'].join(''),
+      'build 20240502.1 version 3.12.4',
+    ];
+    for (const line of noise) expect(scan(line).entities, line).toEqual([]);
+  });
+});
+
+describe('engine', () => {
+  it('offsets index the original text', () => {
+    const text = `user bob@example.com key ${FAKE.awsId} from 10.0.0.12`;
+    const result = scan(text);
+    expect(result.entities.map((entity) => text.slice(entity.start, entity.end))).toEqual([
+      'bob@example.com',
+      FAKE.awsId,
+      '10.0.0.12',
+    ]);
+    expect(result.action).toBe('block');
+    expect(result.redacted).toBe('user <EMAIL_1> key <AWS_ACCESS_KEY_1> from <IP_ADDRESS_1>');
+  });
+
+  it('PII alone anonymizes, nothing allows', () => {
+    expect(scan('mail bob@example.com').action).toBe('anonymize');
+    expect(scan('all good').action).toBe('allow');
+    expect(scan('all good').redacted).toBe('all good');
+  });
+
+  it('resolves overlaps: higher score, then longer, then earlier', () => {
+    const kept = resolveOverlaps([
+      { start: 0, end: 10, score: 0.5 },
+      { start: 2, end: 6, score: 0.9 },
+      { start: 5, end: 12, score: 0.9 },
+      { start: 20, end: 25, score: 0.6 },
+      { start: 20, end: 28, score: 0.6 },
+    ]);
+    expect(kept).toEqual([
+      { start: 5, end: 12, score: 0.9 },
+      { start: 20, end: 28, score: 0.6 },
+    ]);
+  });
+
+  it('a password inside a URL beats the URL around it', () => {
+    const text = 'https://app:s3cr3tP4ss@db.example.com/x';
+    const result = scan(text, ALL_ON);
+    expect(result.entities.map((entity) => entity.type)).toEqual(['PASSWORD']);
+    expect(result.redacted).toBe('https://app:<PASSWORD_1>@db.example.com/x');
+  });
+
+  it('keeps placeholders stable per value within a call and across a session', () => {
+    const one = scan('a@example.com b@example.com a@example.com');
+    expect(one.redacted).toBe('<EMAIL_1> <EMAIL_2> <EMAIL_1>');
+    const session = new Anonymizer();
+    expect(session.scan('from b@example.com').redacted).toBe('from <EMAIL_1>');
+    expect(session.scan('to a@example.com, cc b@example.com').redacted).toBe('to <EMAIL_2>, cc <EMAIL_1>');
+    expect(session.size).toBe(2);
+  });
+
+  it('respects OFF and minScore', () => {
+    expect(scan('mail bob@example.com', { entities: { EMAIL: 'OFF' } }).action).toBe('allow');
+    expect(scan('mail bob@example.com', { entities: { EMAIL: 'ANONYMIZE' }, minScore: 0.95 }).action).toBe(
+      'allow',
+    );
+  });
+
+  it('fails closed', () => {
+    const bad = guard('x', { entities: { NOT_A_TYPE: 'BLOCK' } as unknown as Policy['entities'] });
+    expect(bad.action).toBe('block');
+    expect(bad.redacted).toBe('');
+    expect(bad.reason).toMatch(/unknown entity type/);
+    const broken = guard('hello', DEFAULT_POLICY, undefined, () => {
+      throw new Error('boom');
+    });
+    expect(broken).toMatchObject({ action: 'block', reason: 'guardrail error: boom' });
+    expect(guard('x'.repeat(20), { ...DEFAULT_POLICY, maxLength: 10 }).action).toBe('block');
+    expect(guard('hello').action).toBe('allow');
+  });
+
+  it('records violations with a keyed hash, never the raw value', () => {
+    const text = `key ${FAKE.awsId}`;
+    const recorded = violations(text, scan(text), 'k1');
+    expect(recorded).toEqual([
+      { type: 'AWS_ACCESS_KEY', mode: 'BLOCK', start: 4, end: 24, hash: keyedHash(FAKE.awsId, 'k1') },
+    ]);
+    expect(JSON.stringify(recorded)).not.toContain(FAKE.awsId);
+    expect(keyedHash(FAKE.awsId, 'k1')).not.toBe(keyedHash(FAKE.awsId, 'k2'));
+    expect(keyedHash('x', 'k')).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => keyedHash('x', '')).toThrow();
+  });
+
+  it('stays fast on adversarial input (no catastrophic backtracking)', () => {
+    const nasty = [
+      'a'.repeat(50_000),
+      '1 '.repeat(25_000),
+      `${'a.'.repeat(20_000)}@`,
+      `password=${'x'.repeat(50_000)}`,
+      `-----BEGIN PRIVATE KEY-----${'A'.repeat(50_000)}`,
+      ':'.repeat(50_000),
+      'eyJ'.repeat(20_000),
+    ];
+    for (const text of nasty) {
+      const started = performance.now();
+      guard(text, ALL_ON);
+      expect(performance.now() - started, text.slice(0, 10)).toBeLessThan(2_000);
+    }
+  });
+});
+
+describe('properties', () => {
+  const values = fc.constantFrom(
+    'bob@example.com',
+    'alice.fake@example.org',
+    '4111 1111 1111 1111',
+    '123-45-6780',
+    '203.0.113.45',
+    FAKE.awsId,
+    FAKE.github,
+    FAKE.jwt,
+    FAKE.openai,
+    'GB82WEST12345698765432',
+  );
+  const filler = fc.constantFrom('user', 'login', 'from', 'ERROR', 'key', 'at', 'ok', '->', '|', 'request');
+  const texts = fc
+    .array(fc.oneof(values, filler), { minLength: 1, maxLength: 12 })
+    .map((parts) => parts.join(' '));
+
+  it('offsets slice the original text to the matched value, and entities do not overlap', () => {
+    fc.assert(
+      fc.property(texts, (text) => {
+        const { entities } = scan(text, ALL_ON);
+        let previousEnd = 0;
+        for (const entity of entities) {
+          expect(entity.start).toBeGreaterThanOrEqual(previousEnd);
+          expect(entity.end).toBeGreaterThan(entity.start);
+          previousEnd = entity.end;
+        }
+      }),
+    );
+  });
+
+  it('redacted text never contains a matched raw value, and every planted value is found', () => {
+    fc.assert(
+      fc.property(fc.array(values, { minLength: 1, maxLength: 6 }), filler, (planted, sep) => {
+        const text = planted.join(` ${sep} `);
+        const result = scan(text, ALL_ON);
+        const matched = result.entities.map((entity) => text.slice(entity.start, entity.end));
+        for (const value of matched) expect(result.redacted).not.toContain(value);
+        for (const value of planted) expect(matched).toContain(value);
+      }),
+    );
+  });
+});

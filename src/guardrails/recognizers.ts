@@ -1,0 +1,413 @@
+/**
+ * The recognizer table: one row per pattern. Adding a recognizer is adding a row; the engine has no
+ * per-type code.
+ *
+ * Rules for a row's regex (log lines are attacker-controlled text):
+ * - every quantifier is bounded, and no quantified group can match the same text two ways, so a
+ *   match attempt costs at most a bounded amount per start position (no catastrophic backtracking);
+ * - flags include `g` (the engine walks all matches) and `d` when `group` names a capture group
+ *   whose span is the entity (the password in a URL, not the whole URL).
+ *
+ * Scores: `baseScore` is the confidence of a bare match; a context word within `window` characters
+ * before or after adds `context.boost`, a negative word subtracts `negative.penalty`. The policy
+ * keeps matches scoring at least its `minScore` (0.5 by default), so a row with a base below 0.5
+ * only fires next to one of its context words.
+ *
+ * Entity types follow the Amazon Bedrock Guardrails PII list where one applies to free text, plus
+ * credential types. Not covered, on purpose:
+ * - NAME: person names need a language model or a named-entity recognizer; a regex over log text
+ *   would either miss nearly all names or flag every capitalised word.
+ * - ADDRESS: street addresses have no stable shape across countries; same reason.
+ * - AGE, USERNAME, PIN, LICENSE_PLATE, CREDIT_DEBIT_CARD_CVV/EXPIRY, US_BANK_ACCOUNT_NUMBER,
+ *   UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER, CA_HEALTH_NUMBER: plain short numbers that only context
+ *   distinguishes; they would be noise in logs.
+ */
+
+import * as validators from './validators.js';
+
+export const PII_TYPES = [
+  'EMAIL',
+  'PHONE',
+  'CREDIT_DEBIT_CARD_NUMBER',
+  'US_SOCIAL_SECURITY_NUMBER',
+  'US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER',
+  'US_BANK_ROUTING_NUMBER',
+  'US_PASSPORT_NUMBER',
+  'DRIVER_ID',
+  'INTERNATIONAL_BANK_ACCOUNT_NUMBER',
+  'SWIFT_CODE',
+  'IP_ADDRESS',
+  'MAC_ADDRESS',
+  'URL',
+  'VEHICLE_IDENTIFICATION_NUMBER',
+  'UK_NATIONAL_HEALTH_SERVICE_NUMBER',
+  'UK_NATIONAL_INSURANCE_NUMBER',
+  'CA_SOCIAL_INSURANCE_NUMBER',
+] as const;
+
+export const SECRET_TYPES = [
+  'AWS_ACCESS_KEY',
+  'AWS_SECRET_KEY',
+  'GITHUB_TOKEN',
+  'SLACK_TOKEN',
+  'SLACK_WEBHOOK',
+  'ANTHROPIC_API_KEY',
+  'OPENAI_API_KEY',
+  'PRIVATE_KEY',
+  'JWT',
+  'PASSWORD',
+  'AUTHORIZATION_HEADER',
+  'GENERIC_SECRET',
+] as const;
+
+export type PiiType = (typeof PII_TYPES)[number];
+export type SecretType = (typeof SECRET_TYPES)[number];
+export type EntityType = PiiType | SecretType;
+
+export const ENTITY_TYPES: readonly EntityType[] = [...PII_TYPES, ...SECRET_TYPES];
+
+export function isSecretType(type: string): type is SecretType {
+  return (SECRET_TYPES as readonly string[]).includes(type);
+}
+
+export interface ContextRule {
+  words: readonly string[];
+  /** Added (boost) or subtracted (penalty) when a word occurs within the window. */
+  amount: number;
+}
+
+export interface Recognizer {
+  /** Unique row id, shown in findings (`type` may have several rows). */
+  id: string;
+  type: EntityType;
+  pattern: RegExp;
+  /** Named capture group whose span is the entity; the whole match when absent. */
+  group?: string;
+  /** Checksum or structure check on the entity text; a failing match is dropped. */
+  validate?: (value: string) => boolean;
+  /** Extra score when this holds (e.g. a known card issuer prefix). */
+  bonus?: { test: (value: string) => boolean; amount: number };
+  baseScore: number;
+  context?: ContextRule;
+  negative?: ContextRule;
+  /** Characters before and after the match searched for context words (default 48). */
+  window?: number;
+}
+
+const NEG_IDENTIFIER: ContextRule = {
+  words: ['id', 'uuid', 'trace', 'span', 'timestamp', 'ts', 'epoch', 'version', 'build', 'sha'],
+  amount: 0.3,
+};
+
+export const RECOGNIZERS: readonly Recognizer[] = [
+  // ---------------------------------------------------------------- PII
+  {
+    id: 'email',
+    type: 'EMAIL',
+    pattern:
+      /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])/g,
+    baseScore: 0.9,
+  },
+  {
+    id: 'phone',
+    type: 'PHONE',
+    // Optional +country code, then digits with single separators ( space . - ) and parentheses.
+    pattern:
+      /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d[\d ().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?!\w|[.-]\d)/gi,
+    validate: validators.phone,
+    bonus: {
+      // International prefix, or the North American shape (NXX) NXX-XXXX.
+      test: (value) =>
+        value.startsWith('+') || /^(?:1[ .-])?\(?[2-9]\d\d\)?[ .-]?\d{3}[ .-]\d{4}\b/.test(value),
+      amount: 0.15,
+    },
+    baseScore: 0.45,
+    context: {
+      words: [
+        'phone',
+        'tel',
+        'telephone',
+        'mobile',
+        'cell',
+        'fax',
+        'call',
+        'desk',
+        'office',
+        'contact',
+        'sms',
+        'text me',
+        'message',
+        'whatsapp',
+        'reach',
+        'answering',
+        'dial',
+      ],
+      amount: 0.3,
+    },
+    negative: {
+      words: ['port', 'pid', 'version', 'build', 'bytes', 'took', 'size', 'offset'],
+      amount: 0.3,
+    },
+  },
+  {
+    id: 'credit-card',
+    type: 'CREDIT_DEBIT_CARD_NUMBER',
+    pattern: /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])/g,
+    validate: validators.creditCard,
+    bonus: { test: validators.knownCardPrefix, amount: 0.4 },
+    baseScore: 0.45,
+    context: {
+      words: ['card', 'credit', 'debit', 'visa', 'mastercard', 'amex', 'pan', 'cc', 'payment'],
+      amount: 0.2,
+    },
+    negative: NEG_IDENTIFIER,
+  },
+  {
+    id: 'us-ssn',
+    type: 'US_SOCIAL_SECURITY_NUMBER',
+    pattern: /(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])/g,
+    validate: validators.usSsn,
+    baseScore: 0.75,
+    context: { words: ['ssn', 'social security', 'social sec', 'ss#', 'ss #'], amount: 0.2 },
+    negative: { words: ['phone', 'tel', 'fax', 'mobile', 'call'], amount: 0.3 },
+  },
+  {
+    id: 'us-ssn-bare',
+    type: 'US_SOCIAL_SECURITY_NUMBER',
+    pattern: /(?<![\w-])\d{9}(?![\w-])/g,
+    validate: validators.usSsn,
+    baseScore: 0.2,
+    context: { words: ['ssn', 'social security', 'ss#'], amount: 0.6 },
+  },
+  {
+    id: 'us-itin',
+    type: 'US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER',
+    // 9XX-(50–65 | 70–88 | 90–92 | 94–99)-XXXX
+    pattern: /(?<![\w-])9\d\d([- ]?)(?:5\d|6[0-5]|7\d|8[0-8]|9[0-24-9])\1\d{4}(?![\w-])/g,
+    baseScore: 0.35,
+    context: { words: ['itin', 'tax', 'taxpayer', 'tin'], amount: 0.5 },
+  },
+  {
+    id: 'us-routing',
+    type: 'US_BANK_ROUTING_NUMBER',
+    pattern: /(?<![\w-])\d{9}(?![\w-])/g,
+    validate: validators.abaRouting,
+    baseScore: 0.2,
+    context: { words: ['routing', 'aba', 'rtn', 'transit', 'bank'], amount: 0.6 },
+  },
+  {
+    id: 'us-passport',
+    type: 'US_PASSPORT_NUMBER',
+    pattern: /(?<![\w-])[A-Z]?\d{8,9}(?![\w-])/g,
+    baseScore: 0.1,
+    context: { words: ['passport'], amount: 0.7 },
+  },
+  {
+    id: 'driver-id',
+    type: 'DRIVER_ID',
+    pattern: /(?<![\w-])[A-Z]{0,2}\d[\d-]{4,15}\d(?![\w-])/g,
+    baseScore: 0.1,
+    context: {
+      words: ['driver', 'driving licen', "driver's licen", 'dl#', 'dl no', 'licence', 'license'],
+      amount: 0.7,
+    },
+  },
+  {
+    id: 'iban',
+    type: 'INTERNATIONAL_BANK_ACCOUNT_NUMBER',
+    pattern: /(?<![\w-])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w-])/gi,
+    validate: validators.iban,
+    baseScore: 0.9,
+  },
+  {
+    id: 'swift',
+    type: 'SWIFT_CODE',
+    pattern: /(?<![\w-])[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![\w-])/g,
+    baseScore: 0.1,
+    context: { words: ['swift', 'bic'], amount: 0.7 },
+  },
+  {
+    id: 'ipv4',
+    type: 'IP_ADDRESS',
+    pattern:
+      /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)/g,
+    validate: validators.ipv4,
+    baseScore: 0.85,
+    negative: { words: ['version', 'release', 'oid'], amount: 0.4 },
+    window: 16,
+  },
+  {
+    id: 'ipv6',
+    type: 'IP_ADDRESS',
+    pattern: /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g,
+    validate: validators.ipv6,
+    baseScore: 0.85,
+  },
+  {
+    id: 'mac',
+    type: 'MAC_ADDRESS',
+    pattern:
+      /(?<![\w:-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![\w:-])|(?<![\w.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![\w.])/g,
+    baseScore: 0.8,
+  },
+  {
+    id: 'url',
+    type: 'URL',
+    // A trailing sentence punctuation mark or closing bracket is not part of the URL.
+    pattern: /\b(?:(?:https?|ftp|wss?):\/\/|www\.)[^\s<>"'`]{0,2047}[^\s<>"'`.,;:!?)\]]/gi,
+    baseScore: 0.6,
+  },
+  {
+    id: 'vin',
+    type: 'VEHICLE_IDENTIFICATION_NUMBER',
+    pattern: /(?<![\w-])[A-HJ-NPR-Z0-9]{17}(?![\w-])/gi,
+    validate: validators.vin,
+    baseScore: 0.5,
+    context: { words: ['vin', 'vehicle', 'chassis'], amount: 0.3 },
+    negative: NEG_IDENTIFIER,
+  },
+  {
+    id: 'uk-nhs',
+    type: 'UK_NATIONAL_HEALTH_SERVICE_NUMBER',
+    pattern: /(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w-])/g,
+    validate: validators.nhsNumber,
+    baseScore: 0.15,
+    context: { words: ['nhs', 'health service', 'patient'], amount: 0.6 },
+  },
+  {
+    id: 'uk-nino',
+    type: 'UK_NATIONAL_INSURANCE_NUMBER',
+    // Two prefix letters (not D, F, I, Q, U, V; second not O), six digits, suffix A–D.
+    pattern:
+      /(?<![\w-])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])/g,
+    baseScore: 0.55,
+    context: { words: ['national insurance', 'nino', 'ni number', 'nin'], amount: 0.3 },
+  },
+  {
+    id: 'ca-sin',
+    type: 'CA_SOCIAL_INSURANCE_NUMBER',
+    pattern: /(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{3}(?![\w-])/g,
+    validate: validators.caSin,
+    baseScore: 0.15,
+    context: { words: ['sin', 'social insurance'], amount: 0.6 },
+  },
+
+  // ---------------------------------------------------------------- secrets
+  {
+    id: 'aws-access-key',
+    type: 'AWS_ACCESS_KEY',
+    pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
+    baseScore: 0.95,
+  },
+  {
+    id: 'aws-secret-key-assigned',
+    type: 'AWS_SECRET_KEY',
+    group: 'secret',
+    pattern:
+      /(?:aws_?)?secret_?(?:access_?)?key["']?\s{0,4}[:=]\s{0,4}["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+    validate: validators.awsSecret,
+    baseScore: 0.95,
+  },
+  {
+    id: 'aws-secret-key-near',
+    type: 'AWS_SECRET_KEY',
+    pattern: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
+    validate: validators.awsSecret,
+    baseScore: 0.3,
+    context: { words: ['aws', 'secret', 'akia', 'asia', 'credential'], amount: 0.5 },
+    window: 80,
+  },
+  {
+    id: 'github-token',
+    type: 'GITHUB_TOKEN',
+    pattern:
+      /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])/g,
+    baseScore: 0.98,
+  },
+  {
+    id: 'slack-token',
+    type: 'SLACK_TOKEN',
+    pattern: /(?<![A-Za-z0-9])xox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g,
+    baseScore: 0.95,
+  },
+  {
+    id: 'slack-webhook',
+    type: 'SLACK_WEBHOOK',
+    pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/+-]{20,200}/g,
+    baseScore: 0.98,
+  },
+  {
+    id: 'anthropic-key',
+    type: 'ANTHROPIC_API_KEY',
+    pattern: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g,
+    baseScore: 0.98,
+  },
+  {
+    id: 'openai-key',
+    type: 'OPENAI_API_KEY',
+    pattern: /(?<![A-Za-z0-9_-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g,
+    validate: validators.openAiKey,
+    baseScore: 0.9,
+  },
+  {
+    id: 'private-key-block',
+    type: 'PRIVATE_KEY',
+    pattern:
+      /-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----[\s\S]{1,16384}?-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----/g,
+    baseScore: 1,
+  },
+  {
+    id: 'private-key-header',
+    type: 'PRIVATE_KEY',
+    // A key cut off in a log line: the header and whatever base64 (or escaped newlines) follows.
+    pattern:
+      /-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\n){0,16384}/g,
+    baseScore: 0.95,
+  },
+  {
+    id: 'jwt',
+    type: 'JWT',
+    pattern:
+      /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,2000}\.[A-Za-z0-9_-]{2,8000}\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])/g,
+    validate: validators.jwt,
+    baseScore: 0.95,
+  },
+  {
+    id: 'url-password',
+    type: 'PASSWORD',
+    group: 'secret',
+    // scheme://user:password@host — the password is the entity.
+    pattern: /\b[A-Za-z][A-Za-z0-9+.-]{1,15}:\/\/[^\s:/@]{0,64}:(?<secret>[^\s/@]{1,128})@[A-Za-z0-9[]/dg,
+    validate: validators.secretValue,
+    baseScore: 0.95,
+  },
+  {
+    id: 'assigned-password',
+    type: 'PASSWORD',
+    group: 'secret',
+    // password=…, pwd: …, "password": "…" (connection strings, config dumps, JSON).
+    pattern:
+      /(?<![A-Za-z0-9])(?:password|passwd|passphrase|pwd|pass)["']?\s{0,4}[:=]\s{0,4}(?<secret>"[^"\r\n]{1,256}"|'[^'\r\n]{1,256}'|[^\s;,&'"]{1,256})/dgi,
+    validate: validators.secretValue,
+    baseScore: 0.9,
+  },
+  {
+    id: 'authorization-header',
+    type: 'AUTHORIZATION_HEADER',
+    group: 'secret',
+    pattern:
+      /(?:authorization|proxy-authorization)["']?\s{0,4}[:=]\s{0,4}["']?(?:bearer|basic|token|digest|apikey)\s{1,4}(?<secret>[A-Za-z0-9._~+/=-]{8,4096})/dgi,
+    validate: validators.secretValue,
+    baseScore: 0.9,
+  },
+  {
+    id: 'assigned-secret',
+    type: 'GENERIC_SECRET',
+    group: 'secret',
+    // NAME_TOKEN=…, api_key: …, "client_secret": "…" (env dumps, config). The value must look random.
+    pattern:
+      /(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}(?:api[_-]?key|apikey|secret|token|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credential)s?["']?\s{0,4}[:=]\s{0,4}["']?(?<secret>[A-Za-z0-9._~+/=-]{12,512})/dgi,
+    validate: validators.tokenValue,
+    baseScore: 0.8,
+  },
+];
