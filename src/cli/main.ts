@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
+import { registerGuardrails } from './commands/guardrails.js';
 import { registerHistory } from './commands/history.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerHistory(program);
   registerInvestigate(program);
+  registerGuardrails(program);
   registerDemo(program);
   const override = (command: Command): void => {
     command.exitOverride();
