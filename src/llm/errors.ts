@@ -1,0 +1,103 @@
+import type { ProviderKind } from './types.js';
+
+export type LanguageModelErrorCode =
+  /** 429, or a provider throttling error. */
+  | 'rate_limited'
+  /** 5xx (and 408) from the provider. */
+  | 'server_error'
+  /** The attempt exceeded the configured per-call timeout. */
+  | 'timeout'
+  /** The connection failed (refused, reset, DNS, TLS, …) before an HTTP answer arrived. */
+  | 'network'
+  /** The caller cancelled through its AbortSignal. */
+  | 'aborted'
+  /** 401/403, or no credentials to send. */
+  | 'auth'
+  /** Any other 4xx: the request itself is wrong and retrying cannot help. */
+  | 'bad_request'
+  /** The provider answered 2xx with a body that is not the documented shape. */
+  | 'invalid_response'
+  /** The model cannot complete at all (the deterministic provider). */
+  | 'not_supported'
+  /** Configuration is missing or contradictory. */
+  | 'config';
+
+/** Every failure of a `LanguageModel` call. `retryable` says whether another attempt could succeed. */
+export class LanguageModelError extends Error {
+  readonly code: LanguageModelErrorCode;
+  readonly provider: ProviderKind;
+  /** HTTP status of the provider's answer; null when there was none (network, timeout, local errors). */
+  readonly status: number | null;
+  readonly retryable: boolean;
+  /** Wait the provider asked for (Retry-After), in milliseconds, when it sent one. */
+  readonly retryAfterMs: number | null;
+  /** Attempts made before giving up; set by the retry loop. */
+  attempts: number;
+
+  constructor(
+    provider: ProviderKind,
+    code: LanguageModelErrorCode,
+    message: string,
+    options: {
+      status?: number | null;
+      retryable?: boolean;
+      retryAfterMs?: number | null;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(`${provider}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LanguageModelError';
+    this.provider = provider;
+    this.code = code;
+    this.status = options.status ?? null;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+    this.attempts = 0;
+  }
+}
+
+/** Classifies an HTTP error status: 408, 429 and 5xx are retryable; other 4xx are not. */
+export function errorForStatus(
+  provider: ProviderKind,
+  status: number,
+  message: string,
+  options: { retryAfterMs?: number | null; cause?: unknown } = {},
+): LanguageModelError {
+  const common = { status, retryAfterMs: options.retryAfterMs ?? null, cause: options.cause };
+  if (status === 429)
+    return new LanguageModelError(provider, 'rate_limited', message, { ...common, retryable: true });
+  if (status >= 500 || status === 408) {
+    return new LanguageModelError(provider, 'server_error', message, { ...common, retryable: true });
+  }
+  if (status === 401 || status === 403) return new LanguageModelError(provider, 'auth', message, common);
+  return new LanguageModelError(provider, 'bad_request', message, common);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/** True when the error, or one of its causes, is a connection-level failure. */
+export function isNetworkError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
