@@ -20,6 +20,9 @@ export const ID_PREFIXES = {
   investigation: 'inv',
   document: 'doc',
   chunk: 'chk',
+  trace: 'trc',
+  validation: 'val',
+  violation: 'gv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -12,6 +12,7 @@ import { investigationRepository } from './repositories/investigations.js';
 import { jobRepository } from './repositories/jobs.js';
 import { knowledgeRepository } from './repositories/knowledge.js';
 import { ruleRepository } from './repositories/rules.js';
+import { safetyRepository } from './repositories/safety.js';
 import { signalRepository } from './repositories/signals.js';
 import { silenceRepository, snsRepository } from './repositories/silences.js';
 import type { Database } from './schema.js';
@@ -33,6 +34,7 @@ function repositories(context: RepositoryContext) {
     knowledge: knowledgeRepository(context),
     jobs: jobRepository(context),
     investigations: investigationRepository(context),
+    safety: safetyRepository(context),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

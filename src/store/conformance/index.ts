@@ -9,6 +9,7 @@ import { jobSpecs } from './jobs.js';
 import { knowledgeSpecs } from './knowledge.js';
 import { migrationSpecs } from './migrate.js';
 import { ruleSpecs } from './rules.js';
+import { safetySpecs } from './safety.js';
 import { signalSpecs } from './signals.js';
 import { silenceSpecs, snsSpecs } from './silences.js';
 import { transactionSpecs } from './transactions.js';
@@ -26,6 +27,7 @@ export {
   knowledgeSpecs,
   migrationSpecs,
   ruleSpecs,
+  safetySpecs,
   serviceSpecs,
   signalSpecs,
   silenceSpecs,
@@ -56,6 +58,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
     evidenceSpecs(factory);
     knowledgeSpecs(factory);
     jobSpecs(factory);
+    safetySpecs(factory);
     transactionSpecs(factory);
     valueSpecs(factory);
   });

@@ -1,0 +1,177 @@
+import type { Selectable } from 'kysely';
+import { newId } from '../../domain/common.js';
+import type { GuardrailViolationsTable, LlmTracesTable, ValidationErrorsTable } from '../schema.js';
+import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+
+/** One call to a language model, as recorded: prompt and response are stored redacted. */
+export interface LlmTrace {
+  id: string;
+  incidentId: string | null;
+  agent: string | null;
+  provider: string;
+  model: string;
+  attempt: number;
+  prompt: string;
+  response: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cacheReadTokens: number | null;
+  cacheWriteTokens: number | null;
+  costUsd: number | null;
+  latencyMs: number;
+  /** ok, invalid (the output failed validation), error (the call failed), blocked (a guardrail stopped it). */
+  status: 'ok' | 'invalid' | 'error' | 'blocked';
+  error: string | null;
+  createdAt: number;
+}
+
+export interface ValidationError {
+  id: string;
+  incidentId: string | null;
+  agent: string;
+  attempt: number;
+  errors: string[];
+  createdAt: number;
+}
+
+/** A guardrail match: where it was and a keyed hash of the value, never the value. */
+export interface GuardrailViolation {
+  id: string;
+  incidentId: string | null;
+  agent: string | null;
+  direction: 'input' | 'output';
+  entityType: string;
+  action: string;
+  location: string;
+  valueHash: string;
+  createdAt: number;
+}
+
+const traceFromRow = (row: Selectable<LlmTracesTable>): LlmTrace => ({
+  id: row.id,
+  incidentId: row.incident_id,
+  agent: row.agent,
+  provider: row.provider,
+  model: row.model,
+  attempt: row.attempt,
+  prompt: row.prompt,
+  response: row.response,
+  inputTokens: row.input_tokens,
+  outputTokens: row.output_tokens,
+  cacheReadTokens: row.cache_read_tokens,
+  cacheWriteTokens: row.cache_write_tokens,
+  costUsd: row.cost_usd,
+  latencyMs: row.latency_ms,
+  status: row.status as LlmTrace['status'],
+  error: row.error,
+  createdAt: row.created_at,
+});
+
+/** LLM traces, validation failures and guardrail violations: the safety layer's records. */
+export function safetyRepository({ db }: RepositoryContext) {
+  return {
+    async addTraces(traces: readonly Omit<LlmTrace, 'id'>[]): Promise<string[]> {
+      const rows = traces.map((trace) => ({
+        id: newId('trace', trace.createdAt),
+        incident_id: trace.incidentId,
+        agent: trace.agent,
+        provider: trace.provider,
+        model: trace.model,
+        attempt: trace.attempt,
+        prompt: trace.prompt,
+        response: trace.response,
+        input_tokens: trace.inputTokens,
+        output_tokens: trace.outputTokens,
+        cache_read_tokens: trace.cacheReadTokens,
+        cache_write_tokens: trace.cacheWriteTokens,
+        cost_usd: trace.costUsd,
+        latency_ms: Math.round(trace.latencyMs),
+        status: trace.status,
+        error: trace.error,
+        raw_usage: null,
+        created_at: trace.createdAt,
+      }));
+      for (const part of chunk(rows, 100)) await db.insertInto('llm_traces').values(part).execute();
+      return rows.map((row) => row.id);
+    },
+
+    async traces(filter: { incidentId?: string; agent?: string; limit?: number } = {}): Promise<LlmTrace[]> {
+      let query = db.selectFrom('llm_traces').selectAll();
+      if (filter.incidentId) query = query.where('incident_id', '=', filter.incidentId);
+      if (filter.agent) query = query.where('agent', '=', filter.agent);
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(filter.limit ?? 100)
+        .execute();
+      return rows.map(traceFromRow);
+    },
+
+    async addValidationErrors(errors: readonly Omit<ValidationError, 'id'>[]): Promise<void> {
+      const rows = errors.map((error) => ({
+        id: newId('validation', error.createdAt),
+        incident_id: error.incidentId,
+        agent: error.agent,
+        attempt: error.attempt,
+        errors: toJson(error.errors),
+        created_at: error.createdAt,
+      }));
+      for (const part of chunk(rows, 100)) await db.insertInto('validation_errors').values(part).execute();
+    },
+
+    async validationErrors(incidentId: string): Promise<ValidationError[]> {
+      const rows = await db
+        .selectFrom('validation_errors')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map((row: Selectable<ValidationErrorsTable>) => ({
+        id: row.id,
+        incidentId: row.incident_id,
+        agent: row.agent,
+        attempt: row.attempt,
+        errors: fromJson<string[]>(row.errors, []),
+        createdAt: row.created_at,
+      }));
+    },
+
+    async addViolations(violations: readonly Omit<GuardrailViolation, 'id'>[]): Promise<void> {
+      const rows = violations.map((violation) => ({
+        id: newId('violation', violation.createdAt),
+        incident_id: violation.incidentId,
+        agent: violation.agent,
+        direction: violation.direction,
+        entity_type: violation.entityType,
+        action: violation.action,
+        location: violation.location,
+        value_hash: violation.valueHash,
+        created_at: violation.createdAt,
+      }));
+      for (const part of chunk(rows, 100)) await db.insertInto('guardrail_violations').values(part).execute();
+    },
+
+    async violations(incidentId: string): Promise<GuardrailViolation[]> {
+      const rows = await db
+        .selectFrom('guardrail_violations')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map((row: Selectable<GuardrailViolationsTable>) => ({
+        id: row.id,
+        incidentId: row.incident_id,
+        agent: row.agent,
+        direction: row.direction as GuardrailViolation['direction'],
+        entityType: row.entity_type,
+        action: row.action,
+        location: row.location,
+        valueHash: row.value_hash,
+        createdAt: row.created_at,
+      }));
+    },
+  };
+}
+export type SafetyRepository = ReturnType<typeof safetyRepository>;
