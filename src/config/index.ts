@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath, OpxError } from '../domain/errors.js';
+import { AGENTS } from '../domain/finding.js';
+import { PROVIDER_KINDS } from '../llm/types.js';
 
 /**
  * One schema for every setting. Precedence: flag > environment (`OPX_*`) > file (`opx.config.yaml`) > default.
@@ -61,6 +63,37 @@ export const configSchema = z.strictObject({
   jobLeaseSeconds: z.coerce.number().int().min(1).default(60),
   /** Jobs one worker runs at once. */
   workerConcurrency: z.coerce.number().int().min(1).max(64).default(4),
+  /** The agents' reasoner: `deterministic` (no model, the default) or a language model provider. */
+  llmProvider: z.enum(PROVIDER_KINDS).default('deterministic'),
+  llmModel: z.string().min(1).optional(),
+  /** Anthropic API root, Bedrock endpoint, or the OpenAI-compatible root ending in /v1. */
+  llmBaseUrl: z.string().min(1).optional(),
+  /** For OpenAI-compatible servers; Anthropic reads ANTHROPIC_API_KEY, Bedrock the AWS chain. */
+  llmApiKey: z.string().min(1).optional(),
+  llmRegion: z.string().min(1).optional(),
+  llmMaxTokens: z.coerce.number().int().min(64).max(64_000).default(1024),
+  llmTimeoutSeconds: z.coerce.number().int().min(1).max(600).default(60),
+  /** Attempts at a valid answer per agent before the deterministic finding is kept, marked degraded. */
+  llmValidationAttempts: z.coerce.number().int().min(1).max(10).default(3),
+  /** After the last invalid answer: keep the deterministic finding (degraded) or fail the investigation. */
+  llmOnInvalid: z.enum(['degrade', 'fail']).default('degrade'),
+  /** Per-agent overrides of provider, model, maxTokens, baseUrl (JSON in the environment). */
+  llmAgents: z.preprocess(
+    (value) => (typeof value === 'string' ? JSON.parse(value) : value),
+    z
+      .partialRecord(
+        z.enum(AGENTS),
+        z.strictObject({
+          provider: z.enum(PROVIDER_KINDS).optional(),
+          model: z.string().min(1).optional(),
+          maxTokens: z.coerce.number().int().min(64).max(64_000).optional(),
+          baseUrl: z.string().min(1).optional(),
+        }),
+      )
+      .default({}),
+  ),
+  /** Key for the hashes guardrail_violations keeps instead of values; a random one per process when unset. */
+  guardrailHashKey: z.string().min(16).optional(),
 });
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
@@ -86,6 +119,17 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   investigationMaxAttempts: 'OPX_INVESTIGATION_MAX_ATTEMPTS',
   jobLeaseSeconds: 'OPX_JOB_LEASE_SECONDS',
   workerConcurrency: 'OPX_WORKER_CONCURRENCY',
+  llmProvider: 'OPX_LLM_PROVIDER',
+  llmModel: 'OPX_LLM_MODEL',
+  llmBaseUrl: 'OPX_LLM_BASE_URL',
+  llmApiKey: 'OPX_LLM_API_KEY',
+  llmRegion: 'OPX_LLM_REGION',
+  llmMaxTokens: 'OPX_LLM_MAX_TOKENS',
+  llmTimeoutSeconds: 'OPX_LLM_TIMEOUT_SECONDS',
+  llmValidationAttempts: 'OPX_LLM_VALIDATION_ATTEMPTS',
+  llmOnInvalid: 'OPX_LLM_ON_INVALID',
+  llmAgents: 'OPX_LLM_AGENTS',
+  guardrailHashKey: 'OPX_GUARDRAIL_HASH_KEY',
 };
 
 const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate']);

@@ -9,6 +9,7 @@ import { respond } from './agents/response-strategy.js';
 import { analyzeBlastRadius } from './agents/risk-blast-radius.js';
 import { analyzeSignals } from './agents/signal-intelligence.js';
 import { validateFinding } from './evidence.js';
+import type { LlmRecords, Refiner } from './llm.js';
 
 export const InvestigationState = Annotation.Root({
   incidentId: Annotation<string>,
@@ -18,6 +19,11 @@ export const InvestigationState = Annotation.Root({
   findings: Annotation<Partial<Record<AgentName, Finding>>>({
     reducer: (left, right) => ({ ...left, ...right }),
     default: () => ({}),
+  }),
+  /** Model calls, validation failures and guardrail matches, written with the investigation. */
+  llm: Annotation<LlmRecords[]>({
+    reducer: (left, right) => [...left, ...right],
+    default: () => [],
   }),
 });
 export type InvestigationStateType = typeof InvestigationState.State;
@@ -36,6 +42,8 @@ export interface GraphTools {
   loadBundle(bundleId: string): Promise<EvidenceBundle>;
   /** Limit for one tool call. */
   toolTimeoutMs: number;
+  /** Agents that reason with a language model on top of their engine (none: all deterministic). */
+  refiners?: Partial<Record<AgentName, Refiner>>;
 }
 
 /** The environment variable that makes a node hold forever (fault injection for crash tests). */
@@ -81,17 +89,24 @@ export function investigationGraph(tools: GraphTools) {
   const read = (node: string, bundleId: string) =>
     withTimeout(tools.loadBundle(bundleId), tools.toolTimeoutMs, `${node}: reading evidence ${bundleId}`);
   const graph = new StateGraph(InvestigationState);
+  // The engine's finding, refined by the agent's model when one is configured (checked either way).
+  const finish = async (name: AgentName, base: Finding, bundle: EvidenceBundle) => {
+    const refine = tools.refiners?.[name];
+    if (!refine) return { findings: { [name]: checked(base, bundle) } };
+    const { finding, records } = await refine(checked(base, bundle), bundle);
+    return { findings: { [name]: checked(finding, bundle) }, llm: [records] };
+  };
   for (const [name, analyze] of Object.entries(EVIDENCE_AGENTS)) {
     graph.addNode(name, async (state: InvestigationStateType) => {
       const bundle = await read(name, state.bundleId);
       await holdIfAsked(name);
-      return { findings: { [name]: checked(analyze(bundle), bundle) } };
+      return finish(name as AgentName, analyze(bundle), bundle);
     });
   }
   graph.addNode('response-strategy', async (state: InvestigationStateType) => {
     const bundle = await read('response-strategy', state.bundleId);
     await holdIfAsked('response-strategy');
-    return { findings: { 'response-strategy': checked(respond(bundle, state.findings), bundle) } };
+    return finish('response-strategy', respond(bundle, state.findings), bundle);
   });
   const builder = graph as unknown as StateGraph<
     typeof InvestigationState.spec,

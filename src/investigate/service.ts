@@ -15,6 +15,7 @@ import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { type GraphTools, type InvestigationStateType, investigationGraph } from './graph.js';
+import { configuredRefiners, type LlmRecords, recordedRefiners } from './llm.js';
 
 export interface InvestigationResult {
   investigationId: string;
@@ -50,9 +51,13 @@ const compiled = new WeakMap<
 >();
 
 /** The agents' tools for one runtime: bundles read through the read-only connection, cached by id. */
-function graphTools(runtime: Runtime): GraphTools & { remember(bundle: EvidenceBundle): void } {
+function graphTools(
+  runtime: Runtime,
+  refiners: GraphTools['refiners'] = configuredRefiners(runtime.config),
+): GraphTools & { remember(bundle: EvidenceBundle): void } {
   const cache = new Map<string, EvidenceBundle>();
   return {
+    refiners,
     /** A bundle this process just froze is the one the store holds; no need to read it back. */
     remember(bundle) {
       if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -135,7 +140,12 @@ async function runGraph(
   runtime: Runtime,
   run: { investigationId: string; bundle: EvidenceBundle },
   signal: AbortSignal,
-): Promise<{ findings: Finding[]; checkpoints: number; resumedFrom?: InvestigationResult['resumedFrom'] }> {
+): Promise<{
+  findings: Finding[];
+  llm: LlmRecords[];
+  checkpoints: number;
+  resumedFrom?: InvestigationResult['resumedFrom'];
+}> {
   const { tools, graph: compiling } = checkpointedGraph(runtime);
   tools.remember(run.bundle);
   const graph = await compiling;
@@ -172,7 +182,7 @@ async function runGraph(
   const checkpoints = (await threadCheckpoints(runtime, run.bundle.incidentId)).filter(
     (checkpoint) => checkpoint.investigationId === run.investigationId,
   ).length;
-  return { findings: findingsOf(state), checkpoints, resumedFrom };
+  return { findings: findingsOf(state), llm: state.llm ?? [], checkpoints, resumedFrom };
 }
 
 export interface ThreadCheckpoint {
@@ -343,6 +353,9 @@ export async function investigateIncident(
     });
     if (!finished) throw new OpxError('conflict', `investigation ${started.id} was finished by another run`);
     await scope.investigations.addRecommendations(recommendations);
+    await scope.safety.addTraces(outcome.llm.flatMap((records) => records.traces));
+    await scope.safety.addValidationErrors(outcome.llm.flatMap((records) => records.validationErrors));
+    await scope.safety.addViolations(outcome.llm.flatMap((records) => records.violations));
     await appendIncidentEvents(scope, incidentId, [
       ...(outcome.resumedFrom
         ? [
@@ -472,7 +485,17 @@ export async function replayInvestigation(
       'conflict',
       `investigation ${target.id} is ${target.status}; only a completed one replays`,
     );
-  const tools = graphTools(runtime);
+  // An LLM-backed investigation replays from its recorded model calls, not from the provider.
+  const recorded = (await runtime.store.safety.traces({ incidentId, limit: 1000 })).filter(
+    (trace) => trace.createdAt >= target.startedAt && trace.createdAt <= (target.finishedAt ?? Date.now()),
+  );
+  const tools = graphTools(
+    runtime,
+    recordedRefiners(recorded, {
+      maxAttempts: runtime.config.llmValidationAttempts,
+      onInvalid: runtime.config.llmOnInvalid,
+    }),
+  );
   const bundle = await tools.loadBundle(target.bundleId);
   const graph = investigationGraph(tools).compile(new MemorySaver());
   const state = (await graph.invoke(

@@ -152,8 +152,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     (signal) => signal.severity === 'warning' || signal.severity === 'info',
   );
   const noiseShaped = cause !== null && warningsOnly && cause.changeId === null;
-  const insufficient =
-    !cause || ((cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE || noiseShaped) && !measured);
+  const insufficient = !cause || ((cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE || noiseShaped) && !measured);
 
   const candidates = rankCandidates(cause, findings);
   const runnersUp = candidates

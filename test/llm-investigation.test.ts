@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import {
+  type FakeProviderServer,
+  startFakeProviderServer,
+  step,
+} from '../src/llm/fake-server.test-support.js';
+import { REPO_ROOT, type TestServer, testServer } from './support.js';
+
+const EMAIL = 'jane.doe@example.com';
+
+describe('investigations with a language model behind the guardrails (OpenAI-compatible wire)', () => {
+  let fake: FakeProviderServer;
+  let server: TestServer;
+  beforeAll(async () => {
+    fake = await startFakeProviderServer();
+    server = await testServer('sqlite', {
+      autoInvestigate: false,
+      llmProvider: 'openai-compatible',
+      llmModel: 'fake-model',
+      llmBaseUrl: `${fake.url}/v1`,
+    });
+    const catalog = parseBackstageCatalog(
+      readFileSync(path.join(REPO_ROOT, 'examples', 'topology', 'catalog-info.yaml'), 'utf8'),
+    );
+    if (!catalog.ok) throw new Error(catalog.error.message);
+    await server.runtime.store.services.upsertMany(catalog.services);
+  });
+  afterAll(async () => {
+    await server.cleanup();
+    await fake.close();
+  });
+
+  const openIncident = async (service: string) => {
+    const response = await server.request('POST', '/v1/signals', {
+      body: {
+        service,
+        environment: 'prod',
+        severity: 'critical',
+        title: `HighErrorRate on ${service}: checkout failing for ${EMAIL}`,
+        labels: { alertname: 'HighErrorRate' },
+      },
+      token: server.tokens.ingest,
+    });
+    return response.json.signals[0].incidentIds[0] as string;
+  };
+  const answer = (incidentId: string, summary = 'Errors began on the service itself.') =>
+    JSON.stringify({
+      summary,
+      confidence: 0.6,
+      insufficientEvidence: false,
+      claims: [
+        { text: 'The incident opened with its first alert.', evidenceIds: [incidentId], confidence: 0.6 },
+      ],
+    });
+
+  it('sends only redacted evidence, keeps valid answers, records traces, and replays from the recording', async () => {
+    const incidentId = await openIncident('checkout-service');
+    const before = fake.requests.length;
+    fake.script(
+      ...Array.from({ length: 6 }, () => step.reply(answer(incidentId), { input: 300, output: 60 })),
+    );
+    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.respond,
+    });
+    expect(started.status, started.text).toBe(201);
+    const received = fake.requests.slice(before);
+    expect(received).toHaveLength(6);
+    for (const request of received) {
+      expect(request.path).toBe('/v1/chat/completions');
+      expect(request.rawBody).not.toContain(EMAIL);
+      expect((request.body as { temperature: number }).temperature).toBe(0);
+    }
+    expect(received.some((request) => request.rawBody.includes('<EMAIL_1>'))).toBe(true);
+    for (const finding of started.json.findings) {
+      expect(finding).toMatchObject({
+        engine: { provider: 'openai-compatible', model: 'fake-model' },
+        degraded: false,
+        summary: 'Errors began on the service itself.',
+      });
+    }
+    // The engine's structured output still drives recommendations.
+    expect(started.json.recommendations.length).toBeGreaterThan(0);
+
+    const traces = await server.runtime.store.safety.traces({ incidentId });
+    expect(traces).toHaveLength(6);
+    expect(traces.every((trace) => trace.status === 'ok' && trace.inputTokens === 300)).toBe(true);
+    expect(traces.some((trace) => trace.prompt.includes(EMAIL))).toBe(false);
+    const violations = await server.runtime.store.safety.violations(incidentId);
+    expect(
+      violations.some((violation) => violation.entityType === 'EMAIL' && violation.direction === 'input'),
+    ).toBe(true);
+    expect(JSON.stringify(violations)).not.toContain(EMAIL);
+
+    const calls = fake.requests.length;
+    const replay = await server.request('POST', `/v1/incidents/${incidentId}/replay`, {
+      body: {},
+      token: server.tokens.respond,
+    });
+    expect(replay.json).toMatchObject({ identical: true, differences: [] });
+    expect(fake.requests.length).toBe(calls);
+  });
+
+  it('redacts PII the model echoes back, and degrades to the engine after three invalid answers', async () => {
+    const incidentId = await openIncident('payment-service');
+    fake.script(
+      step.reply(answer(incidentId, `Customer ${EMAIL} is affected.`)),
+      ...Array.from({ length: 15 }, () => step.malformedJsonText()),
+    );
+    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.respond,
+    });
+    expect(started.status, started.text).toBe(201);
+    const findings = started.json.findings as {
+      summary: string;
+      degraded: boolean;
+      engine: { provider: string };
+    }[];
+    const refined = findings.filter((finding) => !finding.degraded);
+    expect(refined).toHaveLength(1);
+    expect(refined[0]!.summary).toMatch(/^Customer <EMAIL_\d+> is affected\.$/);
+    const traces = await server.runtime.store.safety.traces({ incidentId });
+    expect(JSON.stringify(traces)).not.toContain(EMAIL);
+    const echoed = await server.runtime.store.safety.violations(incidentId);
+    expect(
+      echoed.some((violation) => violation.direction === 'output' && violation.entityType === 'EMAIL'),
+    ).toBe(true);
+    const degraded = findings.filter((finding) => finding.degraded);
+    expect(degraded).toHaveLength(5);
+    for (const finding of degraded) expect(finding.engine.provider).toBe('deterministic');
+    const errors = await server.runtime.store.safety.validationErrors(incidentId);
+    expect(errors).toHaveLength(15);
+    expect(errors[0]!.errors[0]).toContain('not JSON');
+    expect(new Set(errors.map((error) => error.attempt))).toEqual(new Set([1, 2, 3]));
+  });
+});
