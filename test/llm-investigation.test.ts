@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,34 @@ describe('investigations with a language model behind the guardrails (OpenAI-com
       violations.some((violation) => violation.entityType === 'EMAIL' && violation.direction === 'input'),
     ).toBe(true);
     expect(JSON.stringify(violations)).not.toContain(EMAIL);
+
+    const listed = await server.request('GET', `/v1/traces?incidentId=${incidentId}`, {
+      token: server.tokens.read,
+    });
+    expect(listed.json.items).toHaveLength(6);
+    const one = await server.request('GET', `/v1/traces/${listed.json.items[0].id}`, {
+      token: server.tokens.read,
+    });
+    expect(one.json).toMatchObject({ id: listed.json.items[0].id, status: 'ok', model: 'fake-model' });
+    expect(
+      (await server.request('GET', '/v1/traces/trc_missing', { token: server.tokens.read })).status,
+    ).toBe(404);
+    const cli = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'bin', 'opx.js'),
+        '--data-dir',
+        server.dataDir,
+        '--json',
+        'traces',
+        'list',
+        '--incident',
+        incidentId,
+      ],
+      { encoding: 'utf8', env: { ...process.env, OPX_DATABASE_URL: '' } },
+    );
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toHaveLength(6);
 
     const calls = fake.requests.length;
     const replay = await server.request('POST', `/v1/incidents/${incidentId}/replay`, {

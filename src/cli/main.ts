@@ -9,6 +9,7 @@ import { registerInvestigate } from './commands/investigate.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerKnowledge } from './commands/knowledge.js';
 import { registerServe } from './commands/serve.js';
+import { registerTraces } from './commands/traces.js';
 import { reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerHistory(program);
   registerInvestigate(program);
   registerGuardrails(program);
+  registerTraces(program);
   registerDemo(program);
   const override = (command: Command): void => {
     command.exitOverride();

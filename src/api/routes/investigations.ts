@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
 import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
@@ -7,6 +8,11 @@ import { idempotencyOf, parseInput, sendWrite } from '../http.js';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
+const tracesQuery = z.strictObject({
+  incidentId: z.string().min(1).max(100).optional(),
+  agent: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 const decisionBody = z.strictObject({
   reason: z.string().trim().min(1, 'give a reason for the decision').max(2000),
 });
@@ -38,6 +44,18 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     const { id } = parseInput(idParams, request.params, 'params');
     const { investigationId } = parseInput(replayBody, request.body ?? {});
     return replayInvestigation(runtime, id, { principal: request.principal.name, investigationId });
+  });
+
+  app.get('/v1/traces', read, async (request) => {
+    const query = parseInput(tracesQuery, request.query ?? {}, 'query');
+    return { items: await runtime.store.safety.traces(query) };
+  });
+
+  app.get('/v1/traces/:id', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const trace = await runtime.store.safety.trace(id);
+    if (!trace) throw new OpxError('not_found', `no trace ${id}`, { path: 'id' });
+    return trace;
   });
 
   app.get('/v1/incidents/:id/investigations', read, async (request) => {

@@ -71,6 +71,8 @@ export function safetySpecs(init: StoreFactory): void {
       });
       expect(all[1]).toMatchObject({ inputTokens: null, outputTokens: null });
       expect(await store().safety.traces({ incidentId, agent: 'change-intelligence' })).toHaveLength(1);
+      expect(await store().safety.trace(all[0]!.id)).toEqual(all[0]);
+      expect(await store().safety.trace(unique('trc'))).toBeUndefined();
       expect(await store().safety.traces({ incidentId: unique('inc') })).toEqual([]);
     });
 

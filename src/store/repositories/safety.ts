@@ -95,6 +95,11 @@ export function safetyRepository({ db }: RepositoryContext) {
       return rows.map((row) => row.id);
     },
 
+    async trace(id: string): Promise<LlmTrace | undefined> {
+      const row = await db.selectFrom('llm_traces').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && traceFromRow(row);
+    },
+
     async traces(filter: { incidentId?: string; agent?: string; limit?: number } = {}): Promise<LlmTrace[]> {
       let query = db.selectFrom('llm_traces').selectAll();
       if (filter.incidentId) query = query.where('incident_id', '=', filter.incidentId);
