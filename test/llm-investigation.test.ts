@@ -147,6 +147,22 @@ describe('investigations with a language model behind the guardrails (OpenAI-com
       degraded: boolean;
       engine: { provider: string };
     }[];
+    // What a human reads never shows the raw value, whether the model or the engine wrote it.
+    const shown = (
+      started.json.findings as {
+        summary: string;
+        claims: { text: string }[];
+        data: Record<string, unknown>;
+      }[]
+    ).flatMap((finding) => [
+      finding.summary,
+      ...finding.claims.map((claim) => claim.text),
+      String(finding.data.channelSummary ?? ''),
+    ]);
+    expect(shown.some((text) => text.includes('<EMAIL_'))).toBe(true);
+    expect(shown.join('\n')).not.toContain(EMAIL);
+    const recommendations = await server.runtime.store.investigations.recommendations(incidentId);
+    expect(JSON.stringify(recommendations)).not.toContain(EMAIL);
     const refined = findings.filter((finding) => !finding.degraded);
     expect(refined).toHaveLength(1);
     expect(refined[0]!.summary).toMatch(/^Customer <EMAIL_\d+> is affected\.$/);

@@ -10,6 +10,7 @@ import { analyzeBlastRadius } from './agents/risk-blast-radius.js';
 import { analyzeSignals } from './agents/signal-intelligence.js';
 import { validateFinding } from './evidence.js';
 import type { LlmRecords, Refiner } from './llm.js';
+import { redactFinding } from './redact.js';
 
 export const InvestigationState = Annotation.Root({
   incidentId: Annotation<string>,
@@ -90,11 +91,12 @@ export function investigationGraph(tools: GraphTools) {
     withTimeout(tools.loadBundle(bundleId), tools.toolTimeoutMs, `${node}: reading evidence ${bundleId}`);
   const graph = new StateGraph(InvestigationState);
   // The engine's finding, refined by the agent's model when one is configured (checked either way).
+  // What a human reads of it passes the guardrails either way (redactFinding).
   const finish = async (name: AgentName, base: Finding, bundle: EvidenceBundle) => {
     const refine = tools.refiners?.[name];
-    if (!refine) return { findings: { [name]: checked(base, bundle) } };
+    if (!refine) return { findings: { [name]: checked(redactFinding(base), bundle) } };
     const { finding, records } = await refine(checked(base, bundle), bundle);
-    return { findings: { [name]: checked(finding, bundle) }, llm: [records] };
+    return { findings: { [name]: checked(redactFinding(finding), bundle) }, llm: [records] };
   };
   for (const [name, analyze] of Object.entries(EVIDENCE_AGENTS)) {
     graph.addNode(name, async (state: InvestigationStateType) => {
