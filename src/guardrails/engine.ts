@@ -97,6 +97,8 @@ function wordsPattern(words: readonly string[]): RegExp {
 
 interface Compiled {
   recognizer: Recognizer;
+  /** This module's own copy of the pattern; `candidates` resets its lastIndex before each use. */
+  pattern: RegExp;
   context: RegExp | null;
   negative: RegExp | null;
 }
@@ -107,6 +109,7 @@ const COMPILED: readonly Compiled[] = RECOGNIZERS.map((recognizer) => {
     throw new Error(`recognizer ${recognizer.id}: a group needs the d flag`);
   return {
     recognizer,
+    pattern: new RegExp(recognizer.pattern.source, recognizer.pattern.flags),
     context: recognizer.context ? wordsPattern(recognizer.context.words) : null,
     negative: recognizer.negative ? wordsPattern(recognizer.negative.words) : null,
   };
@@ -120,11 +123,12 @@ function clamp(score: number): number {
 export function candidates(text: string, policy: Policy = DEFAULT_POLICY): Candidate[] {
   const minScore = policy.minScore ?? 0.5;
   const out: Candidate[] = [];
-  for (const { recognizer, context, negative } of COMPILED) {
+  for (const { recognizer, pattern, context, negative } of COMPILED) {
     const mode = policy.entities[recognizer.type] ?? 'OFF';
     if (mode === 'OFF') continue;
-    // A private copy: the table's RegExp objects hold lastIndex and must not be shared state.
-    const pattern = new RegExp(recognizer.pattern.source, recognizer.pattern.flags);
+    // Compiled once (compiling per call cost more than matching on short texts). The loop below runs
+    // synchronously to the end, so resetting lastIndex is all the sharing needs.
+    pattern.lastIndex = 0;
     for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
       if (match[0].length === 0) {
         pattern.lastIndex += 1;
@@ -178,7 +182,11 @@ export function resolveOverlaps<T extends { start: number; end: number; score: n
   return kept.sort((a, b) => a.start - b.start);
 }
 
+/** Policies already checked (a policy is a configuration object, checked once, not per text). */
+const CHECKED = new WeakSet<Policy>();
+
 function checkPolicy(policy: Policy): void {
+  if (CHECKED.has(policy)) return;
   for (const [type, mode] of Object.entries(policy.entities)) {
     if (!(ENTITY_TYPES as readonly string[]).includes(type))
       throw new Error(`policy: unknown entity type ${type}`);
@@ -187,6 +195,7 @@ function checkPolicy(policy: Policy): void {
   }
   const minScore = policy.minScore ?? 0.5;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`policy: minScore must be within [0, 1]`);
+  CHECKED.add(policy);
 }
 
 /**
