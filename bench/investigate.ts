@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
@@ -21,7 +20,7 @@ import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { openStore } from '../src/store/index.js';
 import { seededRandom } from './support/alerts.js';
-import { parseFlags, UsageError } from './support/cli.js';
+import { parseFlags, readArgs, UsageError } from './support/cli.js';
 import { REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';
 import { type LatencySummary, round, summarizeLatencies, thousands } from './support/stats.js';
 
@@ -60,26 +59,17 @@ interface Parameters {
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  const options = {
-    args: argv,
-    options: {
-      samples: { type: 'string', default: '200' },
-      warmup: { type: 'string', default: '20' },
-      concurrent: { type: 'string', default: '100' },
-      'past-incidents': { type: 'string', default: '1000' },
-      'signals-per-incident': { type: 'string', default: '100' },
-      seed: { type: 'string', default: '1' },
-      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'investigate.json') },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  } as const;
-  let values: ReturnType<typeof parseArgs<typeof options>>['values'];
-  try {
-    values = parseArgs(options).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = readArgs(argv, {
+    samples: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '20' },
+    concurrent: { type: 'string', default: '100' },
+    'past-incidents': { type: 'string', default: '1000' },
+    'signals-per-incident': { type: 'string', default: '100' },
+    seed: { type: 'string', default: '1' },
+    out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'investigate.json') },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   const count = (name: string, value: string, min: number) => {
     const parsed = Number(value);

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { configSchema } from '../src/config/index.js';
 import type { Finding } from '../src/domain/finding.js';
@@ -29,7 +28,7 @@ import {
   toServices,
 } from '../src/petshop/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { parseFlags, UsageError } from './support/cli.js';
+import { parseFlags, readArgs, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 
 const USAGE = `usage: npm run bench -- petshop [flags]
@@ -67,29 +66,16 @@ interface Parameters {
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  let values: ReturnType<typeof parse>['values'];
-  function parse() {
-    return parseArgs({
-      args: argv,
-      options: {
-        dataset: { type: 'string' },
-        split: { type: 'string' },
-        scenario: { type: 'string', multiple: true },
-        limit: { type: 'string' },
-        'no-specificity': { type: 'boolean' },
-        out: { type: 'string' },
-        keep: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  }
-  try {
-    values = parse().values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = readArgs(argv, {
+    dataset: { type: 'string' },
+    split: { type: 'string' },
+    scenario: { type: 'string', multiple: true },
+    limit: { type: 'string' },
+    'no-specificity': { type: 'boolean' },
+    out: { type: 'string' },
+    keep: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const split = values.split ?? 'train';
   if (split !== 'train' && split !== 'test' && split !== 'all')

@@ -1,11 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { DEFAULT_POLICY, type Entity, type Policy, scan } from '../src/guardrails/engine.js';
 import { ENTITY_TYPES, type EntityType, isSecretType } from '../src/guardrails/recognizers.js';
-import { parseFlags, UsageError } from './support/cli.js';
+import { parseFlags, readArgs, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 
 const USAGE = `usage: npm run bench -- pii [flags]
@@ -76,26 +75,13 @@ interface Parameters {
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  let values: ReturnType<typeof parse>['values'];
-  function parse() {
-    return parseArgs({
-      args: argv,
-      options: {
-        dataset: { type: 'string' },
-        corpus: { type: 'string' },
-        iterations: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  }
-  try {
-    values = parse().values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = readArgs(argv, {
+    dataset: { type: 'string' },
+    corpus: { type: 'string' },
+    iterations: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const iterations = Number(values.iterations ?? 20);
   if (!Number.isInteger(iterations) || iterations < 1)

@@ -1,3 +1,7 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
 /** A bad flag: its message is printed above the usage, and the benchmark exits 2. */
 export class UsageError extends Error {}
 
@@ -23,5 +27,14 @@ export function parseFlags<P>(
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${error.message}\n\n${usage}\n`);
     return { ok: false, exitCode: 2 };
+  }
+}
+
+/** Strict node:util parseArgs over a benchmark's flags; an unknown or malformed flag is a UsageError. */
+export function readArgs<const T extends Options>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
