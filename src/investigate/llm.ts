@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
-import { formatPath } from '../domain/errors.js';
+import { formatPath, OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import { AGENTS, type AgentName, claimSchema, type Finding } from '../domain/finding.js';
 import { Anonymizer, DEFAULT_POLICY, guard, keyedHash, type ScanResult } from '../guardrails/engine.js';
@@ -274,7 +274,8 @@ export type Refiner = (
 /**
  * The model each agent reasons with, from the configuration: `llmProvider` and friends for all agents,
  * `llmAgents.<agent>` overriding provider, model, maxTokens or baseUrl for one. Agents whose provider
- * is `deterministic` get no refiner. A bad configuration fails here, at start, not mid-investigation.
+ * is `deterministic` get no refiner. A bad configuration throws here; `opx serve` and `opx worker` call
+ * this at start so it fails before the first investigation.
  */
 export function configuredRefiners(config: Config): Partial<Record<AgentName, Refiner>> {
   const hashKey = config.guardrailHashKey ?? randomBytes(32).toString('hex');
@@ -283,15 +284,23 @@ export function configuredRefiners(config: Config): Partial<Record<AgentName, Re
     const override = config.llmAgents[agent] ?? {};
     const provider = override.provider ?? config.llmProvider;
     if (provider === 'deterministic') continue;
-    const model = createLanguageModel({
-      provider,
-      model: override.model ?? config.llmModel,
-      maxTokens: override.maxTokens ?? config.llmMaxTokens,
-      baseUrl: override.baseUrl ?? config.llmBaseUrl,
-      ...(provider === 'openai-compatible' && config.llmApiKey ? { apiKey: config.llmApiKey } : {}),
-      ...(provider === 'bedrock' && config.llmRegion ? { region: config.llmRegion } : {}),
-      timeoutMs: config.llmTimeoutSeconds * 1000,
-    });
+    let model: LanguageModel;
+    try {
+      model = createLanguageModel({
+        provider,
+        model: override.model ?? config.llmModel,
+        maxTokens: override.maxTokens ?? config.llmMaxTokens,
+        baseUrl: override.baseUrl ?? config.llmBaseUrl,
+        ...(provider === 'openai-compatible' && config.llmApiKey ? { apiKey: config.llmApiKey } : {}),
+        ...(provider === 'bedrock' && config.llmRegion ? { region: config.llmRegion } : {}),
+        timeoutMs: config.llmTimeoutSeconds * 1000,
+      });
+    } catch (error) {
+      throw new OpxError(
+        'config_invalid',
+        `language model settings for ${agent}: ${(error as Error).message} (OPX_LLM_PROVIDER, OPX_LLM_MODEL, OPX_LLM_BASE_URL, or llmAgents.${agent} in opx.config.yaml)`,
+      );
+    }
     const options = { maxAttempts: config.llmValidationAttempts, onInvalid: config.llmOnInvalid, hashKey };
     out[agent] = (base, bundle, signal) => refineWithModel(model, agent, base, bundle, options, signal);
   }

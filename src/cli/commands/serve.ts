@@ -3,6 +3,7 @@ import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
 import { storeUrl } from '../../config/index.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
+import { configuredRefiners } from '../../investigate/llm.js';
 import { migrateAndSeed, openRuntime } from '../../runtime.js';
 import { configFrom, globalOptions } from '../context.js';
 import { printJson } from '../output.js';
@@ -21,6 +22,8 @@ export function registerServe(program: Command): void {
         command: Command,
       ) => {
         const config = configFrom(command, { port: options.port, host: options.host });
+        // A bad language model configuration fails now, not at the first investigation.
+        configuredRefiners(config);
         const runtime = await openRuntime(config);
         const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
         const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
@@ -75,6 +78,7 @@ export function registerServe(program: Command): void {
     .description('run investigation jobs (automatic investigations, retries) without serving HTTP')
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
+      configuredRefiners(config);
       const runtime = await openRuntime(config);
       const stop = new AbortController();
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
