@@ -26,6 +26,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'guardrail recognizers: PII precision/recall (presidio), secrets corpus recall and FPs, MB/s',
     load: () => import('./pii.js'),
   },
+  tokens: {
+    description: 'LLM mode: tokens per investigation (o200k_base) and wall time against one call',
+    load: () => import('./tokens.js'),
+  },
   quality: {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),

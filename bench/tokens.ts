@@ -1,0 +1,301 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Table from 'cli-table3';
+import { getEncoding } from 'js-tiktoken';
+import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { configSchema } from '../src/config/index.js';
+import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
+import { investigateIncident } from '../src/investigate/service.js';
+import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { openRuntime, type Runtime } from '../src/runtime.js';
+import { seededRandom } from './support/alerts.js';
+import { parseFlags, readArgs, UsageError } from './support/cli.js';
+import { REPO_ROOT } from './support/opx.js';
+import { round, summarizeLatencies } from './support/stats.js';
+
+const USAGE = `usage: npm run bench -- tokens [flags]
+
+Runs investigations in LLM mode against a local OpenAI-compatible server that answers every agent with
+a valid finding after a fixed delay, and measures what the six agents send and receive, counted with
+the o200k_base BPE tokenizer (js-tiktoken; other vendors' tokenizers count somewhat differently):
+
+  demo        the demo's incident (three alerts on api-gateway, a deploy on its dependency)
+  generated   incidents of three alerts on a random service of the example topology, with a deploy
+              on its first dependency, over a store seeded like the demo (topology, runbooks,
+              postmortems, past incidents and changes)
+
+Wall time: one investigation with the server's delay on every call, against one call alone.
+
+  --cases <n>      generated incidents (default 20)
+  --delay-ms <n>   the fake server's delay per call (default 500)
+  --seed <n>       which services the generated incidents hit (default 1)
+  --out <file>     results file (default bench/results/tokens.json)`;
+
+const TARGETS = { tokensPerInvestigation: 12_000, wallToOneCall: 2.5 } as const;
+const EXAMPLES = path.join(REPO_ROOT, 'examples');
+
+interface Parameters {
+  cases: number;
+  delayMs: number;
+  seed: number;
+  out: string;
+}
+
+function parseParameters(argv: string[]): Parameters | 'help' {
+  const values = readArgs(argv, {
+    cases: { type: 'string', default: '20' },
+    'delay-ms': { type: 'string', default: '500' },
+    seed: { type: 'string', default: '1' },
+    out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'tokens.json') },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return 'help';
+  const count = (name: string, value: string, min: number) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+    return parsed;
+  };
+  return {
+    cases: count('cases', values.cases, 1),
+    delayMs: count('delay-ms', values['delay-ms'], 0),
+    seed: count('seed', values.seed, 0),
+    out: path.resolve(values.out),
+  };
+}
+
+interface Exchange {
+  promptTokens: number;
+  answerTokens: number;
+}
+
+/**
+ * A stand-in model on a real port, speaking OpenAI chat completions: after `delayMs` it answers with a
+ * finding that cites the incident id from the prompt's EVIDENCE list, so every answer validates.
+ */
+async function startFakeModel(delayMs: number, count: (text: string) => number) {
+  const exchanges: Exchange[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        messages: { role: string; content: string }[];
+      };
+      const prompt = body.messages.map((message) => message.content).join('\n');
+      const incident = /^EVIDENCE\n(inc_[0-9a-z]+):/m.exec(prompt)?.[1] ?? 'unknown';
+      const answer = JSON.stringify({
+        summary: 'The evidence points at the service that alerted first; see the cited incident.',
+        confidence: 0.6,
+        insufficientEvidence: false,
+        claims: [
+          { text: 'The incident opened with its first alert.', evidenceIds: [incident], confidence: 0.6 },
+        ],
+      });
+      exchanges.push({ promptTokens: count(prompt), answerTokens: count(answer) });
+      setTimeout(() => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            id: `chatcmpl-${exchanges.length}`,
+            object: 'chat.completion',
+            model: 'bench-model',
+            choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+          }),
+        );
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    exchanges,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function seed(runtime: Runtime) {
+  const catalog = parseBackstageCatalog(
+    readFileSync(path.join(EXAMPLES, 'topology', 'catalog-info.yaml'), 'utf8'),
+  );
+  if (!catalog.ok) throw new Error(catalog.error.message);
+  await runtime.store.services.upsertMany(catalog.services);
+  const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
+  await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+  await runtime.ingest.writer.run((scope) =>
+    importHistory(scope, readHistoryDirectory(path.join(EXAMPLES, 'history')), 'bench'),
+  );
+  return catalog.services;
+}
+
+/** Opens an incident of three alerts on `service` (with a deploy on its first dependency). */
+async function openIncident(
+  runtime: Runtime,
+  service: { name: string; dependsOn: string[] },
+  environment: string,
+): Promise<string> {
+  const now = Date.now();
+  return runtime.ingest.writer.run(async (scope) => {
+    await scope.changes.insert({
+      kind: 'deploy',
+      service: service.dependsOn[0] ?? service.name,
+      environment,
+      versionFrom: 'v2.14.0',
+      versionTo: 'v2.15.0',
+      summary: 'connection pool settings reworked',
+      startedAt: now - 14 * 60_000,
+      links: [],
+      source: 'bench',
+    });
+    const alerts: [string, 'critical' | 'warning' | 'error', string, number][] = [
+      ['HighErrorRate', 'critical', `5xx ratio above 5% on ${service.name}`, 9],
+      ['HighLatencyP99', 'warning', `p99 latency 2.4s on ${service.name} (SLO 800ms)`, 8],
+      ['UpstreamTimeouts', 'error', `Upstream timeouts from ${service.name}`, 7],
+    ];
+    const result = await runtime.ingest.ingestInScope(
+      scope,
+      alerts.map(([alertname, severity, title, minutesAgo]) => ({
+        source: 'generic' as const,
+        fingerprint: `${environment}-${alertname}`,
+        status: 'firing' as const,
+        severity,
+        service: service.name,
+        environment,
+        title,
+        labels: { alertname },
+        annotations: {},
+        links: [],
+        startsAt: now - minutesAgo * 60_000,
+      })),
+      'bench',
+    );
+    const id = result.incidentsCreated[0];
+    if (!id) throw new Error(`no incident opened for ${service.name}`);
+    return id;
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, parseParameters, USAGE);
+  if (!parsed.ok) return parsed.exitCode;
+  const params = parsed.parameters;
+  const encoding = getEncoding('o200k_base');
+  const count = (text: string) => encoding.encode(text).length;
+  const fake = await startFakeModel(params.delayMs, count);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-bench-tokens-'));
+  const runtime = await openRuntime(
+    configSchema.parse({
+      dataDir,
+      logLevel: 'silent',
+      autoInvestigate: false,
+      llmProvider: 'openai-compatible',
+      llmModel: 'bench-model',
+      llmBaseUrl: fake.url,
+    }),
+  );
+  try {
+    const services = await seed(runtime);
+    const measure = async (service: { name: string; dependsOn: string[] }, environment: string) => {
+      const incidentId = await openIncident(runtime, service, environment);
+      const before = fake.exchanges.length;
+      const started = performance.now();
+      const result = await investigateIncident(runtime, incidentId, { principal: 'bench' });
+      const wallMs = performance.now() - started;
+      const exchanges = fake.exchanges.slice(before);
+      const degraded = result.findings.filter((finding) => finding.degraded).length;
+      return {
+        calls: exchanges.length,
+        promptTokens: exchanges.reduce((sum, exchange) => sum + exchange.promptTokens, 0),
+        answerTokens: exchanges.reduce((sum, exchange) => sum + exchange.answerTokens, 0),
+        maxPromptTokens: Math.max(...exchanges.map((exchange) => exchange.promptTokens)),
+        wallMs,
+        degraded,
+      };
+    };
+    const gateway = services.find((service) => service.name === 'api-gateway') ?? services[0]!;
+    process.stderr.write('demo incident…\n');
+    const demo = await measure(gateway, 'demo');
+    const random = seededRandom(params.seed);
+    const generated = [];
+    for (let index = 0; index < params.cases; index += 1) {
+      const service = services[Math.floor(random() * services.length)]!;
+      generated.push(await measure(service, `generated-${index}`));
+      if ((index + 1) % 5 === 0 || index + 1 === params.cases)
+        process.stderr.write(`generated incidents: ${index + 1}/${params.cases}\n`);
+    }
+    // One call alone, the same way the agents make it, for the wall-time ratio.
+    const single = performance.now();
+    await fetch(`${fake.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'bench-model',
+        messages: [{ role: 'user', content: `EVIDENCE\ninc_x: x` }],
+      }),
+    });
+    const oneCallMs = performance.now() - single;
+
+    const totals = generated.map((item) => item.promptTokens + item.answerTokens);
+    const walls = generated.map((item) => item.wallMs);
+    const totalSummary = summarizeLatencies(totals)!;
+    const wallSummary = summarizeLatencies(walls)!;
+    const results = {
+      benchmark: 'tokens',
+      at: new Date().toISOString(),
+      tokenizer: 'o200k_base (js-tiktoken)',
+      parameters: { ...params, out: undefined },
+      demo: { ...demo, total: demo.promptTokens + demo.answerTokens },
+      generated: {
+        cases: generated.length,
+        tokensPerInvestigation: totalSummary,
+        promptTokensMean: round(
+          generated.reduce((sum, item) => sum + item.promptTokens, 0) / generated.length,
+          0,
+        ),
+        answerTokensMean: round(
+          generated.reduce((sum, item) => sum + item.answerTokens, 0) / generated.length,
+          0,
+        ),
+        largestPrompt: Math.max(...generated.map((item) => item.maxPromptTokens)),
+        degradedFindings: generated.reduce((sum, item) => sum + item.degraded, 0),
+        wallMs: wallSummary,
+      },
+      oneCallMs: round(oneCallMs),
+      wallToOneCall: round(wallSummary.p50 / oneCallMs),
+      targets: TARGETS,
+    };
+    mkdirSync(path.dirname(params.out), { recursive: true });
+    writeFileSync(params.out, `${JSON.stringify(results, null, 2)}\n`);
+    const table = new Table({ head: ['measure', 'value', 'target'] });
+    table.push(
+      [
+        'demo investigation: tokens in + out (calls)',
+        `${demo.promptTokens} + ${demo.answerTokens} (${demo.calls})`,
+        `≤ ${TARGETS.tokensPerInvestigation}`,
+      ],
+      [
+        `generated (${generated.length}): tokens per investigation p50 / max`,
+        `${totalSummary.p50} / ${totalSummary.max}`,
+        `≤ ${TARGETS.tokensPerInvestigation}`,
+      ],
+      ['largest single prompt (tokens)', results.generated.largestPrompt, ''],
+      ['findings degraded (invalid answers)', results.generated.degradedFindings, '0'],
+      [
+        `wall p50 with ${params.delayMs} ms per call ÷ one call`,
+        `${wallSummary.p50} ms ÷ ${round(oneCallMs)} ms = ${results.wallToOneCall}×`,
+        `≤ ${TARGETS.wallToOneCall}×`,
+      ],
+    );
+    process.stdout.write(`${table.toString()}\nresults: ${path.relative(process.cwd(), params.out)}\n`);
+    return 0;
+  } finally {
+    await runtime.close();
+    await fake.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
