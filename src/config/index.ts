@@ -79,7 +79,14 @@ export const configSchema = z.strictObject({
   llmOnInvalid: z.enum(['degrade', 'fail']).default('degrade'),
   /** Per-agent overrides of provider, model, maxTokens, baseUrl (JSON in the environment). */
   llmAgents: z.preprocess(
-    (value) => (typeof value === 'string' ? JSON.parse(value) : value),
+    (value) => {
+      if (typeof value !== 'string') return value;
+      try {
+        return JSON.parse(value);
+      } catch {
+        return value; // reported by the schema below as "expected record"
+      }
+    },
     z
       .partialRecord(
         z.enum(AGENTS),
