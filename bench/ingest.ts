@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { openStore } from '../src/store/index.js';
 import { alertmanagerVersion, findAlertmanager, startAlertmanager } from './support/alertmanager.js';
 import { AlertGenerator, BATCH_MIX, SERVICES, SignalModel } from './support/alerts.js';
-import { parseFlags, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, UsageError } from './support/cli.js';
 import { type ProfileSummary, summarizeCpuProfile } from './support/cpu-profile.js';
 import { buildTime, mainThreadProfile, REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';
 import {
@@ -70,21 +70,6 @@ interface Parameters {
   strict: boolean;
   cpuProfile: boolean;
   sqlProfile: boolean;
-}
-
-function integerFlag(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  }
-  return parsed;
 }
 
 function readFlags(argv: string[]) {

@@ -20,7 +20,7 @@ import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { openStore } from '../src/store/index.js';
 import { seededRandom } from './support/alerts.js';
-import { parseFlags, readArgs, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';
 import { type LatencySummary, round, summarizeLatencies, thousands } from './support/stats.js';
 
@@ -71,19 +71,13 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
-  const count = (name: string, value: string, min: number) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min)
-      throw new UsageError(`--${name} must be an integer ≥ ${min}`);
-    return parsed;
-  };
   return {
-    samples: count('samples', values.samples, 1),
-    warmup: count('warmup', values.warmup, 0),
-    concurrent: count('concurrent', values.concurrent, 0),
-    pastIncidents: count('past-incidents', values['past-incidents'], 0),
-    signalsPerIncident: count('signals-per-incident', values['signals-per-incident'], 1),
-    seed: count('seed', values.seed, 0),
+    samples: integerFlag(values.samples, 'samples', 0, 1),
+    warmup: integerFlag(values.warmup, 'warmup', 0, 0),
+    concurrent: integerFlag(values.concurrent, 'concurrent', 0, 0),
+    pastIncidents: integerFlag(values['past-incidents'], 'past-incidents', 0, 0),
+    signalsPerIncident: integerFlag(values['signals-per-incident'], 'signals-per-incident', 0, 1),
+    seed: integerFlag(values.seed, 'seed', 0, 0),
     out: path.resolve(values.out),
     keep: values.keep,
   };

@@ -29,7 +29,7 @@ import { ADAPTERS } from '../src/ingest/adapters/index.js';
 import { investigateIncident } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { parseFlags, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { round } from './support/stats.js';
 import {
@@ -96,14 +96,6 @@ interface Parameters {
   out: string;
   keep: boolean;
   strict: boolean;
-}
-
-function integerFlag(value: string | undefined, name: string, fallback: number, min: number, max: number) {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max)
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  return parsed;
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {

@@ -13,7 +13,7 @@ import { investigateIncident } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { seededRandom } from './support/alerts.js';
-import { parseFlags, readArgs, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { round, summarizeLatencies } from './support/stats.js';
 
@@ -54,16 +54,10 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
-  const count = (name: string, value: string, min: number) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min)
-      throw new UsageError(`--${name} must be an integer ≥ ${min}`);
-    return parsed;
-  };
   return {
-    cases: count('cases', values.cases, 1),
-    delayMs: count('delay-ms', values['delay-ms'], 0),
-    seed: count('seed', values.seed, 0),
+    cases: integerFlag(values.cases, 'cases', 0, 1),
+    delayMs: integerFlag(values['delay-ms'], 'delay-ms', 0, 0),
+    seed: integerFlag(values.seed, 'seed', 0, 0),
     out: path.resolve(values.out),
   };
 }

@@ -38,3 +38,20 @@ export function readArgs<const T extends Options>(argv: string[], options: T) {
     throw new UsageError((error as Error).message);
   }
 }
+
+/** An integer flag within [min, max]; `fallback` when absent. */
+export function integerFlag(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range} (got ${JSON.stringify(value)})`);
+  }
+  return parsed;
+}
