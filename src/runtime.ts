@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
+import { guardrailKey, StorageRedactor } from './guardrails/stored.js';
 import { AlertNameCache, type FreezeOptions } from './incidents/service.js';
 import { IngestService } from './ingest/service.js';
 import type { Checkpointer } from './investigate/checkpointer.js';
@@ -13,6 +14,8 @@ export interface Runtime {
   store: Store;
   ingest: IngestService;
   knowledge: KnowledgeService;
+  /** The key for guardrail hashes and stored placeholders (see guardrailKey()). */
+  guardrailKey: string;
   /**
    * What freezing evidence needs from the runtime: the configured look-back and radius, and the cached
    * knowledge index and past-incident alert names. Build it outside a write transaction.
@@ -40,13 +43,24 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     await store.close();
     throw error;
   }
-  const ingest = new IngestService(store, {
-    autoResolve: config.autoResolve,
-    reopenGraceMs: config.reopenGraceSeconds * 1000,
-    investigate: config.autoInvestigate
-      ? { maxAttempts: config.investigationMaxAttempts, delayMs: config.investigateDelaySeconds * 1000 }
-      : undefined,
-  });
+  let key: string;
+  try {
+    key = guardrailKey(config.guardrailHashKey, config.dataDir);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const ingest = new IngestService(
+    store,
+    {
+      autoResolve: config.autoResolve,
+      reopenGraceMs: config.reopenGraceSeconds * 1000,
+      investigate: config.autoInvestigate
+        ? { maxAttempts: config.investigationMaxAttempts, delayMs: config.investigateDelaySeconds * 1000 }
+        : undefined,
+    },
+    config.redactStoredText ? new StorageRedactor(key) : undefined,
+  );
   let checkpointer: Promise<Checkpointer> | undefined;
   const knowledge = new KnowledgeService(store);
   const alertNames = new AlertNameCache();
@@ -56,6 +70,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     store,
     ingest,
     knowledge,
+    guardrailKey: key,
     async evidenceOptions(principal) {
       return {
         lookbackMs: config.changeLookbackSeconds * 1000,

@@ -99,8 +99,14 @@ export const configSchema = z.strictObject({
       )
       .default({}),
   ),
-  /** Key for the hashes guardrail_violations keeps instead of values; a random one per process when unset. */
+  /**
+   * Key for the hashes guardrail_violations keeps instead of values and for stored placeholders; when
+   * unset, the one in `<dataDir>/guardrail.key` (created on first use). Set it on every host that
+   * shares a PostgreSQL database.
+   */
   guardrailHashKey: z.string().min(16).optional(),
+  /** Replace personal data and credentials in signals and changes before they are stored. */
+  redactStoredText: z.coerce.boolean().default(true),
 });
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
@@ -137,9 +143,10 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   llmOnInvalid: 'OPX_LLM_ON_INVALID',
   llmAgents: 'OPX_LLM_AGENTS',
   guardrailHashKey: 'OPX_GUARDRAIL_HASH_KEY',
+  redactStoredText: 'OPX_REDACT_STORED_TEXT',
 };
 
-const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate']);
+const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate', 'redactStoredText']);
 
 export const CONFIG_FILE_NAME = 'opx.config.yaml';
 

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   Anonymizer,
+  candidates,
   DEFAULT_POLICY,
   guard,
+  HashedPlaceholders,
   keyedHash,
   type Policy,
   resolveOverlaps,
@@ -232,5 +236,79 @@ describe('properties', () => {
         for (const value of planted) expect(matched).toContain(value);
       }),
     );
+  });
+});
+
+describe('prefilters', () => {
+  const ROOT = path.resolve(import.meta.dirname, '..', '..');
+  const corpus = readFileSync(path.join(ROOT, 'bench', 'data', 'secrets-corpus.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => (JSON.parse(line) as { text: string }).text);
+  const presidio = JSON.parse(
+    readFileSync(
+      path.join(ROOT, '..', 'shared', 'datasets', 'pii', 'presidio_synth_dataset_v2.json'),
+      'utf8',
+    ),
+  ) as { full_text: string }[];
+  const texts = [...corpus, ...presidio.map((record) => record.full_text)];
+
+  it('change no result: with and without them, every text yields the same candidates', () => {
+    let found = 0;
+    for (const text of texts) {
+      const fast = candidates(text, ALL_ON);
+      expect(fast).toEqual(candidates(text, ALL_ON, { prefilter: false }));
+      found += fast.length;
+    }
+    expect(found).toBeGreaterThan(300);
+  });
+
+  it('change no result on generated text built from entity fragments and context words', () => {
+    const fragment = fc.constantFrom(
+      ...Object.values(FAKE),
+      '4111 1111 1111 1111',
+      '078-05-1120',
+      '123456789',
+      'GB82 WEST 1234 5698 7654 32',
+      '+1 (415) 555-0132',
+      'ssn',
+      'passport',
+      'routing',
+      'driver',
+      'xssn',
+      'password=',
+      'token: ',
+      'postgres://app:',
+      '@db.internal',
+      ' ',
+      '\n',
+      'a@b.co',
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fragment, fc.string({ maxLength: 6 })), { maxLength: 12 }), (parts) => {
+        const text = parts.join('');
+        expect(candidates(text, ALL_ON)).toEqual(candidates(text, ALL_ON, { prefilter: false }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('HashedPlaceholders', () => {
+  it('gives a value the same placeholder in every text under one key, and another under another key', () => {
+    const a = new HashedPlaceholders('k'.repeat(32));
+    const first = scan('mail jane@example.com now', DEFAULT_POLICY, a).redacted;
+    const second = scan(
+      'from jane@example.com',
+      DEFAULT_POLICY,
+      new HashedPlaceholders('k'.repeat(32)),
+    ).redacted;
+    const placeholder = /<EMAIL_[0-9a-f]{10}>/.exec(first)?.[0];
+    expect(placeholder).toBeDefined();
+    expect(second).toContain(placeholder);
+    expect(
+      scan('jane@example.com', DEFAULT_POLICY, new HashedPlaceholders('z'.repeat(32))).redacted,
+    ).not.toBe(placeholder);
+    expect(() => new HashedPlaceholders('')).toThrow(/key/);
   });
 });

@@ -51,12 +51,17 @@ export const DEFAULT_POLICY: Policy = {
 const DEFAULT_WINDOW = 48;
 const DEFAULT_MAX_LENGTH = 4 * 1024 * 1024;
 
+/** Where scan() gets the placeholder that replaces a value. */
+export interface PlaceholderSource {
+  placeholder(type: EntityType, value: string): string;
+}
+
 /**
  * Hands out stable placeholders: within one Anonymizer the same (type, value) always gets the same
  * `<TYPE_n>`, and distinct values get distinct numbers. Share one across the evidence strings of an
  * investigation so two lines about the same user keep pointing at the same placeholder.
  */
-export class Anonymizer {
+export class Anonymizer implements PlaceholderSource {
   readonly #byValue = new Map<string, string>();
   readonly #counters = new Map<string, number>();
 
@@ -82,6 +87,25 @@ export class Anonymizer {
   }
 }
 
+/**
+ * Placeholders derived from a keyed hash of the value, `<EMAIL_3f9a0c1b7e>`: the same value gets the
+ * same placeholder in every text, process and restart that shares the key, so stored evidence can
+ * still be grouped by user or card without holding the value. Used where text is stored (ingest);
+ * an LLM prompt uses an Anonymizer's short counters instead.
+ */
+export class HashedPlaceholders implements PlaceholderSource {
+  readonly #key: string | Buffer;
+
+  constructor(key: string | Buffer) {
+    if (key.length === 0) throw new Error('HashedPlaceholders: the key must not be empty');
+    this.#key = key;
+  }
+
+  placeholder(type: EntityType, value: string): string {
+    return `<${type}_${keyedHash(value, this.#key).slice(0, 10)}>`;
+  }
+}
+
 interface Candidate {
   type: EntityType;
   start: number;
@@ -90,16 +114,23 @@ interface Candidate {
   recognizer: string;
 }
 
+function escapeWords(words: readonly string[]): string {
+  return words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+}
+
 function wordsPattern(words: readonly string[]): RegExp {
-  const escaped = words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`(?<![a-z])(?:${escaped.join('|')})s?(?![a-z])`, 'i');
+  return new RegExp(`(?<![a-z])(?:${escapeWords(words)})s?(?![a-z])`, 'i');
 }
 
 interface Compiled {
   recognizer: Recognizer;
+  /** Highest score a match can reach without a context word (base plus bonus). */
+  bareMax: number;
   /** This module's own copy of the pattern; `candidates` resets its lastIndex before each use. */
   pattern: RegExp;
   context: RegExp | null;
+  /** Any context word anywhere, ignoring word boundaries: the prefilter for context-only rows. */
+  contextAnywhere: RegExp | null;
   negative: RegExp | null;
 }
 
@@ -109,8 +140,10 @@ const COMPILED: readonly Compiled[] = RECOGNIZERS.map((recognizer) => {
     throw new Error(`recognizer ${recognizer.id}: a group needs the d flag`);
   return {
     recognizer,
+    bareMax: recognizer.baseScore + (recognizer.bonus?.amount ?? 0),
     pattern: new RegExp(recognizer.pattern.source, recognizer.pattern.flags),
     context: recognizer.context ? wordsPattern(recognizer.context.words) : null,
+    contextAnywhere: recognizer.context ? new RegExp(escapeWords(recognizer.context.words), 'i') : null,
     negative: recognizer.negative ? wordsPattern(recognizer.negative.words) : null,
   };
 });
@@ -119,13 +152,28 @@ function clamp(score: number): number {
   return Math.round(Math.min(1, Math.max(0, score)) * 1000) / 1000;
 }
 
-/** Every match of every enabled recognizer, scored, before overlap resolution. */
-export function candidates(text: string, policy: Policy = DEFAULT_POLICY): Candidate[] {
+/**
+ * Every match of every enabled recognizer, scored, before overlap resolution. `prefilter: false`
+ * runs every row's pattern regardless (for tests that check the prefilters change nothing).
+ */
+export function candidates(
+  text: string,
+  policy: Policy = DEFAULT_POLICY,
+  options: { prefilter?: boolean } = {},
+): Candidate[] {
   const minScore = policy.minScore ?? 0.5;
+  const prefilter = options.prefilter ?? true;
   const out: Candidate[] = [];
-  for (const { recognizer, pattern, context, negative } of COMPILED) {
+  for (const { recognizer, bareMax, pattern, context, contextAnywhere, negative } of COMPILED) {
     const mode = policy.entities[recognizer.type] ?? 'OFF';
     if (mode === 'OFF') continue;
+    // Prefilters, each a necessary condition for a match, so skipping changes no result: the row's
+    // anchor must occur somewhere, and a row that cannot reach minScore without a context word needs
+    // one of its words somewhere in the text (a window is a part of the text).
+    if (prefilter) {
+      if (recognizer.anchor && !recognizer.anchor.test(text)) continue;
+      if (clamp(bareMax) < minScore && !contextAnywhere?.test(text)) continue;
+    }
     // Compiled once (compiling per call cost more than matching on short texts). The loop below runs
     // synchronously to the end, so resetting lastIndex is all the sharing needs.
     pattern.lastIndex = 0;
@@ -207,7 +255,7 @@ function checkPolicy(policy: Policy): void {
 export function scan(
   text: string,
   policy: Policy = DEFAULT_POLICY,
-  session: Anonymizer = new Anonymizer(),
+  session: PlaceholderSource = new Anonymizer(),
 ): ScanResult {
   if (typeof text !== 'string') throw new TypeError('scan: text must be a string');
   checkPolicy(policy);
@@ -241,7 +289,7 @@ export function scan(
 export function guard(
   text: string,
   policy: Policy = DEFAULT_POLICY,
-  session?: Anonymizer,
+  session?: PlaceholderSource,
   scanner: typeof scan = scan,
 ): ScanResult {
   try {

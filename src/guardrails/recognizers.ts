@@ -88,6 +88,11 @@ export interface Recognizer {
   /** Extra score when this holds (e.g. a known card issuer prefix). */
   bonus?: { test: (value: string) => boolean; amount: number };
   baseScore: number;
+  /**
+   * A cheap test that every match needs somewhere in the text (a literal it contains); when the text
+   * fails it the row's pattern is not run. It must be a necessary condition, never a heuristic.
+   */
+  anchor?: RegExp;
   context?: ContextRule;
   negative?: ContextRule;
   /** Characters before and after the match searched for context words (default 48). */
@@ -104,6 +109,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'email',
     type: 'EMAIL',
+    anchor: /@/,
     pattern:
       /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])/g,
     baseScore: 0.9,
@@ -111,6 +117,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'phone',
     type: 'PHONE',
+    anchor: /\d/,
     // Optional +country code, then digits with single separators ( space . - ) and parentheses.
     pattern:
       /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d[\d ().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?!\w|[.-]\d)/gi,
@@ -152,6 +159,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'credit-card',
     type: 'CREDIT_DEBIT_CARD_NUMBER',
+    anchor: /\d/,
     pattern: /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])/g,
     validate: validators.creditCard,
     bonus: { test: validators.knownCardPrefix, amount: 0.4 },
@@ -165,6 +173,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'us-ssn',
     type: 'US_SOCIAL_SECURITY_NUMBER',
+    anchor: /\d{3}/,
     pattern: /(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])/g,
     validate: validators.usSsn,
     baseScore: 0.75,
@@ -215,6 +224,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'iban',
     type: 'INTERNATIONAL_BANK_ACCOUNT_NUMBER',
+    anchor: /\d\d/,
     pattern: /(?<![\w-])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w-])/gi,
     validate: validators.iban,
     baseScore: 0.9,
@@ -229,6 +239,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'ipv4',
     type: 'IP_ADDRESS',
+    anchor: /\d\.\d{1,3}\.\d/,
     pattern:
       /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)/g,
     validate: validators.ipv4,
@@ -239,6 +250,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'ipv6',
     type: 'IP_ADDRESS',
+    anchor: /:/,
     pattern: /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g,
     validate: validators.ipv6,
     baseScore: 0.85,
@@ -253,6 +265,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'url',
     type: 'URL',
+    anchor: /:\/\/|www\./i,
     // A trailing sentence punctuation mark or closing bracket is not part of the URL.
     pattern: /\b(?:(?:https?|ftp|wss?):\/\/|www\.)[^\s<>"'`]{0,2047}[^\s<>"'`.,;:!?)\]]/gi,
     baseScore: 0.6,
@@ -277,6 +290,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'uk-nino',
     type: 'UK_NATIONAL_INSURANCE_NUMBER',
+    anchor: /\d/,
     // Two prefix letters (not D, F, I, Q, U, V; second not O), six digits, suffix A–D.
     pattern:
       /(?<![\w-])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])/g,
@@ -296,12 +310,14 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'aws-access-key',
     type: 'AWS_ACCESS_KEY',
+    anchor: /A(?:KIA|SIA|BIA|CCA)/,
     pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
     baseScore: 0.95,
   },
   {
     id: 'aws-secret-key-assigned',
     type: 'AWS_SECRET_KEY',
+    anchor: /secret/i,
     group: 'secret',
     pattern:
       /(?:aws_?)?secret_?(?:access_?)?key["']?\s{0,4}[:=]\s{0,4}["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
@@ -320,6 +336,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'github-token',
     type: 'GITHUB_TOKEN',
+    anchor: /gh[pousr]_|github_pat_/,
     pattern:
       /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])/g,
     baseScore: 0.98,
@@ -327,24 +344,28 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'slack-token',
     type: 'SLACK_TOKEN',
+    anchor: /xox/,
     pattern: /(?<![A-Za-z0-9])xox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g,
     baseScore: 0.95,
   },
   {
     id: 'slack-webhook',
     type: 'SLACK_WEBHOOK',
+    anchor: /hooks\.slack\.com/,
     pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/+-]{20,200}/g,
     baseScore: 0.98,
   },
   {
     id: 'anthropic-key',
     type: 'ANTHROPIC_API_KEY',
+    anchor: /sk-ant-/,
     pattern: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g,
     baseScore: 0.98,
   },
   {
     id: 'openai-key',
     type: 'OPENAI_API_KEY',
+    anchor: /sk-/,
     pattern: /(?<![A-Za-z0-9_-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g,
     validate: validators.openAiKey,
     baseScore: 0.9,
@@ -352,6 +373,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'private-key-block',
     type: 'PRIVATE_KEY',
+    anchor: /PRIVATE KEY/,
     pattern:
       /-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----[\s\S]{1,16384}?-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----/g,
     baseScore: 1,
@@ -359,6 +381,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'private-key-header',
     type: 'PRIVATE_KEY',
+    anchor: /PRIVATE KEY/,
     // A key cut off in a log line: the header and whatever base64 (or escaped newlines) follows.
     pattern:
       /-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\n){0,16384}/g,
@@ -367,6 +390,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'jwt',
     type: 'JWT',
+    anchor: /eyJ/,
     pattern:
       /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,2000}\.[A-Za-z0-9_-]{2,8000}\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])/g,
     validate: validators.jwt,
@@ -375,6 +399,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'url-password',
     type: 'PASSWORD',
+    anchor: /:\/\//,
     group: 'secret',
     // scheme://user:password@host — the password is the entity.
     pattern: /\b[A-Za-z][A-Za-z0-9+.-]{1,15}:\/\/[^\s:/@]{0,64}:(?<secret>[^\s/@]{1,128})@[A-Za-z0-9[]/dg,
@@ -384,6 +409,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'assigned-password',
     type: 'PASSWORD',
+    anchor: /pass|pwd/i,
     group: 'secret',
     // password=…, pwd: …, "password": "…" (connection strings, config dumps, JSON).
     pattern:
@@ -394,6 +420,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'authorization-header',
     type: 'AUTHORIZATION_HEADER',
+    anchor: /authorization/i,
     group: 'secret',
     pattern:
       /(?:authorization|proxy-authorization)["']?\s{0,4}[:=]\s{0,4}["']?(?:bearer|basic|token|digest|apikey)\s{1,4}(?<secret>[A-Za-z0-9._~+/=-]{8,4096})/dgi,
@@ -403,6 +430,8 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'assigned-secret',
     type: 'GENERIC_SECRET',
+    anchor:
+      /api[_-]?key|apikey|secret|token|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credential/i,
     group: 'secret',
     // NAME_TOKEN=…, api_key: …, "client_secret": "…" (env dumps, config). The value must look random.
     pattern:

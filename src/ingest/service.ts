@@ -2,6 +2,7 @@ import { type CompiledRule, compileRules } from '../detect/rules.js';
 import type { Change, NormalizedChangeInput } from '../domain/change.js';
 import { OpxError } from '../domain/errors.js';
 import type { SignalDraft } from '../domain/signal.js';
+import type { StorageRedactor, StoredRedaction } from '../guardrails/stored.js';
 import type { Store, StoreScope } from '../store/index.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import type { SubscriptionConfirmation } from './adapters/types.js';
@@ -39,6 +40,26 @@ function keyReused(idempotency: IdempotencyRequest): OpxError {
   );
 }
 
+/** Each value redacted before storage becomes a guardrail_violations row (direction `ingest`). */
+async function recordStoredRedactions(
+  scope: StoreScope,
+  entries: readonly { redaction: StoredRedaction; incidentId: string | null; target: string }[],
+  now: number,
+): Promise<void> {
+  await scope.safety.addViolations(
+    entries.map(({ redaction, incidentId, target }) => ({
+      incidentId,
+      agent: null,
+      direction: 'ingest',
+      entityType: redaction.type,
+      action: 'anonymize',
+      location: `${target} ${redaction.field}[${redaction.start}:${redaction.end}]`,
+      valueHash: redaction.hash,
+      createdAt: now,
+    })),
+  );
+}
+
 /**
  * The write side of ingestion: signals, changes and SNS confirmations go through one group-commit
  * writer, with rules and silences compiled once per revision and idempotency keys checked in the
@@ -48,12 +69,15 @@ export class IngestService {
   readonly store: Store;
   readonly settings: IngestSettings;
   readonly writer: GroupCommitWriter;
+  /** Redacts signals and changes before they are stored; absent, text is stored as received. */
+  readonly redactor: StorageRedactor | undefined;
   #rules: { revision: string; compiled: CompiledRule[] } | undefined;
   #silences: { revision: string; compiled: CompiledSilence[] } | undefined;
 
-  constructor(store: Store, settings: IngestSettings) {
+  constructor(store: Store, settings: IngestSettings, redactor?: StorageRedactor) {
     this.store = store;
     this.settings = settings;
+    this.redactor = redactor;
     this.writer = new GroupCommitWriter(store);
   }
 
@@ -115,7 +139,29 @@ export class IngestService {
     now: number = Date.now(),
   ): Promise<IngestResult> {
     const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
-    return ingestSignals(scope, drafts, { principal, now, settings: this.settings, rules, silences });
+    const redacted = this.redactor ? drafts.map((draft) => this.redactor!.signal(draft)) : undefined;
+    const result = await ingestSignals(scope, redacted?.map((entry) => entry.draft) ?? drafts, {
+      principal,
+      now,
+      settings: this.settings,
+      rules,
+      silences,
+    });
+    if (redacted?.some((entry) => entry.redactions.length > 0)) {
+      await recordStoredRedactions(
+        scope,
+        redacted.flatMap((entry, index) => {
+          const outcome = result.signals[index]!;
+          return entry.redactions.map((redaction) => ({
+            redaction,
+            incidentId: outcome.incidentIds[0] ?? null,
+            target: `signal:${outcome.id ?? outcome.fingerprint}`,
+          }));
+        }),
+        now,
+      );
+    }
+    return result;
   }
 
   async recordChanges(
@@ -124,8 +170,25 @@ export class IngestService {
     now: number = Date.now(),
   ): Promise<{ change: Change; created: boolean }[]> {
     const out: { change: Change; created: boolean }[] = [];
-    for (const change of changes) out.push(await scope.changes.insert(change, now));
+    const redactions: { redaction: StoredRedaction; incidentId: null; target: string }[] = [];
+    for (const input of changes) {
+      const redacted = this.redactor?.change(input);
+      const stored = await scope.changes.insert(redacted?.change ?? input, now);
+      out.push(stored);
+      if (!stored.created) continue; // a re-delivery: nothing new was stored
+      for (const redaction of redacted?.redactions ?? [])
+        redactions.push({ redaction, incidentId: null, target: `change:${stored.change.id}` });
+    }
+    if (redactions.length > 0) await recordStoredRedactions(scope, redactions, now);
     return out;
+  }
+
+  async recordChange(
+    scope: StoreScope,
+    change: NormalizedChangeInput,
+    now: number = Date.now(),
+  ): Promise<{ change: Change; created: boolean }> {
+    return (await this.recordChanges(scope, [change], now))[0]!;
   }
 
   async recordConfirmations(

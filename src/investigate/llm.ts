@@ -277,8 +277,10 @@ export type Refiner = (
  * is `deterministic` get no refiner. A bad configuration throws here; `opx serve` and `opx worker` call
  * this at start so it fails before the first investigation.
  */
-export function configuredRefiners(config: Config): Partial<Record<AgentName, Refiner>> {
-  const hashKey = config.guardrailHashKey ?? randomBytes(32).toString('hex');
+export function configuredRefiners(
+  config: Config,
+  hashKey: string = config.guardrailHashKey ?? randomBytes(32).toString('hex'),
+): Partial<Record<AgentName, Refiner>> {
   const out: Partial<Record<AgentName, Refiner>> = {};
   for (const agent of AGENTS) {
     const override = config.llmAgents[agent] ?? {};

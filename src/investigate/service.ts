@@ -53,7 +53,7 @@ const compiled = new WeakMap<
 /** The agents' tools for one runtime: bundles read through the read-only connection, cached by id. */
 function graphTools(
   runtime: Runtime,
-  refiners: GraphTools['refiners'] = configuredRefiners(runtime.config),
+  refiners: GraphTools['refiners'] = configuredRefiners(runtime.config, runtime.guardrailKey),
 ): GraphTools & { remember(bundle: EvidenceBundle): void } {
   const cache = new Map<string, EvidenceBundle>();
   return {

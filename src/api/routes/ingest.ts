@@ -116,7 +116,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.post('/v1/changes', ingestConfig, async (request, reply) => {
     const input = parseInput(changeInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
-      const { change, created } = await scope.changes.insert(input);
+      const { change, created } = await ingest.recordChange(scope, input);
       return { statusCode: created ? 201 : 200, body: { change, created } };
     }, idempotencyOf(request));
     return sendWrite(reply, response);

@@ -235,7 +235,9 @@ export function registerAdmin(program: Command): void {
         'options',
       );
       await withRuntime(command, async (runtime) => {
-        const { change } = await runtime.ingest.writer.run((scope) => scope.changes.insert(input));
+        const { change } = await runtime.ingest.writer.run((scope) =>
+          runtime.ingest.recordChange(scope, input),
+        );
         if (globalOptions(command).json) printJson(change);
         else process.stdout.write(`recorded ${change.id}\n`);
       });

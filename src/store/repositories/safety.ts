@@ -39,7 +39,8 @@ export interface GuardrailViolation {
   id: string;
   incidentId: string | null;
   agent: string | null;
-  direction: 'input' | 'output';
+  /** `input`/`output`: an LLM call's prompt or answer; `ingest`: a value redacted before storage. */
+  direction: 'input' | 'output' | 'ingest';
   entityType: string;
   action: string;
   location: string;
