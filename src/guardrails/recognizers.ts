@@ -275,8 +275,9 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     type: 'VEHICLE_IDENTIFICATION_NUMBER',
     pattern: /(?<![\w-])[A-HJ-NPR-Z0-9]{17}(?![\w-])/gi,
     validate: validators.vin,
-    baseScore: 0.5,
-    context: { words: ['vin', 'vehicle', 'chassis'], amount: 0.3 },
+    // Context only: 17-character ids are common in logs and one in eleven passes the check digit.
+    baseScore: 0.3,
+    context: { words: ['vin', 'vehicle', 'chassis'], amount: 0.4 },
     negative: NEG_IDENTIFIER,
   },
   {
@@ -399,7 +400,8 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     id: 'url-password',
     type: 'PASSWORD',
-    anchor: /:\/\//,
+    // "://", then user and password (no whitespace, slash or @) up to the @: at most 64 + 1 + 128.
+    anchor: /:\/\/[^\s/@]{2,193}@/,
     group: 'secret',
     // scheme://user:password@host — the password is the entity.
     pattern: /\b[A-Za-z][A-Za-z0-9+.-]{1,15}:\/\/[^\s:/@]{0,64}:(?<secret>[^\s/@]{1,128})@[A-Za-z0-9[]/dg,

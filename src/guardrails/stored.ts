@@ -50,20 +50,23 @@ export interface StoredRedaction {
   hash: string;
 }
 
-interface Redacted {
+/** A text field as the walk meets it: where it is, the word that gives it context, its value. */
+type Visit = (field: string, value: string, context?: string) => string;
+
+interface Piece {
+  context: string | undefined;
+  value: string;
+  /** Offset of the value in the joined text. */
+  start: number;
+  /** The value with its entities replaced, and the entities (offsets into the value). */
   text: string;
   spans: Omit<StoredRedaction, 'field'>[];
 }
-
-/** Texts scanned per redactor are remembered (repeats of an alert carry the same strings). */
-const MEMO_LIMIT = 10_000;
-const MEMO_MAX_TEXT = 1024;
 
 export class StorageRedactor {
   readonly #key: string;
   readonly #policy: Policy;
   readonly #placeholders: HashedPlaceholders;
-  readonly #memo = new Map<string, Redacted>();
 
   constructor(key: string, policy: Policy = STORAGE_POLICY) {
     this.#key = key;
@@ -76,112 +79,160 @@ export class StorageRedactor {
    * to redact comes back as the same object.
    */
   signal(draft: SignalDraft): { draft: SignalDraft; redactions: StoredRedaction[] } {
-    const redactions: StoredRedaction[] = [];
-    const text = (field: string, value: string, context?: string) =>
-      this.#value(field, value, context, redactions);
-    const out: SignalDraft = {
-      ...draft,
-      title: text('title', draft.title),
-      labels: this.#record('labels', draft.labels, redactions),
-      annotations: this.#record('annotations', draft.annotations, redactions),
-      links: draft.links.map((link, index) => ({
-        ...link,
-        href: text(`links[${index}].href`, link.href),
-        ...(link.text === undefined ? {} : { text: text(`links[${index}].text`, link.text) }),
-      })),
+    const walk = (text: Visit): SignalDraft => {
+      const out: SignalDraft = {
+        ...draft,
+        title: text('title', draft.title),
+        labels: record('labels', draft.labels, text),
+        annotations: record('annotations', draft.annotations, text),
+        links: links(draft.links, text),
+      };
+      if (draft.description !== undefined) out.description = text('description', draft.description);
+      if (draft.raw !== undefined) out.raw = json('raw', draft.raw, undefined, text);
+      return out;
     };
-    if (draft.description !== undefined) out.description = text('description', draft.description);
-    if (draft.raw !== undefined) out.raw = this.#json('raw', draft.raw, undefined, redactions);
-    return { draft: redactions.length === 0 ? draft : out, redactions };
+    const redacted = this.#redact(walk);
+    return redacted ? { draft: redacted.result, redactions: redacted.redactions } : { draft, redactions: [] };
   }
 
   change(change: NormalizedChangeInput): { change: NormalizedChangeInput; redactions: StoredRedaction[] } {
-    const redactions: StoredRedaction[] = [];
-    const text = (field: string, value: string, context?: string) =>
-      this.#value(field, value, context, redactions);
-    const out: NormalizedChangeInput = {
-      ...change,
-      summary: text('summary', change.summary),
-      links: change.links.map((link, index) => ({
-        ...link,
-        href: text(`links[${index}].href`, link.href),
-        ...(link.text === undefined ? {} : { text: text(`links[${index}].text`, link.text) }),
-      })),
-    };
-    if (change.author !== undefined) out.author = text('author', change.author, 'author');
-    return { change: redactions.length === 0 ? change : out, redactions };
-  }
-
-  #record(field: string, record: Record<string, string>, into: StoredRedaction[]): Record<string, string> {
-    let out: Record<string, string> | undefined;
-    for (const [key, value] of Object.entries(record)) {
-      const redacted = this.#value(`${field}.${key}`, value, key, into);
-      if (redacted !== value) {
-        out ??= { ...record };
-        out[key] = redacted;
-      }
-    }
-    return out ?? record;
-  }
-
-  /** Strings anywhere in a JSON value; object keys are kept and serve as context for their values. */
-  #json(field: string, value: unknown, context: string | undefined, into: StoredRedaction[]): unknown {
-    if (typeof value === 'string') return this.#value(field, value, context, into);
-    if (Array.isArray(value))
-      return value.map((item, index) => this.#json(`${field}[${index}]`, item, context, into));
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value))
-        out[key] = this.#json(`${field}.${key}`, item, key, into);
+    const walk = (text: Visit): NormalizedChangeInput => {
+      const out: NormalizedChangeInput = {
+        ...change,
+        summary: text('summary', change.summary),
+        links: links(change.links, text),
+      };
+      if (change.author !== undefined) out.author = text('author', change.author, 'author');
       return out;
-    }
-    return value;
+    };
+    const redacted = this.#redact(walk);
+    return redacted
+      ? { change: redacted.result, redactions: redacted.redactions }
+      : { change, redactions: [] };
   }
 
-  #value(field: string, value: string, context: string | undefined, into: StoredRedaction[]): string {
-    if (value.length === 0) return value;
-    const redacted = this.#scan(value, context);
-    for (const span of redacted.spans) into.push({ field, ...span });
-    return redacted.text;
+  /**
+   * Walks the object twice: first to collect its distinct texts, which are scanned as one joined text
+   * (one pass per recognizer instead of one per field: an alert has dozens of short fields, and the raw
+   * payload repeats most of them), then, only when something was found, to put the redacted texts back.
+   */
+  #redact<T>(walk: (text: Visit) => T): { result: T; redactions: StoredRedaction[] } | undefined {
+    const byContext = new Map<string | undefined, Map<string, Piece>>();
+    const pieces: Piece[] = [];
+    let length = 0;
+    walk((_field, value, context) => {
+      if (value.length === 0) return value;
+      let values = byContext.get(context);
+      if (!values) {
+        values = new Map();
+        byContext.set(context, values);
+      }
+      if (!values.has(value)) {
+        const prefix = context === undefined ? 0 : context.length + 2;
+        const piece: Piece = { context, value, start: length + prefix, text: value, spans: [] };
+        values.set(value, piece);
+        pieces.push(piece);
+        length += prefix + value.length + 1;
+      }
+      return value;
+    });
+    if (pieces.length === 0 || !this.#scanPieces(pieces)) return undefined;
+    const redactions: StoredRedaction[] = [];
+    const result = walk((field, value, context) => {
+      const piece = value.length === 0 ? undefined : byContext.get(context)?.get(value);
+      if (!piece || piece.spans.length === 0) return value;
+      for (const span of piece.spans) redactions.push({ field, ...span });
+      return piece.text;
+    });
+    return { result, redactions };
   }
 
-  /** Scans `context: value` (the context word only informs scores) and rewrites the value part. */
-  #scan(value: string, context: string | undefined): Redacted {
-    const prefix = context === undefined ? '' : `${context}: `;
-    const memoKey = `${prefix.length}\u0000${prefix}${value}`;
-    const known = this.#memo.get(memoKey);
-    if (known) return known;
-    let result: Redacted;
+  /**
+   * Scans `context: value` lines joined by newlines (the context word only informs scores) and fills
+   * in each piece's redacted text; false when nothing was found.
+   */
+  #scanPieces(pieces: Piece[]): boolean {
+    const joined = pieces
+      .map((piece) => (piece.context === undefined ? piece.value : `${piece.context}: ${piece.value}`))
+      .join('\n');
+    let entities: ReturnType<typeof scan>['entities'];
     try {
-      const scanned = scan(prefix + value, this.#policy, this.#placeholders);
+      entities = scan(joined, this.#policy, this.#placeholders).entities;
+    } catch (error) {
+      // Fail closed: values the guardrail could not scan are not stored.
+      const reason = error instanceof Error ? error.message : String(error);
+      for (const piece of pieces) {
+        piece.text = `[not stored: the guardrail could not scan this value: ${reason}]`;
+        piece.spans = [
+          {
+            type: 'GUARDRAIL_ERROR',
+            start: 0,
+            end: piece.value.length,
+            hash: keyedHash(piece.value, this.#key),
+          },
+        ];
+      }
+      return true;
+    }
+    const edits = new Map<Piece, { start: number; end: number; type: EntityType }[]>();
+    let index = 0;
+    for (const entity of entities) {
+      // Entities come sorted by start: advance to the last piece whose line starts at or before it.
+      while (index + 1 < pieces.length && lineStart(pieces[index + 1]!) <= entity.start) index += 1;
+      const piece = pieces[index]!;
+      // Clipped to the value: the key is context, not content, and a match never spans two lines' values.
+      const start = Math.max(entity.start, piece.start) - piece.start;
+      const end = Math.min(entity.end, piece.start + piece.value.length) - piece.start;
+      if (end <= start) continue;
+      const list = edits.get(piece) ?? [];
+      list.push({ start, end, type: entity.type });
+      edits.set(piece, list);
+    }
+    for (const [piece, list] of edits) {
       const parts: string[] = [];
-      const spans: Redacted['spans'] = [];
       let cursor = 0;
-      for (const entity of scanned.entities) {
-        const start = Math.max(0, entity.start - prefix.length);
-        const end = entity.end - prefix.length;
-        if (end <= 0) continue; // inside the key: keys are not rewritten
-        const original = value.slice(start, end);
-        parts.push(value.slice(cursor, start), this.#placeholders.placeholder(entity.type, original));
-        spans.push({ type: entity.type, start, end, hash: keyedHash(original, this.#key) });
+      for (const { start, end, type } of list) {
+        const original = piece.value.slice(start, end);
+        parts.push(piece.value.slice(cursor, start), this.#placeholders.placeholder(type, original));
+        piece.spans.push({ type, start, end, hash: keyedHash(original, this.#key) });
         cursor = end;
       }
-      parts.push(value.slice(cursor));
-      result = { text: spans.length === 0 ? value : parts.join(''), spans };
-    } catch (error) {
-      // Fail closed: a value the guardrail could not scan is not stored.
-      const reason = error instanceof Error ? error.message : String(error);
-      result = {
-        text: `[not stored: the guardrail could not scan this value: ${reason}]`,
-        spans: [{ type: 'GUARDRAIL_ERROR', start: 0, end: value.length, hash: keyedHash(value, this.#key) }],
-      };
+      parts.push(piece.value.slice(cursor));
+      piece.text = parts.join('');
     }
-    if (value.length <= MEMO_MAX_TEXT) {
-      if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-      this.#memo.set(memoKey, result);
-    }
-    return result;
+    return edits.size > 0;
   }
+}
+
+function lineStart(piece: Piece): number {
+  return piece.context === undefined ? piece.start : piece.start - piece.context.length - 2;
+}
+
+function record(field: string, values: Record<string, string>, text: Visit): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) out[key] = text(`${field}.${key}`, value, key);
+  return out;
+}
+
+function links<T extends { href: string; text?: string | undefined }>(list: readonly T[], text: Visit): T[] {
+  return list.map((link, index) => ({
+    ...link,
+    href: text(`links[${index}].href`, link.href),
+    ...(link.text === undefined ? {} : { text: text(`links[${index}].text`, link.text) }),
+  }));
+}
+
+/** Strings anywhere in a JSON value; object keys are kept and serve as context for their values. */
+function json(field: string, value: unknown, context: string | undefined, text: Visit): unknown {
+  if (typeof value === 'string') return text(field, value, context);
+  if (Array.isArray(value))
+    return value.map((item, index) => json(`${field}[${index}]`, item, context, text));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = json(`${field}.${key}`, item, key, text);
+    return out;
+  }
+  return value;
 }
 
 /**
