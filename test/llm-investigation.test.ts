@@ -197,7 +197,7 @@ describe('the guardrail test of the original design, with default settings', () 
   let server: TestServer;
   beforeAll(async () => {
     fake = await startFakeProviderServer();
-    server = await llmServer(fake);
+    server = await llmServer(fake, { llmModel: 'gpt-4.1-mini' });
   });
   afterAll(async () => {
     await server.cleanup();
@@ -235,7 +235,11 @@ describe('the guardrail test of the original design, with default settings', () 
     expect(change.status, change.text).toBeLessThan(300);
 
     const before = fake.requests.length;
-    fake.script(...Array.from({ length: 6 }, () => step.reply(answer(incidentId))));
+    fake.script(
+      ...Array.from({ length: 6 }, () =>
+        step.reply(answer(incidentId), { input: 300, output: 60, cacheRead: 100 }),
+      ),
+    );
     const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
       token: server.tokens.respond,
     });
@@ -249,6 +253,15 @@ describe('the guardrail test of the original design, with default settings', () 
       expect(request.rawBody).not.toContain(author);
     }
     expect(received.some((request) => /<EMAIL_[0-9a-f]{10}>/.test(request.rawBody))).toBe(true);
+
+    // Each call is traced with its cost at the model's list price: gpt-4.1-mini is $0.40 per million
+    // input tokens, $0.10 cached, $1.60 output.
+    const traces = await server.runtime.store.safety.traces({ incidentId });
+    expect(traces).toHaveLength(6);
+    for (const trace of traces) {
+      expect(trace).toMatchObject({ inputTokens: 300, cacheReadTokens: 100, outputTokens: 60 });
+      expect(trace.costUsd).toBeCloseTo((300 * 0.4 + 100 * 0.1 + 60 * 1.6) / 1e6, 12);
+    }
 
     // A violation row exists, with the keyed hash of the value and never the value.
     const violations = await server.runtime.store.safety.violations(incidentId);

@@ -4,7 +4,20 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath, OpxError } from '../domain/errors.js';
 import { AGENTS } from '../domain/finding.js';
+import { priceSchema } from '../llm/pricing.js';
 import { PROVIDER_KINDS } from '../llm/types.js';
+
+/** A setting that is structured: an object in the config file, JSON text in the environment. */
+function jsonSetting<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value; // reported by the schema as "expected record"
+    }
+  }, schema);
+}
 
 /**
  * One schema for every setting. Precedence: flag > environment (`OPX_*`) > file (`opx.config.yaml`) > default.
@@ -78,15 +91,7 @@ export const configSchema = z.strictObject({
   /** After the last invalid answer: keep the deterministic finding (degraded) or fail the investigation. */
   llmOnInvalid: z.enum(['degrade', 'fail']).default('degrade'),
   /** Per-agent overrides of provider, model, maxTokens, baseUrl (JSON in the environment). */
-  llmAgents: z.preprocess(
-    (value) => {
-      if (typeof value !== 'string') return value;
-      try {
-        return JSON.parse(value);
-      } catch {
-        return value; // reported by the schema below as "expected record"
-      }
-    },
+  llmAgents: jsonSetting(
     z
       .partialRecord(
         z.enum(AGENTS),
@@ -99,6 +104,11 @@ export const configSchema = z.strictObject({
       )
       .default({}),
   ),
+  /**
+   * USD per million tokens by model name, added to or replacing the defaults in src/llm/pricing.ts
+   * (JSON in the environment): `{"my-model": {"input": 1, "output": 2}}`.
+   */
+  llmPrices: jsonSetting(z.record(z.string().min(1), priceSchema).default({})),
   /**
    * Key for the hashes guardrail_violations keeps instead of values and for stored placeholders; when
    * unset, the one in `<dataDir>/guardrail.key` (created on first use). Set it on every host that
@@ -144,6 +154,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   llmAgents: 'OPX_LLM_AGENTS',
   guardrailHashKey: 'OPX_GUARDRAIL_HASH_KEY',
   redactStoredText: 'OPX_REDACT_STORED_TEXT',
+  llmPrices: 'OPX_LLM_PRICES',
 };
 
 const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate', 'redactStoredText']);

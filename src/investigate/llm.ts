@@ -6,6 +6,7 @@ import type { EvidenceBundle } from '../domain/evidence.js';
 import { AGENTS, type AgentName, claimSchema, type Finding } from '../domain/finding.js';
 import { Anonymizer, DEFAULT_POLICY, guard, keyedHash, type ScanResult } from '../guardrails/engine.js';
 import { createLanguageModel } from '../llm/index.js';
+import { costOf, DEFAULT_PRICES, type PriceTable, priceTable } from '../llm/pricing.js';
 import type { LanguageModel } from '../llm/types.js';
 import type { GuardrailViolation, LlmTrace, ValidationError } from '../store/repositories/safety.js';
 import { serviceEvidenceId, validateFinding } from './evidence.js';
@@ -26,6 +27,8 @@ export interface ReasonerOptions {
   onInvalid: 'degrade' | 'fail';
   /** Key for the hashes that stand for matched values in guardrail_violations. */
   hashKey: string;
+  /** Prices for each call's cost (src/llm/pricing.ts); the default table when absent. */
+  prices?: PriceTable;
   /** Fixed clock for records (tests); Date.now by default. */
   now?: () => number;
 }
@@ -230,6 +233,7 @@ export async function refineWithModel(
       outputTokens: answer.usage.outputTokens,
       cacheReadTokens: answer.usage.cacheReadTokens,
       cacheWriteTokens: answer.usage.cacheWriteTokens,
+      costUsd: costOf(answer.usage, answer.model, options.prices ?? DEFAULT_PRICES),
       latencyMs: answer.latencyMs,
     };
     const checked: { finding: Finding } | { problems: string[] } =
@@ -303,7 +307,12 @@ export function configuredRefiners(
         `language model settings for ${agent}: ${(error as Error).message} (OPX_LLM_PROVIDER, OPX_LLM_MODEL, OPX_LLM_BASE_URL, or llmAgents.${agent} in opx.config.yaml)`,
       );
     }
-    const options = { maxAttempts: config.llmValidationAttempts, onInvalid: config.llmOnInvalid, hashKey };
+    const options = {
+      maxAttempts: config.llmValidationAttempts,
+      onInvalid: config.llmOnInvalid,
+      hashKey,
+      prices: priceTable(config.llmPrices),
+    };
     out[agent] = (base, bundle, signal) => refineWithModel(model, agent, base, bundle, options, signal);
   }
   return out;

@@ -236,7 +236,9 @@ function answer(res: ServerResponse, wire: FakeWire, current: FakeStep, body: un
     );
   } else {
     const total =
-      usage?.input !== undefined && usage.output !== undefined ? usage.input + usage.output : undefined;
+      usage?.input !== undefined && usage.output !== undefined
+        ? usage.input + (usage.cacheRead ?? 0) + usage.output
+        : undefined;
     send(
       res,
       200,
@@ -257,7 +259,8 @@ function answer(res: ServerResponse, wire: FakeWire, current: FakeStep, body: un
           ? {}
           : {
               usage: defined({
-                prompt_tokens: usage.input,
+                // Chat completions counts cached tokens inside prompt_tokens.
+                prompt_tokens: usage.input === undefined ? undefined : usage.input + (usage.cacheRead ?? 0),
                 completion_tokens: usage.output,
                 total_tokens: total,
                 ...(usage.cacheRead === undefined

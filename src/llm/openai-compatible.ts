@@ -110,12 +110,16 @@ function parseCompletion(body: unknown, status: number): AttemptResult {
     );
   }
   const usage = completion.usage ?? {};
+  const prompt = tokenCount(usage.prompt_tokens);
+  const cached = tokenCount(usage.prompt_tokens_details?.cached_tokens);
   return {
     text: content ?? '',
     usage: {
-      inputTokens: tokenCount(usage.prompt_tokens),
+      // prompt_tokens includes the cached ones; OPX counts input as the tokens not read from a cache,
+      // as Anthropic and Bedrock report it, so prices and sums mean the same for every provider.
+      inputTokens: prompt === null ? null : Math.max(0, prompt - (cached ?? 0)),
       outputTokens: tokenCount(usage.completion_tokens),
-      cacheReadTokens: tokenCount(usage.prompt_tokens_details?.cached_tokens),
+      cacheReadTokens: cached,
       // The chat completions format has no field for tokens written to a prompt cache.
       cacheWriteTokens: null,
     },

@@ -28,7 +28,10 @@ export interface CompletionRequest {
   responseFormat?: 'json';
 }
 
-/** Token counts as the provider reported them. A count the provider did not report is null, never 0. */
+/**
+ * Token counts as the provider reported them. A count the provider did not report is null, never 0.
+ * The four are disjoint: `inputTokens` are the prompt tokens neither read from nor written to a cache.
+ */
 export interface TokenUsage {
   inputTokens: number | null;
   outputTokens: number | null;
