@@ -1,16 +1,15 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
-import { getEncoding } from 'js-tiktoken';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { investigateIncident } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { costOf, DEFAULT_PRICES } from '../src/llm/pricing.js';
+import { startStandInModel } from '../src/llm/stand-in.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { seededRandom } from './support/alerts.js';
 import { integerFlag, parseFlags, readArgs } from './support/cli.js';
@@ -19,8 +18,8 @@ import { round, summarizeLatencies } from './support/stats.js';
 
 const USAGE = `usage: npm run bench -- tokens [flags]
 
-Runs investigations in LLM mode against a local OpenAI-compatible server that answers every agent with
-a valid finding after a fixed delay, and measures what the six agents send and receive, counted with
+Runs investigations in LLM mode against the stand-in model (src/llm/stand-in.ts, the one \`opx fake-llm\`
+serves: it answers each agent with the engine finding from its prompt) after a fixed delay, and measures what the six agents send and receive, counted with
 the o200k_base BPE tokenizer (js-tiktoken; other vendors' tokenizers count somewhat differently):
 
   demo        the demo's incident (three alerts on api-gateway, a deploy on its dependency)
@@ -59,57 +58,6 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     delayMs: integerFlag(values['delay-ms'], 'delay-ms', 0, 0),
     seed: integerFlag(values.seed, 'seed', 0, 0),
     out: path.resolve(values.out),
-  };
-}
-
-interface Exchange {
-  promptTokens: number;
-  answerTokens: number;
-}
-
-/**
- * A stand-in model on a real port, speaking OpenAI chat completions: after `delayMs` it answers with a
- * finding that cites the incident id from the prompt's EVIDENCE list, so every answer validates.
- */
-async function startFakeModel(delayMs: number, count: (text: string) => number) {
-  const exchanges: Exchange[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        messages: { role: string; content: string }[];
-      };
-      const prompt = body.messages.map((message) => message.content).join('\n');
-      const incident = /^EVIDENCE\n(inc_[0-9a-z]+):/m.exec(prompt)?.[1] ?? 'unknown';
-      const answer = JSON.stringify({
-        summary: 'The evidence points at the service that alerted first; see the cited incident.',
-        confidence: 0.6,
-        insufficientEvidence: false,
-        claims: [
-          { text: 'The incident opened with its first alert.', evidenceIds: [incident], confidence: 0.6 },
-        ],
-      });
-      exchanges.push({ promptTokens: count(prompt), answerTokens: count(answer) });
-      setTimeout(() => {
-        response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(
-          JSON.stringify({
-            id: `chatcmpl-${exchanges.length}`,
-            object: 'chat.completion',
-            model: 'bench-model',
-            choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
-          }),
-        );
-      }, delayMs);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    exchanges,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -178,9 +126,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, parseParameters, USAGE);
   if (!parsed.ok) return parsed.exitCode;
   const params = parsed.parameters;
-  const encoding = getEncoding('o200k_base');
-  const count = (text: string) => encoding.encode(text).length;
-  const fake = await startFakeModel(params.delayMs, count);
+  const fake = await startStandInModel({ delayMs: params.delayMs });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-bench-tokens-'));
   const runtime = await openRuntime(
     configSchema.parse({
@@ -229,12 +175,31 @@ export async function run(argv: string[]): Promise<number> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'bench-model',
-        messages: [{ role: 'user', content: `EVIDENCE\ninc_x: x` }],
+        messages: [
+          {
+            role: 'user',
+            content:
+              'ENGINE FINDING (deterministic analysis; confidence 0.5)\nsummary: x\n\nEVIDENCE\ninc_x: x',
+          },
+        ],
       }),
     });
     const oneCallMs = performance.now() - single;
 
     const totals = generated.map((item) => item.promptTokens + item.answerTokens);
+    // What these counts would cost at Claude Sonnet 4.5 list prices (no prompt caching).
+    const sonnet = (item: { promptTokens: number; answerTokens: number }) =>
+      costOf(
+        {
+          inputTokens: item.promptTokens,
+          outputTokens: item.answerTokens,
+          cacheReadTokens: null,
+          cacheWriteTokens: null,
+        },
+        'claude-sonnet-4-5',
+        DEFAULT_PRICES,
+      )!;
+    const sonnetCosts = generated.map(sonnet).sort((a, b) => a - b);
     const walls = generated.map((item) => item.wallMs);
     const totalSummary = summarizeLatencies(totals)!;
     const wallSummary = summarizeLatencies(walls)!;
@@ -259,6 +224,10 @@ export async function run(argv: string[]): Promise<number> {
         degradedFindings: generated.reduce((sum, item) => sum + item.degraded, 0),
         wallMs: wallSummary,
       },
+      usdPerInvestigationAtSonnet45: {
+        demo: sonnet(demo),
+        generatedMedian: sonnetCosts[Math.floor((sonnetCosts.length - 1) / 2)]!,
+      },
       oneCallMs: round(oneCallMs),
       wallToOneCall: round(wallSummary.p50 / oneCallMs),
       targets: TARGETS,
@@ -278,6 +247,11 @@ export async function run(argv: string[]): Promise<number> {
         `≤ ${TARGETS.tokensPerInvestigation}`,
       ],
       ['largest single prompt (tokens)', results.generated.largestPrompt, ''],
+      [
+        'USD per investigation at Claude Sonnet 4.5 list prices (demo / generated median)',
+        `$${results.usdPerInvestigationAtSonnet45.demo.toFixed(4)} / $${results.usdPerInvestigationAtSonnet45.generatedMedian.toFixed(4)}`,
+        '',
+      ],
       ['findings degraded (invalid answers)', results.generated.degradedFindings, '0'],
       [
         `wall p50 with ${params.delayMs} ms per call ÷ one call`,

@@ -242,3 +242,67 @@ describe('opx demo', () => {
     }
   });
 });
+
+describe('opx demo in LLM mode against opx fake-llm', () => {
+  let fake: ChildProcess;
+  let url: string;
+  beforeAll(async () => {
+    fake = spawn(process.execPath, [BIN, 'fake-llm', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      fake.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const found = /listening on (http:\/\/\S+\/v1)/.exec(out);
+        if (found) resolve(found[1]!);
+      });
+      fake.once('exit', (code) => reject(new Error(`opx fake-llm exited with ${code}: ${out}`)));
+    });
+  });
+  afterAll(() => {
+    fake.kill('SIGTERM');
+  });
+
+  it("shows each agent's model, tokens and cost, in JSON and in the terminal", () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'opx-demo-llm-'));
+    const env = {
+      OPX_LLM_PROVIDER: 'openai-compatible',
+      OPX_LLM_BASE_URL: url,
+      OPX_LLM_MODEL: 'gpt-4.1-mini',
+    };
+    try {
+      const run = opx(['--json', 'demo', '--service', 'checkout-service', '--severity', 'SEV1'], {
+        cwd,
+        env,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout);
+      for (const finding of result.findings)
+        expect(finding).toMatchObject({
+          engine: { provider: 'openai-compatible', model: 'gpt-4.1-mini' },
+          degraded: false,
+        });
+      expect(result.llm.calls).toBe(6);
+      expect(result.llm.agents).toHaveLength(6);
+      for (const agent of result.llm.agents) {
+        expect(agent).toMatchObject({ model: 'openai-compatible/gpt-4.1-mini', calls: 1, outcome: 'ok' });
+        expect(agent.inputTokens).toBeGreaterThan(100);
+        expect(agent.outputTokens).toBeGreaterThan(10);
+        // gpt-4.1-mini list price: $0.40 per million input tokens, $1.60 output.
+        expect(agent.costUsd).toBeCloseTo((agent.inputTokens * 0.4 + agent.outputTokens * 1.6) / 1e6, 8);
+      }
+      expect(result.llm.inputTokens).toBe(
+        result.llm.agents.reduce((sum: number, agent: { inputTokens: number }) => sum + agent.inputTokens, 0),
+      );
+      expect(result.replay).toMatchObject({ identical: true });
+
+      const text = opx(['demo', '--service', 'checkout-service', '--severity', 'SEV1'], { cwd, env });
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain('== Investigation (language model openai-compatible/gpt-4.1-mini');
+      expect(text.stdout).toContain('[change-intelligence · gpt-4.1-mini]');
+      expect(text.stdout).toContain('== Language model calls');
+      expect(text.stdout).toMatch(/│ total\s+│\s+│ 6\s+│ [\d,]+\s+│ 0\s+│ [\d,]+\s+│ \$0\.\d{6}/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
+import { registerFakeLlm } from './commands/fake-llm.js';
 import { registerGuardrails } from './commands/guardrails.js';
 import { registerHistory } from './commands/history.js';
 import { registerIncidents } from './commands/incidents.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerGuardrails(program);
   registerTraces(program);
   registerDemo(program);
+  registerFakeLlm(program);
   const override = (command: Command): void => {
     command.exitOverride();
     for (const child of command.commands) override(child);

@@ -7,7 +7,7 @@ import { createToken } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
-import type { Finding } from '../../domain/finding.js';
+import { AGENTS, type Finding } from '../../domain/finding.js';
 import { importHistory, readHistoryDirectory } from '../../incidents/history.js';
 import { INVESTIGATE_JOB } from '../../ingest/pipeline.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
@@ -26,6 +26,66 @@ interface DemoRecommendation {
   confidence: number;
   title: string;
 }
+
+interface DemoTrace {
+  agent: string | null;
+  provider: string;
+  model: string;
+  attempt: number;
+  status: string;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cacheReadTokens: number | null;
+  costUsd: number | null;
+}
+
+interface UsageTotals {
+  calls: number;
+  inputTokens: number | null;
+  cacheReadTokens: number | null;
+  outputTokens: number | null;
+  costUsd: number | null;
+}
+
+/** A sum where one unknown part makes the whole unknown. */
+function addKnown(total: number | null, part: number | null): number | null {
+  return total === null || part === null ? null : total + part;
+}
+
+function totals(traces: readonly DemoTrace[]): UsageTotals {
+  // Cache counts a provider does not report count as none; input, output and cost stay unknown.
+  return traces.reduce<UsageTotals>(
+    (sum, trace) => ({
+      calls: sum.calls + 1,
+      inputTokens: addKnown(sum.inputTokens, trace.inputTokens),
+      cacheReadTokens: addKnown(sum.cacheReadTokens, trace.cacheReadTokens ?? 0),
+      outputTokens: addKnown(sum.outputTokens, trace.outputTokens),
+      costUsd: addKnown(sum.costUsd, trace.costUsd),
+    }),
+    { calls: 0, inputTokens: 0, cacheReadTokens: 0, outputTokens: 0, costUsd: 0 },
+  );
+}
+
+/** The investigation's model calls, per agent and in total; blocked calls (attempt 0) cost nothing. */
+function modelUsage(traces: readonly DemoTrace[]) {
+  const calls = traces.filter((trace) => trace.attempt > 0);
+  const order = (agent: string) => (AGENTS as readonly string[]).indexOf(agent);
+  const names = [...new Set(calls.map((trace) => trace.agent ?? '?'))].sort((a, b) => order(a) - order(b));
+  const agents = names.map((agent) => {
+    const own = calls.filter((trace) => (trace.agent ?? '?') === agent);
+    const last = own[own.length - 1]!;
+    return {
+      agent,
+      model: `${last.provider}/${last.model}`,
+      outcome: last.status === 'ok' ? (own.length > 1 ? `ok after ${own.length} tries` : 'ok') : last.status,
+      ...totals(own),
+    };
+  });
+  return { ...totals(calls), agents };
+}
+
+const tokens = (count: number | null) => (count === null ? '?' : count.toLocaleString('en-US'));
+const dollars = (usd: number | null) => (usd === null ? '?' : `$${usd.toFixed(6)}`);
 
 /** Runs the investigation worker in this process until the incident's job has settled. */
 async function runJobsUntilIdle(runtime: Runtime, incidentId: string): Promise<void> {
@@ -319,6 +379,11 @@ export function registerDemo(program: Command): void {
             items: Record<string, unknown>[];
           };
           const chain = await call('GET', `/v1/incidents/${incidentId}/verify`);
+          const { items: traces } = (await call(
+            'GET',
+            `/v1/traces?incidentId=${encodeURIComponent(incidentId)}&limit=500`,
+          )) as { items: DemoTrace[] };
+          const llm = modelUsage(traces);
           const knowledgeHits = (await call(
             'GET',
             `/v1/kb/search?alert=HighErrorRate&service=${encodeURIComponent(target.name)}&q=${encodeURIComponent('5xx error rate')}&limit=3&perDocument=1`,
@@ -349,6 +414,7 @@ export function registerDemo(program: Command): void {
             channelSummary: strategy.data.channelSummary,
             checkpoints: investigation.checkpoints,
             replay: { identical: replay.identical, outputHash: replay.replayHash },
+            llm,
             incident: detail.incident,
             signals: detail.signals,
             events: events.items,
@@ -406,15 +472,57 @@ export function registerDemo(program: Command): void {
           process.stdout.write(
             `chain: ${chain.valid ? `intact, ${chain.events} events verified` : `BROKEN ${JSON.stringify(chain.brokenAt)}`}\n`,
           );
-          process.stdout.write('\n== Investigation (deterministic engine) ==\n');
+          const models = [
+            ...new Set(
+              investigation.findings
+                .filter((finding) => finding.engine.provider !== 'deterministic')
+                .map((finding) => `${finding.engine.provider}/${finding.engine.model}`),
+            ),
+          ];
+          process.stdout.write(
+            `\n== Investigation (${models.length > 0 ? `language model ${models.join(', ')}, behind the guardrails` : 'deterministic engine'}) ==\n`,
+          );
           for (const finding of investigation.findings) {
+            const by = finding.engine.provider === 'deterministic' ? '' : ` · ${finding.engine.model}`;
             process.stdout.write(
-              `[${finding.agent}] ${finding.insufficientEvidence ? '(insufficient evidence) ' : ''}${finding.summary}\n`,
+              `[${finding.agent}${by}${finding.degraded ? ' · degraded to the engine' : ''}] ${finding.insufficientEvidence ? '(insufficient evidence) ' : ''}${finding.summary}\n`,
             );
             const claim = finding.claims[0];
             if (claim)
               process.stdout.write(
                 `    ${clipText(claim.text, 160)}  [${claim.evidenceIds.slice(0, 3).join(', ')}]\n`,
+              );
+          }
+          if (llm.calls > 0) {
+            process.stdout.write('\n== Language model calls (prompts redacted; opx traces list) ==\n');
+            printTable(
+              ['agent', 'model', 'calls', 'input', 'cached', 'output', 'cost (USD)', 'outcome'],
+              [
+                ...llm.agents.map((agent) => [
+                  agent.agent,
+                  agent.model,
+                  agent.calls,
+                  tokens(agent.inputTokens),
+                  tokens(agent.cacheReadTokens),
+                  tokens(agent.outputTokens),
+                  dollars(agent.costUsd),
+                  agent.outcome,
+                ]),
+                [
+                  'total',
+                  '',
+                  llm.calls,
+                  tokens(llm.inputTokens),
+                  tokens(llm.cacheReadTokens),
+                  tokens(llm.outputTokens),
+                  dollars(llm.costUsd),
+                  '',
+                ],
+              ],
+            );
+            if (llm.costUsd === null)
+              process.stdout.write(
+                'cost unknown: no price for this model (add one with OPX_LLM_PRICES) or the provider sent no token counts\n',
               );
           }
           process.stdout.write('\n== Recommendations (approve or reject; nothing is executed) ==\n');
