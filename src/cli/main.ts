@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { shutdownTelemetry, tracingRequested } from '../telemetry/tracing.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFakeLlm } from './commands/fake-llm.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
+    if (tracingRequested()) await (await import('../telemetry/sdk.js')).startTelemetry();
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -54,5 +56,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     process.exitCode = reportError(error);
+  } finally {
+    await shutdownTelemetry();
   }
 }

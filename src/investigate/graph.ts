@@ -2,6 +2,7 @@ import { Annotation, type BaseCheckpointSaver, END, START, StateGraph } from '@l
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import type { AgentName, Finding } from '../domain/finding.js';
+import { inSpan } from '../telemetry/tracing.js';
 import { analyzeChanges } from './agents/change-intelligence.js';
 import { analyzeHistory } from './agents/historical-pattern.js';
 import { analyzeKnowledge } from './agents/knowledge-rag.js';
@@ -98,18 +99,36 @@ export function investigationGraph(tools: GraphTools) {
     const { finding, records } = await refine(checked(base, bundle), bundle);
     return { findings: { [name]: checked(redactFinding(finding), bundle) }, llm: [records] };
   };
+  // Each agent's node is one `invoke_agent` span; its model calls are spans under it.
+  const agentSpan = <T>(name: AgentName, state: InvestigationStateType, work: () => Promise<T>) =>
+    inSpan(
+      `invoke_agent ${name}`,
+      {
+        attributes: {
+          'gen_ai.operation.name': 'invoke_agent',
+          'gen_ai.agent.name': name,
+          'opx.incident.id': state.incidentId,
+          'opx.investigation.id': state.investigationId,
+        },
+      },
+      work,
+    );
   for (const [name, analyze] of Object.entries(EVIDENCE_AGENTS)) {
-    graph.addNode(name, async (state: InvestigationStateType) => {
-      const bundle = await read(name, state.bundleId);
-      await holdIfAsked(name);
-      return finish(name as AgentName, analyze(bundle), bundle);
-    });
+    graph.addNode(name, (state: InvestigationStateType) =>
+      agentSpan(name as AgentName, state, async () => {
+        const bundle = await read(name, state.bundleId);
+        await holdIfAsked(name);
+        return finish(name as AgentName, analyze(bundle), bundle);
+      }),
+    );
   }
-  graph.addNode('response-strategy', async (state: InvestigationStateType) => {
-    const bundle = await read('response-strategy', state.bundleId);
-    await holdIfAsked('response-strategy');
-    return finish('response-strategy', respond(bundle, state.findings), bundle);
-  });
+  graph.addNode('response-strategy', (state: InvestigationStateType) =>
+    agentSpan('response-strategy', state, async () => {
+      const bundle = await read('response-strategy', state.bundleId);
+      await holdIfAsked('response-strategy');
+      return finish('response-strategy', respond(bundle, state.findings), bundle);
+    }),
+  );
   const builder = graph as unknown as StateGraph<
     typeof InvestigationState.spec,
     InvestigationStateType,

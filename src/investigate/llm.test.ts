@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../config/index.js';
 import { shopBundle } from './agents/fixtures.test-support.js';
 import { analyzeSignals } from './agents/signal-intelligence.js';
-import { compactEvidence, configuredRefiners } from './llm.js';
+import { checkAnswer, compactEvidence, configuredRefiners } from './llm.js';
 
 describe('language model configuration', () => {
   it('gives no refiner to deterministic agents, one to each agent a provider is set for', () => {
@@ -38,5 +38,32 @@ describe('compactEvidence', () => {
     for (const signal of bundle.signals)
       if (!cited.has(signal.id)) expect(text).not.toContain(`${signal.id}:`);
     expect(text).toContain(finding.summary);
+  });
+});
+
+describe('checkAnswer', () => {
+  const model = { kind: 'openai-compatible' as const, model: 'm', complete: async () => ({}) as never };
+  it('lets "the evidence is insufficient" stand without claims, and nothing else', () => {
+    const bundle = shopBundle();
+    const base = analyzeSignals(bundle);
+    const answer = (fields: Record<string, unknown>) =>
+      checkAnswer(
+        JSON.stringify({ summary: 's', confidence: 0.2, insufficientEvidence: true, claims: [], ...fields }),
+        base,
+        bundle,
+        model,
+      );
+    expect(answer({})).toHaveProperty('finding');
+    expect(answer({ insufficientEvidence: false })).toEqual({
+      problems: ['claims: at least one claim is needed unless insufficientEvidence is true'],
+    });
+    expect(answer({ confidence: 0.9 })).toEqual({
+      problems: ['confidence: above 0.5 while insufficientEvidence is true'],
+    });
+    const cited = base.claims[0]!;
+    expect(answer({ insufficientEvidence: false, claims: [cited] })).toHaveProperty('finding');
+    expect(
+      answer({ insufficientEvidence: false, claims: [{ ...cited, evidenceIds: ['sig_made_up'] }] }),
+    ).toHaveProperty('problems');
   });
 });

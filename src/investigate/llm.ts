@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import { AGENTS, type AgentName, claimSchema, type Finding } from '../domain/finding.js';
 import { Anonymizer, DEFAULT_POLICY, guard, keyedHash, type ScanResult } from '../guardrails/engine.js';
+import { LanguageModelError } from '../llm/errors.js';
 import { createLanguageModel } from '../llm/index.js';
 import { costOf, DEFAULT_PRICES, type PriceTable, priceTable } from '../llm/pricing.js';
 import type { LanguageModel } from '../llm/types.js';
 import type { GuardrailViolation, LlmTrace, ValidationError } from '../store/repositories/safety.js';
+import { genAiRequestAttributes, genAiResponseAttributes, tracer } from '../telemetry/tracing.js';
 import { serviceEvidenceId, validateFinding } from './evidence.js';
 
 /** What one agent's model calls leave behind, written with the investigation. */
@@ -53,13 +56,14 @@ const answerSchema = z.strictObject({
   summary: z.string().min(1).max(2000),
   confidence: z.number().min(0).max(1),
   insufficientEvidence: z.boolean(),
-  claims: z.array(claimSchema).min(1).max(20),
+  claims: z.array(claimSchema).max(20),
 });
 
 const OUTPUT_CONTRACT = `Answer with one JSON object and nothing else:
 {"summary": string (one or two sentences), "confidence": number between 0 and 1, "insufficientEvidence": boolean,
  "claims": [{"text": string, "evidenceIds": [ids from the EVIDENCE list], "confidence": number between 0 and 1}]}
-Every claim cites at least one id, and only ids that appear in the EVIDENCE list. Values such as <EMAIL_1> are
+Every claim cites at least one id, and only ids that appear in the EVIDENCE list. There is at least one claim
+unless insufficientEvidence is true. Values such as <EMAIL_1> are
 redactions: keep them as they are. Say insufficientEvidence true when the evidence does not support a conclusion.`;
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
@@ -129,7 +133,7 @@ function violationsOf(
 }
 
 /** Parses and checks a model's answer against the bundle; returns the finding or the problems. */
-function checkAnswer(
+export function checkAnswer(
   text: string,
   base: Finding,
   bundle: EvidenceBundle,
@@ -156,6 +160,9 @@ function checkAnswer(
   // Business rule: an agent that says the evidence is insufficient does not also claim confidence.
   if (finding.insufficientEvidence && finding.confidence > 0.5)
     problems.push('confidence: above 0.5 while insufficientEvidence is true');
+  // A conclusion needs a claim that cites evidence; only "the evidence is insufficient" may stand alone.
+  if (finding.claims.length === 0 && !finding.insufficientEvidence)
+    problems.push('claims: at least one claim is needed unless insufficientEvidence is true');
   return problems.length > 0 ? { problems } : { finding };
 }
 
@@ -219,10 +226,34 @@ export async function refineWithModel(
     { role: 'user', content: input.redacted },
   ];
   for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
+    // One GenAI client span per call (src/telemetry/tracing.ts), open until the answer is judged.
+    const span = tracer().startSpan(`chat ${model.model}`, {
+      kind: SpanKind.CLIENT,
+      attributes: genAiRequestAttributes({
+        provider: model.kind,
+        model: model.model,
+        agent,
+        incidentId: bundle.incidentId,
+        attempt,
+      }),
+    });
+    try {
+      const outcome = await attemptOnce(attempt, span);
+      if (outcome) return outcome;
+    } finally {
+      span.end();
+    }
+  }
+  return degraded(`no valid answer after ${options.maxAttempts} attempts`);
+
+  /** One call and its judgement: the result when the loop ends here, undefined to ask again. */
+  async function attemptOnce(attempt: number, span: Span) {
     let answer: Awaited<ReturnType<LanguageModel['complete']>>;
     try {
       answer = await model.complete({ system, messages, temperature: 0, responseFormat: 'json', signal });
     } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      span.setAttributes({ 'error.type': errorType(error), 'opx.llm.outcome': 'error' });
       trace({ attempt, status: 'error', error: (error as Error).message });
       return degraded(`the model call failed: ${(error as Error).message}`);
     }
@@ -240,6 +271,15 @@ export async function refineWithModel(
       output.action === 'block'
         ? { problems: ['the answer contains a secret and was blocked'] }
         : checkAnswer(output.redacted, base, bundle, model);
+    span.setAttributes(
+      genAiResponseAttributes({
+        model: answer.model,
+        usage: answer.usage,
+        stopReason: answer.stopReason,
+        costUsd: usage.costUsd,
+        outcome: 'finding' in checked ? 'ok' : 'invalid',
+      }),
+    );
     if ('finding' in checked) {
       trace({ attempt, status: 'ok', response: output.redacted, ...usage });
       return { finding: checked.finding, records };
@@ -265,8 +305,14 @@ export async function refineWithModel(
         content: `That answer was rejected:\n${checked.problems.map((problem) => `- ${problem}`).join('\n')}\nAnswer again with the corrected JSON object only.`,
       },
     );
+    return undefined;
   }
-  return degraded(`no valid answer after ${options.maxAttempts} attempts`);
+}
+
+/** `error.type` for a failed call: the provider error code (rate_limited, timeout, …) or the class. */
+function errorType(error: unknown): string {
+  if (error instanceof LanguageModelError) return error.code;
+  return error instanceof Error ? error.constructor.name : 'Error';
 }
 
 export type Refiner = (

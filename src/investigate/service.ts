@@ -13,6 +13,7 @@ import {
 import type { Runtime } from '../runtime.js';
 import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
+import { inSpan } from '../telemetry/tracing.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { type GraphTools, type InvestigationStateType, investigationGraph } from './graph.js';
 import { configuredRefiners, type LlmRecords, recordedRefiners } from './llm.js';
@@ -301,7 +302,11 @@ export async function investigateIncident(
   const limit = deadline(runtime, options.signal);
   let outcome: Awaited<ReturnType<typeof runGraph>>;
   try {
-    outcome = await runGraph(runtime, { investigationId: started.id, bundle: started.bundle }, limit.signal);
+    outcome = await inSpan(
+      'opx.investigate',
+      { attributes: { 'opx.incident.id': incidentId, 'opx.investigation.id': started.id } },
+      () => runGraph(runtime, { investigationId: started.id, bundle: started.bundle }, limit.signal),
+    );
   } catch (thrown) {
     const error = limit.signal.aborted ? limit.signal.reason : thrown;
     const reason = error instanceof Error ? error.message : String(error);

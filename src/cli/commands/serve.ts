@@ -5,6 +5,7 @@ import { storeUrl } from '../../config/index.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
 import { migrateAndSeed, openRuntime } from '../../runtime.js';
+import { shutdownTelemetry } from '../../telemetry/tracing.js';
 import { configFrom, globalOptions } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -66,6 +67,7 @@ export function registerServe(program: Command): void {
           await app.close();
           await worker;
           await runtime.close();
+          await shutdownTelemetry();
           process.exit(0);
         };
         process.on('SIGINT', () => void stop('SIGINT'));
