@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { keyedHash } from '../src/guardrails/engine.js';
 import {
@@ -12,6 +12,42 @@ import {
 import { REPO_ROOT, type TestServer, testServer } from './support.js';
 
 const EMAIL = 'jane.doe@example.com';
+
+/** The three wire formats, each through its real client (official SDKs for Anthropic and Bedrock). */
+const WIRES = [
+  {
+    name: 'OpenAI-compatible chat completions',
+    provider: 'openai-compatible' as const,
+    settings: (url: string) => ({ llmProvider: 'openai-compatible' as const, llmBaseUrl: `${url}/v1` }),
+    path: '/v1/chat/completions',
+    temperature: (body: Record<string, unknown>) => body.temperature,
+  },
+  {
+    name: 'Anthropic Messages',
+    provider: 'anthropic' as const,
+    settings: (url: string) => ({ llmProvider: 'anthropic' as const, llmBaseUrl: url }),
+    path: '/v1/messages',
+    // The current API version takes no sampling parameters (src/llm/anthropic.ts).
+    temperature: () => 0,
+  },
+  {
+    name: 'Bedrock Converse',
+    provider: 'bedrock' as const,
+    settings: (url: string) => ({ llmProvider: 'bedrock' as const, llmBaseUrl: url, llmRegion: 'us-east-1' }),
+    path: '/model/fake-model/converse',
+    temperature: (body: Record<string, unknown>) =>
+      (body.inferenceConfig as { temperature?: number }).temperature,
+  },
+];
+
+/** Credentials the SDKs read from the environment; the fake server checks none of them. */
+function stubProviderCredentials(): void {
+  vi.stubEnv('ANTHROPIC_API_KEY', 'test-anthropic-key');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIAFAKEFAKEFAKEFAKE');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fake-secret-access-key');
+  vi.stubEnv('AWS_SESSION_TOKEN', '');
+  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+}
 
 async function llmServer(fake: FakeProviderServer, overrides: Parameters<typeof testServer>[1] = {}) {
   const server = await testServer('sqlite', {
@@ -39,18 +75,20 @@ const answer = (incidentId: string, summary = 'Errors began on the service itsel
     ],
   });
 
-describe('investigations with a language model behind the guardrails (OpenAI-compatible wire)', () => {
+describe.each(WIRES)('investigations with a language model behind the guardrails ($name)', (wire) => {
   let fake: FakeProviderServer;
   let server: TestServer;
   beforeAll(async () => {
+    stubProviderCredentials();
     fake = await startFakeProviderServer();
     // Stored redaction is off here so that raw PII reaches the evidence and the LLM guard itself is
     // what keeps it from the provider; the suite below runs with the default (on).
-    server = await llmServer(fake, { redactStoredText: false });
+    server = await llmServer(fake, { redactStoredText: false, ...wire.settings(fake.url) });
   });
   afterAll(async () => {
     await server.cleanup();
     await fake.close();
+    vi.unstubAllEnvs();
   });
 
   const openIncident = async (service: string) => {
@@ -80,14 +118,14 @@ describe('investigations with a language model behind the guardrails (OpenAI-com
     const received = fake.requests.slice(before);
     expect(received).toHaveLength(6);
     for (const request of received) {
-      expect(request.path).toBe('/v1/chat/completions');
+      expect(request.path).toBe(wire.path);
       expect(request.rawBody).not.toContain(EMAIL);
-      expect((request.body as { temperature: number }).temperature).toBe(0);
+      expect(wire.temperature(request.body as Record<string, unknown>)).toBe(0);
     }
     expect(received.some((request) => request.rawBody.includes('<EMAIL_1>'))).toBe(true);
     for (const finding of started.json.findings) {
       expect(finding).toMatchObject({
-        engine: { provider: 'openai-compatible', model: 'fake-model' },
+        engine: { provider: wire.provider, model: 'fake-model' },
         degraded: false,
         summary: 'Errors began on the service itself.',
       });
@@ -140,6 +178,33 @@ describe('investigations with a language model behind the guardrails (OpenAI-com
     });
     expect(replay.json).toMatchObject({ identical: true, differences: [] });
     expect(fake.requests.length).toBe(calls);
+  });
+
+  it('re-asks after a malformed answer, telling the model what was wrong, and keeps the valid retry', async () => {
+    const incidentId = await openIncident('search-service');
+    const before = fake.requests.length;
+    // Agents run in parallel: whichever asks first gets the malformed answer, and its retry a valid one.
+    fake.script(step.malformedJsonText(), ...Array.from({ length: 6 }, () => step.reply(answer(incidentId))));
+    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.respond,
+    });
+    expect(started.status, started.text).toBe(201);
+    expect(fake.requests.length - before).toBe(7);
+    for (const finding of started.json.findings) expect(finding.degraded).toBe(false);
+    const errors = await server.runtime.store.safety.validationErrors(incidentId);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!).toMatchObject({ attempt: 1 });
+    expect(errors[0]!.errors[0]).toContain('not JSON');
+    const traces = await server.runtime.store.safety.traces({ incidentId, agent: errors[0]!.agent });
+    expect(traces.map((trace) => [trace.attempt, trace.status]).sort()).toEqual([
+      [1, 'invalid'],
+      [2, 'ok'],
+    ]);
+    // The retry carried the rejection back to the model.
+    const retry = fake.requests
+      .slice(before)
+      .find((request) => request.rawBody.includes('That answer was rejected'));
+    expect(retry?.rawBody).toContain('not JSON');
   });
 
   it('redacts PII the model echoes back, and degrades to the engine after three invalid answers', async () => {
