@@ -21,7 +21,7 @@ export function registerTraces(program: Command): void {
         });
         if (globalOptions(command).json) return printJson(items);
         printTable(
-          ['id', 'at', 'agent', 'model', 'try', 'status', 'in/out tokens', 'ms', 'error'],
+          ['id', 'at', 'agent', 'model', 'try', 'status', 'in/out tokens', 'USD', 'ms', 'error'],
           items.map((trace) => [
             trace.id,
             shortTime(trace.createdAt),
@@ -30,6 +30,7 @@ export function registerTraces(program: Command): void {
             trace.attempt,
             trace.status,
             `${trace.inputTokens ?? '?'}/${trace.outputTokens ?? '?'}`,
+            trace.costUsd === null ? '?' : trace.costUsd.toFixed(6),
             trace.latencyMs,
             clipText(trace.error ?? '', 40),
           ]),
@@ -56,6 +57,7 @@ export function registerTraces(program: Command): void {
             'cache read / write',
             `${trace.cacheReadTokens ?? 'unknown'} / ${trace.cacheWriteTokens ?? 'unknown'}`,
           ],
+          ['cost', trace.costUsd === null ? 'unknown' : `$${trace.costUsd.toFixed(6)}`],
           ['latency', `${trace.latencyMs} ms`],
           ['error', trace.error ?? ''],
         ]);
