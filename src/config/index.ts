@@ -115,6 +115,8 @@ export const configSchema = z.strictObject({
    * shares a PostgreSQL database.
    */
   guardrailHashKey: z.string().min(16).optional(),
+  /** Prompt-injection patterns in evidence: recorded as violations (WARN) or also stop the model call (BLOCK). */
+  contentFilterMode: z.enum(['WARN', 'BLOCK']).default('WARN'),
   /** Replace personal data and credentials in signals and changes before they are stored. */
   redactStoredText: z.coerce.boolean().default(true),
 });
@@ -155,6 +157,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   guardrailHashKey: 'OPX_GUARDRAIL_HASH_KEY',
   redactStoredText: 'OPX_REDACT_STORED_TEXT',
   llmPrices: 'OPX_LLM_PRICES',
+  contentFilterMode: 'OPX_CONTENT_FILTER_MODE',
 };
 
 const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate', 'redactStoredText']);
