@@ -6,6 +6,7 @@ import { ping } from '../store/index.js';
 import { registerAuth } from './auth.js';
 import { errorBody } from './http.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAnalyticsRoutes } from './routes/analytics.js';
 import { registerGuardrailRoutes } from './routes/guardrails.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
@@ -112,6 +113,7 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerAdminRoutes(app, runtime, verifier);
   registerKnowledgeRoutes(app, runtime);
   registerInvestigationRoutes(app, runtime);
+  registerAnalyticsRoutes(app, runtime);
   registerGuardrailRoutes(app);
   return app;
 }

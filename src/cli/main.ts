@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { shutdownTelemetry, tracingRequested } from '../telemetry/tracing.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerAnalytics } from './commands/analytics.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFakeLlm } from './commands/fake-llm.js';
 import { registerGuardrails } from './commands/guardrails.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerInvestigate(program);
   registerGuardrails(program);
   registerTraces(program);
+  registerAnalytics(program);
   registerDemo(program);
   registerFakeLlm(program);
   const override = (command: Command): void => {

@@ -115,6 +115,46 @@ export const configSchema = z.strictObject({
    * shares a PostgreSQL database.
    */
   guardrailHashKey: z.string().min(16).optional(),
+  /** Monthly budget for language model calls, in USD (calendar month, UTC). */
+  budgetMonthlyUsd: z.coerce.number().positive().default(100),
+  /** When the month's spend reaches the budget, agents use the deterministic engine (advisory when false). */
+  budgetHardCap: z.coerce.boolean().default(false),
+  /** How often `opx serve` evaluates the alarms. */
+  alarmIntervalSeconds: z.coerce.number().int().min(1).default(60),
+  /** Alarm windows and thresholds (JSON in the environment); see docs/operating.md. */
+  alarmThresholds: jsonSetting(
+    z
+      .strictObject({
+        /** Sliding window of the rate alarms. */
+        windowSeconds: z.number().int().min(60).default(900),
+        /** Fewer model calls than this in the window: INSUFFICIENT_DATA. */
+        minCalls: z.number().int().min(1).default(10),
+        /** Personal-data and credential matches per model call (prompts and answers). */
+        piiViolationRate: z.number().min(0).default(0.1),
+        /** Prompt-injection matches per model call. */
+        contentViolationRate: z.number().min(0).default(0.05),
+        /** Answers that failed validation, per model call. */
+        validationFailureRate: z.number().min(0).max(1).default(0.2),
+        /** Calls that were a retry, per model call. */
+        validationRetryRate: z.number().min(0).max(1).default(0.3),
+        /** Cost spike: the last hour's cost above this many times the median hour of the baseline… */
+        costSpikeFactor: z.number().min(1).default(3),
+        /** …and above this many USD. */
+        costSpikeMinUsd: z.number().min(0).default(1),
+        /** Hours before the last one that make the baseline. */
+        costSpikeBaselineHours: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 14)
+          .default(24),
+      })
+      // Parsed through the schema, so each field takes its default.
+      .prefault({}),
+  ),
+  /** Alarm state changes are POSTed here as JSON, signed with `alarmWebhookSecret` (HMAC-SHA256). */
+  alarmWebhookUrl: z.url().optional(),
+  alarmWebhookSecret: z.string().min(16).optional(),
   /** Prompt-injection patterns in evidence: recorded as violations (WARN) or also stop the model call (BLOCK). */
   contentFilterMode: z.enum(['WARN', 'BLOCK']).default('WARN'),
   /** Replace personal data and credentials in signals and changes before they are stored. */
@@ -158,9 +198,20 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   redactStoredText: 'OPX_REDACT_STORED_TEXT',
   llmPrices: 'OPX_LLM_PRICES',
   contentFilterMode: 'OPX_CONTENT_FILTER_MODE',
+  budgetMonthlyUsd: 'OPX_BUDGET_MONTHLY_USD',
+  budgetHardCap: 'OPX_BUDGET_HARD_CAP',
+  alarmIntervalSeconds: 'OPX_ALARM_INTERVAL_SECONDS',
+  alarmThresholds: 'OPX_ALARM_THRESHOLDS',
+  alarmWebhookUrl: 'OPX_ALARM_WEBHOOK_URL',
+  alarmWebhookSecret: 'OPX_ALARM_WEBHOOK_SECRET',
 };
 
-const BOOLEAN_KEYS = new Set<ConfigKey>(['autoResolve', 'autoInvestigate', 'redactStoredText']);
+const BOOLEAN_KEYS = new Set<ConfigKey>([
+  'autoResolve',
+  'autoInvestigate',
+  'redactStoredText',
+  'budgetHardCap',
+]);
 
 export const CONFIG_FILE_NAME = 'opx.config.yaml';
 

@@ -23,6 +23,7 @@ export const ID_PREFIXES = {
   trace: 'trc',
   validation: 'val',
   violation: 'gv',
+  alarmEvent: 'alm',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

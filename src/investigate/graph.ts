@@ -46,6 +46,11 @@ export interface GraphTools {
   toolTimeoutMs: number;
   /** Agents that reason with a language model on top of their engine (none: all deterministic). */
   refiners?: Partial<Record<AgentName, Refiner>>;
+  /**
+   * Asked before each model refinement; false keeps the engine's finding (not degraded). The budget's
+   * hard cap uses it.
+   */
+  modelsAllowed?: () => Promise<boolean>;
 }
 
 /** The environment variable that makes a node hold forever (fault injection for crash tests). */
@@ -95,7 +100,8 @@ export function investigationGraph(tools: GraphTools) {
   // What a human reads of it passes the guardrails either way (redactFinding).
   const finish = async (name: AgentName, base: Finding, bundle: EvidenceBundle) => {
     const refine = tools.refiners?.[name];
-    if (!refine) return { findings: { [name]: checked(redactFinding(base), bundle) } };
+    if (!refine || (tools.modelsAllowed && !(await tools.modelsAllowed())))
+      return { findings: { [name]: checked(redactFinding(base), bundle) } };
     const { finding, records } = await refine(checked(base, bundle), bundle);
     return { findings: { [name]: checked(redactFinding(finding), bundle) }, llm: [records] };
   };

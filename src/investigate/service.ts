@@ -1,4 +1,5 @@
 import { MemorySaver } from '@langchain/langgraph';
+import { budgetStatus } from '../analytics/alarms.js';
 import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
@@ -77,11 +78,32 @@ function graphTools(
   };
 }
 
+/**
+ * Whether the month's model spend leaves room under a hard cap (`budgetHardCap`); read at most every
+ * 10 s per runtime, so six agents do not each query it.
+ */
+function budgetGate(runtime: Runtime): (() => Promise<boolean>) | undefined {
+  if (!runtime.config.budgetHardCap) return undefined;
+  let checked: { at: number; allowed: Promise<boolean> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!checked || now - checked.at > 10_000)
+      checked = {
+        at: now,
+        allowed: budgetStatus(runtime.store, runtime.config.budgetMonthlyUsd, now).then(
+          (status) => status.fraction < 1,
+        ),
+      };
+    return checked.allowed;
+  };
+}
+
 /** The investigation graph compiled once per runtime, on the runtime's checkpointer, with its tools. */
 function checkpointedGraph(runtime: Runtime) {
   let entry = compiled.get(runtime);
   if (!entry) {
-    const tools = graphTools(runtime);
+    const gate = budgetGate(runtime);
+    const tools = { ...graphTools(runtime), ...(gate ? { modelsAllowed: gate } : {}) };
     entry = {
       tools,
       graph: runtime.checkpointer().then(({ saver }) => investigationGraph(tools).compile(saver)),
@@ -358,7 +380,11 @@ export async function investigateIncident(
     });
     if (!finished) throw new OpxError('conflict', `investigation ${started.id} was finished by another run`);
     await scope.investigations.addRecommendations(recommendations);
-    await scope.safety.addTraces(outcome.llm.flatMap((records) => records.traces));
+    await scope.safety.addTraces(
+      outcome.llm.flatMap((records) =>
+        records.traces.map((trace) => ({ ...trace, investigationId: started.id })),
+      ),
+    );
     await scope.safety.addValidationErrors(outcome.llm.flatMap((records) => records.validationErrors));
     await scope.safety.addViolations(outcome.llm.flatMap((records) => records.violations));
     await appendIncidentEvents(scope, incidentId, [

@@ -5,7 +5,10 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
  * Column types are chosen so one definition works on SQLite and PostgreSQL: text, bigint (epoch ms),
  * integer (0/1 flags and counts), double precision (costs, scores).
  */
-export const MIGRATIONS: readonly ((db: Kysely<unknown>) => Promise<void>)[] = [initialSchema];
+export const MIGRATIONS: readonly ((db: Kysely<unknown>) => Promise<void>)[] = [
+  initialSchema,
+  usageFromTraces,
+];
 
 export function migrationName(index: number): string {
   return `${String(index).padStart(4, '0')}`;
@@ -509,4 +512,19 @@ async function initialSchema(db: Kysely<unknown>): Promise<void> {
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('received_at', TIME, (c) => c.notNull())
     .execute();
+}
+
+/**
+ * Token analytics read llm_traces directly: each trace names the investigation it belongs to, and
+ * windows over time use an index on created_at. The token_usage table, never written, goes.
+ */
+async function usageFromTraces(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('llm_traces').addColumn('investigation_id', 'text').execute();
+  await db.schema.createIndex('llm_traces_created').on('llm_traces').column('created_at').execute();
+  await db.schema
+    .createIndex('llm_traces_investigation')
+    .on('llm_traces')
+    .column('investigation_id')
+    .execute();
+  await db.schema.dropTable('token_usage').execute();
 }

@@ -173,6 +173,7 @@ export interface ValidationErrorsTable {
 export interface LlmTracesTable {
   id: string;
   incident_id: string | null;
+  investigation_id: string | null;
   agent: string | null;
   provider: string;
   model: string;
@@ -280,21 +281,6 @@ export interface RecommendationsTable {
   created_at: number;
 }
 
-export interface TokenUsageTable {
-  id: string;
-  day: string;
-  incident_id: string | null;
-  agent: string | null;
-  provider: string;
-  model: string;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cache_read_tokens: number | null;
-  cache_write_tokens: number | null;
-  cost_usd: number | null;
-  created_at: number;
-}
-
 export interface AlarmsTable {
   name: string;
   state: string;
@@ -391,7 +377,6 @@ export interface Database {
   kb_chunks: KbChunksTable;
   investigations: InvestigationsTable;
   recommendations: RecommendationsTable;
-  token_usage: TokenUsageTable;
   alarms: AlarmsTable;
   alarm_history: AlarmHistoryTable;
   jobs: JobsTable;

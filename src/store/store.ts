@@ -3,6 +3,7 @@ import { OpxError } from '../domain/errors.js';
 import { type ConnectionOptions, type Dialect, ensurePostgresSchema, openConnection } from './connection.js';
 import { MIGRATIONS, migrationProvider } from './migrations.js';
 import { auditRepository, idempotencyRepository, tokenRepository } from './repositories/access.js';
+import { analyticsRepository } from './repositories/analytics.js';
 import type { RepositoryContext } from './repositories/base.js';
 import { changeRepository, serviceRepository } from './repositories/catalog.js';
 import { detectionRepository } from './repositories/detections.js';
@@ -35,6 +36,7 @@ function repositories(context: RepositoryContext) {
     jobs: jobRepository(context),
     investigations: investigationRepository(context),
     safety: safetyRepository(context),
+    analytics: analyticsRepository(context),
   };
 }
 export type Repositories = ReturnType<typeof repositories>;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { scheduleAlarms } from '../../analytics/alarms.js';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
 import { storeUrl } from '../../config/index.js';
@@ -56,6 +57,11 @@ export function registerServe(program: Command): void {
               log: (line) => app.log.info(line),
             }).catch((error: unknown) => app.log.error({ err: error }, 'the investigation worker stopped'))
           : Promise.resolve();
+        // Alarms: evaluated on a schedule; several processes may do it at once (changes record once).
+        const alarms = scheduleAlarms(runtime.store, config, {
+          signal: workerStop.signal,
+          log: (line) => app.log.info(line),
+        });
         let stopping = false;
         const stop = async (signal: string) => {
           clearInterval(purgeTimer);
@@ -66,6 +72,7 @@ export function registerServe(program: Command): void {
           workerStop.abort(new Error(`${signal} received`));
           await app.close();
           await worker;
+          await alarms;
           await runtime.close();
           await shutdownTelemetry();
           process.exit(0);

@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
 import { auditSpecs, idempotencySpecs, tokenSpecs } from './access.js';
+import { analyticsSpecs } from './analytics.js';
 import { changeSpecs, serviceSpecs } from './catalog.js';
 import { detectionSpecs } from './detections.js';
 import { evidenceSpecs } from './evidence.js';
@@ -17,6 +18,7 @@ import { valueSpecs } from './values.js';
 
 export type { StoreFactory, StoreUnderTest } from './harness.js';
 export {
+  analyticsSpecs,
   auditSpecs,
   changeSpecs,
   detectionSpecs,
@@ -59,6 +61,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
     knowledgeSpecs(factory);
     jobSpecs(factory);
     safetySpecs(factory);
+    analyticsSpecs(factory);
     transactionSpecs(factory);
     valueSpecs(factory);
   });

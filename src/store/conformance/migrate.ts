@@ -26,7 +26,6 @@ const TABLES: Record<keyof Database, true> = {
   kb_chunks: true,
   investigations: true,
   recommendations: true,
-  token_usage: true,
   alarms: true,
   alarm_history: true,
   jobs: true,

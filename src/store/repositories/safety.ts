@@ -7,6 +7,8 @@ import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
 export interface LlmTrace {
   id: string;
   incidentId: string | null;
+  /** The investigation the call was made for; absent on calls outside one. */
+  investigationId?: string | null;
   agent: string | null;
   provider: string;
   model: string;
@@ -51,6 +53,7 @@ export interface GuardrailViolation {
 const traceFromRow = (row: Selectable<LlmTracesTable>): LlmTrace => ({
   id: row.id,
   incidentId: row.incident_id,
+  investigationId: row.investigation_id,
   agent: row.agent,
   provider: row.provider,
   model: row.model,
@@ -75,6 +78,7 @@ export function safetyRepository({ db }: RepositoryContext) {
       const rows = traces.map((trace) => ({
         id: newId('trace', trace.createdAt),
         incident_id: trace.incidentId,
+        investigation_id: trace.investigationId ?? null,
         agent: trace.agent,
         provider: trace.provider,
         model: trace.model,

@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
+import { lastDays, tokenReport } from '../../analytics/tokens.js';
+import { timestampSchema } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import type { Runtime } from '../../runtime.js';
+import { parseInput } from '../http.js';
+
+const tokensQuery = z.strictObject({
+  days: z.coerce.number().int().min(1).max(3660).default(30),
+  since: timestampSchema.optional(),
+  until: timestampSchema.optional(),
+});
+const alarmsQuery = z.strictObject({
+  history: z.coerce.number().int().min(0).max(1000).default(50),
+  alarm: z.string().min(1).max(100).optional(),
+});
+
+export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const read = { config: { scope: 'read' as const } };
+  const admin = { config: { scope: 'admin' as const } };
+
+  app.get('/v1/analytics/tokens', read, async (request) => {
+    const query = parseInput(tokensQuery, request.query ?? {}, 'query');
+    const now = Date.now();
+    const window =
+      query.since === undefined ? lastDays(query.days, now) : { since: query.since, until: now + 1 };
+    if (query.until !== undefined) window.until = query.until;
+    if (window.until <= window.since)
+      throw new OpxError('invalid_request', 'until must be after since', { path: 'until' });
+    return tokenReport(runtime.store, {
+      ...window,
+      budgetUsd: runtime.config.budgetMonthlyUsd,
+      hardCap: runtime.config.budgetHardCap,
+      now,
+    });
+  });
+
+  app.get('/v1/alarms', read, async (request) => {
+    const query = parseInput(alarmsQuery, request.query ?? {}, 'query');
+    return {
+      alarms: await runtime.store.analytics.alarms(),
+      history: await runtime.store.analytics.alarmHistory({
+        limit: query.history,
+        ...(query.alarm ? { alarm: query.alarm } : {}),
+      }),
+    };
+  });
+
+  /** Evaluates now instead of waiting for the schedule; returns the readings and what changed. */
+  app.post('/v1/alarms/evaluate', admin, async () => {
+    const notify = configuredNotifier(runtime.config);
+    return evaluateAlarms(runtime.store, runtime.config, {
+      ...(notify ? { notify } : {}),
+      log: (line) => app.log.info(line),
+    });
+  });
+}
