@@ -3,6 +3,7 @@ import { TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
 import { ping } from '../store/index.js';
+import { metricsRegistry } from '../telemetry/metrics.js';
 import { registerAuth } from './auth.js';
 import { errorBody } from './http.js';
 import { registerAdminRoutes } from './routes/admin.js';
@@ -106,6 +107,13 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
     } catch (error) {
       return reply.code(503).send({ status: 'unavailable', error: (error as Error).message });
     }
+  });
+
+  // Prometheus scrapes with a `read` token (scrape_config `authorization`).
+  const metrics = metricsRegistry(runtime.store, runtime.config);
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => {
+    const body = await metrics.metrics();
+    return reply.type(metrics.contentType).send(body);
   });
 
   registerIngestRoutes(app, runtime);

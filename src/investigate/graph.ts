@@ -2,6 +2,7 @@ import { Annotation, type BaseCheckpointSaver, END, START, StateGraph } from '@l
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import type { AgentName, Finding } from '../domain/finding.js';
+import { agentDuration, timed } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
 import { analyzeChanges } from './agents/change-intelligence.js';
 import { analyzeHistory } from './agents/historical-pattern.js';
@@ -13,18 +14,28 @@ import { validateFinding } from './evidence.js';
 import type { LlmRecords, Refiner } from './llm.js';
 import { redactFinding } from './redact.js';
 
+/** The update that empties an accumulating channel at the start of a run. */
+export const RESET = 'reset' as const;
+
 export const InvestigationState = Annotation.Root({
   incidentId: Annotation<string>,
   /** The investigation this run belongs to; an incident's thread holds every run of it. */
   investigationId: Annotation<string>,
   bundleId: Annotation<string>,
-  findings: Annotation<Partial<Record<AgentName, Finding>>>({
-    reducer: (left, right) => ({ ...left, ...right }),
+  /** Each agent's finding. A run starts with `RESET`: the thread still holds the previous run's. */
+  findings: Annotation<
+    Partial<Record<AgentName, Finding>>,
+    Partial<Record<AgentName, Finding>> | typeof RESET
+  >({
+    reducer: (left, right) => (right === RESET ? {} : { ...left, ...right }),
     default: () => ({}),
   }),
-  /** Model calls, validation failures and guardrail matches, written with the investigation. */
-  llm: Annotation<LlmRecords[]>({
-    reducer: (left, right) => [...left, ...right],
+  /**
+   * Model calls, validation failures and guardrail matches, written with the investigation. A run
+   * starts with `RESET`, or it would write the previous runs' records again.
+   */
+  llm: Annotation<LlmRecords[], LlmRecords[] | typeof RESET>({
+    reducer: (left, right) => (right === RESET ? [] : [...left, ...right]),
     default: () => [],
   }),
 });
@@ -107,17 +118,19 @@ export function investigationGraph(tools: GraphTools) {
   };
   // Each agent's node is one `invoke_agent` span; its model calls are spans under it.
   const agentSpan = <T>(name: AgentName, state: InvestigationStateType, work: () => Promise<T>) =>
-    inSpan(
-      `invoke_agent ${name}`,
-      {
-        attributes: {
-          'gen_ai.operation.name': 'invoke_agent',
-          'gen_ai.agent.name': name,
-          'opx.incident.id': state.incidentId,
-          'opx.investigation.id': state.investigationId,
+    timed(agentDuration.labels({ agent: name }), () =>
+      inSpan(
+        `invoke_agent ${name}`,
+        {
+          attributes: {
+            'gen_ai.operation.name': 'invoke_agent',
+            'gen_ai.agent.name': name,
+            'opx.incident.id': state.incidentId,
+            'opx.investigation.id': state.investigationId,
+          },
         },
-      },
-      work,
+        work,
+      ),
     );
   for (const [name, analyze] of Object.entries(EVIDENCE_AGENTS)) {
     graph.addNode(name, (state: InvestigationStateType) =>

@@ -14,9 +14,10 @@ import {
 import type { Runtime } from '../runtime.js';
 import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
+import { investigationDuration } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
-import { type GraphTools, type InvestigationStateType, investigationGraph } from './graph.js';
+import { type GraphTools, type InvestigationStateType, investigationGraph, RESET } from './graph.js';
 import { configuredRefiners, type LlmRecords, recordedRefiners } from './llm.js';
 
 export interface InvestigationResult {
@@ -79,23 +80,13 @@ function graphTools(
 }
 
 /**
- * Whether the month's model spend leaves room under a hard cap (`budgetHardCap`); read at most every
- * 10 s per runtime, so six agents do not each query it.
+ * Whether the month's model spend leaves room under a hard cap (`budgetHardCap`): one indexed sum over
+ * the month's traces, asked before each agent's model call.
  */
 function budgetGate(runtime: Runtime): (() => Promise<boolean>) | undefined {
   if (!runtime.config.budgetHardCap) return undefined;
-  let checked: { at: number; allowed: Promise<boolean> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!checked || now - checked.at > 10_000)
-      checked = {
-        at: now,
-        allowed: budgetStatus(runtime.store, runtime.config.budgetMonthlyUsd, now).then(
-          (status) => status.fraction < 1,
-        ),
-      };
-    return checked.allowed;
-  };
+  return async () =>
+    (await budgetStatus(runtime.store, runtime.config.budgetMonthlyUsd, Date.now())).fraction < 1;
 }
 
 /** The investigation graph compiled once per runtime, on the runtime's checkpointer, with its tools. */
@@ -195,7 +186,8 @@ async function runGraph(
           incidentId: run.bundle.incidentId,
           investigationId: run.investigationId,
           bundleId: run.bundle.id,
-          findings: {},
+          findings: RESET,
+          llm: RESET,
         },
         config,
       ),
@@ -322,6 +314,9 @@ export async function investigateIncident(
   if (started.completed) return started.completed;
 
   const limit = deadline(runtime, options.signal);
+  const clock = performance.now();
+  const observe = (outcome: 'completed' | 'failed') =>
+    investigationDuration.observe({ outcome }, (performance.now() - clock) / 1000);
   let outcome: Awaited<ReturnType<typeof runGraph>>;
   try {
     outcome = await inSpan(
@@ -332,6 +327,7 @@ export async function investigateIncident(
   } catch (thrown) {
     const error = limit.signal.aborted ? limit.signal.reason : thrown;
     const reason = error instanceof Error ? error.message : String(error);
+    observe('failed');
     await runtime.ingest.writer.run(async (scope) => {
       if (
         !(await scope.investigations.finish(started.id, {
@@ -355,6 +351,7 @@ export async function investigateIncident(
     limit.clear();
   }
 
+  observe('completed');
   const hash = outputHash(outcome.findings);
   const strategy = outcome.findings.find((finding) => finding.agent === 'response-strategy')!;
   const drafts = (strategy.data.recommendations as RecommendationDraft[]) ?? [];

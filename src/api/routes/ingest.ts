@@ -17,6 +17,7 @@ import {
 } from '../../ingest/adapters/index.js';
 import type { IngestResult } from '../../ingest/pipeline.js';
 import type { Runtime } from '../../runtime.js';
+import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';
 import { idempotencyOf, parseInput, sendWrite } from '../http.js';
 
 type Ok = Extract<AdapterResult, { ok: true }>;
@@ -27,6 +28,23 @@ function summary(result: IngestResult) {
     signals: result.signals,
     incidents: { created: result.incidentsCreated, updated: result.incidentsUpdated },
   };
+}
+
+/** Signals by source and action, and for each new incident how long after its first signal it opened. */
+function recordIngestMetrics(parsed: Ok, result: IngestResult, now: number): void {
+  const startOf = new Map<string, number>();
+  result.signals.forEach((outcome, index) => {
+    const draft = parsed.signals[index]!;
+    signalsIngested.inc({ source: draft.source, action: outcome.action });
+    for (const incidentId of outcome.incidentIds) {
+      const startsAt = draft.startsAt ?? now;
+      startOf.set(incidentId, Math.min(startOf.get(incidentId) ?? startsAt, startsAt));
+    }
+  });
+  for (const incidentId of result.incidentsCreated) {
+    const startedAt = startOf.get(incidentId);
+    if (startedAt !== undefined) detectionLatency.observe(Math.max(0, now - startedAt) / 1000);
+  }
 }
 
 export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): void {
@@ -47,12 +65,16 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
           parsed.error.path ? { path: parsed.error.path } : {},
         );
       }
+      // The result of the run that committed (a group commit may re-run the work alone).
+      let committed: IngestResult | undefined;
       const response = await ingest.write(async (scope) => {
         const result = await ingest.ingestInScope(scope, parsed.signals, request.principal.name, now);
         await ingest.recordChanges(scope, parsed.changes, now);
         await ingest.recordConfirmations(scope, parsed.confirmations);
+        committed = result;
         return respond(parsed, result);
       }, idempotencyOf(request));
+      if (committed && !response.replayed) recordIngestMetrics(parsed, committed, now);
       return sendWrite(reply, response);
     };
   }

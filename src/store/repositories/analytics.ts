@@ -40,6 +40,25 @@ export interface CallStats {
 
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
+export interface MetricsSnapshot {
+  calls: {
+    agent: string;
+    model: string;
+    status: string;
+    calls: number;
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    costUsd: number;
+  }[];
+  retries: { agent: string; model: string; count: number }[];
+  validationFailures: { agent: string; count: number }[];
+  violations: { direction: string; type: string; action: string; count: number }[];
+  incidents: { status: string; severity: string; count: number }[];
+  jobs: { kind: string; status: string; count: number }[];
+}
+
 export interface AlarmRow {
   name: string;
   state: AlarmState;
@@ -240,6 +259,71 @@ export function analyticsRepository({ db }: RepositoryContext) {
         })
         .executeTakeFirst();
       return { pii: num(row?.pii), content: num(row?.content), ingest: num(row?.ingest) };
+    },
+
+    /** Totals since the beginning, grouped the way /metrics labels them (see src/telemetry/metrics.ts). */
+    async snapshot(): Promise<MetricsSnapshot> {
+      const [calls, retries, validation, violations, incidents, jobs] = await Promise.all([
+        db
+          .selectFrom('llm_traces')
+          .where('attempt', '>', 0)
+          .select((eb) => ['agent', 'model', 'status', ...sums(eb)])
+          .groupBy(['agent', 'model', 'status'])
+          .execute(),
+        db
+          .selectFrom('llm_traces')
+          .where('attempt', '>', 1)
+          .select((eb) => ['agent', 'model', eb.fn.countAll<number>().as('count')])
+          .groupBy(['agent', 'model'])
+          .execute(),
+        db
+          .selectFrom('validation_errors')
+          .select((eb) => ['agent', eb.fn.countAll<number>().as('count')])
+          .groupBy('agent')
+          .execute(),
+        db
+          .selectFrom('guardrail_violations')
+          .select((eb) => ['direction', 'entity_type', 'action', eb.fn.countAll<number>().as('count')])
+          .groupBy(['direction', 'entity_type', 'action'])
+          .execute(),
+        db
+          .selectFrom('incidents')
+          .select((eb) => ['status', 'severity', eb.fn.countAll<number>().as('count')])
+          .groupBy(['status', 'severity'])
+          .execute(),
+        db
+          .selectFrom('jobs')
+          .select((eb) => ['kind', 'status', eb.fn.countAll<number>().as('count')])
+          .groupBy(['kind', 'status'])
+          .execute(),
+      ]);
+      return {
+        calls: calls.map((row) => ({
+          agent: row.agent ?? '',
+          model: row.model,
+          status: row.status,
+          calls: num(row.calls),
+          inputTokens: num(row.input_tokens),
+          outputTokens: num(row.output_tokens),
+          cacheReadTokens: num(row.cache_read_tokens),
+          cacheWriteTokens: num(row.cache_write_tokens),
+          costUsd: num(row.cost_usd),
+        })),
+        retries: retries.map((row) => ({ agent: row.agent ?? '', model: row.model, count: num(row.count) })),
+        validationFailures: validation.map((row) => ({ agent: row.agent, count: num(row.count) })),
+        violations: violations.map((row) => ({
+          direction: row.direction,
+          type: row.entity_type,
+          action: row.action,
+          count: num(row.count),
+        })),
+        incidents: incidents.map((row) => ({
+          status: row.status,
+          severity: row.severity,
+          count: num(row.count),
+        })),
+        jobs: jobs.map((row) => ({ kind: row.kind, status: row.status, count: num(row.count) })),
+      };
     },
 
     async alarms(): Promise<AlarmRow[]> {
