@@ -295,6 +295,24 @@ describe('opx demo in LLM mode against opx fake-llm', () => {
       );
       expect(result.replay).toMatchObject({ identical: true });
 
+      // opx costs on the demo's store shows the same tokens and cost.
+      const demoData = ['--data-dir', path.join(cwd, '.opx', 'demo')];
+      const costs = opx([...demoData, '--json', 'costs'], { cwd, env });
+      expect(costs.code, costs.stderr).toBe(0);
+      const report = JSON.parse(costs.stdout);
+      expect(report.total).toMatchObject({
+        calls: 6,
+        inputTokens: result.llm.inputTokens,
+        outputTokens: result.llm.outputTokens,
+      });
+      expect(report.total.costUsd).toBeCloseTo(result.llm.costUsd, 8);
+      expect(report.byModel).toEqual([expect.objectContaining({ model: 'gpt-4.1-mini', calls: 6 })]);
+      expect(report.investigations).toMatchObject({ count: 1 });
+      const table = opx([...demoData, 'costs'], { cwd, env });
+      expect(table.stdout).toContain('== By agent ==');
+      expect(table.stdout).toMatch(/change-intelligence .*█/);
+      expect(table.stdout).toContain('== Budget (this month, UTC) ==');
+
       const text = opx(['demo', '--service', 'checkout-service', '--severity', 'SEV1'], { cwd, env });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain('== Investigation (language model openai-compatible/gpt-4.1-mini');

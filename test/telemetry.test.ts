@@ -4,10 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { runInvestigationJob } from '../src/investigate/jobs.js';
 import {
   type FakeProviderServer,
   startFakeProviderServer,
@@ -121,6 +123,58 @@ describe('OpenTelemetry spans of an LLM-backed investigation', () => {
     expect(failed[0]!.status.code).toBe(SpanStatusCode.ERROR);
     expect(failed[0]!.attributes['error.type']).toBe('bad_request');
     expect(failed[0]!.attributes['gen_ai.usage.input_tokens']).toBeUndefined();
+  });
+});
+
+describe('a trace that follows a signal from ingest to the model calls of its investigation', () => {
+  const exporter = new InMemorySpanExporter();
+  let model: StandInModel;
+  let server: TestServer;
+  beforeAll(async () => {
+    await startTelemetry({ env: {}, processors: [new SimpleSpanProcessor(exporter)] });
+    model = await startStandInModel();
+    server = await testServer('sqlite', {
+      autoInvestigate: true,
+      investigateDelaySeconds: 0,
+      llmProvider: 'openai-compatible',
+      llmModel: 'gpt-4.1-mini',
+      llmBaseUrl: model.url,
+    });
+  });
+  afterAll(async () => {
+    await shutdownTelemetry();
+    await server.cleanup();
+    await model.close();
+  });
+
+  it('continues the ingest trace in the queued investigation job', async () => {
+    const opened = await server.request('POST', '/v1/signals', {
+      body: { service: 'checkout-service', severity: 'critical', title: 'HighErrorRate on checkout-service' },
+      token: server.tokens.ingest,
+    });
+    const incidentId = opened.json.signals[0].incidentIds[0] as string;
+    const [job] = await server.runtime.store.jobs.list({ status: 'pending', kind: INVESTIGATE_JOB });
+    expect(job!.payload).toMatchObject({
+      incidentId,
+      trace: { traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-/) },
+    });
+    // The job runs later, outside the request: here, from a fresh context.
+    await context.with(ROOT_CONTEXT, () =>
+      runInvestigationJob(server.runtime, job!, new AbortController().signal),
+    );
+
+    const spans = exporter.getFinishedSpans();
+    const ingest = spans.find((span) => span.name === 'opx.ingest')!;
+    expect(ingest.kind).toBe(SpanKind.SERVER);
+    expect(ingest.events.map((event) => [event.name, event.attributes?.['opx.incident.id']])).toEqual([
+      ['opx.incident.opened', incidentId],
+    ]);
+    const investigation = spans.find((span) => span.name === 'opx.investigate')!;
+    expect(investigation.spanContext().traceId).toBe(ingest.spanContext().traceId);
+    expect(investigation.parentSpanContext?.spanId).toBe(ingest.spanContext().spanId);
+    const chats = spans.filter((span) => span.name === 'chat gpt-4.1-mini');
+    expect(chats).toHaveLength(6);
+    for (const chat of chats) expect(chat.spanContext().traceId).toBe(ingest.spanContext().traceId);
   });
 });
 

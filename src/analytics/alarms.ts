@@ -62,7 +62,7 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const usd = (value: number) => `$${value.toFixed(value >= 100 ? 0 : 2)}`;
+const usd = (value: number) => `$${value.toFixed(value >= 100 ? 0 : value >= 1 ? 2 : 4)}`;
 const rate = (value: number) => value.toFixed(3).replace(/\.?0+$/, '') || '0';
 
 /** Reads every alarm's current value and the state it implies, without recording anything. */

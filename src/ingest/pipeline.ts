@@ -32,6 +32,12 @@ export function compileSilences(silences: readonly Silence[]): CompiledSilence[]
 
 export interface IngestContext {
   principal: string;
+  /**
+   * W3C trace headers of the request being ingested (src/telemetry/tracing.ts), stored with the
+   * investigation job so its spans continue that trace. Passed in: the group-commit writer runs the
+   * work outside the request's async context.
+   */
+  trace?: Record<string, string> | undefined;
   now: number;
   settings: IngestSettings;
   rules: readonly CompiledRule[];
@@ -211,7 +217,12 @@ export async function ingestSignals(
     for (const incidentId of [...created, ...reopened]) {
       await scope.jobs.enqueue(
         INVESTIGATE_JOB,
-        { incidentId, trigger: reopened.has(incidentId) ? 'reopened' : 'created' },
+        // The trace context lets the investigation's spans continue the ingest trace that opened it.
+        {
+          incidentId,
+          trigger: reopened.has(incidentId) ? 'reopened' : 'created',
+          ...(context.trace && Object.keys(context.trace).length > 0 ? { trace: context.trace } : {}),
+        },
         {
           dedupKey: `${INVESTIGATE_JOB}:${incidentId}`,
           maxAttempts: investigate.maxAttempts,

@@ -137,6 +137,7 @@ export class IngestService {
     drafts: readonly SignalDraft[],
     principal: string,
     now: number = Date.now(),
+    trace?: Record<string, string>,
   ): Promise<IngestResult> {
     const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
     const redacted = this.redactor ? drafts.map((draft) => this.redactor!.signal(draft)) : undefined;
@@ -146,6 +147,7 @@ export class IngestService {
       settings: this.settings,
       rules,
       silences,
+      trace,
     });
     if (redacted?.some((entry) => entry.redactions.length > 0)) {
       await recordStoredRedactions(

@@ -2,6 +2,7 @@ import { OpxError } from '../domain/errors.js';
 import { INVESTIGATE_JOB } from '../ingest/pipeline.js';
 import type { Runtime } from '../runtime.js';
 import type { Job } from '../store/repositories/jobs.js';
+import { continueTrace } from '../telemetry/tracing.js';
 import { runWorker, type WorkerEvent } from '../worker/queue.js';
 import { investigateIncident } from './service.js';
 
@@ -26,11 +27,13 @@ export async function runInvestigationJob(
   if (typeof incidentId !== 'string' || incidentId === '')
     throw new OpxError('invalid_request', `job ${job.id} has no incidentId in its payload`);
   try {
-    const result = await investigateIncident(runtime, incidentId, {
-      principal: AUTO_INVESTIGATOR,
-      signal,
-      resumeSince: job.createdAt,
-    });
+    const result = await continueTrace(job.payload.trace, () =>
+      investigateIncident(runtime, incidentId, {
+        principal: AUTO_INVESTIGATOR,
+        signal,
+        resumeSince: job.createdAt,
+      }),
+    );
     return { kind: 'completed', investigationId: result.investigationId, resumed: !!result.resumedFrom };
   } catch (error) {
     if (error instanceof OpxError && (error.code === 'not_found' || error.code === 'illegal_transition'))

@@ -12,7 +12,16 @@
  * the environment asks for it.
  */
 
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { TokenUsage } from '../llm/types.js';
 
 export const TRACER_NAME = 'opx';
@@ -133,4 +142,23 @@ export async function shutdownTelemetry(): Promise<void> {
   await current?.shutdown().catch((error: unknown) => {
     process.stderr.write(`warning: exporting traces failed: ${(error as Error).message}\n`);
   });
+}
+
+/**
+ * The active trace context as W3C headers (`traceparent`, `tracestate`), to store with work that runs
+ * later elsewhere (a queued job); empty when nothing is traced.
+ */
+export function currentTraceContext(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Runs `work` as a continuation of the trace stored by currentTraceContext(), when there is one. */
+export function continueTrace<T>(carrier: unknown, work: () => T): T {
+  if (carrier === null || typeof carrier !== 'object') return work();
+  const headers = Object.fromEntries(
+    Object.entries(carrier).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+  return context.with(propagation.extract(ROOT_CONTEXT, headers), work);
 }

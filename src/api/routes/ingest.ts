@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
@@ -18,6 +19,7 @@ import {
 import type { IngestResult } from '../../ingest/pipeline.js';
 import type { Runtime } from '../../runtime.js';
 import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';
+import { currentTraceContext, inSpan } from '../../telemetry/tracing.js';
 import { idempotencyOf, parseInput, sendWrite } from '../http.js';
 
 type Ok = Extract<AdapterResult, { ok: true }>;
@@ -65,17 +67,38 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
           parsed.error.path ? { path: parsed.error.path } : {},
         );
       }
-      // The result of the run that committed (a group commit may re-run the work alone).
-      let committed: IngestResult | undefined;
-      const response = await ingest.write(async (scope) => {
-        const result = await ingest.ingestInScope(scope, parsed.signals, request.principal.name, now);
-        await ingest.recordChanges(scope, parsed.changes, now);
-        await ingest.recordConfirmations(scope, parsed.confirmations);
-        committed = result;
-        return respond(parsed, result);
-      }, idempotencyOf(request));
-      if (committed && !response.replayed) recordIngestMetrics(parsed, committed, now);
-      return sendWrite(reply, response);
+      return inSpan(
+        'opx.ingest',
+        {
+          kind: SpanKind.SERVER,
+          attributes: { 'http.route': request.routeOptions.url ?? '', 'opx.signals': parsed.signals.length },
+        },
+        async (span) => {
+          // The result of the run that committed (a group commit may re-run the work alone).
+          let committed: IngestResult | undefined;
+          const trace = currentTraceContext();
+          const response = await ingest.write(async (scope) => {
+            const result = await ingest.ingestInScope(
+              scope,
+              parsed.signals,
+              request.principal.name,
+              now,
+              trace,
+            );
+            await ingest.recordChanges(scope, parsed.changes, now);
+            await ingest.recordConfirmations(scope, parsed.confirmations);
+            committed = result;
+            return respond(parsed, result);
+          }, idempotencyOf(request));
+          if (committed && !response.replayed) {
+            recordIngestMetrics(parsed, committed, now);
+            for (const incidentId of committed.incidentsCreated)
+              span.addEvent('opx.incident.opened', { 'opx.incident.id': incidentId });
+            span.setAttribute('opx.incidents.created', committed.incidentsCreated.length);
+          }
+          return sendWrite(reply, response);
+        },
+      );
     };
   }
 

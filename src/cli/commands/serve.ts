@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { scheduleAlarms } from '../../analytics/alarms.js';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
@@ -90,7 +91,12 @@ export function registerServe(program: Command): void {
       configuredRefiners(config);
       const runtime = await openRuntime(config);
       const stop = new AbortController();
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      // Structured JSON lines on stderr, like opx serve's.
+      const logger = pino(
+        { level: config.logLevel, name: 'opx-worker' },
+        pino.destination({ fd: 2, sync: true }),
+      );
+      const log = (line: string) => logger.info(line);
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.on(signal, () => {
           if (stop.signal.aborted) return;
