@@ -308,6 +308,9 @@ describe('opx demo in LLM mode against opx fake-llm', () => {
       expect(report.total.costUsd).toBeCloseTo(result.llm.costUsd, 8);
       expect(report.byModel).toEqual([expect.objectContaining({ model: 'gpt-4.1-mini', calls: 6 })]);
       expect(report.investigations).toMatchObject({ count: 1 });
+      expect(report.byIncident).toEqual([
+        expect.objectContaining({ incidentId: result.incidentId, calls: 6 }),
+      ]);
       const table = opx([...demoData, 'costs'], { cwd, env });
       expect(table.stdout).toContain('== By agent ==');
       expect(table.stdout).toMatch(/change-intelligence .*█/);

@@ -16,6 +16,8 @@ export interface TokenReport {
   byDay: UsageRow[];
   byAgent: UsageRow[];
   byModel: UsageRow[];
+  /** The costliest incidents, at most 20. */
+  byIncident: UsageRow[];
   investigations: {
     count: number;
     /** Priced cost per investigation; investigations whose calls had no price count at what was priced. */
@@ -43,11 +45,12 @@ export function lastDays(days: number, now: number): { since: number; until: num
 
 export async function tokenReport(store: Store, options: TokenReportOptions): Promise<TokenReport> {
   const window = { since: options.since, until: options.until };
-  const [total, byDay, byAgent, byModel, byInvestigation, budget] = await Promise.all([
+  const [total, byDay, byAgent, byModel, byIncident, byInvestigation, budget] = await Promise.all([
     store.analytics.usage(window, []),
     store.analytics.usage(window, ['day']),
     store.analytics.usage(window, ['agent']),
     store.analytics.usage(window, ['model']),
+    store.analytics.usage(window, ['incident']),
     store.analytics.usage(window, ['investigation']),
     budgetStatus(store, options.budgetUsd, options.now ?? Date.now()),
   ]);
@@ -64,6 +67,7 @@ export async function tokenReport(store: Store, options: TokenReportOptions): Pr
     byDay,
     byAgent: byAgent.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls),
     byModel: byModel.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls),
+    byIncident: byIncident.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls).slice(0, 20),
     investigations: {
       count: investigations.length,
       meanUsd: costs.length === 0 ? 0 : round(costs.reduce((sum, cost) => sum + cost, 0) / costs.length),
