@@ -32,6 +32,22 @@ async function investigate(server: TestServer, service: string, n: number) {
   return run.json as { findings: { engine: { provider: string }; degraded: boolean }[] };
 }
 
+/** A server whose agents call the stand-in model, priced at `usdPerMillion` for every token. */
+function pricedServer(
+  model: StandInModel,
+  usdPerMillion: number,
+  overrides: Parameters<typeof testServer>[1],
+) {
+  return testServer('sqlite', {
+    autoInvestigate: false,
+    llmProvider: 'openai-compatible',
+    llmBaseUrl: model.url,
+    llmModel: 'opx-budget-model',
+    llmPrices: { 'opx-budget-model': { input: usdPerMillion, output: usdPerMillion } },
+    ...overrides,
+  });
+}
+
 function metric(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((entry) => entry.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
@@ -44,14 +60,7 @@ describe('the budget test of the original design: 80% warns, then 95% is critica
     model = await startStandInModel();
     // $1 per million tokens and an investigation of ~4,000 tokens against a $0.06 budget: each
     // investigation spends about 7% of it, so the two thresholds are crossed on different runs.
-    server = await testServer('sqlite', {
-      autoInvestigate: false,
-      llmProvider: 'openai-compatible',
-      llmBaseUrl: model.url,
-      llmModel: 'opx-budget-model',
-      llmPrices: { 'opx-budget-model': { input: 1, output: 1 } },
-      budgetMonthlyUsd: 0.06,
-    });
+    server = await pricedServer(model, 1, { budgetMonthlyUsd: 0.06 });
   });
   afterAll(async () => {
     await server.cleanup();
@@ -154,15 +163,7 @@ describe('a hard budget cap', () => {
   let server: TestServer;
   beforeAll(async () => {
     model = await startStandInModel();
-    server = await testServer('sqlite', {
-      autoInvestigate: false,
-      llmProvider: 'openai-compatible',
-      llmBaseUrl: model.url,
-      llmModel: 'opx-budget-model',
-      llmPrices: { 'opx-budget-model': { input: 10, output: 10 } },
-      budgetMonthlyUsd: 0.01,
-      budgetHardCap: true,
-    });
+    server = await pricedServer(model, 10, { budgetMonthlyUsd: 0.01, budgetHardCap: true });
   });
   afterAll(async () => {
     await server.cleanup();

@@ -65,6 +65,15 @@ async function llmServer(fake: FakeProviderServer, overrides: Parameters<typeof 
   return server;
 }
 
+/** Runs an investigation over HTTP and checks it was created. */
+async function investigate(server: TestServer, incidentId: string) {
+  const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+    token: server.tokens.respond,
+  });
+  expect(started.status, started.text).toBe(201);
+  return started;
+}
+
 const answer = (incidentId: string, summary = 'Errors began on the service itself.') =>
   JSON.stringify({
     summary,
@@ -111,10 +120,7 @@ describe.each(WIRES)('investigations with a language model behind the guardrails
     fake.script(
       ...Array.from({ length: 6 }, () => step.reply(answer(incidentId), { input: 300, output: 60 })),
     );
-    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
-      token: server.tokens.respond,
-    });
-    expect(started.status, started.text).toBe(201);
+    const started = await investigate(server, incidentId);
     const received = fake.requests.slice(before);
     expect(received).toHaveLength(6);
     for (const request of received) {
@@ -185,10 +191,7 @@ describe.each(WIRES)('investigations with a language model behind the guardrails
     const before = fake.requests.length;
     // Agents run in parallel: whichever asks first gets the malformed answer, and its retry a valid one.
     fake.script(step.malformedJsonText(), ...Array.from({ length: 6 }, () => step.reply(answer(incidentId))));
-    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
-      token: server.tokens.respond,
-    });
-    expect(started.status, started.text).toBe(201);
+    const started = await investigate(server, incidentId);
     expect(fake.requests.length - before).toBe(7);
     for (const finding of started.json.findings) expect(finding.degraded).toBe(false);
     const errors = await server.runtime.store.safety.validationErrors(incidentId);
@@ -213,10 +216,7 @@ describe.each(WIRES)('investigations with a language model behind the guardrails
       step.reply(answer(incidentId, `Customer ${EMAIL} is affected.`)),
       ...Array.from({ length: 15 }, () => step.malformedJsonText()),
     );
-    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
-      token: server.tokens.respond,
-    });
-    expect(started.status, started.text).toBe(201);
+    const started = await investigate(server, incidentId);
     const findings = started.json.findings as {
       summary: string;
       degraded: boolean;
@@ -305,10 +305,7 @@ describe('the guardrail test of the original design, with default settings', () 
         step.reply(answer(incidentId), { input: 300, output: 60, cacheRead: 100 }),
       ),
     );
-    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
-      token: server.tokens.respond,
-    });
-    expect(started.status, started.text).toBe(201);
+    const started = await investigate(server, incidentId);
 
     // The provider received the evidence with the email replaced, never the value.
     const received = fake.requests.slice(before);
@@ -377,10 +374,7 @@ describe.each(['WARN', 'BLOCK'] as const)('the content filter on evidence, in %s
     const incidentId = opened.json.signals[0].incidentIds[0] as string;
     const before = fake.requests.length;
     fake.script(...Array.from({ length: 6 }, () => step.reply(answer(incidentId))));
-    const started = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
-      token: server.tokens.respond,
-    });
-    expect(started.status, started.text).toBe(201);
+    const started = await investigate(server, incidentId);
     const injections = (await server.runtime.store.safety.violations(incidentId)).filter((violation) =>
       violation.entityType.startsWith('INJECTION:'),
     );

@@ -41,17 +41,10 @@ export interface CallStats {
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
 export interface MetricsSnapshot {
-  calls: {
-    agent: string;
-    model: string;
-    status: string;
-    calls: number;
-    inputTokens: number;
-    outputTokens: number;
-    cacheReadTokens: number;
-    cacheWriteTokens: number;
-    costUsd: number;
-  }[];
+  calls: ({ agent: string; model: string; status: string } & Pick<
+    UsageRow,
+    'calls' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'costUsd'
+  >)[];
   retries: { agent: string; model: string; count: number }[];
   validationFailures: { agent: string; count: number }[];
   violations: { direction: string; type: string; action: string; count: number }[];
