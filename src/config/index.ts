@@ -155,6 +155,8 @@ export const configSchema = z.strictObject({
   /** Alarm state changes are POSTed here as JSON, signed with `alarmWebhookSecret` (HMAC-SHA256). */
   alarmWebhookUrl: z.url().optional(),
   alarmWebhookSecret: z.string().min(16).optional(),
+  /** Claims the grounding check does not support: marked only, confidence halved (default), or dropped. */
+  groundingMode: z.enum(['flag', 'downgrade', 'remove']).default('downgrade'),
   /** Prompt-injection patterns in evidence: recorded as violations (WARN) or also stop the model call (BLOCK). */
   contentFilterMode: z.enum(['WARN', 'BLOCK']).default('WARN'),
   /** Replace personal data and credentials in signals and changes before they are stored. */
@@ -198,6 +200,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   redactStoredText: 'OPX_REDACT_STORED_TEXT',
   llmPrices: 'OPX_LLM_PRICES',
   contentFilterMode: 'OPX_CONTENT_FILTER_MODE',
+  groundingMode: 'OPX_GROUNDING_MODE',
   budgetMonthlyUsd: 'OPX_BUDGET_MONTHLY_USD',
   budgetHardCap: 'OPX_BUDGET_HARD_CAP',
   alarmIntervalSeconds: 'OPX_ALARM_INTERVAL_SECONDS',

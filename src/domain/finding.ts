@@ -16,6 +16,8 @@ export const claimSchema = z.object({
   text: z.string().min(1).max(1000),
   evidenceIds: z.array(z.string().min(1)).min(1).max(50),
   confidence: z.number().min(0).max(1),
+  /** Set by the grounding check (src/trust/grounding.ts): false when a statement of it is unsupported. */
+  grounded: z.boolean().optional(),
 });
 export type Claim = z.infer<typeof claimSchema>;
 
@@ -30,6 +32,21 @@ export const findingSchema = z.object({
   insufficientEvidence: z.boolean(),
   engine: z.object({ provider: z.string(), model: z.string() }),
   degraded: z.boolean(),
+  /** The grounding check's result: supported share of statements, and the unsupported ones with why. */
+  grounding: z
+    .object({
+      score: z.number().min(0).max(1),
+      statements: z.number().int().min(0),
+      unsupported: z.array(
+        z.object({
+          source: z.string(),
+          text: z.string(),
+          supported: z.boolean(),
+          problems: z.array(z.string()),
+        }),
+      ),
+    })
+    .optional(),
 });
 export type Finding = z.infer<typeof findingSchema>;
 

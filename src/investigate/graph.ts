@@ -1,9 +1,11 @@
 import { Annotation, type BaseCheckpointSaver, END, START, StateGraph } from '@langchain/langgraph';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
-import type { AgentName, Finding } from '../domain/finding.js';
+import { AGENTS, type AgentName, type Finding, type RecommendationDraft } from '../domain/finding.js';
 import { agentDuration, timed } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
+import { applyGrounding, type GroundingMode, groundingContext } from '../trust/grounding.js';
+import { recommendationTrust, trustOf } from '../trust/trust.js';
 import { analyzeChanges } from './agents/change-intelligence.js';
 import { analyzeHistory } from './agents/historical-pattern.js';
 import { analyzeKnowledge } from './agents/knowledge-rag.js';
@@ -41,6 +43,8 @@ export const InvestigationState = Annotation.Root({
 });
 export type InvestigationStateType = typeof InvestigationState.State;
 
+const AGENT_ORDER = AGENTS.filter((agent) => agent !== 'response-strategy');
+
 export const EVIDENCE_AGENTS = {
   'signal-intelligence': analyzeSignals,
   'historical-pattern': analyzeHistory,
@@ -62,6 +66,38 @@ export interface GraphTools {
    * hard cap uses it.
    */
   modelsAllowed?: () => Promise<boolean>;
+  /** What happens to claims the grounding check does not support (default `downgrade`). */
+  groundingMode?: GroundingMode;
+}
+
+/**
+ * The strategy finding with the investigation's trust score (data.trust) and each recommendation's
+ * (data.recommendations[i].trust), from every finding and the run's model-call records.
+ */
+function withTrust(
+  strategy: Finding,
+  state: InvestigationStateType,
+  own: readonly LlmRecords[],
+  bundle: EvidenceBundle,
+): Finding {
+  const findings = [...AGENT_ORDER.flatMap((agent) => state.findings[agent] ?? []), strategy];
+  const records = [...state.llm, ...own];
+  const trust = trustOf({
+    findings,
+    bundle,
+    invalidAnswers: records.reduce((sum, record) => sum + record.validationErrors.length, 0),
+    degradedAgents: findings.filter((finding) => finding.degraded).length,
+    injectionWarnings: records.reduce(
+      (sum, record) =>
+        sum + record.violations.filter((violation) => violation.entityType.startsWith('INJECTION:')).length,
+      0,
+    ),
+  });
+  const ids = groundingContext(bundle).ids;
+  const recommendations = ((strategy.data.recommendations as RecommendationDraft[] | undefined) ?? []).map(
+    (recommendation) => ({ ...recommendation, trust: recommendationTrust(trust, recommendation, ids) }),
+  );
+  return { ...strategy, data: { ...strategy.data, trust, recommendations } };
 }
 
 /** The environment variable that makes a node hold forever (fault injection for crash tests). */
@@ -109,12 +145,18 @@ export function investigationGraph(tools: GraphTools) {
   const graph = new StateGraph(InvestigationState);
   // The engine's finding, refined by the agent's model when one is configured (checked either way).
   // What a human reads of it passes the guardrails either way (redactFinding).
+  // Every finding, the engine's or a model's, is grounded against the evidence it cites.
+  const grounded = (finding: Finding, bundle: EvidenceBundle) =>
+    checked(
+      applyGrounding(redactFinding(finding), groundingContext(bundle), tools.groundingMode ?? 'downgrade'),
+      bundle,
+    );
   const finish = async (name: AgentName, base: Finding, bundle: EvidenceBundle) => {
     const refine = tools.refiners?.[name];
     if (!refine || (tools.modelsAllowed && !(await tools.modelsAllowed())))
-      return { findings: { [name]: checked(redactFinding(base), bundle) } };
+      return { findings: { [name]: grounded(base, bundle) }, llm: [] as LlmRecords[] };
     const { finding, records } = await refine(checked(base, bundle), bundle);
-    return { findings: { [name]: checked(redactFinding(finding), bundle) }, llm: [records] };
+    return { findings: { [name]: grounded(finding, bundle) }, llm: [records] };
   };
   // Each agent's node is one `invoke_agent` span; its model calls are spans under it.
   const agentSpan = <T>(name: AgentName, state: InvestigationStateType, work: () => Promise<T>) =>
@@ -145,7 +187,13 @@ export function investigationGraph(tools: GraphTools) {
     agentSpan('response-strategy', state, async () => {
       const bundle = await read('response-strategy', state.bundleId);
       await holdIfAsked('response-strategy');
-      return finish('response-strategy', respond(bundle, state.findings), bundle);
+      const result = await finish('response-strategy', respond(bundle, state.findings), bundle);
+      return {
+        ...result,
+        findings: {
+          'response-strategy': withTrust(result.findings['response-strategy']!, state, result.llm, bundle),
+        },
+      };
     }),
   );
   const builder = graph as unknown as StateGraph<

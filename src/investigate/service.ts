@@ -61,6 +61,7 @@ function graphTools(
   const cache = new Map<string, EvidenceBundle>();
   return {
     refiners,
+    groundingMode: runtime.config.groundingMode,
     /** A bundle this process just froze is the one the store holds; no need to read it back. */
     remember(bundle) {
       if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -354,10 +355,11 @@ export async function investigateIncident(
   observe('completed');
   const hash = outputHash(outcome.findings);
   const strategy = outcome.findings.find((finding) => finding.agent === 'response-strategy')!;
-  const drafts = (strategy.data.recommendations as RecommendationDraft[]) ?? [];
+  const drafts = (strategy.data.recommendations as (RecommendationDraft & { trust?: number })[]) ?? [];
   const now = Date.now();
   const recommendations: Recommendation[] = drafts.map((draft, rank) => ({
     ...draft,
+    trust: draft.trust ?? null,
     id: newId('recommendation', now),
     incidentId,
     investigationId: started.id,

@@ -20,6 +20,8 @@ export interface Investigation {
 
 export interface Recommendation extends RecommendationDraft {
   id: string;
+  /** How far to trust it, 0–1 (src/trust/trust.ts); null for recommendations made before trust existed. */
+  trust: number | null;
   incidentId: string;
   investigationId: string | null;
   rank: number;
@@ -55,6 +57,7 @@ function recommendationFromRow(row: Selectable<RecommendationsTable>): Recommend
     rationale: row.rationale,
     risk: row.risk as Recommendation['risk'],
     confidence: row.confidence,
+    trust: row.trust === null ? null : Number(row.trust),
     citations: fromJson(row.citations, []),
     rank: row.rank,
     status: row.status as Recommendation['status'],
@@ -147,7 +150,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
               rationale: item.rationale,
               risk: item.risk,
               confidence: item.confidence,
-              trust: null,
+              trust: item.trust ?? null,
               citations: toJson(item.citations),
               rank: item.rank,
               status: item.status,

@@ -1,0 +1,147 @@
+/**
+ * How far to trust an investigation and each of its recommendations: a number in [0, 1] from how
+ * grounded the findings are, whether the agents agree, how cleanly the model answered, and how much
+ * fresh evidence there was. A heuristic, documented in docs/trust.md and measured for calibration by
+ * `npm run bench -- trust`. When evidence is thin, OPX abstains and says so.
+ */
+
+import type { EvidenceBundle } from '../domain/evidence.js';
+import type { Finding, RecommendationDraft } from '../domain/finding.js';
+import type { FindingGrounding } from './grounding.js';
+
+export const TRUST_WEIGHTS = { grounding: 0.3, agreement: 0.3, reliability: 0.15, coverage: 0.25 } as const;
+
+export interface TrustInputs {
+  findings: readonly (Finding & { grounding?: FindingGrounding })[];
+  bundle: EvidenceBundle;
+  /** From the investigation's model calls: answers that failed validation, agents kept degraded, prompt-injection warnings. */
+  invalidAnswers: number;
+  degradedAgents: number;
+  injectionWarnings: number;
+}
+
+export interface TrustScore {
+  score: number;
+  components: {
+    grounding: number;
+    agreement: number;
+    reliability: number;
+    coverage: number;
+    freshness: number;
+  };
+  /** True when OPX should not be taken at its word: too little evidence, or poorly grounded. */
+  abstain: boolean;
+  /** Plain reasons for the score's weak parts, most important first. */
+  reasons: string[];
+}
+
+const round = (value: number) => Math.round(value * 1000) / 1000;
+const clamp = (value: number) => Math.min(1, Math.max(0, value));
+const EVIDENCE_AGENTS = 5;
+const FRESH_MS = 30 * 60_000;
+const STALE_MS = 6 * 3_600_000;
+
+/** Which services each agent points at, for agreement with the probable root cause. */
+function pointers(findings: TrustInputs['findings'], bundle: EvidenceBundle) {
+  const of = (agent: Finding['agent']) =>
+    findings.find((finding) => finding.agent === agent && !finding.insufficientEvidence);
+  const change = (of('change-intelligence')?.data.ranked as { service: string }[] | undefined)?.[0]?.service;
+  const origin = (
+    of('risk-blast-radius')?.data.candidates as { service: string; origin: boolean }[] | undefined
+  )?.find((candidate) => candidate.origin)?.service;
+  const pastId = (of('historical-pattern')?.data.similar as { id: string }[] | undefined)?.[0]?.id;
+  const past = pastId ? bundle.history.find((incident) => incident.id === pastId)?.services : undefined;
+  return { change, origin, past };
+}
+
+export function trustOf(inputs: TrustInputs): TrustScore {
+  const { findings, bundle } = inputs;
+  const reasons: string[] = [];
+  const strategy = findings.find((finding) => finding.agent === 'response-strategy');
+  const cause = (strategy?.data.probableRootCause as { service?: string } | null | undefined)?.service;
+
+  // Grounding: supported statements over all, across findings.
+  const statements = findings.reduce((sum, finding) => sum + (finding.grounding?.statements ?? 0), 0);
+  const unsupported = findings.reduce(
+    (sum, finding) => sum + (finding.grounding?.unsupported.length ?? 0),
+    0,
+  );
+  const grounding = statements === 0 ? 1 : (statements - unsupported) / statements;
+  if (unsupported > 0)
+    reasons.push(`${unsupported} of ${statements} statements are not supported by the evidence they cite`);
+
+  // Agreement: does each independent line of evidence point at the probable root cause?
+  const { change, origin, past } = pointers(findings, bundle);
+  const votes: boolean[] = [];
+  if (cause) {
+    if (change) votes.push(change === cause);
+    if (origin) votes.push(origin === cause);
+    if (past) votes.push(past.includes(cause));
+  }
+  const agreement = votes.length === 0 ? 0.3 : votes.filter(Boolean).length / votes.length;
+  if (!cause) reasons.push('no probable root cause');
+  else if (votes.length === 0)
+    reasons.push('no other agent had evidence to confirm or contradict the root cause');
+  else if (agreement < 1)
+    reasons.push(
+      `agents disagree on the origin: root cause ${cause}; change suspect ${change ?? 'none'}, topology origin ${origin ?? 'none'}, past incidents on ${past?.join(', ') ?? 'none'}`,
+    );
+
+  // Reliability of the model's part (1 with the deterministic engine).
+  const reliability = clamp(
+    1 - 0.15 * inputs.invalidAnswers - 0.2 * inputs.degradedAgents - 0.1 * inputs.injectionWarnings,
+  );
+  if (inputs.degradedAgents > 0) reasons.push(`${inputs.degradedAgents} agents fell back to the engine`);
+  if (inputs.injectionWarnings > 0)
+    reasons.push(`${inputs.injectionWarnings} prompt-injection warnings in the evidence`);
+
+  // Coverage and freshness: how many evidence agents had something to say, and how recent the signals are.
+  const informed = findings.filter(
+    (finding) => finding.agent !== 'response-strategy' && !finding.insufficientEvidence,
+  ).length;
+  const coverage = informed / EVIDENCE_AGENTS;
+  if (informed < EVIDENCE_AGENTS)
+    reasons.push(
+      `${EVIDENCE_AGENTS - informed} of ${EVIDENCE_AGENTS} evidence agents had too little to go on`,
+    );
+  const newest = Math.max(...bundle.signals.map((signal) => signal.startsAt), Number.NEGATIVE_INFINITY);
+  const age = Number.isFinite(newest) ? Math.max(0, bundle.asOf - newest) : STALE_MS;
+  const freshness =
+    age <= FRESH_MS ? 1 : age >= STALE_MS ? 0.5 : 1 - (0.5 * (age - FRESH_MS)) / (STALE_MS - FRESH_MS);
+  if (freshness < 1) reasons.push(`the newest signal is ${Math.round(age / 60_000)} minutes old`);
+
+  const score =
+    TRUST_WEIGHTS.grounding * grounding +
+    TRUST_WEIGHTS.agreement * agreement +
+    TRUST_WEIGHTS.reliability * reliability +
+    TRUST_WEIGHTS.coverage * coverage * freshness;
+  const abstain = !cause || strategy?.insufficientEvidence === true || informed <= 1 || grounding < 0.5;
+  if (abstain) reasons.unshift('OPX abstains: the evidence is too thin to name a cause with confidence');
+  return {
+    score: round(clamp(score)),
+    components: {
+      grounding: round(grounding),
+      agreement: round(agreement),
+      reliability: round(reliability),
+      coverage: round(coverage),
+      freshness: round(freshness),
+    },
+    abstain,
+    reasons,
+  };
+}
+
+/**
+ * A recommendation's trust: the investigation's, scaled by the recommendation's own confidence and by
+ * whether everything it cites is in the evidence.
+ */
+export function recommendationTrust(
+  investigation: TrustScore,
+  recommendation: Pick<RecommendationDraft, 'confidence' | 'citations'>,
+  evidenceIds: ReadonlySet<string>,
+): number {
+  const cited = recommendation.citations.length;
+  const present = recommendation.citations.filter((id) => evidenceIds.has(id)).length;
+  const citation = cited === 0 ? 0.5 : present / cited;
+  return round(clamp(investigation.score * (0.6 + 0.4 * recommendation.confidence) * citation));
+}
