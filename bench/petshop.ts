@@ -120,6 +120,8 @@ interface CaseResult {
   /** Why: response-strategy's votes (also when it abstained) and risk-blast-radius's top candidates. */
   votes: Record<string, number>;
   traced: { node: string; origin: boolean; trace: number; explains: number; score: number | null }[];
+  /** The investigation's trust score (src/trust/trust.ts). */
+  trust: { score: number; abstain: boolean } | null;
   ms: number;
 }
 
@@ -174,6 +176,7 @@ async function runCase(
     signals: drafts.length,
     votes,
     traced,
+    trust: (strategy.data.trust as { score: number; abstain: boolean } | undefined) ?? null,
     ms: Math.round(performance.now() - started),
   };
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  appendFileSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -56,6 +57,7 @@ the cascade has fired. The answer is scored against the known truth.
                      error signals from 3+ services within 10 minutes share one incident; per-service
                      keeps the shipped defaults (one incident per service and environment)
   --out <file>       results file (default bench/results/quality.json)
+  --findings <file>  also append {caseId, bundle, findings} of each investigated case as JSON lines
   --keep             keep the stores (the seeded template and every case's)
   --strict           exit 1 when a target is missed, not only on errors
   -h, --help         this text
@@ -96,6 +98,8 @@ interface Parameters {
   out: string;
   keep: boolean;
   strict: boolean;
+  /** JSON lines of {caseId, bundle, findings} for each investigated case. */
+  findings: string | null;
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
@@ -109,6 +113,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
         seed: { type: 'string' },
         correlation: { type: 'string' },
         out: { type: 'string' },
+        findings: { type: 'string' },
         keep: { type: 'boolean', default: false },
         strict: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -132,6 +137,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     ),
     keep: Boolean(values.keep),
     strict: Boolean(values.strict),
+    findings: typeof values.findings === 'string' ? path.resolve(values.findings) : null,
   };
 }
 
@@ -264,6 +270,10 @@ interface CaseOutcome {
     runbookAt3RunbooksOnly: boolean | null;
     abstained: boolean;
   };
+  /** The investigation's trust score (src/trust/trust.ts); null when no incident was investigated. */
+  trust: { score: number; abstain: boolean } | null;
+  /** Statements in the findings, and how many the grounding check did not support. */
+  grounding: { statements: number; unsupported: number };
   /** How a root-cause miss went wrong. */
   miss: string | null;
   /** Quiet windows: whether the paging noise source was firing when the evidence was frozen. */
@@ -301,10 +311,14 @@ function describeChange(change: SyntheticChange | undefined): string | null {
   return change ? `${change.role} ${change.kind} ${change.service}` : null;
 }
 
+/** Receives each investigated case's evidence and findings (`--findings`: the trust benchmark's input). */
+type Capture = (caseId: string, bundle: EvidenceBundle, findings: readonly Finding[]) => void;
+
 async function runCase(
   runtime: Runtime,
   scenario: SyntheticCase,
   inputs: Inputs,
+  capture?: Capture,
 ): Promise<Omit<CaseOutcome, 'ms'> & { ingestMs: number; investigateMs: number }> {
   const ingestStarted = performance.now();
   const episodeRole = new Map(scenario.episodes.map((episode) => [episode.ref, episode.role]));
@@ -431,6 +445,8 @@ async function runCase(
         runbookAt3RunbooksOnly: runbookCovered ? false : null,
         abstained: true,
       },
+      trust: null,
+      grounding: { statements: 0, unsupported: 0 },
       miss: isFault ? 'no incident opened' : null,
       pagingNoiseFiring,
       ingestMs,
@@ -442,6 +458,7 @@ async function runCase(
   const result = await investigateIncident(runtime, chosen.incident.id, { principal: PRINCIPAL });
   const investigateMs = performance.now() - investigateStarted;
   const bundle: EvidenceBundle = result.bundle;
+  capture?.(scenario.id, bundle, result.findings);
 
   const strategy = findingOf(result.findings, 'response-strategy');
   const strategyData = asRecord(strategy?.data);
@@ -560,6 +577,17 @@ async function runCase(
             .some((document) => relevantRunbook(document, rootCause!, originAlert!, false))
         : null,
       abstained,
+    },
+    trust: (() => {
+      const trust = asRecord(strategyData.trust);
+      return typeof trust.score === 'number' ? { score: trust.score, abstain: trust.abstain === true } : null;
+    })(),
+    grounding: {
+      statements: result.findings.reduce((sum, finding) => sum + (finding.grounding?.statements ?? 0), 0),
+      unsupported: result.findings.reduce(
+        (sum, finding) => sum + (finding.grounding?.unsupported.length ?? 0),
+        0,
+      ),
     },
     miss,
     pagingNoiseFiring,
@@ -854,7 +882,15 @@ export async function run(argv: string[]): Promise<number> {
       const runtime = await openRuntime(configFor(caseDir));
       let outcome: Awaited<ReturnType<typeof runCase>>;
       try {
-        outcome = await runCase(runtime, scenario, inputs);
+        outcome = await runCase(
+          runtime,
+          scenario,
+          inputs,
+          parameters.findings
+            ? (caseId, bundle, findings) =>
+                appendFileSync(parameters.findings!, `${JSON.stringify({ caseId, bundle, findings })}\n`)
+            : undefined,
+        );
       } catch (error) {
         keep = true;
         throw new Error(

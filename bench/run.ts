@@ -34,6 +34,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),
   },
+  trust: {
+    description:
+      'trust calibration (accuracy per trust bucket) and grounding: injected hallucinations caught',
+    load: () => import('./trust.js'),
+  },
 };
 
 function usage(): string {

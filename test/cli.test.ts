@@ -214,6 +214,11 @@ describe('opx demo', () => {
       expect(result.findings.map((finding: { agent: string }) => finding.agent)).toHaveLength(6);
       expect(result.recommendations.length).toBeGreaterThan(0);
       expect(result.probableRootCause).toMatchObject({ service: 'checkout-service' });
+      // Trust and grounding travel with the investigation and every recommendation.
+      expect(result.trust).toMatchObject({ abstain: false, components: { grounding: 1 } });
+      expect(result.trust.score).toBeGreaterThan(0.5);
+      for (const recommendation of result.recommendations) expect(recommendation.trust).toBeGreaterThan(0);
+      for (const finding of result.findings) expect(finding.grounding).toMatchObject({ unsupported: [] });
       expect(result.checkpoints).toBeGreaterThan(0);
       expect(result.replay).toMatchObject({ identical: true });
       expect(run.stderr).toContain('[10/10]');
@@ -232,6 +237,9 @@ describe('opx demo', () => {
       const replay = opx([...demoData, 'replay', result.incidentId], { cwd });
       expect(replay.code, replay.stderr).toBe(0);
       expect(replay.stdout).toContain('IDENTICAL');
+      const shownText = opx([...demoData, 'investigate', 'show', result.incidentId], { cwd });
+      expect(shownText.stdout).toMatch(/^trust 0\.\d\d: grounding 1\.00, agreement/m);
+      expect(shownText.stdout).toContain('grounded 1.00');
       const clean = opx(['demo', '--clean'], { cwd });
       expect(clean.stdout).toContain('removed demo data');
       expect(opx(['demo', '--service', 'no-such-service'], { cwd }).stderr).toContain(

@@ -136,8 +136,12 @@ describe.each(WIRES)('investigations with a language model behind the guardrails
         summary: 'Errors began on the service itself.',
       });
     }
-    // The engine's structured output still drives recommendations.
+    // The engine's structured output still drives recommendations; the model's claims are grounded.
     expect(started.json.recommendations.length).toBeGreaterThan(0);
+    expect(started.json.trust.score).toBeGreaterThan(0);
+    for (const recommendation of started.json.recommendations)
+      expect(recommendation.trust).toBeGreaterThan(0);
+    for (const finding of started.json.findings) expect(finding.grounding.score).toBe(1);
 
     const traces = await server.runtime.store.safety.traces({ incidentId });
     expect(traces).toHaveLength(6);
@@ -208,6 +212,39 @@ describe.each(WIRES)('investigations with a language model behind the guardrails
       .slice(before)
       .find((request) => request.rawBody.includes('That answer was rejected'));
     expect(retry?.rawBody).toContain('not JSON');
+  });
+
+  it("flags a model's hallucinated claims as unsupported and lowers the investigation's trust", async () => {
+    const incidentId = await openIncident('inventory-service');
+    const hallucinated = JSON.stringify({
+      summary: 'The incident follows chg_01m8aaaaaaaaaaaaaaaaaaaaaa on ledger-service.',
+      confidence: 0.6,
+      insufficientEvidence: false,
+      claims: [
+        {
+          text: 'It follows chg_01m8aaaaaaaaaaaaaaaaaaaaaa; ledger-service errors rose 4,200% and the runbook says to run `kubectl delete ns prod`.',
+          evidenceIds: [incidentId],
+          confidence: 0.7,
+        },
+      ],
+    });
+    fake.script(...Array.from({ length: 6 }, () => step.reply(hallucinated)));
+    const started = await investigate(server, incidentId);
+    for (const finding of started.json.findings as {
+      agent: string;
+      claims: { grounded: boolean; confidence: number }[];
+      grounding: { score: number; unsupported: { problems: string[] }[] };
+    }[]) {
+      expect(finding.claims[0]!.grounded, finding.agent).toBe(false);
+      expect(finding.claims[0]!.confidence).toBe(0.35); // halved (downgrade mode)
+      expect(finding.grounding.score).toBe(0);
+      const problems = finding.grounding.unsupported.flatMap((check) => check.problems).join('; ');
+      expect(problems).toContain('chg_01m8aaaaaaaaaaaaaaaaaaaaaa is not in the evidence');
+      expect(problems).toContain('service ledger-service is not in the topology');
+      expect(problems).toContain('"kubectl delete ns prod" is not in the cited evidence');
+      expect(problems).toContain('4,200% matches no number');
+    }
+    expect(started.json.trust).toMatchObject({ abstain: true, components: { grounding: 0 } });
   });
 
   it('redacts PII the model echoes back, and degrades to the engine after three invalid answers', async () => {

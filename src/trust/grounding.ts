@@ -59,6 +59,10 @@ export interface GroundingContext {
   services: Set<string>;
   /** Text and time of each evidence item by id. */
   items: Map<string, { text: string; at: number | null }>;
+  /** All runbook and postmortem text of the bundle, lowercase. */
+  knowledge: string;
+  /** Counts a statement may report: signals, their services, the neighbourhood, past incidents, changes. */
+  counts: number[];
 }
 
 export function groundingContext(bundle: EvidenceBundle): GroundingContext {
@@ -107,7 +111,19 @@ export function groundingContext(bundle: EvidenceBundle): GroundingContext {
     );
   for (const section of bundle.knowledge)
     add(section.chunkId, `${section.path} ${section.title} ${section.heading} ${section.text}`, null);
-  return { ids: new Set(items.keys()), services, items };
+  const knowledge = bundle.knowledge
+    .map((section) => `${section.path} ${section.heading} ${section.text}`)
+    .join('\n')
+    .toLowerCase();
+  const counts = [
+    bundle.signals.length,
+    new Set(bundle.signals.map((signal) => signal.service)).size,
+    bundle.neighbourhood.length,
+    bundle.history.length,
+    bundle.changes.length,
+    incident.services.length,
+  ];
+  return { ids: new Set(items.keys()), services, items, knowledge, counts };
 }
 
 /** Sentences and `;` clauses; a period inside a number, id, version or path does not split. */
@@ -120,24 +136,41 @@ export function splitStatements(text: string): string[] {
 
 function numbersIn(text: string): number[] {
   const out: number[] = [];
-  for (const match of text.matchAll(/-?\d+(?:\.\d+)?/g)) out.push(Number(match[0]));
+  for (const match of text.matchAll(/-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?/g))
+    out.push(Number(match[0].replace(/,/g, '')));
   return out;
 }
 
+/** Every number in a finding's data, and the length of every list in it (counts a summary may state). */
 function collectNumbers(value: unknown, into: number[], depth = 0): void {
   if (depth > 6) return;
   if (typeof value === 'number' && Number.isFinite(value)) into.push(value);
-  else if (Array.isArray(value)) for (const item of value) collectNumbers(item, into, depth + 1);
-  else if (value !== null && typeof value === 'object')
+  else if (Array.isArray(value)) {
+    into.push(value.length);
+    for (const item of value) collectNumbers(item, into, depth + 1);
+  } else if (value !== null && typeof value === 'object')
     for (const item of Object.values(value)) collectNumbers(item, into, depth + 1);
 }
 
-function close(value: number, candidates: readonly number[], relative: number): boolean {
-  return candidates.some((candidate) => {
-    if (Number.isInteger(value) && Math.abs(value) < 20 && Math.abs(value - candidate) <= 1) return true;
-    return Math.abs(value - candidate) <= Math.max(Math.abs(candidate) * relative, 1e-9);
-  });
+/** Epoch-millisecond values among numbers (a finding's data records when things happened). */
+const isEpochMs = (value: number) => value > 1e12 && value < 1e14;
+
+/**
+ * Whether `shown` (as written, e.g. "2.6") is some candidate rounded to the precision it is written
+ * with: half a unit of its last digit, plus `relative` of the candidate for values rounded upstream.
+ */
+function matches(shown: string, candidates: readonly number[], relative: number): boolean {
+  const value = Number(shown.replace(/,/g, ''));
+  const decimals = shown.includes('.') ? shown.length - shown.indexOf('.') - 1 : 0;
+  const half = 0.5 * 10 ** -decimals;
+  return candidates.some(
+    (candidate) => Math.abs(value - candidate) <= half * 1.001 + Math.abs(candidate) * relative,
+  );
 }
+
+/** Words after which a number is a 0–1 quantity (the engine's confidences, similarities and scores). */
+const UNIT_INTERVAL = /(?:confidence|similarity|probability)\s*(?:of\s*|is\s*|=\s*|:\s*)?$/i;
+const PATH_PATTERN = /\b(?:runbooks|postmortems)\/[\w./-]+\.md\b/g;
 
 /** Gaps between the cited items' times, in each unit a statement may use. */
 function gaps(times: readonly number[]): number[] {
@@ -181,9 +214,11 @@ export function checkStatement(
       problems.push(`time ${match[0]} matches no cited item`);
   }
   for (const match of text.matchAll(QUOTED_PATTERN)) {
-    const quoted = (match[1] ?? match[2])!;
+    const quoted = (match[1] ?? match[2])!.toLowerCase();
     claim(match.index, match.index + match[0].length);
-    if (!citedLower.includes(quoted.toLowerCase())) problems.push(`"${quoted}" is not in the cited evidence`);
+    // A quoted step or command must come from the cited evidence or one of the bundle's runbooks.
+    if (!citedLower.includes(quoted) && !context.knowledge.includes(quoted))
+      problems.push(`"${quoted}" is not in the cited evidence or the runbooks`);
   }
   const overlaps = (start: number, end: number) => spans.some(([a, b]) => start < b && a < end);
   for (const match of text.matchAll(VERSION_PATTERN)) {
@@ -206,20 +241,34 @@ export function checkStatement(
     if (!context.services.has(word) && !citedLower.includes(word))
       problems.push(`service ${word} is not in the topology or the cited evidence`);
   }
-  const evidenceNumbers = [...numbersIn(citedText), ...computed, present.length];
-  const gapNumbers = gaps(times);
+  for (const match of text.matchAll(PATH_PATTERN)) {
+    claim(match.index, match.index + match[0].length);
+    if (!citedLower.includes(match[0].toLowerCase()) && !context.knowledge.includes(match[0].toLowerCase()))
+      problems.push(`document ${match[0]} is not in the evidence`);
+  }
+  const textNumbers = numbersIn(citedText);
+  const evidenceNumbers = [...textNumbers, ...computed, ...context.counts, present.length];
+  const gapNumbers = gaps([...times, ...computed.filter(isEpochMs)]);
   for (const match of text.matchAll(NUMBER_PATTERN)) {
     const end = match.index + match[0].length;
     if (overlaps(match.index, end)) continue;
     const value = Number(match[0].replace(/,/g, ''));
     if (!Number.isFinite(value)) continue;
+    if (
+      UNIT_INTERVAL.test(text.slice(Math.max(0, match.index - 24), match.index).replace(/\(\s*$/, '')) &&
+      value > 1
+    ) {
+      problems.push(`${match[0]} is out of range for a confidence, similarity or probability (0 to 1)`);
+      continue;
+    }
     const isDuration = DURATION.test(text.slice(end).trimStart());
     const isPercent = text.slice(end).startsWith('%');
+    // A percentage is a value of the evidence or the analysis, as written or as a ratio (0.37 → 37%).
     const candidates = isPercent
       ? [...evidenceNumbers, ...evidenceNumbers.map((number) => number * 100)]
       : evidenceNumbers;
-    if (close(value, candidates, 0.05)) continue;
-    if (isDuration && close(value, gapNumbers, 0.1)) continue;
+    if (matches(match[0], candidates, 0.005)) continue;
+    if (isDuration && matches(match[0], gapNumbers, 0.01)) continue;
     problems.push(`${match[0]}${isPercent ? '%' : ''} matches no number in the cited evidence`);
   }
   return problems;

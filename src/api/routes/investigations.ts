@@ -33,6 +33,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       bundleId: result.bundle.id,
       outputHash: result.outputHash,
       checkpoints: result.checkpoints,
+      trust: result.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust ?? null,
       findings: result.findings,
       recommendations: result.recommendations,
     };

@@ -13,8 +13,10 @@ import { INVESTIGATE_JOB } from '../../ingest/pipeline.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
 import { openRuntime, type Runtime } from '../../runtime.js';
+import type { TrustScore } from '../../trust/trust.js';
 import { configFrom, globalOptions } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
+import { printTrust } from './investigate.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
@@ -24,6 +26,7 @@ interface DemoRecommendation {
   kind: string;
   risk: string;
   confidence: number;
+  trust: number | null;
   title: string;
 }
 
@@ -411,6 +414,7 @@ export function registerDemo(program: Command): void {
             findings: investigation.findings,
             recommendations: investigation.recommendations,
             probableRootCause: strategy.data.probableRootCause ?? null,
+            trust: strategy.data.trust ?? null,
             channelSummary: strategy.data.channelSummary,
             checkpoints: investigation.checkpoints,
             replay: { identical: replay.identical, outputHash: replay.replayHash },
@@ -525,15 +529,26 @@ export function registerDemo(program: Command): void {
                 'cost unknown: no price for this model (add one with OPX_LLM_PRICES) or the provider sent no token counts\n',
               );
           }
+          process.stdout.write('\n== Trust (how far to rely on this; docs/trust.md) ==\n');
+          printTrust(strategy.data.trust as TrustScore | undefined);
+          const ungrounded = investigation.findings.flatMap(
+            (finding) => finding.grounding?.unsupported ?? [],
+          );
+          process.stdout.write(
+            ungrounded.length === 0
+              ? 'every statement of every finding matches the evidence it cites\n'
+              : `${ungrounded.length} statements not supported by their evidence (marked UNSUPPORTED in \`opx investigate show\`)\n`,
+          );
           process.stdout.write('\n== Recommendations (approve or reject; nothing is executed) ==\n');
           printTable(
-            ['#', 'id', 'kind', 'risk', 'conf', 'recommendation'],
+            ['#', 'id', 'kind', 'risk', 'conf', 'trust', 'recommendation'],
             investigation.recommendations.map((item) => [
               item.rank,
               item.id,
               item.kind,
               item.risk,
               item.confidence.toFixed(2),
+              item.trust === null ? '–' : item.trust.toFixed(2),
               clipText(item.title, 60),
             ]),
           );

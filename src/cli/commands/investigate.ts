@@ -8,29 +8,46 @@ import {
   threadCheckpoints,
 } from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
+import type { TrustScore } from '../../trust/trust.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
 
 export function printFindings(findings: readonly Finding[]): void {
   for (const finding of findings) {
     const marker = finding.insufficientEvidence ? ' (insufficient evidence)' : '';
+    const grounding = finding.grounding ? `, grounded ${finding.grounding.score.toFixed(2)}` : '';
     process.stdout.write(
-      `\n[${finding.agent}] confidence ${finding.confidence}${marker}\n  ${finding.summary}\n`,
+      `\n[${finding.agent}] confidence ${finding.confidence}${grounding}${marker}\n  ${finding.summary}\n`,
     );
     for (const claim of finding.claims)
-      process.stdout.write(`  - ${claim.text}  [${claim.evidenceIds.join(', ')}]\n`);
+      process.stdout.write(
+        `  - ${claim.grounded === false ? '(UNSUPPORTED) ' : ''}${claim.text}  [${claim.evidenceIds.join(', ')}]\n`,
+      );
+    for (const check of finding.grounding?.unsupported ?? [])
+      process.stdout.write(`    ! ${check.source}: ${check.problems.join('; ')}\n`);
   }
+}
+
+/** The investigation's trust line: score, components, and why it is not higher. */
+export function printTrust(trust: TrustScore | undefined): void {
+  if (!trust) return;
+  const { components: c } = trust;
+  process.stdout.write(
+    `trust ${trust.score.toFixed(2)}${trust.abstain ? ' (OPX abstains)' : ''}: grounding ${c.grounding.toFixed(2)}, agreement ${c.agreement.toFixed(2)}, reliability ${c.reliability.toFixed(2)}, coverage ${c.coverage.toFixed(2)}, freshness ${c.freshness.toFixed(2)}\n`,
+  );
+  for (const reason of trust.reasons) process.stdout.write(`  - ${reason}\n`);
 }
 
 export function printRecommendations(recommendations: readonly Recommendation[]): void {
   printTable(
-    ['#', 'id', 'kind', 'risk', 'conf', 'status', 'recommendation'],
+    ['#', 'id', 'kind', 'risk', 'conf', 'trust', 'status', 'recommendation'],
     recommendations.map((item) => [
       item.rank,
       item.id,
       item.kind,
       item.risk,
       item.confidence.toFixed(2),
+      item.trust === null ? '–' : item.trust.toFixed(2),
       item.status,
       clipText(item.title, 60),
     ]),
@@ -52,6 +69,7 @@ export function registerInvestigate(program: Command): void {
         if (globalOptions(command).json) return printJson(result);
         const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
         process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);
+        printTrust(strategy.data.trust as TrustScore | undefined);
         printFindings(result.findings);
         process.stdout.write('\n');
         printRecommendations(result.recommendations);
@@ -84,6 +102,11 @@ export function registerInvestigate(program: Command): void {
           `investigation ${latest.id} (${latest.status}, attempt ${latest.attempt}) started ${shortTime(latest.startedAt)}\n`,
         );
         if (latest.error) process.stdout.write(`error: ${latest.error}\n`);
+        printTrust(
+          latest.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust as
+            | TrustScore
+            | undefined,
+        );
         printFindings(latest.findings);
         process.stdout.write('\n');
         printRecommendations(recommendations);

@@ -85,7 +85,7 @@ export function analyzeChanges(bundle: EvidenceBundle): Finding {
           ? 'No changes on the affected services or their neighbours in the look-back window.'
           : `No change stands out: the strongest suspect scores ${top?.score ?? 0} (below ${MIN_SUSPICION}).`,
       claims: [],
-      data: { ranked },
+      data: { ranked, minSuspicion: MIN_SUSPICION },
       confidence: 0,
       insufficientEvidence: true,
       engine: DETERMINISTIC_ENGINE,

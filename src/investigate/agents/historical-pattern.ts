@@ -140,7 +140,12 @@ export function analyzeHistory(bundle: EvidenceBundle): Finding {
     agent: 'historical-pattern',
     summary: `${similar.length} similar past incident${similar.length === 1 ? '' : 's'}; closest ${top.incidentId} (${top.similarity}).${recurrences.length > 0 ? ` ${ordinal(recurrences.length + 1)} time in 30 days.` : ''}`,
     claims,
-    data: { similar, recurrences: recurrences.length, meanMinutesToResolve },
+    data: {
+      similar,
+      recurrences: recurrences.length,
+      recurrenceWindowDays: RECURRENCE_WINDOW_MS / 86_400_000,
+      meanMinutesToResolve,
+    },
     confidence: top.similarity,
     insufficientEvidence: false,
     engine: DETERMINISTIC_ENGINE,
