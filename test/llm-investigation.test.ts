@@ -342,7 +342,7 @@ describe('the guardrail test of the original design, with default settings', () 
         step.reply(answer(incidentId), { input: 300, output: 60, cacheRead: 100 }),
       ),
     );
-    const started = await investigate(server, incidentId);
+    await investigate(server, incidentId);
 
     // The provider received the evidence with the email replaced, never the value.
     const received = fake.requests.slice(before);
