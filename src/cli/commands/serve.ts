@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { pino } from 'pino';
 import { scheduleAlarms } from '../../analytics/alarms.js';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
-import { storeUrl } from '../../config/index.js';
+import { type Config, storeUrl } from '../../config/index.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
 import { migrateAndSeed, openRuntime } from '../../runtime.js';
@@ -18,15 +18,28 @@ export function registerServe(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (OPX_PORT, default 8080; 0 picks a free one)')
     .option('--host <host>', 'address to bind (OPX_HOST, default 127.0.0.1)')
     .option('--log-requests', 'log one line per request')
-    .option('--no-worker', 'do not run investigation jobs in this process (run `opx worker` instead)')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'api: HTTP only; worker: investigation jobs only (as `opx worker`); all: both in one process',
+      )
+        .choices(['api', 'worker', 'all'])
+        .default('all'),
+    )
+    .option('--no-worker', 'the same as --role api')
     .action(
       async (
-        options: { port?: string; host?: string; logRequests?: boolean; worker: boolean },
+        options: { port?: string; host?: string; logRequests?: boolean; worker: boolean; role: string },
         command: Command,
       ) => {
         const config = configFrom(command, { port: options.port, host: options.host });
         // A bad language model configuration fails now, not at the first investigation.
         configuredRefiners(config);
+        if (options.role === 'worker') {
+          await runWorkerProcess(config);
+          return;
+        }
+        const runsWorker = options.worker && options.role === 'all';
         const runtime = await openRuntime(config);
         const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
         const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
@@ -52,7 +65,7 @@ export function registerServe(program: Command): void {
         const purgeTimer = setInterval(() => void purge(), 3_600_000);
         purgeTimer.unref();
         const workerStop = new AbortController();
-        const worker = options.worker
+        const worker = runsWorker
           ? runInvestigationWorker(runtime, {
               signal: workerStop.signal,
               log: (line) => app.log.info(line),
@@ -89,29 +102,7 @@ export function registerServe(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
       configuredRefiners(config);
-      const runtime = await openRuntime(config);
-      const stop = new AbortController();
-      // Structured JSON lines on stderr, like opx serve's.
-      const logger = pino(
-        { level: config.logLevel, name: 'opx-worker' },
-        pino.destination({ fd: 2, sync: true }),
-      );
-      const log = (line: string) => logger.info(line);
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        process.on(signal, () => {
-          if (stop.signal.aborted) return;
-          log(`received ${signal}, finishing running jobs…`);
-          stop.abort(new Error(`${signal} received`));
-        });
-      }
-      log(
-        `opx worker started (store: ${runtime.store.dialect} ${runtime.store.location}; concurrency ${config.workerConcurrency}, lease ${config.jobLeaseSeconds} s)`,
-      );
-      try {
-        await runInvestigationWorker(runtime, { signal: stop.signal, log });
-      } finally {
-        await runtime.close();
-      }
+      await runWorkerProcess(config);
     });
 
   program
@@ -134,4 +125,30 @@ export function registerServe(program: Command): void {
         await runtime.close();
       }
     });
+}
+
+/** A worker process: claims and runs investigation jobs until SIGINT or SIGTERM, logging JSON lines. */
+async function runWorkerProcess(config: Config): Promise<void> {
+  const runtime = await openRuntime(config);
+  const stop = new AbortController();
+  const logger = pino(
+    { level: config.logLevel, name: 'opx-worker' },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  const log = (line: string) => logger.info(line);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stop.signal.aborted) return;
+      log(`received ${signal}, finishing running jobs…`);
+      stop.abort(new Error(`${signal} received`));
+    });
+  }
+  log(
+    `opx worker started (store: ${runtime.store.dialect} ${runtime.store.location}; concurrency ${config.workerConcurrency}, lease ${config.jobLeaseSeconds} s)`,
+  );
+  try {
+    await runInvestigationWorker(runtime, { signal: stop.signal, log });
+  } finally {
+    await runtime.close();
+  }
 }
