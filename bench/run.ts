@@ -34,6 +34,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),
   },
+  load: {
+    description: 'the fleet on PostgreSQL: 1/2/4 workers under load, and cost as history grows to 1M signals',
+    load: () => import('./load.js'),
+  },
   trust: {
     description:
       'trust calibration (accuracy per trust bucket) and grounding: injected hallucinations caught',
