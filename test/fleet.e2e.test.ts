@@ -86,18 +86,17 @@ describe.skipIf(!POSTGRES_URL)('a fleet of processes on PostgreSQL', () => {
     await db.connect();
 
     const api = start(['serve', '--role', 'api', '--port', '0'], env);
-    children.push(api);
-    const baseUrl = await waitFor(
-      'the API to listen',
-      () => /listening on (http:\/\/\S+)/.exec(api.output())?.[1],
-    );
+    // A second API process receives the same alerts at the same moment (a retrying sender, two
+    // load-balanced deliveries): incidents must still be built once.
+    const twin = start(['serve', '--role', 'api', '--port', '0'], env);
+    children.push(api, twin);
+    const listening = (child: Child) => /listening on (http:\/\/\S+)/.exec(child.output())?.[1];
+    const baseUrl = await waitFor('the API to listen', () => listening(api));
+    const twinUrl = await waitFor('the second API to listen', () => listening(twin));
     // Worker 1 holds every investigation it takes inside response-strategy, until it is killed.
     const doomed = start(['serve', '--role', 'worker'], { ...env, [FAULT_HOLD_ENV]: 'response-strategy' });
     children.push(doomed);
-    await waitFor(
-      'worker 1 to start',
-      () => api.output() !== undefined && /opx worker started/.test(doomed.output()),
-    );
+    await waitFor('worker 1 to start', () => /opx worker started/.test(doomed.output()) || undefined);
 
     const signals = Array.from({ length: INCIDENTS }, (_, index) => ({
       service: `fleet-svc-${String(index).padStart(3, '0')}`,
@@ -106,17 +105,19 @@ describe.skipIf(!POSTGRES_URL)('a fleet of processes on PostgreSQL', () => {
       title: `HighErrorRate on fleet-svc-${index}`,
       fingerprint: `fleet-${index}`,
     }));
-    const post = () =>
-      fetch(`${baseUrl}/v1/signals`, {
+    const post = (base: string) =>
+      fetch(`${base}/v1/signals`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ signals }),
       });
-    const first = await post();
-    expect(first.status).toBe(200);
-    expect(((await first.json()) as { incidents: { created: string[] } }).incidents.created).toHaveLength(
-      INCIDENTS,
-    );
+    const created = async (response: Response) => {
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { incidents: { created: string[] } }).incidents.created;
+    };
+    const [one, two] = await Promise.all([post(baseUrl).then(created), post(twinUrl).then(created)]);
+    expect(one.length + two.length).toBe(INCIDENTS);
+    expect(new Set([...one, ...two]).size).toBe(INCIDENTS);
 
     // Worker 1 claims jobs and holds them; then two more workers join, and worker 1 is killed mid-run.
     await waitFor(
@@ -133,9 +134,8 @@ describe.skipIf(!POSTGRES_URL)('a fleet of processes on PostgreSQL', () => {
     });
     doomed.kill('SIGKILL');
 
-    // A second delivery of the same alerts opens nothing new.
-    const again = await post();
-    expect(((await again.json()) as { incidents: { created: string[] } }).incidents.created).toEqual([]);
+    // A third delivery of the same alerts opens nothing new.
+    expect(await created(await post(baseUrl))).toEqual([]);
 
     await waitFor('every incident to be investigated', async () => {
       const { rows } = await db.query(
