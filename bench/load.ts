@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import pg from 'pg';
-import { integerFlag, parseFlags, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { freePort, ManagedProcess, readMemory, waitForHttp } from './support/processes.js';
 import { round, summarizeLatencies } from './support/stats.js';
@@ -46,23 +45,15 @@ function list(value: string | undefined, fallback: number[], name: string): numb
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        workers: { type: 'string' },
-        rate: { type: 'string' },
-        incidents: { type: 'string' },
-        history: { type: 'string' },
-        database: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = readArgs(argv, {
+    workers: { type: 'string' },
+    rate: { type: 'string' },
+    incidents: { type: 'string' },
+    history: { type: 'string' },
+    database: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   return {
     workers: list(values.workers as string | undefined, [1, 2, 4], 'workers'),

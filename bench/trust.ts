@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { PNG } from 'pngjs';
 import type { EvidenceBundle } from '../src/domain/evidence.js';
 import type { Finding } from '../src/domain/finding.js';
 import { groundFinding, groundingContext } from '../src/trust/grounding.js';
-import { integerFlag, parseFlags, UsageError } from './support/cli.js';
+import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { Random } from './support/synthetic.js';
 
@@ -42,22 +41,14 @@ interface Parameters {
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        cases: { type: 'string' },
-        seed: { type: 'string' },
-        petshop: { type: 'string' },
-        out: { type: 'string' },
-        png: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = readArgs(argv, {
+    cases: { type: 'string' },
+    seed: { type: 'string' },
+    petshop: { type: 'string' },
+    out: { type: 'string' },
+    png: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   const results = path.join(REPO_ROOT, 'bench', 'results');
   return {

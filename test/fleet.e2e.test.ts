@@ -1,31 +1,16 @@
-import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
-import { POSTGRES_URL, REPO_ROOT } from './support.js';
+import { type OpxProcess, POSTGRES_URL, REPO_ROOT, spawnOpx } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
 const INCIDENTS = 200;
 const ADMIN = 'opx-fleet-test-admin-token-0123456789';
 
-type Child = ChildProcessByStdio<null, Readable, Readable> & { output(): string };
-
-function start(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    output += chunk;
-  });
-  return Object.assign(child, { output: () => output });
-}
+type Child = OpxProcess;
+const start = spawnOpx;
 
 async function waitFor<T>(
   what: string,

@@ -1,33 +1,22 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
 import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { REPO_ROOT } from './support.js';
+import { type OpxProcess, REPO_ROOT, spawnOpx } from './support.js';
 
-const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
-
-type Worker = ChildProcessByStdio<null, Readable, Readable> & { output(): string };
+type Worker = OpxProcess;
 
 function startWorker(dataDir: string, env: Record<string, string>): Worker {
-  const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'worker'], {
-    env: { ...process.env, OPX_DATABASE_URL: '', OPX_JOB_LEASE_SECONDS: '2', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnOpx(['--data-dir', dataDir, 'worker'], {
+    OPX_DATABASE_URL: '',
+    OPX_JOB_LEASE_SECONDS: '2',
+    ...env,
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    output += chunk;
-  });
-  return Object.assign(child, { output: () => output });
 }
 
 async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {

@@ -1,6 +1,8 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -11,6 +13,24 @@ import { openRuntime, type Runtime } from '../src/runtime.js';
 import type { Scope } from '../src/store/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A running `opx` process whose stdout and stderr are kept, merged, for assertions. */
+export type OpxProcess = ChildProcessByStdio<null, Readable, Readable> & { output(): string };
+
+/** Starts `node bin/opx.js <args>` with `env` over this process's environment. */
+export function spawnOpx(args: readonly string[], env: Record<string, string>): OpxProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'opx.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return Object.assign(child, { output: () => output });
+}
 export const DATASETS = path.resolve(REPO_ROOT, '..', 'shared', 'datasets');
 export const POSTGRES_URL = process.env.OPX_TEST_POSTGRES_URL;
 
