@@ -1,3 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
@@ -56,14 +62,55 @@ function toOpxError(error: unknown): OpxError {
   return new OpxError('internal', 'internal error; the server log has details', { cause: error });
 }
 
+/** The certificate and key for HTTPS, or undefined for plain HTTP; a half or unreadable setting is an error. */
+function tlsOptions(config: Runtime['config']): { cert: Buffer; key: Buffer } | undefined {
+  if (config.tlsCertFile === undefined && config.tlsKeyFile === undefined) return undefined;
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined)
+    throw new OpxError('config_invalid', 'TLS needs both OPX_TLS_CERT_FILE and OPX_TLS_KEY_FILE');
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new OpxError(
+        'config_invalid',
+        `cannot read the TLS ${what} ${file}: ${(error as Error).message}`,
+      );
+    }
+  };
+  return { cert: read(config.tlsCertFile, 'certificate'), key: read(config.tlsKeyFile, 'key') };
+}
+
 export async function buildServer(runtime: Runtime, options: ServerOptions = {}): Promise<FastifyInstance> {
   const { config } = runtime;
+  const tls = tlsOptions(config);
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
+    // A client has requestTimeoutSeconds to send its whole request; Node checks every second (its
+    // default, 30 s, would let a slow sender hold a connection up to twice as long).
+    serverFactory: (handler) => {
+      const timeouts = {
+        requestTimeout: config.requestTimeoutSeconds * 1000,
+        connectionsCheckingInterval: 1000,
+      };
+      return tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createHttpServer(timeouts, handler);
+    },
+    // Tells Fastify the server speaks HTTPS (for the addresses it reports); the factory above makes it.
+    ...(tls ? { https: tls } : {}),
   });
+  // Secure headers on every answer; a JSON API serves no scripts, so the strictest policy applies.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    hsts: config.tlsCertFile !== undefined,
+  });
+  // CORS is off unless origins are configured: browsers on other origins get no access.
+  if (config.corsOrigins.length > 0)
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+    });
 
   // SNS posts JSON as text/plain; accept JSON under that type too.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
@@ -84,6 +131,20 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
 
   const verifier = new TokenVerifier(runtime.store, config.adminToken);
   registerAuth(app, verifier);
+  // Per token, counted after authentication (per address for requests that fail it).
+  if (config.rateLimitPerMinute > 0)
+    await app.register(rateLimit, {
+      hook: 'preHandler',
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+      errorResponseBuilder: (_request, context) =>
+        new OpxError(
+          'rate_limited',
+          `more than ${context.max} requests a minute for this token; retry after ${Math.ceil(context.ttl / 1000)} s`,
+          { retryable: true },
+        ),
+    });
 
   app.setErrorHandler((error, request, reply) => {
     const opxError = toOpxError(error);

@@ -115,6 +115,22 @@ export const configSchema = z.strictObject({
    * shares a PostgreSQL database.
    */
   guardrailHashKey: z.string().min(16).optional(),
+  /** TLS for `opx serve`: PEM certificate (chain) and private key files; both or neither. */
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  /** Origins allowed to call the API from a browser (comma-separated); none by default (CORS off). */
+  corsOrigins: z
+    .union([z.string(), z.array(z.string())])
+    .default('')
+    .transform((value) =>
+      (Array.isArray(value) ? value : value.split(','))
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    ),
+  /** Requests per minute per token (per address before authentication); 0 turns the limit off. */
+  rateLimitPerMinute: z.coerce.number().int().min(0).default(6000),
+  /** Time a client has to send a whole request (headers and body), against slow senders. */
+  requestTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(30),
   /** Monthly budget for language model calls, in USD (calendar month, UTC). */
   budgetMonthlyUsd: z.coerce.number().positive().default(100),
   /** When the month's spend reaches the budget, agents use the deterministic engine (advisory when false). */
@@ -201,6 +217,11 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   llmPrices: 'OPX_LLM_PRICES',
   contentFilterMode: 'OPX_CONTENT_FILTER_MODE',
   groundingMode: 'OPX_GROUNDING_MODE',
+  tlsCertFile: 'OPX_TLS_CERT_FILE',
+  tlsKeyFile: 'OPX_TLS_KEY_FILE',
+  corsOrigins: 'OPX_CORS_ORIGINS',
+  rateLimitPerMinute: 'OPX_RATE_LIMIT_PER_MINUTE',
+  requestTimeoutSeconds: 'OPX_REQUEST_TIMEOUT_SECONDS',
   budgetMonthlyUsd: 'OPX_BUDGET_MONTHLY_USD',
   budgetHardCap: 'OPX_BUDGET_HARD_CAP',
   alarmIntervalSeconds: 'OPX_ALARM_INTERVAL_SECONDS',

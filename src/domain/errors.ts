@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   idempotency_key_reused: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   config_invalid: 500,
   store_unavailable: 503,
   timeout: 504,

@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, testServer } from './support.js';
+
+describe('the HTTP edge: secure headers, CORS off by default, per-token rate limit, slow senders', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite', { rateLimitPerMinute: 5, requestTimeoutSeconds: 1 });
+  });
+  afterAll(() => server.cleanup());
+
+  it('sends secure headers and no CORS headers, even to a browser origin', async () => {
+    const response = await server.request('GET', '/healthz', {
+      token: null,
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(response.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('limits each token to its requests a minute with 429, Retry-After and the error format, per token', async () => {
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<TestServer['request']>> | undefined;
+    for (let i = 0; i < 7; i += 1) {
+      const response = await server.request('GET', '/v1/incidents', { token: server.tokens.read });
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+    }
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited!.json).toEqual({
+      error: {
+        code: 'rate_limited',
+        message: expect.stringMatching(/more than 5 requests a minute for this token/),
+      },
+    });
+    // Another token has its own budget.
+    expect((await server.request('GET', '/v1/incidents', { token: server.tokens.admin })).status).toBe(200);
+  });
+
+  it('drops a client that does not finish sending its request in time', async () => {
+    const { port } = new URL(server.baseUrl);
+    const closed = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        // Authenticated headers promise a body that never comes.
+        socket.write(
+          `POST /v1/signals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.tokens.ingest}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+        );
+      });
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString('utf8');
+      });
+      socket.on('close', () => resolve(answer));
+    });
+    expect(closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+});
+
+describe('CORS for configured origins only', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite', { corsOrigins: ['https://console.example'] });
+  });
+  afterAll(() => server.cleanup());
+
+  it('answers a preflight from a configured origin, and nothing to another', async () => {
+    const allowed = await server.request('OPTIONS', '/v1/incidents', {
+      token: null,
+      headers: { origin: 'https://console.example', 'access-control-request-method': 'GET' },
+    });
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    const other = await server.request('GET', '/v1/incidents', {
+      token: server.tokens.read,
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('TLS', () => {
+  let dir: string;
+  let server: TestServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'opx-tls-'));
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+    server = await testServer('sqlite', {
+      tlsCertFile: path.join(dir, 'cert.pem'),
+      tlsKeyFile: path.join(dir, 'key.pem'),
+    });
+  });
+  afterAll(async () => {
+    await server.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS with the configured certificate and sends HSTS', async () => {
+    expect(server.baseUrl).toMatch(/^https:\/\//);
+    const { status, headers, body } = await new Promise<{
+      status: number;
+      headers: Record<string, unknown>;
+      body: string;
+    }>((resolve, reject) => {
+      const request = httpsRequest(
+        `${server.baseUrl}/healthz`,
+        { ca: readFileSync(path.join(dir, 'cert.pem')) },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk) => {
+            text += chunk;
+          });
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }),
+          );
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ status: 'ok' });
+    expect(headers['strict-transport-security']).toMatch(/max-age=\d+/);
+  });
+
+  it('refuses a half TLS setting with the settings to fix', async () => {
+    await expect(testServer('sqlite', { tlsCertFile: path.join(dir, 'cert.pem') })).rejects.toThrow(
+      /TLS needs both OPX_TLS_CERT_FILE and OPX_TLS_KEY_FILE/,
+    );
+  });
+});
