@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker, type WorkerEvent } from '../src/worker/queue.js';
 import { BACKENDS, type TestRuntime, testRuntime } from './support.js';
@@ -9,6 +10,22 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
   });
   afterAll(async () => {
     await test.cleanup();
+  });
+
+  it('keeps no listener per idle poll on its stop signal (a long-running worker does not leak)', async () => {
+    const controller = new AbortController();
+    const worker = runWorker({
+      store: test.runtime.store,
+      concurrency: 1,
+      pollMs: 5,
+      leaseMs: 5_000,
+      signal: controller.signal,
+      handlers: { 'never-queued': async () => {} },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // dozens of idle polls
+    expect(getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(1);
+    controller.abort();
+    await worker;
   });
 
   it('runs queued jobs once each, retries a failing one with backoff, and dead-letters it after its last attempt', async () => {
