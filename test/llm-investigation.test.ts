@@ -49,7 +49,10 @@ function stubProviderCredentials(): void {
   vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
 }
 
-async function llmServer(fake: FakeProviderServer, overrides: Parameters<typeof testServer>[1] = {}) {
+async function llmServer(
+  fake: Pick<FakeProviderServer, 'url'>,
+  overrides: Parameters<typeof testServer>[1] = {},
+) {
   const server = await testServer('sqlite', {
     autoInvestigate: false,
     llmProvider: 'openai-compatible',
@@ -446,4 +449,33 @@ describe.each(['WARN', 'BLOCK'] as const)('the content filter on evidence, in %s
         await fetch(`${fake.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
     }
   });
+});
+
+describe('a language model provider that is down', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Nothing listens on port 9 of the loopback: every call fails to connect.
+    server = await llmServer(
+      { url: 'http://127.0.0.1:9' },
+      { llmModel: 'gpt-4.1-mini', llmTimeoutSeconds: 2 },
+    );
+  });
+  afterAll(() => server.cleanup());
+
+  it('lets the investigation complete on the deterministic engine, every finding marked degraded', async () => {
+    const opened = await server.request('POST', '/v1/signals', {
+      body: { service: 'checkout-service', severity: 'critical', title: 'HighErrorRate on checkout-service' },
+      token: server.tokens.ingest,
+    });
+    const incidentId = opened.json.signals[0].incidentIds[0] as string;
+    const started = await investigate(server, incidentId);
+    for (const finding of started.json.findings as { degraded: boolean; engine: { provider: string } }[]) {
+      expect(finding).toMatchObject({ degraded: true, engine: { provider: 'deterministic' } });
+    }
+    expect(started.json.recommendations.length).toBeGreaterThan(0);
+    const traces = await server.runtime.store.safety.traces({ incidentId });
+    expect(traces).toHaveLength(6);
+    expect(traces.every((trace) => trace.status === 'error' && trace.costUsd === null)).toBe(true);
+    expect(started.json.trust.components.reliability).toBe(0);
+  }, 60_000);
 });
