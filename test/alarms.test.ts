@@ -10,7 +10,7 @@ import {
 } from '../src/analytics/alarms.js';
 import type { Config } from '../src/config/index.js';
 import type { LlmTrace } from '../src/store/repositories/safety.js';
-import { BACKENDS, type TestRuntime, testRuntime } from './support.js';
+import { BACKENDS, type TestRuntime, type TestServer, testRuntime, testServer } from './support.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -228,5 +228,37 @@ describe('alarm webhook', () => {
     await expect(webhookNotifier(url, undefined, { backoffMs: 1 })(change)).rejects.toThrow('HTTP 503');
     expect(received).toHaveLength(3);
     expect(received[0]!.headers['x-opx-signature']).toBeUndefined();
+  });
+});
+
+describe('bad input to the analytics and alarm endpoints', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite');
+  });
+  afterAll(() => server.cleanup());
+
+  it('answers 400 naming the field, and needs the right scope', async () => {
+    const get = (route: string) => server.request('GET', route, { token: server.tokens.read });
+    const days = await get('/v1/analytics/tokens?days=0');
+    expect(days.status).toBe(400);
+    expect(days.json.error).toMatchObject({ code: 'invalid_request', path: 'query.days' });
+    const backwards = await get('/v1/analytics/tokens?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z');
+    expect(backwards.status).toBe(400);
+    expect(backwards.json.error).toMatchObject({
+      path: 'query.until',
+      message: 'query.until: must be after since',
+    });
+    const unknown = await get('/v1/alarms?colour=red');
+    expect(unknown.status).toBe(400);
+    expect((await get('/v1/alarms?history=-1')).json.error).toMatchObject({ path: 'query.history' });
+    // Evaluating writes alarm state: admin only.
+    expect((await server.request('POST', '/v1/alarms/evaluate', { token: server.tokens.read })).status).toBe(
+      403,
+    );
+    expect(await server.runtime.store.analytics.alarms()).toEqual([]);
+    const ok = await get('/v1/analytics/tokens?days=7');
+    expect(ok.status).toBe(200);
+    expect(ok.json.total).toMatchObject({ calls: 0, costUsd: 0 });
   });
 });

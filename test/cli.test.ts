@@ -323,6 +323,12 @@ describe('opx demo in LLM mode against opx fake-llm', () => {
       expect(table.stdout).toContain('== By agent ==');
       expect(table.stdout).toMatch(/change-intelligence .*█/);
       expect(table.stdout).toContain('== Budget (this month, UTC) ==');
+      const backwards = opx(
+        [...demoData, 'costs', '--since', '2026-03-02T00:00:00Z', '--until', '2026-03-01T00:00:00Z'],
+        { cwd, env },
+      );
+      expect(backwards.code).toBe(2);
+      expect(backwards.stderr).toContain('--until must be after --since');
 
       const text = opx(['demo', '--service', 'checkout-service', '--severity', 'SEV1'], { cwd, env });
       expect(text.code, text.stderr).toBe(0);

@@ -65,7 +65,20 @@ export interface GroundingContext {
   counts: number[];
 }
 
+/** Contexts by bundle: a frozen bundle never changes, and each of an investigation's agents asks. */
+const CONTEXTS = new WeakMap<EvidenceBundle, GroundingContext>();
+
+/** What grounding checks statements against, built once per bundle. */
 export function groundingContext(bundle: EvidenceBundle): GroundingContext {
+  let context = CONTEXTS.get(bundle);
+  if (!context) {
+    context = buildContext(bundle);
+    CONTEXTS.set(bundle, context);
+  }
+  return context;
+}
+
+function buildContext(bundle: EvidenceBundle): GroundingContext {
   const items = new Map<string, { text: string; at: number | null }>();
   const add = (id: string, text: string, at: number | null) => items.set(id, { text, at });
   const incident = bundle.incident;

@@ -28,7 +28,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
       query.since === undefined ? lastDays(query.days, now) : { since: query.since, until: now + 1 };
     if (query.until !== undefined) window.until = query.until;
     if (window.until <= window.since)
-      throw new OpxError('invalid_request', 'until must be after since', { path: 'until' });
+      throw new OpxError('invalid_request', 'query.until: must be after since', { path: 'query.until' });
     return tokenReport(runtime.store, {
       ...window,
       budgetUsd: runtime.config.budgetMonthlyUsd,

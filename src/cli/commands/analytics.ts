@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { ALARM_NAMES, configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
 import { lastDays, tokenReport } from '../../analytics/tokens.js';
 import { parseTimestamp } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
 import type { UsageRow } from '../../store/repositories/analytics.js';
 import { globalOptions, withRuntime } from '../context.js';
 import { printFields, printJson, printTable, shortTime } from '../output.js';
@@ -75,6 +76,8 @@ export function registerAnalytics(program: Command): void {
             ? lastDays(options.days, now)
             : { since: options.since, until: now + 1 };
         if (options.until !== undefined) window.until = options.until;
+        if (window.until <= window.since)
+          throw new OpxError('invalid_request', '--until must be after --since', { path: 'until' });
         const report = await tokenReport(runtime.store, {
           ...window,
           budgetUsd: runtime.config.budgetMonthlyUsd,
