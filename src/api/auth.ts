@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HmacVerifier, SnsVerifier, type SourceAuthSettings } from '../auth/sources.js';
 import { hasScope, type TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
 
@@ -17,8 +18,23 @@ function credentialOf(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function registerAuth(app: FastifyInstance, verifier: TokenVerifier): void {
+export function registerAuth(
+  app: FastifyInstance,
+  verifier: TokenVerifier,
+  sources: SourceAuthSettings = {},
+): void {
   app.decorateRequest('principal', null as never);
+  const hmac = new HmacVerifier();
+  const sns = new SnsVerifier();
+
+  /** The signature check a route's source is configured for, if any. */
+  function signedSource(request: FastifyRequest) {
+    const source = request.routeOptions.config.source;
+    const settings = source === undefined ? undefined : sources[source];
+    return source !== undefined && settings !== undefined && settings.mode !== 'token'
+      ? { source, settings }
+      : undefined;
+  }
 
   async function authenticate(request: FastifyRequest, token: string | undefined): Promise<void> {
     const scope = request.routeOptions.config.scope ?? 'admin';
@@ -42,6 +58,8 @@ export function registerAuth(app: FastifyInstance, verifier: TokenVerifier): voi
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     if (config.scope === 'public') return;
+    // A signed source is checked once its body is read, and accepts nothing else: not even a token.
+    if (signedSource(request)) return;
     const token = credentialOf(request);
     // Routes that accept a body credential authenticate after parsing, in preHandler.
     if (!token && config.bodyToken) return;
@@ -49,6 +67,15 @@ export function registerAuth(app: FastifyInstance, verifier: TokenVerifier): voi
   });
 
   app.addHook('preHandler', async (request) => {
+    const signed = signedSource(request);
+    if (signed) {
+      const { source, settings } = signed;
+      request.principal =
+        settings.mode === 'hmac'
+          ? hmac.verify(source, settings, request.headers, request.rawBody, Date.now())
+          : await sns.verify(settings, request.body, Date.now());
+      return;
+    }
     const config = request.routeOptions.config;
     if (config.scope === 'public' || request.principal || !config.bodyToken) return;
     const body = request.body as Record<string, unknown> | null;

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import type { SourceName } from '../auth/sources.js';
 import type { Principal } from '../auth/tokens.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import type { IdempotencyRequest } from '../ingest/service.js';
@@ -8,12 +9,16 @@ import type { Scope } from '../store/index.js';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** The body's bytes as received, kept for signature checks. */
+    rawBody?: Buffer;
   }
   interface FastifyContextConfig {
     /** The scope a route needs; `public` routes need no token. */
     scope?: Scope | 'public';
     /** PagerDuty senders put the credential in the body's routing_key, not a header. */
     bodyToken?: 'routing_key';
+    /** The ingest source a route belongs to, for per-source authentication (`sourceAuth`). */
+    source?: SourceName;
   }
 }
 

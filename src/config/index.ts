@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { SOURCE_NAMES, sourceAuthSchema } from '../auth/sources.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import { AGENTS } from '../domain/finding.js';
 import { priceSchema } from '../llm/pricing.js';
@@ -131,6 +132,11 @@ export const configSchema = z.strictObject({
   rateLimitPerMinute: z.coerce.number().int().min(0).default(6000),
   /** Time a client has to send a whole request (headers and body), against slow senders. */
   requestTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * How long a write waits for a lock another writer holds (SQLite busy_timeout, PostgreSQL
+   * lock_timeout) before it gives up and the request gets a 503 with Retry-After.
+   */
+  storeLockTimeoutMs: z.coerce.number().int().min(1).max(600_000).default(5000),
   /** Monthly budget for language model calls, in USD (calendar month, UTC). */
   budgetMonthlyUsd: z.coerce.number().positive().default(100),
   /** When the month's spend reaches the budget, agents use the deterministic engine (advisory when false). */
@@ -177,6 +183,33 @@ export const configSchema = z.strictObject({
   contentFilterMode: z.enum(['WARN', 'BLOCK']).default('WARN'),
   /** Replace personal data and credentials in signals and changes before they are stored. */
   redactStoredText: z.coerce.boolean().default(true),
+  /**
+   * How each ingest source authenticates (JSON in the environment): `{"signals": {"mode": "hmac",
+   * "secrets": ["…"]}, "cloudwatch": {"mode": "sns", "topicArns": ["arn:aws:sns:…"]}}`; a bearer token
+   * when a source is not named. See docs/security.md.
+   */
+  sourceAuth: jsonSetting(
+    z
+      .partialRecord(z.enum(SOURCE_NAMES), sourceAuthSchema)
+      .default({})
+      .superRefine((value, context) => {
+        for (const [source, settings] of Object.entries(value))
+          if (settings?.mode === 'sns' && source !== 'cloudwatch')
+            context.addIssue({
+              code: 'custom',
+              path: [source, 'mode'],
+              message: 'SNS signatures apply to the cloudwatch source only',
+            });
+      }),
+  ),
+  /**
+   * Keys for encrypting sensitive columns (raw payloads, notes, model prompts and answers,
+   * recommendation reasons) with AES-256-GCM: `id:base64key` pairs, comma-separated, the first used
+   * for new writes and every one for reading. When unset, `encryptionKeyFile`, else
+   * `<dataDir>/encryption.keys` (created on first use).
+   */
+  encryptionKeys: z.string().min(1).optional(),
+  encryptionKeyFile: z.string().min(1).optional(),
 });
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
@@ -222,12 +255,16 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   corsOrigins: 'OPX_CORS_ORIGINS',
   rateLimitPerMinute: 'OPX_RATE_LIMIT_PER_MINUTE',
   requestTimeoutSeconds: 'OPX_REQUEST_TIMEOUT_SECONDS',
+  storeLockTimeoutMs: 'OPX_STORE_LOCK_TIMEOUT_MS',
   budgetMonthlyUsd: 'OPX_BUDGET_MONTHLY_USD',
   budgetHardCap: 'OPX_BUDGET_HARD_CAP',
   alarmIntervalSeconds: 'OPX_ALARM_INTERVAL_SECONDS',
   alarmThresholds: 'OPX_ALARM_THRESHOLDS',
   alarmWebhookUrl: 'OPX_ALARM_WEBHOOK_URL',
   alarmWebhookSecret: 'OPX_ALARM_WEBHOOK_SECRET',
+  sourceAuth: 'OPX_SOURCE_AUTH',
+  encryptionKeys: 'OPX_ENCRYPTION_KEYS',
+  encryptionKeyFile: 'OPX_ENCRYPTION_KEY_FILE',
 };
 
 const BOOLEAN_KEYS = new Set<ConfigKey>([

@@ -1,6 +1,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { SourceName } from '../../auth/sources.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { changeInputSchema } from '../../domain/change.js';
 import { OpxError } from '../../domain/errors.js';
@@ -102,27 +103,27 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     };
   }
 
-  const ingestConfig = { config: { scope: 'ingest' as const } };
+  const source = (name: SourceName) => ({ config: { scope: 'ingest' as const, source: name } });
 
   app.post(
     '/v1/signals',
-    ingestConfig,
+    source('signals'),
     receiver(parseGenericSignals, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
   );
   app.post(
     '/v1/ingest/alertmanager',
-    ingestConfig,
+    source('alertmanager'),
     receiver(parseAlertmanagerWebhook, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
   );
   // Prometheus treats OPX as an Alertmanager here; Alertmanager answers 200 with an empty body.
   app.post(
     '/api/v2/alerts',
-    ingestConfig,
+    source('prometheus'),
     receiver(parsePrometheusAlerts, () => ({ statusCode: 200, body: null })),
   );
   app.post(
     '/v1/ingest/cloudwatch',
-    ingestConfig,
+    source('cloudwatch'),
     receiver(parseCloudWatchSns, (parsed, result) => ({
       statusCode: 200,
       body: {
@@ -137,10 +138,12 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
   );
   app.post(
     '/v1/ingest/eventbridge',
-    ingestConfig,
+    source('eventbridge'),
     receiver(parseEventBridgeAlarm, (_parsed, result) => ({ statusCode: 200, body: summary(result) })),
   );
-  const pagerDutyConfig = { config: { scope: 'ingest' as const, bodyToken: 'routing_key' as const } };
+  const pagerDutyConfig = {
+    config: { scope: 'ingest' as const, bodyToken: 'routing_key' as const, source: 'pagerduty' as const },
+  };
   app.post(
     '/v2/enqueue',
     pagerDutyConfig,
@@ -158,7 +161,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     })),
   );
 
-  app.post('/v1/changes', ingestConfig, async (request, reply) => {
+  app.post('/v1/changes', source('changes'), async (request, reply) => {
     const input = parseInput(changeInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
       const { change, created } = await ingest.recordChange(scope, input);
