@@ -6,6 +6,7 @@ import { AlertNameCache, type FreezeOptions } from './incidents/service.js';
 import { IngestService } from './ingest/service.js';
 import type { Checkpointer } from './investigate/checkpointer.js';
 import { KnowledgeService } from './knowledge/search.js';
+import { loadCipher } from './store/crypto.js';
 import { openStore, type Store } from './store/index.js';
 
 /** What every edge (API, CLI, worker) works with: one store, one ingest service, one config. */
@@ -36,7 +37,13 @@ export interface RuntimeOptions {
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const store = await openStore(storeUrl(config), options.schema ? { schema: options.schema } : {});
+  // Encryption keys are read first: a missing or malformed key stops start-up before any write.
+  const cipher = loadCipher(config);
+  const store = await openStore(storeUrl(config), {
+    cipher,
+    ...(options.schema ? { schema: options.schema } : {}),
+    lockTimeoutMs: config.storeLockTimeoutMs,
+  });
   try {
     if (options.migrate ?? true) await migrateAndSeed(store);
   } catch (error) {
@@ -85,7 +92,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
         store.location === ':memory:'
           ? Promise.resolve(store)
           : openStore(storeUrl(config), {
+              cipher,
               ...(options.schema ? { schema: options.schema } : {}),
+              lockTimeoutMs: config.storeLockTimeoutMs,
               readOnly: true,
             });
       return reader;

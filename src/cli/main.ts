@@ -10,6 +10,7 @@ import { registerIncidents } from './commands/incidents.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerInvestigate } from './commands/investigate.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerKeys } from './commands/keys.js';
 import { registerKnowledge } from './commands/knowledge.js';
 import { registerServe } from './commands/serve.js';
 import { registerTraces } from './commands/traces.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerKnowledge(program);
   registerJobs(program);
+  registerKeys(program);
   registerHistory(program);
   registerInvestigate(program);
   registerGuardrails(program);

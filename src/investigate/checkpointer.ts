@@ -2,7 +2,8 @@ import type { BaseCheckpointSaver } from '@langchain/langgraph';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import SqliteDatabase from 'better-sqlite3';
-import type { Store } from '../store/index.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, type Store } from '../store/index.js';
+import { encryptedPostgresSaver, encryptingSerde } from './encrypted-checkpoints.js';
 
 export interface Checkpointer {
   saver: BaseCheckpointSaver;
@@ -15,10 +16,11 @@ export interface Checkpointer {
  */
 export async function openCheckpointer(store: Store): Promise<Checkpointer> {
   if (store.dialect === 'postgres') {
-    const saver = PostgresSaver.fromConnString(
-      store.url,
-      store.options.schema ? { schema: store.options.schema } : {},
-    );
+    const options = store.options.schema ? { schema: store.options.schema } : {};
+    // Checkpoints mirror the encrypted columns, so they are sealed with the same keys.
+    const saver = store.cipher
+      ? encryptedPostgresSaver(store.url, store.cipher, options)
+      : PostgresSaver.fromConnString(store.url, options);
     await saver.setup();
     return { saver, close: () => saver.end() };
   }
@@ -28,9 +30,9 @@ export async function openCheckpointer(store: Store): Promise<Checkpointer> {
   // few may be lost on power failure, which costs only re-running agents (they are deterministic on the
   // frozen bundle). The investigation's record (OPX's tables) stays synchronous=FULL. This saves about
   // nine fsyncs per investigation.
-  database.pragma('busy_timeout = 5000');
+  database.pragma(`busy_timeout = ${store.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS}`);
   database.pragma('synchronous = NORMAL');
-  const saver = new SqliteSaver(database);
+  const saver = new SqliteSaver(database, store.cipher ? encryptingSerde(store.cipher) : undefined);
   // SqliteSaver creates its tables lazily on first use; `opx migrate` wants them now. Its setup is
   // idempotent (CREATE TABLE IF NOT EXISTS) but declared protected, hence the cast.
   (saver as unknown as { setup(): void }).setup();

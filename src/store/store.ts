@@ -1,6 +1,7 @@
 import { type Kysely, Migrator, sql } from 'kysely';
 import { OpxError } from '../domain/errors.js';
 import { type ConnectionOptions, type Dialect, ensurePostgresSchema, openConnection } from './connection.js';
+import type { FieldCipher } from './crypto.js';
 import { MIGRATIONS, migrationProvider } from './migrations.js';
 import { auditRepository, idempotencyRepository, tokenRepository } from './repositories/access.js';
 import { analyticsRepository } from './repositories/analytics.js';
@@ -52,6 +53,8 @@ export interface Store extends StoreScope {
   readonly location: string;
   readonly url: string;
   readonly options: ConnectionOptions;
+  /** The keys for the encrypted columns, when the store was opened with them. */
+  readonly cipher: FieldCipher | undefined;
   /** Runs `work` in one transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (scope: StoreScope) => Promise<T>): Promise<T>;
   migrate(): Promise<{ applied: string[]; version: number }>;
@@ -59,17 +62,23 @@ export interface Store extends StoreScope {
   close(): Promise<void>;
 }
 
-function scope(db: Kysely<Database>, dialect: Dialect): StoreScope {
-  return { dialect, db, ...repositories({ db, dialect }) };
+function scope(db: Kysely<Database>, dialect: Dialect, cipher: FieldCipher | undefined): StoreScope {
+  return { dialect, db, ...repositories({ db, dialect, cipher }) };
 }
 
-export async function openStore(url: string, options: ConnectionOptions = {}): Promise<Store> {
+export interface StoreOptions extends ConnectionOptions {
+  /** Encrypts the sensitive columns; see src/store/crypto.ts. */
+  cipher?: FieldCipher;
+}
+
+export async function openStore(url: string, storeOptions: StoreOptions = {}): Promise<Store> {
+  const { cipher, ...options } = storeOptions;
   if (options.schema && /^postgres(ql)?:\/\//.test(url) && !options.readOnly) {
     await ensurePostgresSchema(url, options.schema);
   }
   const connection = openConnection(url, options);
   const { db, dialect } = connection;
-  const base = scope(db, dialect);
+  const base = scope(db, dialect, cipher);
   // Kysely looks for its bookkeeping tables in every schema unless told which one; on a PostgreSQL
   // database holding several OPX schemas it would find another store's and skip creating its own.
   const migrationTableSchema =
@@ -90,7 +99,8 @@ export async function openStore(url: string, options: ConnectionOptions = {}): P
     location: connection.location,
     url,
     options,
-    transaction: (work) => db.transaction().execute((trx) => work(scope(trx, dialect))),
+    cipher,
+    transaction: (work) => db.transaction().execute((trx) => work(scope(trx, dialect, cipher))),
     async migrate() {
       const { error, results } = await migrator.migrateToLatest();
       if (error) {

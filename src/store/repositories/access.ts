@@ -1,5 +1,5 @@
 import { newId } from '../../domain/common.js';
-import { fromJson, type RepositoryContext, toJson } from './base.js';
+import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 export const SCOPES = ['ingest', 'read', 'respond', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -100,7 +100,8 @@ export function tokenRepository({ db }: RepositoryContext) {
 }
 export type TokenRepository = ReturnType<typeof tokenRepository>;
 
-export function idempotencyRepository({ db }: RepositoryContext) {
+export function idempotencyRepository(context: RepositoryContext) {
+  const { db } = context;
   return {
     async get(principal: string, key: string): Promise<StoredResponse | undefined> {
       const row = await db
@@ -114,7 +115,7 @@ export function idempotencyRepository({ db }: RepositoryContext) {
           route: row.route,
           requestHash: row.request_hash,
           statusCode: row.status_code,
-          body: row.response_body,
+          body: unseal(context, row.response_body, 'idempotency.response_body'),
         }
       );
     },
@@ -134,7 +135,8 @@ export function idempotencyRepository({ db }: RepositoryContext) {
           route: response.route,
           request_hash: response.requestHash,
           status_code: response.statusCode,
-          response_body: response.body,
+          // A replayed answer can echo a note or a decision's reason: sealed like them.
+          response_body: seal(context, response.body, 'idempotency.response_body'),
           created_at: now,
         })
         .onConflict((conflict) => conflict.columns(['principal', 'key']).doNothing())

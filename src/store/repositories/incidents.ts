@@ -4,7 +4,7 @@ import { newId } from '../../domain/common.js';
 import type { Incident, IncidentEvent, IncidentEventType, IncidentStatus } from '../../domain/incident.js';
 import { canonicalJson, sha256 } from '../../util/hash.js';
 import type { IncidentsTable } from '../schema.js';
-import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+import { chunk, fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -86,7 +86,8 @@ export interface IncidentListFilter {
   limit: number;
 }
 
-export function incidentRepository({ db, dialect }: RepositoryContext) {
+export function incidentRepository(context: RepositoryContext) {
+  const { db, dialect } = context;
   return {
     async insert(row: IncidentRow): Promise<void> {
       await db.insertInto('incidents').values(row).execute();
@@ -292,7 +293,8 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
               type: event.type,
               principal: event.principal,
               at: event.at,
-              data: toJson(event.data),
+              // The hash chain covers the plaintext, so re-encryption with a new key keeps it intact.
+              data: seal(context, toJson(event.data), 'incident_events.data'),
               prev_hash: event.prevHash,
               hash: event.hash,
             })),
@@ -397,7 +399,7 @@ export function incidentRepository({ db, dialect }: RepositoryContext) {
         type: row.type as IncidentEventType,
         principal: row.principal,
         at: row.at,
-        data: fromJson(row.data, {}),
+        data: fromJson(unseal(context, row.data, 'incident_events.data'), {}),
         prevHash: row.prev_hash,
         hash: row.hash,
       }));

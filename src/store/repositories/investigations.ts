@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Finding, RecommendationDraft } from '../../domain/finding.js';
 import type { InvestigationsTable, RecommendationsTable } from '../schema.js';
-import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+import { chunk, fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 export type InvestigationStatus = 'running' | 'completed' | 'failed';
 
@@ -32,7 +32,10 @@ export interface Recommendation extends RecommendationDraft {
   createdAt: number;
 }
 
-function investigationFromRow(row: Selectable<InvestigationsTable>): Investigation {
+function investigationFromRow(
+  context: RepositoryContext,
+  row: Selectable<InvestigationsTable>,
+): Investigation {
   return {
     id: row.id,
     incidentId: row.incident_id,
@@ -43,18 +46,23 @@ function investigationFromRow(row: Selectable<InvestigationsTable>): Investigati
     finishedAt: row.finished_at,
     error: row.error,
     outputHash: row.output_hash,
-    findings: fromJson<{ findings?: Finding[] }>(row.result, {}).findings ?? [],
+    findings:
+      fromJson<{ findings?: Finding[] }>(unseal(context, row.result, 'investigations.result'), {}).findings ??
+      [],
   };
 }
 
-function recommendationFromRow(row: Selectable<RecommendationsTable>): Recommendation {
+function recommendationFromRow(
+  context: RepositoryContext,
+  row: Selectable<RecommendationsTable>,
+): Recommendation {
   return {
     id: row.id,
     incidentId: row.incident_id,
     investigationId: row.investigation_id,
     kind: row.kind as Recommendation['kind'],
     title: row.title,
-    rationale: row.rationale,
+    rationale: unseal(context, row.rationale, 'recommendations.rationale'),
     risk: row.risk as Recommendation['risk'],
     confidence: row.confidence,
     trust: row.trust === null ? null : Number(row.trust),
@@ -63,12 +71,13 @@ function recommendationFromRow(row: Selectable<RecommendationsTable>): Recommend
     status: row.status as Recommendation['status'],
     decidedBy: row.decided_by,
     decidedAt: row.decided_at,
-    decisionReason: row.decision_reason,
+    decisionReason: unseal(context, row.decision_reason, 'recommendations.decision_reason'),
     createdAt: row.created_at,
   };
 }
 
-export function investigationRepository({ db, dialect }: RepositoryContext) {
+export function investigationRepository(context: RepositoryContext) {
+  const { db, dialect } = context;
   return {
     async start(row: {
       id: string;
@@ -112,7 +121,9 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
           finished_at: outcome.finishedAt,
           error: outcome.error ?? null,
           output_hash: outcome.outputHash ?? null,
-          result: outcome.findings ? toJson({ findings: outcome.findings }) : null,
+          result: outcome.findings
+            ? seal(context, toJson({ findings: outcome.findings }), 'investigations.result')
+            : null,
         })
         .where('id', '=', id)
         .where('status', '=', 'running')
@@ -122,7 +133,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
 
     async get(id: string): Promise<Investigation | undefined> {
       const row = await db.selectFrom('investigations').selectAll().where('id', '=', id).executeTakeFirst();
-      return row && investigationFromRow(row);
+      return row && investigationFromRow(context, row);
     },
 
     async forIncident(incidentId: string): Promise<Investigation[]> {
@@ -133,7 +144,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
         .orderBy('started_at', 'desc')
         .orderBy('id', 'desc')
         .execute();
-      return rows.map(investigationFromRow);
+      return rows.map((row) => investigationFromRow(context, row));
     },
 
     async addRecommendations(rows: readonly Recommendation[]): Promise<void> {
@@ -147,7 +158,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
               investigation_id: item.investigationId,
               kind: item.kind,
               title: item.title,
-              rationale: item.rationale,
+              rationale: seal(context, item.rationale, 'recommendations.rationale'),
               risk: item.risk,
               confidence: item.confidence,
               trust: item.trust ?? null,
@@ -171,14 +182,14 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
       let query = db.selectFrom('recommendations').selectAll().where('id', '=', id);
       if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
       const row = await query.executeTakeFirst();
-      return row && recommendationFromRow(row);
+      return row && recommendationFromRow(context, row);
     },
 
     async recommendations(incidentId: string, investigationId?: string): Promise<Recommendation[]> {
       let query = db.selectFrom('recommendations').selectAll().where('incident_id', '=', incidentId);
       if (investigationId) query = query.where('investigation_id', '=', investigationId);
       const rows = await query.orderBy('created_at', 'desc').orderBy('rank').execute();
-      return rows.map(recommendationFromRow);
+      return rows.map((row) => recommendationFromRow(context, row));
     },
 
     async decide(
@@ -191,7 +202,7 @@ export function investigationRepository({ db, dialect }: RepositoryContext) {
           status: decision.status,
           decided_by: decision.by,
           decided_at: decision.at,
-          decision_reason: decision.reason,
+          decision_reason: seal(context, decision.reason, 'recommendations.decision_reason'),
         })
         .where('id', '=', id)
         .execute();

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { newId } from '../../domain/common.js';
 import type { GuardrailViolationsTable, LlmTracesTable, ValidationErrorsTable } from '../schema.js';
-import { chunk, fromJson, type RepositoryContext, toJson } from './base.js';
+import { chunk, fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 /** One call to a language model, as recorded: prompt and response are stored redacted. */
 export interface LlmTrace {
@@ -50,7 +50,7 @@ export interface GuardrailViolation {
   createdAt: number;
 }
 
-const traceFromRow = (row: Selectable<LlmTracesTable>): LlmTrace => ({
+const traceFromRow = (context: RepositoryContext, row: Selectable<LlmTracesTable>): LlmTrace => ({
   id: row.id,
   incidentId: row.incident_id,
   investigationId: row.investigation_id,
@@ -58,8 +58,8 @@ const traceFromRow = (row: Selectable<LlmTracesTable>): LlmTrace => ({
   provider: row.provider,
   model: row.model,
   attempt: row.attempt,
-  prompt: row.prompt,
-  response: row.response,
+  prompt: unseal(context, row.prompt, 'llm_traces.prompt'),
+  response: unseal(context, row.response, 'llm_traces.response'),
   inputTokens: row.input_tokens,
   outputTokens: row.output_tokens,
   cacheReadTokens: row.cache_read_tokens,
@@ -72,7 +72,8 @@ const traceFromRow = (row: Selectable<LlmTracesTable>): LlmTrace => ({
 });
 
 /** LLM traces, validation failures and guardrail violations: the safety layer's records. */
-export function safetyRepository({ db }: RepositoryContext) {
+export function safetyRepository(context: RepositoryContext) {
+  const { db } = context;
   return {
     async addTraces(traces: readonly Omit<LlmTrace, 'id'>[]): Promise<string[]> {
       const rows = traces.map((trace) => ({
@@ -83,8 +84,8 @@ export function safetyRepository({ db }: RepositoryContext) {
         provider: trace.provider,
         model: trace.model,
         attempt: trace.attempt,
-        prompt: trace.prompt,
-        response: trace.response,
+        prompt: seal(context, trace.prompt, 'llm_traces.prompt'),
+        response: seal(context, trace.response, 'llm_traces.response'),
         input_tokens: trace.inputTokens,
         output_tokens: trace.outputTokens,
         cache_read_tokens: trace.cacheReadTokens,
@@ -102,7 +103,7 @@ export function safetyRepository({ db }: RepositoryContext) {
 
     async trace(id: string): Promise<LlmTrace | undefined> {
       const row = await db.selectFrom('llm_traces').selectAll().where('id', '=', id).executeTakeFirst();
-      return row && traceFromRow(row);
+      return row && traceFromRow(context, row);
     },
 
     async traces(filter: { incidentId?: string; agent?: string; limit?: number } = {}): Promise<LlmTrace[]> {
@@ -114,7 +115,7 @@ export function safetyRepository({ db }: RepositoryContext) {
         .orderBy('id', 'desc')
         .limit(filter.limit ?? 100)
         .execute();
-      return rows.map(traceFromRow);
+      return rows.map((row) => traceFromRow(context, row));
     },
 
     async addValidationErrors(errors: readonly Omit<ValidationError, 'id'>[]): Promise<void> {

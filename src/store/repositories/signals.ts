@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Signal, SignalSource, SignalStatus } from '../../domain/signal.js';
 import type { SignalsTable } from '../schema.js';
-import { chunk, fromJson, type RepositoryContext } from './base.js';
+import { chunk, fromJson, type RepositoryContext, seal } from './base.js';
 
 export type SignalRow = Selectable<SignalsTable>;
 
@@ -65,11 +65,16 @@ export interface SignalFilter {
   limit?: number;
 }
 
-export function signalRepository({ db, dialect }: RepositoryContext) {
+export function signalRepository(context: RepositoryContext) {
+  const { db, dialect } = context;
   return {
     async insertMany(rows: SignalRow[]): Promise<void> {
       // 24 columns per row; 40 rows stay under SQLite's 999-parameter default on old builds.
-      for (const part of chunk(rows, 40)) await db.insertInto('signals').values(part).execute();
+      for (const part of chunk(rows, 40))
+        await db
+          .insertInto('signals')
+          .values(part.map((row) => ({ ...row, raw: seal(context, row.raw, 'signals.raw') })))
+          .execute();
     },
 
     /**
