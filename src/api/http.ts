@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { SourceName } from '../auth/sources.js';
 import type { Principal } from '../auth/tokens.js';
 import { formatPath, OpxError } from '../domain/errors.js';
-import type { IdempotencyRequest } from '../ingest/service.js';
+import type { IdempotencyRequest, WriteRequest } from '../ingest/service.js';
 import type { Scope } from '../store/index.js';
 
 declare module 'fastify' {
@@ -48,6 +48,24 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyRequest | und
     key,
     route: `${request.method} ${request.routeOptions.url ?? request.url}`,
     body: request.body ?? null,
+  };
+}
+
+/**
+ * A write as the ingest service takes it: the audit record (principal, route, the `:id` it names) and
+ * the idempotency key, if any.
+ */
+export function writeOf(request: FastifyRequest): WriteRequest {
+  const params = request.params as Record<string, unknown> | undefined;
+  const target = typeof params?.id === 'string' ? params.id : null;
+  return {
+    audit: {
+      principal: request.principal.name,
+      action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+      target,
+      requestId: request.id,
+    },
+    idempotency: idempotencyOf(request),
   };
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { shutdownTelemetry, tracingRequested } from '../telemetry/tracing.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAnalytics } from './commands/analytics.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFakeLlm } from './commands/fake-llm.js';
 import { registerGuardrails } from './commands/guardrails.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerGuardrails(program);
   registerTraces(program);
   registerAnalytics(program);
+  registerAudit(program);
   registerDemo(program);
   registerFakeLlm(program);
   const override = (command: Command): void => {

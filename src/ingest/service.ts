@@ -22,6 +22,29 @@ export interface IdempotencyRequest {
   body: unknown;
 }
 
+/** Who wrote what, recorded in the audit log in the same transaction as the write. */
+export interface AuditRequest {
+  principal: string;
+  /** The route: `POST /v1/incidents/:id/notes`. */
+  action: string;
+  /** The object written, when the route names one (its `:id`). */
+  target: string | null;
+  requestId: string;
+}
+
+/** A write as the API hands it over: its audit record, and its idempotency key if one was sent. */
+export interface WriteRequest {
+  audit: AuditRequest;
+  idempotency?: IdempotencyRequest | undefined;
+}
+
+/** What a write's work returns: the answer, and optionally a better audit target and detail. */
+export interface WriteResult<T> {
+  statusCode: number;
+  body: T;
+  audit?: { target?: string | null; detail?: Record<string, unknown> };
+}
+
 export interface WriteResponse<T = unknown> {
   statusCode: number;
   body: T;
@@ -38,6 +61,22 @@ function keyReused(idempotency: IdempotencyRequest): OpxError {
     `Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for new content`,
     { path: 'Idempotency-Key' },
   );
+}
+
+/** One audit entry for a write that took effect. */
+export async function recordAudit(
+  scope: StoreScope,
+  audit: AuditRequest,
+  statusCode: number,
+  extra: WriteResult<unknown>['audit'] = {},
+): Promise<void> {
+  await scope.audit.record({
+    principal: audit.principal,
+    action: audit.action,
+    target: extra.target === undefined ? audit.target : extra.target,
+    at: Date.now(),
+    detail: { status: statusCode, requestId: audit.requestId, ...(extra.detail ?? {}) },
+  });
 }
 
 /** Each value redacted before storage becomes a guardrail_violations row (direction `ingest`). */
@@ -81,26 +120,35 @@ export class IngestService {
     this.writer = new GroupCommitWriter(store);
   }
 
-  /** Runs `work` through the writer, honouring an idempotency key when one is given. */
+  /**
+   * Runs `work` through the writer, honouring an idempotency key when one is given. With a request, the
+   * audit entry commits with the write, so no write lands unaudited; a replayed answer writes nothing
+   * and is not recorded again.
+   */
   async write<T>(
-    work: (scope: StoreScope) => Promise<{ statusCode: number; body: T }>,
-    idempotency?: IdempotencyRequest,
+    work: (scope: StoreScope) => Promise<WriteResult<T>>,
+    request?: WriteRequest,
   ): Promise<WriteResponse<T>> {
+    const idempotency = request?.idempotency;
     return this.writer.run(async (scope) => {
-      if (!idempotency) return { ...(await work(scope)), replayed: false };
-      const requestHash = requestHashOf(idempotency);
-      const stored = await scope.idempotency.get(idempotency.principal, idempotency.key);
-      if (stored) {
-        if (stored.requestHash !== requestHash) throw keyReused(idempotency);
-        return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
+      let requestHash: string | undefined;
+      if (idempotency) {
+        requestHash = requestHashOf(idempotency);
+        const stored = await scope.idempotency.get(idempotency.principal, idempotency.key);
+        if (stored) {
+          if (stored.requestHash !== requestHash) throw keyReused(idempotency);
+          return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
+        }
       }
-      const result = await work(scope);
-      await scope.idempotency.put(idempotency.principal, idempotency.key, {
-        route: idempotency.route,
-        requestHash,
-        statusCode: result.statusCode,
-        body: JSON.stringify(result.body ?? null),
-      });
+      const { audit, ...result } = await work(scope);
+      if (idempotency && requestHash)
+        await scope.idempotency.put(idempotency.principal, idempotency.key, {
+          route: idempotency.route,
+          requestHash,
+          statusCode: result.statusCode,
+          body: JSON.stringify(result.body ?? null),
+        });
+      if (request) await recordAudit(scope, request.audit, result.statusCode, audit);
       return { ...result, replayed: false };
     });
   }
@@ -115,6 +163,15 @@ export class IngestService {
     if (!stored) return undefined;
     if (stored.requestHash !== requestHashOf(idempotency)) throw keyReused(idempotency);
     return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
+  }
+
+  /** Audits a write that ran outside `write` (investigations), once it has taken effect. */
+  async audited(
+    request: WriteRequest,
+    statusCode: number,
+    extra?: WriteResult<unknown>['audit'],
+  ): Promise<void> {
+    await this.writer.run((scope) => recordAudit(scope, request.audit, statusCode, extra));
   }
 
   async remember(

@@ -1,19 +1,36 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createToken, parseScopes, type TokenVerifier } from '../../auth/tokens.js';
-import { parseTimestamp, toIso } from '../../domain/common.js';
+import { parseTimestamp, timestampSchema, toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
 import { signalStatusSchema } from '../../domain/signal.js';
 import type { Runtime } from '../../runtime.js';
-import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+import { parseInput, sendWrite, writeOf } from '../http.js';
 
 const nameParams = z.object({ id: z.string().min(1).max(200) });
+const auditQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  since: timestampSchema.optional(),
+  until: timestampSchema.optional(),
+  principal: z.string().min(1).max(200).optional(),
+  target: z.string().min(1).max(200).optional(),
+  action: z.string().min(1).max(200).optional(),
+});
 
 export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, verifier: TokenVerifier): void {
   const { store, ingest } = runtime;
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
+
+  // Every authenticated write, newest first (admin: it names who did what).
+  app.get('/v1/audit', admin, async (request) => {
+    const query = parseInput(auditQuery, request.query ?? {}, 'query');
+    if (query.since !== undefined && query.until !== undefined && query.until <= query.since)
+      throw new OpxError('invalid_request', 'query.until must be after query.since', { path: 'query.until' });
+    const entries = await store.audit.list(query);
+    return { items: entries.map((entry) => ({ ...entry, at: toIso(entry.at) })) };
+  });
 
   // Rules: data, versioned on every edit.
   app.get('/v1/rules', read, async () => ({ items: await store.rules.list({ includeDisabled: true }) }));
@@ -27,15 +44,12 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     const input = parseInput(ruleInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
       const rule = await scope.rules.create(input);
-      await scope.audit.record({
-        principal: request.principal.name,
-        action: 'rule.create',
-        target: rule.id,
-        at: Date.now(),
-        detail: { name: rule.name },
-      });
-      return { statusCode: 201, body: rule };
-    }, idempotencyOf(request));
+      return {
+        statusCode: 201,
+        body: rule,
+        audit: { target: rule.id, detail: { event: 'rule.create', name: rule.name } },
+      };
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
   app.put('/v1/rules/:id', admin, async (request, reply) => {
@@ -43,30 +57,24 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     const input = parseInput(ruleInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
       const rule = await scope.rules.update(id, input);
-      await scope.audit.record({
-        principal: request.principal.name,
-        action: 'rule.update',
-        target: rule.id,
-        at: Date.now(),
-        detail: { version: rule.version },
-      });
-      return { statusCode: 200, body: rule };
-    }, idempotencyOf(request));
+      return {
+        statusCode: 200,
+        body: rule,
+        audit: { target: rule.id, detail: { event: 'rule.update', version: rule.version } },
+      };
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
   app.delete('/v1/rules/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
     const response = await ingest.write(async (scope) => {
       const rule = await scope.rules.remove(id);
-      await scope.audit.record({
-        principal: request.principal.name,
-        action: 'rule.delete',
-        target: rule.id,
-        at: Date.now(),
-        detail: { name: rule.name },
-      });
-      return { statusCode: 200, body: { deleted: rule.id } };
-    }, idempotencyOf(request));
+      return {
+        statusCode: 200,
+        body: { deleted: rule.id },
+        audit: { target: rule.id, detail: { event: 'rule.delete', name: rule.name } },
+      };
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 
@@ -96,7 +104,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
         createdBy: request.principal.name,
       });
       return { statusCode: 201, body: silence };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
   app.delete('/v1/silences/:id', admin, async (request, reply) => {
@@ -105,7 +113,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       if (!(await scope.silences.expire(id)))
         throw new OpxError('not_found', `no active silence ${id}`, { path: 'id' });
       return { statusCode: 200, body: { expired: id } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 
@@ -128,18 +136,12 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     }
     const response = await ingest.write(async (scope) => {
       const { token, record } = await createToken(scope, input.name, scopes);
-      await scope.audit.record({
-        principal: request.principal.name,
-        action: 'token.create',
-        target: record.id,
-        at: Date.now(),
-        detail: { name: record.name, scopes },
-      });
       return {
         statusCode: 201,
         body: { token, ...record, note: 'store this token now: it is not shown again' },
+        audit: { target: record.id, detail: { event: 'token.create', name: record.name, scopes } },
       };
-    });
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
   app.delete('/v1/tokens/:id', admin, async (request, reply) => {
@@ -148,7 +150,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       const revoked = await scope.tokens.revoke(id);
       if (revoked === 0) throw new OpxError('not_found', `no active token ${id}`, { path: 'id' });
       return { statusCode: 200, body: { revoked } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     verifier.invalidate();
     return sendWrite(reply, response);
   });

@@ -5,7 +5,7 @@ import { lastDays, tokenReport } from '../../analytics/tokens.js';
 import { timestampSchema } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput } from '../http.js';
+import { parseInput, writeOf } from '../http.js';
 
 const tokensQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(3660).default(30),
@@ -49,11 +49,13 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
   });
 
   /** Evaluates now instead of waiting for the schedule; returns the readings and what changed. */
-  app.post('/v1/alarms/evaluate', admin, async () => {
+  app.post('/v1/alarms/evaluate', admin, async (request) => {
     const notify = configuredNotifier(runtime.config);
-    return evaluateAlarms(runtime.store, runtime.config, {
+    const result = await evaluateAlarms(runtime.store, runtime.config, {
       ...(notify ? { notify } : {}),
       log: (line) => app.log.info(line),
     });
+    await runtime.ingest.audited(writeOf(request), 200);
+    return result;
   });
 }

@@ -19,7 +19,7 @@ import {
   verifyChain,
 } from '../../incidents/service.js';
 import type { Runtime } from '../../runtime.js';
-import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+import { parseInput, sendWrite, writeOf } from '../http.js';
 
 const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
@@ -146,7 +146,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
           statusCode: 200,
           body: { incident: presentIncident(incident), event: { ...event, at: toIso(event.at) } },
         };
-      }, idempotencyOf(request));
+      }, writeOf(request));
       return sendWrite(reply, response);
     });
   }
@@ -165,7 +165,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         reason: body.reason,
       });
       return { statusCode: 200, body: { incident: presentIncident(incident) } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 
@@ -175,7 +175,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const response = await ingest.write(async (scope) => {
       const event = await addNote(scope, id, text, request.principal.name);
       return { statusCode: 201, body: { event: { ...event, at: toIso(event.at) } } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 
@@ -186,7 +186,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const response = await ingest.write(async (scope) => {
       const frozen = await freezeEvidence(scope, id, options);
       return { statusCode: 201, body: frozen };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 

@@ -21,7 +21,7 @@ import type { IngestResult } from '../../ingest/pipeline.js';
 import type { Runtime } from '../../runtime.js';
 import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';
 import { currentTraceContext, inSpan } from '../../telemetry/tracing.js';
-import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+import { parseInput, sendWrite, writeOf } from '../http.js';
 
 type Ok = Extract<AdapterResult, { ok: true }>;
 
@@ -89,8 +89,17 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
             await ingest.recordChanges(scope, parsed.changes, now);
             await ingest.recordConfirmations(scope, parsed.confirmations);
             committed = result;
-            return respond(parsed, result);
-          }, idempotencyOf(request));
+            return {
+              ...respond(parsed, result),
+              audit: {
+                detail: {
+                  signals: result.signals.length,
+                  changes: parsed.changes.length,
+                  incidentsCreated: result.incidentsCreated,
+                },
+              },
+            };
+          }, writeOf(request));
           if (committed && !response.replayed) {
             recordIngestMetrics(parsed, committed, now);
             for (const incidentId of committed.incidentsCreated)
@@ -166,7 +175,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     const response = await ingest.write(async (scope) => {
       const { change, created } = await ingest.recordChange(scope, input);
       return { statusCode: created ? 201 : 200, body: { change, created } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 
@@ -196,7 +205,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     const response = await ingest.write(async (scope) => {
       const result = await scope.services.upsertMany(services);
       return { statusCode: 200, body: { ...result, skipped } };
-    }, idempotencyOf(request));
+    }, writeOf(request));
     return sendWrite(reply, response);
   });
 }

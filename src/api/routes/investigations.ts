@@ -4,7 +4,7 @@ import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
 import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
-import { idempotencyOf, parseInput, sendWrite } from '../http.js';
+import { parseInput, sendWrite, writeOf } from '../http.js';
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
@@ -23,7 +23,8 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
 
   app.post('/v1/incidents/:id/investigations', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
-    const idempotency = idempotencyOf(request);
+    const write = writeOf(request);
+    const idempotency = write.idempotency;
     const replay = idempotency ? await runtime.ingest.replayed(idempotency) : undefined;
     if (replay) return sendWrite(reply, replay);
     const result = await investigateIncident(runtime, id, { principal: request.principal.name });
@@ -38,13 +39,22 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       recommendations: result.recommendations,
     };
     if (idempotency) await runtime.ingest.remember(idempotency, { statusCode: 201, body });
+    // Too long for one transaction: audited once it has completed.
+    await runtime.ingest.audited(write, 201, {
+      detail: { investigationId: result.investigationId, outputHash: result.outputHash },
+    });
     return reply.code(201).send(body);
   });
 
   app.post('/v1/incidents/:id/replay', respond, async (request) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const { investigationId } = parseInput(replayBody, request.body ?? {});
-    return replayInvestigation(runtime, id, { principal: request.principal.name, investigationId });
+    const replayed = await replayInvestigation(runtime, id, {
+      principal: request.principal.name,
+      investigationId,
+    });
+    await runtime.ingest.audited(writeOf(request), 200, { detail: { investigationId } });
+    return replayed;
   });
 
   app.get('/v1/traces', read, async (request) => {
@@ -85,7 +95,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
             reason,
           });
           return { statusCode: 200, body: { recommendation } };
-        }, idempotencyOf(request));
+        }, writeOf(request));
         return sendWrite(reply, response);
       },
     );

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { newId } from '../../domain/common.js';
 import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
@@ -161,7 +162,7 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
-export function auditRepository({ db }: RepositoryContext) {
+export function auditRepository({ db, dialect }: RepositoryContext) {
   return {
     async record(entry: Omit<AuditEntry, 'id'>): Promise<void> {
       await db
@@ -177,9 +178,30 @@ export function auditRepository({ db }: RepositoryContext) {
         .execute();
     },
 
-    async list(options: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
+    async list(
+      options: {
+        limit?: number;
+        since?: number;
+        until?: number;
+        principal?: string;
+        target?: string;
+        /** Entries whose action contains this text, e.g. `/notes` or `DELETE`. */
+        action?: string;
+      } = {},
+    ): Promise<AuditEntry[]> {
       let query = db.selectFrom('audit_log').selectAll();
       if (options.since !== undefined) query = query.where('at', '>=', options.since);
+      if (options.until !== undefined) query = query.where('at', '<', options.until);
+      if (options.principal !== undefined) query = query.where('principal', '=', options.principal);
+      if (options.target !== undefined) query = query.where('target', '=', options.target);
+      if (options.action !== undefined) {
+        // A plain substring test: LIKE would read % and _ in the filter as wildcards.
+        const found =
+          dialect === 'postgres'
+            ? sql<number>`strpos(action, ${options.action})`
+            : sql<number>`instr(action, ${options.action})`;
+        query = query.where(found, '>', 0);
+      }
       const rows = await query
         .orderBy('at', 'desc')
         .orderBy('id', 'desc')

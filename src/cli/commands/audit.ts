@@ -1,0 +1,71 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseTimestamp } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import { globalOptions, withRuntime } from '../context.js';
+import { clipText, printJson, printTable, shortTime } from '../output.js';
+
+function timestamp(name: string) {
+  return (value: string): number => {
+    const parsed = parseTimestamp(value);
+    if (parsed === undefined)
+      throw new InvalidArgumentError(`${name} must be an ISO-8601 time or epoch milliseconds`);
+    return parsed;
+  };
+}
+
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100_000)
+    throw new InvalidArgumentError('--limit must be a whole number from 1 to 100000');
+  return parsed;
+}
+
+export function registerAudit(program: Command): void {
+  program
+    .command('audit')
+    .description('every authenticated write through the API: who, what, on which object, when')
+    .option('--principal <name>', 'entries by this principal, e.g. token:prometheus or hmac:signals')
+    .option('--target <id>', 'entries about this object (incident, recommendation, rule, token…)')
+    .option('--action <text>', 'entries whose action contains this text, e.g. /notes or DELETE')
+    .option('--since <time>', 'from this time (ISO-8601)', timestamp('--since'))
+    .option('--until <time>', 'before this time (ISO-8601)', timestamp('--until'))
+    .option('--limit <n>', 'how many, newest first', positive, 50)
+    .action(
+      async (
+        options: {
+          principal?: string;
+          target?: string;
+          action?: string;
+          since?: number;
+          until?: number;
+          limit: number;
+        },
+        command: Command,
+      ) => {
+        if (options.since !== undefined && options.until !== undefined && options.until <= options.since)
+          throw new OpxError('invalid_request', '--until must be after --since', { path: 'until' });
+        await withRuntime(command, async ({ store }) => {
+          const entries = await store.audit.list(options);
+          if (globalOptions(command).json) return printJson(entries);
+          if (entries.length === 0) {
+            process.stdout.write('no audit entries match\n');
+            return;
+          }
+          printTable(
+            ['at', 'principal', 'action', 'target', 'status', 'detail'],
+            entries.map((entry) => {
+              const { status, requestId: _requestId, ...rest } = entry.detail as Record<string, unknown>;
+              return [
+                shortTime(entry.at),
+                entry.principal,
+                entry.action,
+                entry.target ?? '',
+                String(status ?? ''),
+                clipText(Object.keys(rest).length ? JSON.stringify(rest) : '', 60),
+              ];
+            }),
+          );
+        });
+      },
+    );
+}
