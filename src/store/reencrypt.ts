@@ -29,6 +29,7 @@ const COLUMNS: Target[] = [
     context: 'recommendations.decision_reason',
     binary: false,
   },
+  { table: 'idempotency', column: 'response_body', context: 'idempotency.response_body', binary: false },
 ];
 
 const CHECKPOINTS: Record<'sqlite' | 'postgres', Target[]> = {
