@@ -22,7 +22,13 @@ describe('the HTTP edge: secure headers, CORS off by default, per-token rate lim
     expect(response.status).toBe(200);
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    // One policy for the API and the web console: nothing unless named, and no inline script or style.
+    const policy = response.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).not.toContain('unsafe-inline');
+    expect(policy).not.toContain('unsafe-eval');
     expect(response.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });

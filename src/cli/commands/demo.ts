@@ -407,6 +407,12 @@ export function registerDemo(program: Command): void {
             `npx opx ${dataFlag} kb search --service ${target.name} --alert HighErrorRate 5xx`,
             `sqlite3 ${path.join(dataDir, 'opx.db')} 'select id, source, severity, status, service, title from signals'`,
           ];
+          // The same store served on the default port: the console shows this incident with the demo's token.
+          const consoleView = {
+            command: `npx opx ${dataFlag} serve`,
+            url: `http://127.0.0.1:8080/incidents/${incidentId}`,
+            token,
+          };
           const strategy = investigation.findings.find((finding) => finding.agent === 'response-strategy')!;
           const result = {
             incidentId,
@@ -423,6 +429,7 @@ export function registerDemo(program: Command): void {
             signals: detail.signals,
             events: events.items,
             chain,
+            console: consoleView,
             knowledge: knowledgeHits.items,
             evidence: {
               bundleId: evidence.bundle.id,
@@ -588,7 +595,10 @@ export function registerDemo(program: Command): void {
           );
           process.stdout.write('\n== Look around ==\n');
           for (const line of inspect) process.stdout.write(`  ${line}\n`);
-          process.stdout.write('\n');
+          process.stdout.write('\n== Open the web console ==\n');
+          process.stdout.write(`  ${consoleView.command}\n`);
+          process.stdout.write(`  then open ${consoleView.url} and paste the demo token ${token}\n`);
+          process.stdout.write('  (scopes ingest, read, respond; docs/console.md shows each page)\n\n');
         } finally {
           await app.close();
         }

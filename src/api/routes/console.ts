@@ -1,0 +1,236 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { toIso } from '../../domain/common.js';
+import { OpxError } from '../../domain/errors.js';
+import { requireIncident } from '../../incidents/service.js';
+import type { Runtime } from '../../runtime.js';
+import { parseInput } from '../http.js';
+import { presentIncident } from './incidents.js';
+
+/** web/dist, from src/api/routes (tsx, tests) and dist/api/routes (compiled) alike: both are three levels down. */
+export const CONSOLE_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
+
+/** Paths the API owns: a miss there is an API 404 in JSON, never the console's HTML. */
+const API_PREFIXES = ['/v1/', '/v2/', '/api/'];
+const API_PATHS = new Set(['/v1', '/v2', '/api', '/healthz', '/metrics']);
+
+/** How often the stream looks for changed incidents; a change reaches the browser within about this long. */
+export const STREAM_POLL_MS = 1000;
+/** A comment line this often keeps proxies and load balancers from closing an idle stream. */
+const STREAM_HEARTBEAT_MS = 15_000;
+/**
+ * The stream watches the most recently detected incidents only: those are the ones a console shows
+ * live. Older incidents still change through the API; the console sees that on its next load.
+ */
+const STREAM_WATCHED = 200;
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+
+interface Subscriber {
+  send(event: string, data: unknown): void;
+  close(): void;
+}
+
+/**
+ * One poller per server, shared by every open stream. It polls the store rather than listening to
+ * this process, because with PostgreSQL the worker that changes an incident may be another process.
+ * A change is any new incident, or a new `updated_at` or `last_event_seq` (every event append bumps it).
+ */
+function incidentWatcher(runtime: Runtime, log: (error: unknown) => void) {
+  const subscribers = new Set<Subscriber>();
+  let marks: Map<string, string> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let polling = false;
+
+  async function poll(): Promise<void> {
+    if (polling) return;
+    polling = true;
+    try {
+      // Two narrow columns of the newest incidents; the repositories have no change feed to ask.
+      const rows = await runtime.store.db
+        .selectFrom('incidents')
+        .select(['id', 'updated_at', 'last_event_seq'])
+        .orderBy('detected_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(STREAM_WATCHED)
+        .execute();
+      const next = new Map(rows.map((row) => [row.id, `${row.updated_at}:${row.last_event_seq}`]));
+      const previous = marks;
+      marks = next;
+      if (!previous) return;
+      const changed = rows.filter((row) => previous.get(row.id) !== next.get(row.id));
+      for (const row of changed) {
+        const incident = await runtime.store.incidents.get(row.id);
+        if (!incident) continue;
+        const data = { incident: presentIncident(incident), lastEventSeq: row.last_event_seq };
+        for (const subscriber of subscribers) subscriber.send('incident', data);
+      }
+    } catch (error) {
+      log(error);
+    } finally {
+      polling = false;
+    }
+  }
+
+  return {
+    async subscribe(subscriber: Subscriber): Promise<() => void> {
+      subscribers.add(subscriber);
+      if (!timer) {
+        // The first snapshot is the baseline: a new stream reports what changes after it opened.
+        // The timer is set before the await so two streams opening together start one poller.
+        marks = undefined;
+        timer = setInterval(() => void poll(), STREAM_POLL_MS);
+        await poll();
+      }
+      return () => {
+        subscribers.delete(subscriber);
+        if (subscribers.size === 0 && timer) {
+          clearInterval(timer);
+          timer = undefined;
+        }
+      };
+    },
+    closeAll(): void {
+      for (const subscriber of subscribers) subscriber.close();
+      subscribers.clear();
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+function isApiPath(urlPath: string): boolean {
+  return API_PATHS.has(urlPath) || API_PREFIXES.some((prefix) => urlPath.startsWith(prefix));
+}
+
+/** The file under the console's root that a URL path names, if there is one (never outside the root). */
+function consoleFile(urlPath: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0')) return undefined;
+  const file = path.resolve(CONSOLE_ROOT, `.${decoded}`);
+  if (!file.startsWith(CONSOLE_ROOT)) return undefined;
+  try {
+    return statSync(file).isFile() ? path.relative(CONSOLE_ROOT, file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const NOT_BUILT =
+  'The OPX web console is not built yet.\n\n' +
+  'Run `npm run build` in the OPX checkout (`npm ci` runs it for you), then reload this page.\n' +
+  'The API itself works without it: see docs/api.md.\n';
+
+/**
+ * The web console (web/dist, built by Vite) at `/`, its live incident stream, and the two read-only
+ * safety views it shows that no other route exposes.
+ */
+export async function registerConsoleRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  const publicRoute = { config: { scope: 'public' as const } };
+  const read = { config: { scope: 'read' as const } };
+
+  // Only reply.sendFile: the routes below decide what is a file and what falls back to the app.
+  await app.register(fastifyStatic, { root: CONSOLE_ROOT, serve: false });
+
+  const sendIndex = (reply: FastifyReply) => {
+    if (!existsSync(path.join(CONSOLE_ROOT, 'index.html')))
+      return reply.code(503).type('text/plain; charset=utf-8').send(NOT_BUILT);
+    // The page names hashed assets; it must be fetched again after every build.
+    return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
+  };
+
+  app.get('/', publicRoute, async (_request, reply) => sendIndex(reply));
+  app.get('/*', publicRoute, async (request, reply) => {
+    const urlPath = request.url.split('?')[0] ?? '/';
+    if (isApiPath(urlPath)) throw new OpxError('not_found', `no route GET ${urlPath}`);
+    const file = consoleFile(urlPath);
+    if (file) {
+      // Vite puts a content hash in every asset name, so an asset never changes under its name.
+      const immutable = file.startsWith(`assets${path.sep}`);
+      return reply
+        .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+        .sendFile(file, { cacheControl: false });
+    }
+    // A path with an extension is a missing file, not a page of the app.
+    if (path.extname(urlPath) !== '') throw new OpxError('not_found', `no file ${urlPath}`);
+    return sendIndex(reply);
+  });
+
+  const watcher = incidentWatcher(runtime, (error) =>
+    app.log.warn({ err: error }, 'incident stream poll failed'),
+  );
+  app.addHook('preClose', async () => watcher.closeAll());
+
+  /**
+   * Server-sent events: `event: incident` with `{incident, lastEventSeq}` whenever an incident is new
+   * or changed. Browsers' EventSource cannot send the Authorization header, so the console reads this
+   * with fetch(); any SSE client that can set headers works too.
+   */
+  app.get('/v1/stream/incidents', read, async (request, reply) => {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-content-type-options': 'nosniff',
+      // Tells nginx not to buffer the stream.
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
+    let open = true;
+    const subscriber: Subscriber = {
+      send(event, data) {
+        if (open) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      },
+      close() {
+        if (!open) return;
+        open = false;
+        raw.end();
+      },
+    };
+    const unsubscribe = await watcher.subscribe(subscriber);
+    // Clients reconnect after this many milliseconds if the stream drops.
+    raw.write(`retry: 3000\nevent: ready\ndata: ${JSON.stringify({ pollMs: STREAM_POLL_MS })}\n\n`);
+    const heartbeat = setInterval(() => {
+      if (open) raw.write(': keep-alive\n\n');
+    }, STREAM_HEARTBEAT_MS);
+    request.raw.on('close', () => {
+      open = false;
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
+  /** What the guardrails and the output validation caught, over the store's whole life. */
+  app.get('/v1/safety/summary', read, async () => {
+    const snapshot = await runtime.store.analytics.snapshot();
+    return {
+      violations: snapshot.violations,
+      validationFailures: snapshot.validationFailures,
+      calls: snapshot.calls.map(({ agent, model, status, calls }) => ({ agent, model, status, calls })),
+    };
+  });
+
+  /** One incident's guardrail violations (hashes, never values) and failed model-output validations. */
+  app.get('/v1/incidents/:id/safety', read, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    await requireIncident(runtime.store, id);
+    const [violations, validationErrors] = await Promise.all([
+      runtime.store.safety.violations(id),
+      runtime.store.safety.validationErrors(id),
+    ]);
+    return {
+      violations: violations.map((violation) => ({ ...violation, createdAt: toIso(violation.createdAt) })),
+      validationErrors: validationErrors.map((error) => ({ ...error, createdAt: toIso(error.createdAt) })),
+    };
+  });
+}

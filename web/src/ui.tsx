@@ -1,0 +1,139 @@
+import { type ReactNode, useCallback, useEffect, useState } from 'react';
+import { ApiError, apiGet } from './api';
+
+/** Client-side navigation without a router library: the server answers every console path with the app. */
+export function navigate(to: string): void {
+  window.history.pushState(null, '', to);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+export function Link({
+  to,
+  children,
+  className,
+  current,
+}: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  current?: boolean;
+}) {
+  return (
+    <a
+      href={to}
+      className={className}
+      aria-current={current ? 'page' : undefined}
+      onClick={(event) => {
+        // Let the browser handle new-tab and new-window clicks.
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        navigate(to);
+      }}
+    >
+      {children}
+    </a>
+  );
+}
+
+/** Times in UTC, as the API and the CLI print them: on-call engineers compare them with logs. */
+export function formatTime(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '–';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+export function formatUsd(value: number): string {
+  return value < 0.01 && value > 0 ? `$${value.toFixed(6)}` : `$${value.toFixed(2)}`;
+}
+
+export function formatCount(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
+  const message =
+    error instanceof ApiError
+      ? `${error.message}${error.code && error.code !== 'http_error' && error.code !== 'network' ? ` (${error.code})` : ''}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  const unauthorized = error instanceof ApiError && (error.status === 401 || error.status === 403);
+  return (
+    <div className="error" role="alert">
+      <strong>{unauthorized ? 'Not allowed: ' : 'Something went wrong: '}</strong>
+      {message}
+      {unauthorized ? (
+        <p>
+          Use a token with the scope this page needs (<code>read</code> to look, <code>respond</code> to
+          approve or reject). Change it with “Change token” at the top right.
+        </p>
+      ) : null}
+      {retry ? (
+        <p>
+          <button type="button" onClick={retry}>
+            Try again
+          </button>
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="muted" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'ok'; value: T };
+
+/** Loads from the API whenever `route` or `version` changes; `reload()` fetches again. */
+export function useApi<T>(route: string | null, version = 0): [Loaded<T>, () => void] {
+  const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((value) => value + 1), []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: version and tick are reload triggers, not inputs.
+  useEffect(() => {
+    if (route === null) return;
+    const abort = new AbortController();
+    apiGet<T>(route, abort.signal).then(
+      (value) => setResult({ state: 'ok', value }),
+      (error: unknown) => {
+        if (!abort.signal.aborted) setResult({ state: 'error', error });
+      },
+    );
+    return () => abort.abort();
+  }, [route, version, tick]);
+  return [result, reload];
+}
+
+export function Badge({ kind, children }: { kind: string; children: ReactNode }) {
+  return <span className={`badge badge-${kind.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`}>{children}</span>;
+}
+
+/** A 0–1 score as a bar with its number; the number carries the meaning, the bar helps scanning. */
+export function ScoreBar({ label, value }: { label: string; value: number }) {
+  const percent = Math.round(Math.max(0, Math.min(1, value)) * 100);
+  return (
+    <div className="score">
+      <span className="score-label">{label}</span>
+      <span className="score-track" aria-hidden="true">
+        <span className="score-fill" style={{ width: `${percent}%` }} />
+      </span>
+      <span className="score-value">{value.toFixed(2)}</span>
+    </div>
+  );
+}
+
+export function CodeBlock({ children, label }: { children: string; label: string }) {
+  return (
+    <figure className="code-figure" aria-label={label}>
+      <pre className="code">
+        <code>{children}</code>
+      </pre>
+    </figure>
+  );
+}
