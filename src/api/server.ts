@@ -4,16 +4,17 @@ import { createServer as createHttpsServer } from 'node:https';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
-import { ping } from '../store/index.js';
+import { ping, storeFault, storeUnavailable } from '../store/index.js';
 import { metricsRegistry } from '../telemetry/metrics.js';
 import { registerAuth } from './auth.js';
 import { errorBody } from './http.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAnalyticsRoutes } from './routes/analytics.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerGuardrailRoutes } from './routes/guardrails.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
@@ -28,6 +29,20 @@ export interface ServerOptions {
 /** Maps any thrown error to OPX's stable JSON error shape and status. */
 function toOpxError(error: unknown): OpxError {
   if (error instanceof OpxError) return error;
+  // A locked, full or unreachable database is the store's state, not a fault of the request: 503 and
+  // retryable, so a sender keeps the data and sends it again instead of dropping it on a 500.
+  const fault = storeFault(error);
+  if (fault) return storeUnavailable(error, fault);
+  // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021; 22P05 when it cannot be converted), which a
+  // request can put in any id, query value or body field: the request is at fault, not the server.
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const sqlState = (current as { code?: unknown }).code;
+    if (sqlState === '22021' || sqlState === '22P05')
+      return new OpxError(
+        'invalid_request',
+        'the request holds text the store cannot keep (a NUL character, U+0000); remove it and send again',
+      );
+  }
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -62,6 +77,12 @@ function toOpxError(error: unknown): OpxError {
   return new OpxError('internal', 'internal error; the server log has details', { cause: error });
 }
 
+/** Seconds until a retryable 503 is worth retrying: the store fault's own wait, else one second. */
+function retryAfterSeconds(error: OpxError): number {
+  const seconds = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : 1;
+}
+
 /** The certificate and key for HTTPS, or undefined for plain HTTP; a half or unreadable setting is an error. */
 function tlsOptions(config: Runtime['config']): { cert: Buffer; key: Buffer } | undefined {
   if (config.tlsCertFile === undefined && config.tlsKeyFile === undefined) return undefined;
@@ -88,6 +109,32 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL, a path parameter over 100 characters)
+    // get the { error: { code, message } } shape of every other answer, with Fastify's status.
+    frameworkErrors: (error, _request, reply) => {
+      (reply as FastifyReply)
+        .code(error.statusCode ?? 400)
+        .send(errorBody(new OpxError('invalid_request', error.message)));
+    },
+    // Node's parser refuses some requests before Fastify sees them (headers over 16 kB, broken
+    // framing, too slow). Fastify's default answer lacks `Connection: close`, so a keep-alive client
+    // reuses the socket it then destroys and its next request fails; this one says so, in OPX's shape.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, message] =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'the URL and headers are larger than 16 kB']
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'the request did not arrive in time (OPX_REQUEST_TIMEOUT_SECONDS)']
+            : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+      const body = JSON.stringify(errorBody(new OpxError('invalid_request', message)));
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      socket.destroy(error);
+    },
     // A client has requestTimeoutSeconds to send its whole request; Node checks every second (its
     // default, 30 s, would let a slow sender hold a connection up to twice as long).
     serverFactory: (handler) => {
@@ -100,9 +147,23 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
     // Tells Fastify the server speaks HTTPS (for the addresses it reports); the factory above makes it.
     ...(tls ? { https: tls } : {}),
   });
-  // Secure headers on every answer; a JSON API serves no scripts, so the strictest policy applies.
+  // Secure headers on every answer. One policy serves the JSON API and the web console: nothing is
+  // allowed unless named, and the console may load only its own scripts, styles, images and API.
   await app.register(helmet, {
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        // The hash is the one <style> cytoscape inserts: `.__________cytoscape_container { position: relative; }`.
+        styleSrc: ["'self'", "'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
     hsts: config.tlsCertFile !== undefined,
   });
   // CORS is off unless origins are configured: browsers on other origins get no access.
@@ -112,10 +173,19 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
       allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
     });
 
+  // The body's bytes are kept beside the parsed value: signed sources are verified over them.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    // secure-json-parse reads a Buffer as UTF-8 text.
+    parseJson(request, body as unknown as string, done);
+  });
   // SNS posts JSON as text/plain; accept JSON under that type too.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
     try {
-      done(null, JSON.parse(body as string));
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
     } catch (error) {
       done(
         new OpxError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`),
@@ -130,7 +200,7 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   );
 
   const verifier = new TokenVerifier(runtime.store, config.adminToken);
-  registerAuth(app, verifier);
+  registerAuth(app, verifier, config.sourceAuth);
   // Per token, counted after authentication (per address for requests that fail it).
   if (config.rateLimitPerMinute > 0)
     await app.register(rateLimit, {
@@ -149,6 +219,9 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   app.setErrorHandler((error, request, reply) => {
     const opxError = toOpxError(error);
     if (opxError.status >= 500) request.log.error({ err: error }, 'request failed');
+    // RFC 9110 §10.2.3: tells a client when to retry a 503. The rate limiter sets its own for a 429.
+    if (opxError.retryable && opxError.status === 503 && !reply.hasHeader('retry-after'))
+      reply.header('retry-after', String(retryAfterSeconds(opxError)));
     return reply.code(opxError.status).send(errorBody(opxError));
   });
   app.setNotFoundHandler((request, reply) =>
@@ -184,5 +257,6 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerInvestigationRoutes(app, runtime);
   registerAnalyticsRoutes(app, runtime);
   registerGuardrailRoutes(app);
+  await registerConsoleRoutes(app, runtime);
   return app;
 }

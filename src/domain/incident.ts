@@ -76,6 +76,7 @@ export const INCIDENT_EVENT_TYPES = [
   'evidence_frozen',
   'investigation_started',
   'investigation_resumed',
+  'investigation_checkpoint_discarded',
   'investigation_completed',
   'investigation_failed',
   'investigation_replayed',

@@ -1,5 +1,5 @@
 import { OpxError } from '../domain/errors.js';
-import type { Store, StoreScope } from '../store/index.js';
+import { type Store, type StoreScope, storeFault } from '../store/index.js';
 
 interface Pending {
   work: (scope: StoreScope) => Promise<unknown>;
@@ -11,7 +11,8 @@ interface Pending {
  * Group commit: writes that arrive while a transaction is running wait and then share the next one, so
  * one fsync covers many requests. Each caller still gets its answer only after its data is committed.
  * If a shared transaction fails, its items are retried one per transaction, so one bad request cannot
- * fail its neighbours.
+ * fail its neighbours. A caller is resolved only with the result of a transaction that committed; a
+ * failed one rejects, and the edge answers an error, never a 2xx.
  */
 export class GroupCommitWriter {
   readonly #store: Store;
@@ -65,8 +66,10 @@ export class GroupCommitWriter {
           );
           for (const [index, item] of group.entries()) item.resolve(results[index]);
         } catch (error) {
-          if (group.length === 1) {
-            group[0]!.reject(error);
+          // A store fault (lock held past its timeout, disk full, database gone) is the store's state, not
+          // one item's doing: retrying each item alone would only wait out the lock once per item.
+          if (group.length === 1 || (storeFault(error) && !isConflict(error))) {
+            for (const item of group) item.reject(error);
             continue;
           }
           for (const item of group) {
@@ -84,10 +87,15 @@ export class GroupCommitWriter {
   }
 }
 
-/** Conflicts between concurrent writers (another process took a unique key first) succeed on a retry. */
-function isTransient(error: unknown): boolean {
+/** Conflicts between concurrent PostgreSQL writers (another process took a unique key first, a deadlock). */
+function isConflict(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return code === '23505' || code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
+  return code === '23505' || code === '40001' || code === '40P01';
+}
+
+/** Conflicts, and a busy SQLite database, succeed on a retry. */
+function isTransient(error: unknown): boolean {
+  return isConflict(error) || (error as { code?: unknown }).code === 'SQLITE_BUSY';
 }
 
 async function withRetry<T>(attempt: () => Promise<T>, tries = 3): Promise<T> {

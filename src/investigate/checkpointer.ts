@@ -2,7 +2,8 @@ import type { BaseCheckpointSaver } from '@langchain/langgraph';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import SqliteDatabase from 'better-sqlite3';
-import { DEFAULT_LOCK_TIMEOUT_MS, type Store } from '../store/index.js';
+import type pg from 'pg';
+import { DEFAULT_LOCK_TIMEOUT_MS, type Store, survivePostgresDisconnects } from '../store/index.js';
 import { encryptedPostgresSaver, encryptingSerde } from './encrypted-checkpoints.js';
 
 export interface Checkpointer {
@@ -21,6 +22,8 @@ export async function openCheckpointer(store: Store): Promise<Checkpointer> {
     const saver = store.cipher
       ? encryptedPostgresSaver(store.url, store.cipher, options)
       : PostgresSaver.fromConnString(store.url, options);
+    // The saver's own pool: without listeners a database restart would crash a worker.
+    survivePostgresDisconnects((saver as unknown as { pool: pg.Pool }).pool);
     await saver.setup();
     return { saver, close: () => saver.end() };
   }

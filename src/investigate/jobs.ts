@@ -10,7 +10,7 @@ export const AUTO_INVESTIGATOR = 'system:auto-investigate';
 
 /** What an `investigate` job did, for the worker's log. */
 export type InvestigationJobOutcome =
-  | { kind: 'completed'; investigationId: string; resumed: boolean }
+  | { kind: 'completed'; investigationId: string; resumed: boolean; checkpointsDiscarded: boolean }
   | { kind: 'skipped'; reason: string };
 
 /**
@@ -34,7 +34,12 @@ export async function runInvestigationJob(
         resumeSince: job.createdAt,
       }),
     );
-    return { kind: 'completed', investigationId: result.investigationId, resumed: !!result.resumedFrom };
+    return {
+      kind: 'completed',
+      investigationId: result.investigationId,
+      resumed: !!result.resumedFrom,
+      checkpointsDiscarded: !!result.discardedCheckpoints,
+    };
   } catch (error) {
     if (error instanceof OpxError && (error.code === 'not_found' || error.code === 'illegal_transition'))
       return { kind: 'skipped', reason: error.message };
@@ -64,7 +69,7 @@ export function runInvestigationWorker(runtime: Runtime, options: InvestigationW
         const outcome = await runInvestigationJob(runtime, job, signal);
         options.log(
           outcome.kind === 'completed'
-            ? `job ${job.id}: investigation ${outcome.investigationId} of ${String(job.payload.incidentId)} completed${outcome.resumed ? ' (resumed from its checkpoint)' : ''}`
+            ? `job ${job.id}: investigation ${outcome.investigationId} of ${String(job.payload.incidentId)} completed${outcome.resumed ? ' (resumed from its checkpoint)' : ''}${outcome.checkpointsDiscarded ? ' (its unreadable checkpoints were discarded; it started over)' : ''}`
             : `job ${job.id}: skipped: ${outcome.reason}`,
         );
       },

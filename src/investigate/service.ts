@@ -12,7 +12,7 @@ import {
   transitionIncident,
 } from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
-import type { StoreScope } from '../store/index.js';
+import { type StoreScope, storeFault } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
 import { investigationDuration } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
@@ -31,6 +31,8 @@ export interface InvestigationResult {
   checkpoints: number;
   /** Set when an unfinished run was continued from its last checkpoint. */
   resumedFrom?: { checkpointId: string; next: string[] } | undefined;
+  /** Set when the thread's checkpoints could not be read and were discarded: the run started over. */
+  discardedCheckpoints?: { reason: string } | undefined;
 }
 
 export interface InvestigateOptions {
@@ -147,9 +149,68 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
+ * Whether an error reading checkpoints came from the database driver (a lock, a lost connection, a
+ * missing table) rather than from the bytes it returned. Only unreadable bytes justify discarding
+ * checkpoints; a driver error says nothing about them.
+ */
+function isDriverError(error: unknown): boolean {
+  if (storeFault(error)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  // SQLite result codes, PostgreSQL SQLSTATEs, Node system errors.
+  return typeof code === 'string' && /^(SQLITE_[A-Z_]+|[0-9A-Z]{5}|E[A-Z]+)$/.test(code);
+}
+
+/**
+ * Reads the incident's thread: its latest state, and every checkpoint and pending write on it (the
+ * run lists them all when it finishes). A checkpoint that cannot be read (garbage bytes, a truncated
+ * blob, a shape LangGraph rejects) would fail every attempt of every future investigation of the
+ * incident, and a job would retry into the dead-letter queue. Checkpoints only save re-running agents
+ * on a frozen bundle, so the thread's checkpoints are deleted instead, the discard is recorded as an
+ * incident event, and the caller starts the run from the beginning.
+ */
+async function readThread(
+  runtime: Runtime,
+  graph: CompiledGraph,
+  config: { configurable: { thread_id: string }; signal: AbortSignal },
+  investigationId: string,
+): Promise<
+  | { state: Awaited<ReturnType<CompiledGraph['getState']>>; discarded?: undefined }
+  | { state?: undefined; discarded: { reason: string } }
+> {
+  const threadId = config.configurable.thread_id;
+  const { saver } = await runtime.checkpointer();
+  try {
+    const state = await graph.getState(config);
+    for await (const _tuple of saver.list({ configurable: { thread_id: threadId } })) {
+      // Reading each tuple deserializes it; that is the check.
+    }
+    return { state };
+  } catch (error) {
+    if (config.signal.aborted || isDriverError(error)) throw error;
+    // A missing encryption key is a configuration fault, not damage: the checkpoints are kept.
+    if (error instanceof OpxError && error.code === 'config_invalid') throw error;
+    // The error's name only: a parser's message quotes the bytes it choked on, and checkpoints hold
+    // evidence text that must not leak into the event log.
+    const reason = `unreadable checkpoint (${error instanceof Error ? error.name : typeof error})`;
+    await saver.deleteThread(threadId);
+    await runtime.ingest.writer.run((scope) =>
+      appendIncidentEvents(scope, threadId, [
+        {
+          type: 'investigation_checkpoint_discarded',
+          principal: 'system',
+          at: Date.now(),
+          data: { investigationId, reason },
+        },
+      ]),
+    );
+    return { discarded: { reason } };
+  }
+}
+
+/**
  * Runs the graph for one investigation, or continues it: when the incident's thread already holds a
  * checkpoint of this investigation with nodes still to run, LangGraph resumes from there (the
- * finished agents are not run again).
+ * finished agents are not run again). An unreadable thread is discarded and the run starts over.
  */
 async function runGraph(
   runtime: Runtime,
@@ -160,6 +221,7 @@ async function runGraph(
   llm: LlmRecords[];
   checkpoints: number;
   resumedFrom?: InvestigationResult['resumedFrom'];
+  discardedCheckpoints?: InvestigationResult['discardedCheckpoints'];
 }> {
   const { tools, graph: compiling } = checkpointedGraph(runtime);
   tools.remember(run.bundle);
@@ -167,11 +229,12 @@ async function runGraph(
   // `sync`: each step's checkpoint is stored before the next step starts, so a crash resumes from the
   // last finished step and the count below is complete.
   const config = { configurable: { thread_id: run.bundle.incidentId }, signal, durability: 'sync' as const };
-  const current = await graph.getState(config);
-  const values = current.values as Partial<InvestigationStateType>;
+  const thread = await readThread(runtime, graph, config, run.investigationId);
+  const current = thread.state;
+  const values = (current?.values ?? {}) as Partial<InvestigationStateType>;
   let state: InvestigationStateType;
   let resumedFrom: InvestigationResult['resumedFrom'];
-  if (values.investigationId === run.investigationId) {
+  if (current && values.investigationId === run.investigationId) {
     resumedFrom = {
       checkpointId: String(current.config.configurable?.checkpoint_id ?? ''),
       next: [...current.next],
@@ -198,7 +261,13 @@ async function runGraph(
   const checkpoints = (await threadCheckpoints(runtime, run.bundle.incidentId)).filter(
     (checkpoint) => checkpoint.investigationId === run.investigationId,
   ).length;
-  return { findings: findingsOf(state), llm: state.llm ?? [], checkpoints, resumedFrom };
+  return {
+    findings: findingsOf(state),
+    llm: state.llm ?? [],
+    checkpoints,
+    resumedFrom,
+    discardedCheckpoints: thread.discarded,
+  };
 }
 
 export interface ThreadCheckpoint {
@@ -439,6 +508,7 @@ export async function investigateIncident(
     outputHash: hash,
     checkpoints: outcome.checkpoints,
     resumedFrom: outcome.resumedFrom,
+    discardedCheckpoints: outcome.discardedCheckpoints,
   };
 }
 

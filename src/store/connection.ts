@@ -14,7 +14,16 @@ export interface ConnectionOptions {
   /** Open SQLite read-only / run PostgreSQL sessions READ ONLY: least privilege enforced by the database. */
   readOnly?: boolean;
   poolSize?: number;
+  /**
+   * How long a statement waits for a lock another connection holds before failing (SQLITE_BUSY,
+   * PostgreSQL 55P03), which the API answers with 503. Without it PostgreSQL waits forever and the
+   * request hangs while, say, a migration or a manual `LOCK TABLE` holds the table.
+   */
+  lockTimeoutMs?: number;
 }
+
+/** The wait for a lock when none is configured: long enough for another writer's transaction. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 
 export interface Connection {
   dialect: Dialect;
@@ -56,7 +65,7 @@ function openSqlite(file: string, options: ConnectionOptions): Connection {
     );
   }
   // Another process (the CLI next to a running server) may hold the write lock for a moment.
-  database.pragma('busy_timeout = 5000');
+  database.pragma(`busy_timeout = ${lockTimeoutOf(options)}`);
   if (!options.readOnly) {
     database.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before we answer 2xx, even across power loss.
@@ -73,6 +82,12 @@ function openSqlite(file: string, options: ConnectionOptions): Connection {
   };
 }
 
+/** Stands in for a ROLLBACK with no transaction to roll back (see cachingDatabase). */
+const NO_OP_STATEMENT = {
+  reader: false,
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+} as unknown as ReturnType<KyselySqliteDatabase['prepare']>;
+
 /**
  * Kysely prepares every statement anew; preparing costs more than running a small one, so statements
  * are cached by SQL text. `begin` is upgraded to `begin immediate` so a transaction takes the write lock
@@ -84,6 +99,11 @@ function cachingDatabase(database: SqliteDatabase.Database): KyselySqliteDatabas
   return {
     close: () => database.close(),
     prepare(sql: string) {
+      // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY
+      // during commit). Kysely then sends ROLLBACK, which fails with "no transaction is active" and
+      // replaces the real error: a full disk would surface as a 500 instead of a 503. Nothing is left
+      // to roll back, so the ROLLBACK becomes a no-op and the original error reaches the caller.
+      if (sql === 'rollback' && !database.inTransaction) return NO_OP_STATEMENT;
       const text = sql === 'begin' && !database.readonly ? 'begin immediate' : sql;
       let statement = cache.get(text);
       if (statement === undefined) {
@@ -96,23 +116,47 @@ function cachingDatabase(database: SqliteDatabase.Database): KyselySqliteDatabas
   };
 }
 
+function lockTimeoutOf(options: ConnectionOptions): number {
+  const value = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(value) || value < 1)
+    throw new OpxError('config_invalid', `lockTimeoutMs must be a positive integer, not ${value}`);
+  return value;
+}
+
 function openPostgres(url: string, options: ConnectionOptions): Connection {
   const settings: string[] = [];
   if (options.schema) settings.push(`-c search_path=${options.schema}`);
   if (options.readOnly) settings.push('-c default_transaction_read_only=on');
+  settings.push(`-c lock_timeout=${lockTimeoutOf(options)}`);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     ...(settings.length > 0 ? { options: settings.join(' ') } : {}),
   });
-  pool.on('error', () => {
-    // An idle client lost its connection; the pool replaces it on next use.
-  });
+  survivePostgresDisconnects(pool);
   return {
     dialect: 'postgres',
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     location: url.replace(/\/\/([^:@/]+):([^@]+)@/, '//$1:***@'),
   };
+}
+
+/**
+ * Keeps a lost database connection from killing the process. pg emits 'error' on a client whose
+ * connection drops: the pool handles it for idle clients, but a client checked out at that moment
+ * (inside a transaction, between statements) has no listener, and Node exits on an unhandled 'error'.
+ * With a listener the failure reaches the query instead (its next statement fails, the API answers
+ * 503) and the pool drops the broken client when it is released.
+ */
+export function survivePostgresDisconnects(pool: pg.Pool): void {
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  pool.on('connect', (client) => {
+    client.on('error', () => {
+      // Reported to the statement that runs on this client; see above.
+    });
+  });
 }
 
 /** Creates the PostgreSQL schema a connection's search_path names, so migrations have somewhere to go. */

@@ -1,4 +1,10 @@
-export type { ConnectionOptions, Dialect } from './connection.js';
+export {
+  type ConnectionOptions,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type Dialect,
+  survivePostgresDisconnects,
+} from './connection.js';
+export { type StoreFault, storeFault, storeUnavailable } from './faults.js';
 export { MIGRATIONS } from './migrations.js';
 export { type ApiToken, type AuditEntry, SCOPES, type Scope } from './repositories/access.js';
 export {

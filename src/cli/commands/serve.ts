@@ -49,9 +49,6 @@ export function registerServe(program: Command): void {
             `\nGenerated an admin token (shown once; set OPX_ADMIN_TOKEN to choose your own):\n\n  ${generated}\n\n`,
           );
         }
-        process.stdout.write(
-          `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
-        );
         // Idempotency keys are replayable for a retention window, not forever.
         const purge = async () => {
           const cutoff = Date.now() - config.idempotencyRetentionHours * 3_600_000;
@@ -93,6 +90,11 @@ export function registerServe(program: Command): void {
         };
         process.on('SIGINT', () => void stop('SIGINT'));
         process.on('SIGTERM', () => void stop('SIGTERM'));
+        // Announced only now: a supervisor that stops the process as soon as it reads this line must
+        // find the drain handlers installed, or SIGTERM's default action kills it mid-write.
+        process.stdout.write(
+          `opx listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location})\n`,
+        );
       },
     );
 
