@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, testServer } from './support.js';
+import { selfSignedCertificate, type TestServer, testServer } from './support.js';
 
 describe('the HTTP edge: secure headers, CORS off by default, per-token rate limit, slow senders', () => {
   let server: TestServer;
@@ -100,33 +99,14 @@ describe('TLS', () => {
   let server: TestServer;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'opx-tls-'));
-    const made = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+    const tls = selfSignedCertificate(dir, 'tls', {
+      subject: '/CN=localhost',
+      altName: 'IP:127.0.0.1',
+      key: 'ec',
+    });
     server = await testServer('sqlite', {
-      tlsCertFile: path.join(dir, 'cert.pem'),
-      tlsKeyFile: path.join(dir, 'key.pem'),
+      tlsCertFile: tls.cert,
+      tlsKeyFile: tls.key,
     });
   });
   afterAll(async () => {
@@ -143,7 +123,7 @@ describe('TLS', () => {
     }>((resolve, reject) => {
       const request = httpsRequest(
         `${server.baseUrl}/healthz`,
-        { ca: readFileSync(path.join(dir, 'cert.pem')) },
+        { ca: readFileSync(path.join(dir, 'tls-cert.pem')) },
         (response) => {
           let text = '';
           response.on('data', (chunk) => {
@@ -163,7 +143,7 @@ describe('TLS', () => {
   });
 
   it('refuses a half TLS setting with the settings to fix', async () => {
-    await expect(testServer('sqlite', { tlsCertFile: path.join(dir, 'cert.pem') })).rejects.toThrow(
+    await expect(testServer('sqlite', { tlsCertFile: path.join(dir, 'tls-cert.pem') })).rejects.toThrow(
       /TLS needs both OPX_TLS_CERT_FILE and OPX_TLS_KEY_FILE/,
     );
   });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -12,16 +11,18 @@ import {
   hmacSignature,
   snsStringToSign,
 } from '../src/auth/sources.js';
-import { BACKENDS, payload, type TestServer, tableCounts, testServer } from './support.js';
+import {
+  BACKENDS,
+  payload,
+  selfSignedCertificate,
+  type TestServer,
+  tableCounts,
+  testServer,
+} from './support.js';
 
 const SECRET = 'a-long-shared-secret-for-the-signals-source';
 const NEXT_SECRET = 'the-next-shared-secret-for-the-signals-source';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:opx-alarms';
-
-function openssl(args: string[]): void {
-  const made = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`openssl ${args[0]} failed: ${made.stderr}`);
-}
 
 function signedHeaders(body: string, options: { secret?: string; timestamp?: number } = {}) {
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
@@ -122,48 +123,20 @@ describe.each(BACKENDS)('SNS signature verification (%s)', (backend) => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'opx-sns-'));
     // The HTTPS host that serves the signing certificate, trusted through caFile.
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      path.join(dir, 'tls-key.pem'),
-      '-out',
-      path.join(dir, 'tls-cert.pem'),
-    ]);
+    const tls = selfSignedCertificate(dir, 'tls', {
+      subject: '/CN=localhost',
+      altName: 'DNS:localhost',
+      key: 'ec',
+    });
     // The SNS signing certificate: RSA, as Amazon's.
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=sns.amazonaws.com',
-      '-keyout',
-      path.join(dir, 'signing-key.pem'),
-      '-out',
-      path.join(dir, 'signing-cert.pem'),
-    ]);
-    signingKey = readFileSync(path.join(dir, 'signing-key.pem'));
-    const signingCert = readFileSync(path.join(dir, 'signing-cert.pem'));
+    const signing = selfSignedCertificate(dir, 'signing', { subject: '/CN=sns.amazonaws.com', key: 'rsa' });
+    signingKey = readFileSync(signing.key);
+    const signingCert = readFileSync(signing.cert);
     certRequests = [];
     certServer = createServer(
       {
-        key: readFileSync(path.join(dir, 'tls-key.pem')),
-        cert: readFileSync(path.join(dir, 'tls-cert.pem')),
+        key: readFileSync(tls.key),
+        cert: readFileSync(tls.cert),
       },
       (request, response) => {
         certRequests.push(request.url ?? '');
@@ -180,7 +153,7 @@ describe.each(BACKENDS)('SNS signature verification (%s)', (backend) => {
           topicArns: [TOPIC],
           toleranceSeconds: 3600,
           certHostPattern: '^localhost$',
-          caFile: path.join(dir, 'tls-cert.pem'),
+          caFile: tls.cert,
         },
       },
     });

@@ -1,4 +1,4 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,4 +179,41 @@ export async function tableCounts(runtime: Runtime): Promise<Record<string, numb
     out[table] = Number(row.n);
   }
   return out;
+}
+
+/**
+ * A self-signed certificate and its key, made by openssl, as `<dir>/<name>-cert.pem` and
+ * `<dir>/<name>-key.pem`: P-256 for TLS servers, RSA where a protocol signs with RSA (SNS).
+ */
+export function selfSignedCertificate(
+  dir: string,
+  name: string,
+  options: { subject: string; altName?: string; key: 'ec' | 'rsa' },
+): { cert: string; key: string } {
+  const files = { cert: path.join(dir, `${name}-cert.pem`), key: path.join(dir, `${name}-key.pem`) };
+  const keyArgs =
+    options.key === 'ec'
+      ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1']
+      : ['-newkey', 'rsa:2048'];
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...keyArgs,
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      options.subject,
+      ...(options.altName ? ['-addext', `subjectAltName=${options.altName}`] : []),
+      '-keyout',
+      files.key,
+      '-out',
+      files.cert,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  return files;
 }

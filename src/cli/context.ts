@@ -1,6 +1,7 @@
 import os from 'node:os';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/index.js';
+import { parseTimestamp } from '../domain/common.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
 export interface GlobalOptions {
@@ -41,4 +42,14 @@ export function cliPrincipal(): string {
     // No passwd entry (some containers): keep "unknown".
   }
   return `cli:${user}`;
+}
+
+/** Commander's parser for a time option: ISO-8601 or epoch milliseconds, as the API takes. */
+export function timestampOption(name: string) {
+  return (value: string): number => {
+    const parsed = parseTimestamp(value);
+    if (parsed === undefined)
+      throw new InvalidArgumentError(`${name} must be an ISO-8601 time or epoch milliseconds`);
+    return parsed;
+  };
 }

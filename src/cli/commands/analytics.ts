@@ -1,10 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { ALARM_NAMES, configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
 import { lastDays, tokenReport } from '../../analytics/tokens.js';
-import { parseTimestamp } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { UsageRow } from '../../store/repositories/analytics.js';
-import { globalOptions, withRuntime } from '../context.js';
+import { globalOptions, timestampOption, withRuntime } from '../context.js';
 import { printFields, printJson, printTable, shortTime } from '../output.js';
 
 const BAR_WIDTH = 30;
@@ -50,15 +49,6 @@ function positiveInteger(name: string) {
   };
 }
 
-function timestamp(name: string) {
-  return (value: string): number => {
-    const parsed = parseTimestamp(value);
-    if (parsed === undefined)
-      throw new InvalidArgumentError(`${name} must be an ISO-8601 time or epoch milliseconds`);
-    return parsed;
-  };
-}
-
 export function registerAnalytics(program: Command): void {
   program
     .command('costs')
@@ -66,8 +56,8 @@ export function registerAnalytics(program: Command): void {
       'tokens and cost of the agents’ model calls by day, agent and model, and the month against the budget',
     )
     .option('--days <n>', 'the last n days, today included', positiveInteger('--days'), 30)
-    .option('--since <time>', 'start of the window (overrides --days)', timestamp('--since'))
-    .option('--until <time>', 'end of the window (default now)', timestamp('--until'))
+    .option('--since <time>', 'start of the window (overrides --days)', timestampOption('--since'))
+    .option('--until <time>', 'end of the window (default now)', timestampOption('--until'))
     .action(async (options: { days: number; since?: number; until?: number }, command: Command) => {
       await withRuntime(command, async (runtime) => {
         const now = Date.now();

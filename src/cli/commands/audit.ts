@@ -1,17 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseTimestamp } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
-import { globalOptions, withRuntime } from '../context.js';
+import { globalOptions, timestampOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
-
-function timestamp(name: string) {
-  return (value: string): number => {
-    const parsed = parseTimestamp(value);
-    if (parsed === undefined)
-      throw new InvalidArgumentError(`${name} must be an ISO-8601 time or epoch milliseconds`);
-    return parsed;
-  };
-}
 
 function positive(value: string): number {
   const parsed = Number(value);
@@ -27,8 +17,8 @@ export function registerAudit(program: Command): void {
     .option('--principal <name>', 'entries by this principal, e.g. token:prometheus or hmac:signals')
     .option('--target <id>', 'entries about this object (incident, recommendation, rule, token…)')
     .option('--action <text>', 'entries whose action contains this text, e.g. /notes or DELETE')
-    .option('--since <time>', 'from this time (ISO-8601)', timestamp('--since'))
-    .option('--until <time>', 'before this time (ISO-8601)', timestamp('--until'))
+    .option('--since <time>', 'from this time (ISO-8601)', timestampOption('--since'))
+    .option('--until <time>', 'before this time (ISO-8601)', timestampOption('--until'))
     .option('--limit <n>', 'how many, newest first', positive, 50)
     .action(
       async (
