@@ -15,6 +15,7 @@ import { openStore } from '../src/store/index.js';
 import {
   BACKENDS,
   type OpxProcess,
+  openCheckoutIncident,
   POSTGRES_URL,
   REPO_ROOT,
   spawnOpx,
@@ -269,27 +270,7 @@ describe.each(BACKENDS)('faults with real opx processes (%s)', (backend) => {
     let runtime: Runtime = await openRuntime(config);
     let incidentId: string;
     try {
-      const result = await runtime.ingest.writer.run((scope) =>
-        runtime.ingest.ingestInScope(
-          scope,
-          [
-            {
-              source: 'generic',
-              fingerprint: 'corrupt-checkpoint',
-              status: 'firing',
-              severity: 'critical',
-              service: 'checkout-service',
-              environment: 'prod',
-              title: 'HighErrorRate on checkout-service',
-              labels: { alertname: 'HighErrorRate' },
-              annotations: {},
-              links: [],
-            },
-          ],
-          'test',
-        ),
-      );
-      incidentId = result.incidentsCreated[0]!;
+      incidentId = await openCheckoutIncident(runtime, 'corrupt-checkpoint');
     } finally {
       await runtime.close();
     }

@@ -7,7 +7,7 @@ import { configSchema } from '../src/config/index.js';
 import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { type OpxProcess, REPO_ROOT, spawnOpx } from './support.js';
+import { type OpxProcess, openCheckoutIncident, REPO_ROOT, spawnOpx } from './support.js';
 
 type Worker = OpxProcess;
 
@@ -52,27 +52,7 @@ describe('an investigation survives SIGKILL of its worker', () => {
       );
       if (!catalog.ok) throw new Error(catalog.error.message);
       await runtime.store.services.upsertMany(catalog.services);
-      const result = await runtime.ingest.writer.run((scope) =>
-        runtime.ingest.ingestInScope(
-          scope,
-          [
-            {
-              source: 'generic',
-              fingerprint: 'resume-test',
-              status: 'firing',
-              severity: 'critical',
-              service: 'checkout-service',
-              environment: 'prod',
-              title: 'HighErrorRate on checkout-service',
-              labels: { alertname: 'HighErrorRate' },
-              annotations: {},
-              links: [],
-            },
-          ],
-          'test',
-        ),
-      );
-      incidentId = result.incidentsCreated[0]!;
+      incidentId = await openCheckoutIncident(runtime, 'resume-test');
       expect(incidentId).toMatch(/^inc_/);
     } finally {
       await runtime.close();

@@ -217,3 +217,28 @@ export function selfSignedCertificate(
   if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
   return files;
 }
+
+/** Opens an incident by storing one critical HighErrorRate signal on checkout-service directly. */
+export async function openCheckoutIncident(runtime: Runtime, fingerprint: string): Promise<string> {
+  const result = await runtime.ingest.writer.run((scope) =>
+    runtime.ingest.ingestInScope(
+      scope,
+      [
+        {
+          source: 'generic',
+          fingerprint,
+          status: 'firing',
+          severity: 'critical',
+          service: 'checkout-service',
+          environment: 'prod',
+          title: 'HighErrorRate on checkout-service',
+          labels: { alertname: 'HighErrorRate' },
+          annotations: {},
+          links: [],
+        },
+      ],
+      'test',
+    ),
+  );
+  return result.incidentsCreated[0]!;
+}
