@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { type StandInModel, startStandInModel } from '../src/llm/stand-in.js';
-import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
+import { BACKENDS, type OpxProcess, REPO_ROOT, spawnOpx, type TestServer, testServer } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IN_CI = !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
@@ -336,5 +337,72 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       .waitFor();
     await shot('kb');
     expect(browserErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () => {
+  let dir: string;
+  let serve: OpxProcess | undefined;
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+    serve?.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the demo incident with the token and address the demo prints', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'opx-console-demo-'));
+    const dataDir = path.join(dir, 'demo');
+    const demo = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'bin', 'opx.js'),
+        '--data-dir',
+        dataDir,
+        '--json',
+        'demo',
+        '--service',
+        'api-gateway',
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, OPX_ADMIN_TOKEN: '', OPX_DATABASE_URL: '', OPX_LOG_LEVEL: 'silent' },
+      },
+    );
+    expect(demo.status, demo.stderr).toBe(0);
+    const printed = JSON.parse(demo.stdout) as {
+      incidentId: string;
+      incident: { title: string };
+      console: { command: string; url: string; token: string };
+    };
+    expect(printed.console.command).toContain('serve');
+    // The command the demo printed, run from where the demo ran, on a free port instead of 8080.
+    const [npx, opx, ...args] = printed.console.command.split(' ');
+    expect([npx, opx]).toEqual(['npx', 'opx']);
+    serve = spawnOpx([...args, '--port', '0'], { OPX_ADMIN_TOKEN: '', OPX_DATABASE_URL: '' });
+    const address = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`opx serve did not start: ${serve!.output()}`)),
+        30_000,
+      );
+      serve!.stdout.on('data', () => {
+        const match = /opx listening on (http:\/\/\S+)/.exec(serve!.output());
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    const page = await browser.newPage();
+    await page.goto(printed.console.url.replace('http://127.0.0.1:8080', address));
+    await page.getByLabel('API token').fill(printed.console.token);
+    await page.getByRole('button', { name: 'Open the console' }).click();
+    await page.getByRole('heading', { name: printed.incident.title }).waitFor();
+    await page.getByText('overall trust').waitFor();
+    await page.getByRole('heading', { name: 'Recommendations' }).waitFor();
   });
 });
