@@ -38,6 +38,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'the fleet on PostgreSQL: 1/2/4 workers under load, and cost as history grows to 1M signals',
     load: () => import('./load.js'),
   },
+  fuzz: {
+    description: 'fast-check over every HTTP route and the CLI parsers: no 5xx, no crash, no partial write',
+    load: () => import('./fuzz.js'),
+  },
   trust: {
     description:
       'trust calibration (accuracy per trust bucket) and grounding: injected hallucinations caught',

@@ -1,5 +1,5 @@
 import type { IncidentSeverity } from '../domain/common.js';
-import { INCIDENT_SEVERITIES } from '../domain/common.js';
+import { INCIDENT_SEVERITIES, wellFormed } from '../domain/common.js';
 import type { CorrelationRule, NormalizedRuleInput } from '../domain/rule.js';
 import { ruleInputSchema } from '../domain/rule.js';
 import { type CompiledMatcher, compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
@@ -81,10 +81,13 @@ export function groupValues(rule: CorrelationRule, signal: MatchableSignal): Rec
 
 /** Stable text for a set of group values: keys sorted, so equal groups from different rules compare equal. */
 export function groupKey(values: Record<string, string>): string {
-  return Object.keys(values)
-    .sort()
-    .map((key) => `${key}=${values[key]}`)
-    .join(',');
+  // Well-formed: the open candidate is found by comparing this key with the stored one.
+  return wellFormed(
+    Object.keys(values)
+      .sort()
+      .map((key) => `${key}=${values[key]}`)
+      .join(','),
+  );
 }
 
 export function renderTitle(template: string, context: Record<string, string | number>): string {

@@ -72,6 +72,15 @@ export function parseTimestamp(value: string): number | undefined {
   return Number.isFinite(parsed) ? parsed : undefined;
 }
 
+/**
+ * The text as the store will hold it: a lone surrogate (legal in JSON, not in UTF-8) becomes U+FFFD,
+ * as both drivers write it. A key compared in memory with its stored self must be built from this,
+ * or it never matches and the insert that follows hits a UNIQUE constraint.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
+}
+
 export function toIso(epochMs: number | null | undefined): string | null {
   return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
 }

@@ -104,7 +104,13 @@ export interface ChainVerification {
 export async function verifyChain(scope: StoreScope, id: string): Promise<ChainVerification> {
   const row = await scope.incidents.getRow(id);
   if (!row) throw new OpxError('not_found', `no incident ${id}`, { path: 'id' });
+  // Every event, page by page: one read stops at the repository's default limit (10,000), and a
+  // longer chain would then look cut short ("events were removed") when nothing was.
   const events = await scope.incidents.events(id);
+  for (let page = events; page.length > 0 && row.last_event_seq > events.length; ) {
+    page = await scope.incidents.events(id, { afterSeq: page[page.length - 1]!.seq });
+    events.push(...page);
+  }
   let previous = GENESIS_HASH;
   let expectedSeq = 1;
   for (const event of events) {

@@ -1,6 +1,6 @@
 import { type CompiledMatcher, compileMatchers } from '../detect/matcher.js';
 import { type CompiledRule, groupKey, groupValues, maxSeverity, renderTitle } from '../detect/rules.js';
-import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
+import { type IncidentSeverity, newId, type Severity, wellFormed } from '../domain/common.js';
 import type { Silence } from '../domain/rule.js';
 import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { planTransition } from '../incidents/lifecycle.js';
@@ -76,7 +76,8 @@ const DEDUP_FAMILY: Record<SignalSource, string> = {
 };
 
 export function dedupKey(source: SignalSource, fingerprint: string): string {
-  return `${DEDUP_FAMILY[source]}:${fingerprint}`;
+  // Well-formed: the firing row is found by comparing this key with the stored one.
+  return `${DEDUP_FAMILY[source]}:${wellFormed(fingerprint)}`;
 }
 
 /**

@@ -50,12 +50,14 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
 
   /** Evaluates now instead of waiting for the schedule; returns the readings and what changed. */
   app.post('/v1/alarms/evaluate', admin, async (request) => {
+    // Before evaluating: a bad Idempotency-Key must be refused before the alarm states are written.
+    const write = writeOf(request);
     const notify = configuredNotifier(runtime.config);
     const result = await evaluateAlarms(runtime.store, runtime.config, {
       ...(notify ? { notify } : {}),
       log: (line) => app.log.info(line),
     });
-    await runtime.ingest.audited(writeOf(request), 200);
+    await runtime.ingest.audited(write, 200);
     return result;
   });
 }

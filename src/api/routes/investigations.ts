@@ -49,11 +49,13 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
   app.post('/v1/incidents/:id/replay', respond, async (request) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const { investigationId } = parseInput(replayBody, request.body ?? {});
+    // Before replaying: a bad Idempotency-Key must be refused before the replay writes anything.
+    const write = writeOf(request);
     const replayed = await replayInvestigation(runtime, id, {
       principal: request.principal.name,
       investigationId,
     });
-    await runtime.ingest.audited(writeOf(request), 200, { detail: { investigationId } });
+    await runtime.ingest.audited(write, 200, { detail: { investigationId } });
     return replayed;
   });
 
