@@ -8,6 +8,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 export const MIGRATIONS: readonly ((db: Kysely<unknown>) => Promise<void>)[] = [
   initialSchema,
   usageFromTraces,
+  auditLookups,
 ];
 
 export function migrationName(index: number): string {
@@ -527,4 +528,17 @@ async function usageFromTraces(db: Kysely<unknown>): Promise<void> {
     .column('investigation_id')
     .execute();
   await db.schema.dropTable('token_usage').execute();
+}
+
+/**
+ * The audit log holds a row for every write and is never pruned: looking up one principal's or one
+ * object's entries, newest first, must not scan it.
+ */
+async function auditLookups(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createIndex('audit_log_principal_at')
+    .on('audit_log')
+    .columns(['principal', 'at'])
+    .execute();
+  await db.schema.createIndex('audit_log_target_at').on('audit_log').columns(['target', 'at']).execute();
 }
