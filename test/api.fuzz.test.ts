@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mutate } from '../bench/support/fuzz.js';
 import { BACKENDS, payload, REPO_ROOT, type TestServer, tableCounts, testServer } from './support.js';
 
 const fixture = (name: string): unknown =>
@@ -27,28 +28,6 @@ const ENDPOINTS: { route: string; valid: () => unknown }[] = [
     valid: () => ({ kind: 'deploy', service: 'fuzz', summary: 'v1', startedAt: '2026-11-26T10:00:00Z' }),
   },
 ];
-
-/** Replaces one value somewhere in a JSON tree with an arbitrary one, or deletes a key. */
-function mutate(value: unknown, choices: number[], replacement: unknown, depth = 0): unknown {
-  const choice = choices[depth] ?? 0;
-  if (Array.isArray(value)) {
-    if (value.length === 0 || depth >= choices.length) return replacement;
-    const index = choice % value.length;
-    const copy = [...value];
-    copy[index] = mutate(copy[index], choices, replacement, depth + 1);
-    return copy;
-  }
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value);
-    if (keys.length === 0 || depth >= choices.length) return replacement;
-    const key = keys[choice % keys.length]!;
-    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-    if (choice % 5 === 4) delete copy[key];
-    else copy[key] = mutate(copy[key], choices, replacement, depth + 1);
-    return copy;
-  }
-  return replacement;
-}
 
 describe.each(BACKENDS)('receivers never answer 5xx nor write partially (%s)', (backend) => {
   let server: TestServer;

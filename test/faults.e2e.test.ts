@@ -14,6 +14,7 @@ import { openRuntime, type Runtime } from '../src/runtime.js';
 import { openStore } from '../src/store/index.js';
 import {
   BACKENDS,
+  exited,
   type OpxProcess,
   openCheckoutIncident,
   POSTGRES_URL,
@@ -22,6 +23,7 @@ import {
   tableCounts,
   testRuntime,
   testServer,
+  waitFor,
 } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
@@ -32,23 +34,6 @@ const KILLS = 20;
 /** Concurrent senders and signals per batch: enough that most kills land inside a transaction. */
 const SENDERS = 4;
 const BATCH = 25;
-
-async function waitFor<T>(what: string, check: () => T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const exited = (child: OpxProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null)
-      resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
 
 /** Starts `opx serve --role api` and waits until it listens; returns its base URL. */
 async function serve(env: Record<string, string>, args: string[] = []) {

@@ -7,7 +7,7 @@ import { configSchema } from '../src/config/index.js';
 import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { type OpxProcess, openCheckoutIncident, REPO_ROOT, spawnOpx } from './support.js';
+import { exited, type OpxProcess, openCheckoutIncident, REPO_ROOT, spawnOpx, waitFor } from './support.js';
 
 type Worker = OpxProcess;
 
@@ -18,21 +18,6 @@ function startWorker(dataDir: string, env: Record<string, string>): Worker {
     ...env,
   });
 }
-
-async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const exited = (child: Worker) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null)
-      resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
 
 describe('an investigation survives SIGKILL of its worker', () => {
   let dataDir: string;
