@@ -53,3 +53,13 @@ export function timestampOption(name: string) {
     return parsed;
   };
 }
+
+/** Commander's parser for a whole-number option from 1 to `max`. */
+export function positiveIntegerOption(name: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1 || parsed > max)
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    return parsed;
+  };
+}

@@ -1,9 +1,9 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { ALARM_NAMES, configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
 import { lastDays, tokenReport } from '../../analytics/tokens.js';
 import { OpxError } from '../../domain/errors.js';
 import type { UsageRow } from '../../store/repositories/analytics.js';
-import { globalOptions, timestampOption, withRuntime } from '../context.js';
+import { globalOptions, positiveIntegerOption, timestampOption, withRuntime } from '../context.js';
 import { printFields, printJson, printTable, shortTime } from '../output.js';
 
 const BAR_WIDTH = 30;
@@ -40,22 +40,13 @@ function usageTable(title: string, key: (row: UsageRow) => string, rows: readonl
   );
 }
 
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return parsed;
-  };
-}
-
 export function registerAnalytics(program: Command): void {
   program
     .command('costs')
     .description(
       'tokens and cost of the agents’ model calls by day, agent and model, and the month against the budget',
     )
-    .option('--days <n>', 'the last n days, today included', positiveInteger('--days'), 30)
+    .option('--days <n>', 'the last n days, today included', positiveIntegerOption('--days', 3660), 30)
     .option('--since <time>', 'start of the window (overrides --days)', timestampOption('--since'))
     .option('--until <time>', 'end of the window (default now)', timestampOption('--until'))
     .action(async (options: { days: number; since?: number; until?: number }, command: Command) => {
@@ -116,7 +107,12 @@ export function registerAnalytics(program: Command): void {
     .description(
       `evaluate and show the alarms (${ALARM_NAMES.length}: guardrails, budget, cost spike, validation) and their history`,
     )
-    .option('--history <n>', 'state changes to show, newest first', positiveInteger('--history'), 20)
+    .option(
+      '--history <n>',
+      'state changes to show, newest first',
+      positiveIntegerOption('--history', 1000),
+      20,
+    )
     .option('--no-evaluate', 'show the stored states without evaluating now')
     .action(async (options: { history: number; evaluate: boolean }, command: Command) => {
       await withRuntime(command, async (runtime) => {

@@ -1,14 +1,7 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { OpxError } from '../../domain/errors.js';
-import { globalOptions, timestampOption, withRuntime } from '../context.js';
+import { globalOptions, positiveIntegerOption, timestampOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
-
-function positive(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100_000)
-    throw new InvalidArgumentError('--limit must be a whole number from 1 to 100000');
-  return parsed;
-}
 
 export function registerAudit(program: Command): void {
   program
@@ -19,7 +12,7 @@ export function registerAudit(program: Command): void {
     .option('--action <text>', 'entries whose action contains this text, e.g. /notes or DELETE')
     .option('--since <time>', 'from this time (ISO-8601)', timestampOption('--since'))
     .option('--until <time>', 'before this time (ISO-8601)', timestampOption('--until'))
-    .option('--limit <n>', 'how many, newest first', positive, 50)
+    .option('--limit <n>', 'how many, newest first', positiveIntegerOption('--limit', 100_000), 50)
     .action(
       async (
         options: {

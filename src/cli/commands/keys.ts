@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { generateKeyEntry } from '../../store/crypto.js';
 import { keyUsage, reencrypt } from '../../store/reencrypt.js';
-import { globalOptions, withRuntime } from '../context.js';
+import { globalOptions, positiveIntegerOption, withRuntime } from '../context.js';
 import { printJson, printTable } from '../output.js';
 
 export function registerKeys(program: Command): void {
@@ -41,12 +41,12 @@ export function registerKeys(program: Command): void {
   keys
     .command('reencrypt')
     .description('rewrite every value under the active key; afterwards older keys can be removed')
-    .option('--batch <n>', 'rows per transaction', '500')
-    .action(async (options: { batch: string }, command: Command) => {
+    .option('--batch <n>', 'rows per transaction', positiveIntegerOption('--batch', 100_000), 500)
+    .action(async (options: { batch: number }, command: Command) => {
       await withRuntime(command, async ({ store }) => {
         const json = globalOptions(command).json;
         const result = await reencrypt(store, {
-          batchSize: Math.max(1, Number(options.batch) || 500),
+          batchSize: options.batch,
           progress: (done) => {
             if (!json) process.stderr.write(`  ${done.table}.${done.column}: ${done.rows} rewritten\n`);
           },
