@@ -41,7 +41,7 @@ candidates of response-strategy are scored like the dataset's own code: hit@k wh
 node is among the first k, an empty answer (insufficient evidence) is a miss, and on no-issue data
 the right answer is empty (specificity).
 
-  --dataset <dir>          dataset root holding <scenario>/graph.csv (default ../shared/datasets/petshop)
+  --dataset <dir>          dataset root holding <scenario>/graph.csv (default bench/data/petshop)
   --split <train|test|all> issues to score (default train); a split that is not there is reported
   --scenario <name>        only this scenario (repeatable)
   --limit <n>              at most n issues per scenario and split (for a quick look)
@@ -87,7 +87,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
       throw new UsageError(`--limit must be a positive integer (got ${JSON.stringify(values.limit)})`);
   }
   return {
-    dataset: path.resolve(values.dataset ?? path.join(REPO_ROOT, '..', 'shared', 'datasets', 'petshop')),
+    dataset: path.resolve(values.dataset ?? path.join(REPO_ROOT, 'bench', 'data', 'petshop')),
     splits: split === 'all' ? [...SPLITS] : [split],
     scenarios: values.scenario ?? null,
     limit,

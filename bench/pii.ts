@@ -23,7 +23,7 @@ threshold is the default policy's.
 Throughput: the engine over every text of both sets, --iterations times, in MB/s, against a baseline
 of one trivial regex pass (/[A-Za-z0-9]{20,}/g) over the same texts.
 
-  --dataset <dir>      holds presidio_synth_dataset_v2.json (default ../shared/datasets/pii)
+  --dataset <dir>      holds presidio_synth_dataset_v2.json (default bench/data/pii)
   --corpus <file>      secrets corpus (default bench/data/secrets-corpus.jsonl)
   --iterations <n>     throughput passes (default 20)
   --out <file>         results file (default bench/results/pii.json)
@@ -89,7 +89,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
       `--iterations must be a positive integer (got ${JSON.stringify(values.iterations)})`,
     );
   return {
-    dataset: path.resolve(values.dataset ?? path.join(REPO_ROOT, '..', 'shared', 'datasets', 'pii')),
+    dataset: path.resolve(values.dataset ?? path.join(REPO_ROOT, 'bench', 'data', 'pii')),
     corpus: path.resolve(values.corpus ?? path.join(REPO_ROOT, 'bench', 'data', 'secrets-corpus.jsonl')),
     iterations,
     out: path.resolve(values.out ?? path.join(REPO_ROOT, 'bench', 'results', 'pii.json')),

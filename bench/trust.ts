@@ -28,7 +28,7 @@ Calibration of OPX's trust score (src/trust/trust.ts) and the grounding check's 
 
   --cases <n>      synthetic cases (default 200)
   --seed <n>       synthetic seed (default 2026; grounding was developed on seed 1)
-  --petshop <dir>  PetShop dataset (default ../shared/datasets/petshop; skipped when absent)
+  --petshop <dir>  PetShop dataset (default bench/data/petshop; skipped when absent)
   --out <file>     results (default bench/results/trust.json)
   --png <file>     reliability diagram (default bench/results/trust-reliability.png)`;
 
@@ -55,7 +55,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     cases: integerFlag(values.cases as string | undefined, 'cases', 200, 10, 100_000),
     seed: integerFlag(values.seed as string | undefined, 'seed', 2026, 0, 2 ** 31 - 1),
     petshop: path.resolve(
-      (values.petshop as string | undefined) ?? path.join(REPO_ROOT, '..', 'shared', 'datasets', 'petshop'),
+      (values.petshop as string | undefined) ?? path.join(REPO_ROOT, 'bench', 'data', 'petshop'),
     ),
     out: path.resolve((values.out as string | undefined) ?? path.join(results, 'trust.json')),
     png: path.resolve((values.png as string | undefined) ?? path.join(results, 'trust-reliability.png')),

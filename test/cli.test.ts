@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATASETS, REPO_ROOT } from './support.js';
+import { FIXTURES, REPO_ROOT } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
 
@@ -36,7 +36,7 @@ describe('opx CLI on a SQLite data dir', () => {
   });
 
   it('ingests a real Alertmanager payload from a file and from stdin, then walks the incident', () => {
-    const file = path.join(DATASETS, 'payloads', 'alertmanager-0.25-webhook-firing.json');
+    const file = path.join(FIXTURES, 'payloads', 'alertmanager-0.25-webhook-firing.json');
     const ingest = opx(data('--json', 'ingest', '--format', 'alertmanager', file));
     expect(ingest.code).toBe(0);
     const result = JSON.parse(ingest.stdout);
@@ -46,7 +46,7 @@ describe('opx CLI on a SQLite data dir', () => {
     const resolved = opx(data('ingest', '--format', 'alertmanager', '-'), {
       input: JSON.stringify(
         JSON.parse(
-          spawnSync('cat', [path.join(DATASETS, 'payloads', 'alertmanager-0.25-webhook-resolved.json')], {
+          spawnSync('cat', [path.join(FIXTURES, 'payloads', 'alertmanager-0.25-webhook-resolved.json')], {
             encoding: 'utf8',
           }).stdout,
         ),

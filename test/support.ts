@@ -31,15 +31,16 @@ export function spawnOpx(args: readonly string[], env: Record<string, string>): 
   child.stderr.on('data', keep);
   return Object.assign(child, { output: () => output });
 }
-export const DATASETS = path.resolve(REPO_ROOT, '..', 'shared', 'datasets');
+/** Real payloads copied into the repository with their licences (test/fixtures/README.md). */
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 export const POSTGRES_URL = process.env.OPX_TEST_POSTGRES_URL;
 
 export function payload(name: string): unknown {
-  return JSON.parse(readFileSync(path.join(DATASETS, 'payloads', name), 'utf8'));
+  return JSON.parse(readFileSync(path.join(FIXTURES, 'payloads', name), 'utf8'));
 }
 
 export function payloadText(name: string): string {
-  return readFileSync(path.join(DATASETS, 'payloads', name), 'utf8');
+  return readFileSync(path.join(FIXTURES, 'payloads', name), 'utf8');
 }
 
 /** The backends every store-touching suite runs on: SQLite always, PostgreSQL when configured. */

@@ -16,7 +16,7 @@ import { sql } from 'kysely';
 import type { Config } from '../../src/config/index.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { Scope } from '../../src/store/index.js';
-import { DATASETS, REPO_ROOT, type TestServer, testServer } from '../../test/support.js';
+import { FIXTURES, REPO_ROOT, type TestServer, testServer } from '../../test/support.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 const METHODS: readonly Method[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
@@ -80,7 +80,7 @@ export interface FuzzResponse {
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(path.join(REPO_ROOT, 'src', 'ingest', 'adapters', 'fixtures', name), 'utf8'));
 const payload = (name: string): unknown =>
-  JSON.parse(readFileSync(path.join(DATASETS, 'payloads', name), 'utf8'));
+  JSON.parse(readFileSync(path.join(FIXTURES, 'payloads', name), 'utf8'));
 
 const ruleBody = {
   name: 'fuzz-rule',

@@ -246,10 +246,7 @@ describe('prefilters', () => {
     .filter((line) => line.trim() !== '')
     .map((line) => (JSON.parse(line) as { text: string }).text);
   const presidio = JSON.parse(
-    readFileSync(
-      path.join(ROOT, '..', 'shared', 'datasets', 'pii', 'presidio_synth_dataset_v2.json'),
-      'utf8',
-    ),
+    readFileSync(path.join(ROOT, 'bench', 'data', 'pii', 'presidio_synth_dataset_v2.json'), 'utf8'),
   ) as { full_text: string }[];
   const texts = [...corpus, ...presidio.map((record) => record.full_text)];
 

@@ -4,7 +4,7 @@ import { parseAlertmanagerWebhook } from './alertmanager.js';
 import { checkAdapterResult } from './contract.js';
 
 const payload = (file: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(new URL(`../../../../shared/datasets/payloads/${file}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../test/fixtures/payloads/${file}`, import.meta.url), 'utf8'));
 
 const now = Date.parse('2026-11-26T21:47:00Z');
 const startsAt = Date.parse('2026-11-26T21:46:30Z');

@@ -7,7 +7,7 @@ import { checkAdapterResult } from './contract.js';
 type Json = Record<string, any>;
 
 const payload = (file: string): Json =>
-  JSON.parse(readFileSync(new URL(`../../../../shared/datasets/payloads/${file}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../test/fixtures/payloads/${file}`, import.meta.url), 'utf8'));
 const fixture = (file: string): Json =>
   JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8'));
 

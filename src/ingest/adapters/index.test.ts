@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ADAPTERS, checkAdapterResult, INGEST_FORMATS, type IngestFormat, isIngestFormat } from './index.js';
 
 const payload = (file: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../../../shared/datasets/payloads/${file}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../test/fixtures/payloads/${file}`, import.meta.url), 'utf8'));
 const fixture = (file: string): unknown =>
   JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8'));
 
