@@ -13,6 +13,7 @@ import { registerInvestigate } from './commands/investigate.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerKeys } from './commands/keys.js';
 import { registerKnowledge } from './commands/knowledge.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTraces } from './commands/traces.js';
 import { reportError } from './output.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServe(program);
+  registerMigrate(program);
   registerIngest(program);
   registerIncidents(program);
   registerAdmin(program);

@@ -13,6 +13,13 @@ export interface ConnectionOptions {
   schema?: string;
   /** Open SQLite read-only / run PostgreSQL sessions READ ONLY: least privilege enforced by the database. */
   readOnly?: boolean;
+  /**
+   * Open only to look (`opx migrate --dry-run`), leaving no trace: SQLite opens an existing file
+   * without changing its journal mode, refuses writes (query_only), and as the last connection to
+   * close removes the -wal and -shm files a read-only handle would leave behind; PostgreSQL sessions
+   * run READ ONLY, as with readOnly.
+   */
+  inspectOnly?: boolean;
   poolSize?: number;
   /**
    * How long a statement waits for a lock another connection holds before failing (SQLITE_BUSY,
@@ -47,13 +54,13 @@ export function openConnection(url: string, options: ConnectionOptions = {}): Co
 }
 
 function openSqlite(file: string, options: ConnectionOptions): Connection {
-  if (file !== ':memory:' && !options.readOnly)
+  if (file !== ':memory:' && !options.readOnly && !options.inspectOnly)
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let database: SqliteDatabase.Database;
   try {
     database = new SqliteDatabase(file, {
       readonly: options.readOnly ?? false,
-      fileMustExist: options.readOnly ?? false,
+      fileMustExist: (options.readOnly || options.inspectOnly) ?? false,
     });
   } catch (error) {
     throw new OpxError(
@@ -66,7 +73,8 @@ function openSqlite(file: string, options: ConnectionOptions): Connection {
   }
   // Another process (the CLI next to a running server) may hold the write lock for a moment.
   database.pragma(`busy_timeout = ${lockTimeoutOf(options)}`);
-  if (!options.readOnly) {
+  if (options.inspectOnly) database.pragma('query_only = ON');
+  else if (!options.readOnly) {
     database.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before we answer 2xx, even across power loss.
     database.pragma('synchronous = FULL');
@@ -126,7 +134,7 @@ function lockTimeoutOf(options: ConnectionOptions): number {
 function openPostgres(url: string, options: ConnectionOptions): Connection {
   const settings: string[] = [];
   if (options.schema) settings.push(`-c search_path=${options.schema}`);
-  if (options.readOnly) settings.push('-c default_transaction_read_only=on');
+  if (options.readOnly || options.inspectOnly) settings.push('-c default_transaction_read_only=on');
   settings.push(`-c lock_timeout=${lockTimeoutOf(options)}`);
   const pool = new pg.Pool({
     connectionString: url,

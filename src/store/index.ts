@@ -5,7 +5,13 @@ export {
   survivePostgresDisconnects,
 } from './connection.js';
 export { type StoreFault, storeFault, storeUnavailable } from './faults.js';
-export { MIGRATIONS } from './migrations.js';
+export {
+  MIGRATION_NAMES,
+  MIGRATIONS,
+  type MigrationPlan,
+  migrationStatements,
+  planMigrations,
+} from './migrations.js';
 export { type ApiToken, type AuditEntry, SCOPES, type Scope } from './repositories/access.js';
 export {
   type EventDraft,

@@ -1,29 +1,143 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import {
+  DummyDriver,
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+import type { Dialect } from './connection.js';
+
+export interface OpxMigration {
+  /** What the migration changes, in one line an operator reads in `opx migrate --dry-run`. */
+  summary: string;
+  up(db: Kysely<unknown>): Promise<void>;
+}
 
 /**
- * Append-only: a migration's position in this list is its version. Never edit a shipped entry; add one.
- * Column types are chosen so one definition works on SQLite and PostgreSQL: text, bigint (epoch ms),
- * integer (0/1 flags and counts), double precision (costs, scores).
+ * Append-only: a migration's position in this list is its version. Never edit a shipped entry's `up`;
+ * add one. Column types are chosen so one definition works on SQLite and PostgreSQL: text, bigint
+ * (epoch ms), integer (0/1 flags and counts), double precision (costs, scores).
  */
-export const MIGRATIONS: readonly ((db: Kysely<unknown>) => Promise<void>)[] = [
-  initialSchema,
-  usageFromTraces,
-  auditLookups,
+export const MIGRATIONS: readonly OpxMigration[] = [
+  {
+    summary: 'the initial schema: every table OPX keeps, with its indexes',
+    up: initialSchema,
+  },
+  {
+    summary:
+      'llm_traces gains investigation_id, and indexes on it and on created_at, for token analytics; the unused token_usage table is dropped',
+    up: usageFromTraces,
+  },
+  {
+    summary: 'audit_log is indexed by principal and by target, newest first',
+    up: auditLookups,
+  },
 ];
 
+/** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
+export const MIGRATION_TABLE = 'opx_migrations';
+export const MIGRATION_LOCK_TABLE = 'opx_migrations_lock';
+
+/** A migration's name is its version, zero-padded so that name order (Kysely's) is list order. */
 export function migrationName(index: number): string {
   return `${String(index).padStart(4, '0')}`;
 }
 
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((_, index) => migrationName(index));
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     const migrations: Record<string, Migration> = {};
-    MIGRATIONS.forEach((up, index) => {
+    MIGRATIONS.forEach(({ up }, index) => {
       migrations[migrationName(index)] = { up };
     });
     return migrations;
   },
 };
+
+export interface MigrationPlan {
+  /** How many of this release's migrations the store has applied. */
+  version: number;
+  /** What `migrate()` would apply, in order. */
+  pending: string[];
+  /** Why `migrate()` would refuse, when it would. */
+  refusal?: string;
+}
+
+/**
+ * What migrating a store that has applied `executed` would do, by the rules Kysely's migrator
+ * enforces: every applied migration must be one this release knows, and the applied ones must be the
+ * first ones of the list (a migration is never inserted before one already applied).
+ */
+export function planMigrations(executed: readonly string[]): MigrationPlan {
+  const applied = new Set(executed);
+  const unknown = [...applied].filter((name) => !MIGRATION_NAMES.includes(name)).sort();
+  const version = MIGRATION_NAMES.filter((name) => applied.has(name)).length;
+  const pending = MIGRATION_NAMES.filter((name) => !applied.has(name));
+  if (unknown.length > 0) {
+    return {
+      version,
+      pending,
+      refusal:
+        `the store has applied migration${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}, which this release ` +
+        `does not have (it knows ${MIGRATION_NAMES[0]}-${MIGRATION_NAMES.at(-1)}): it was migrated by a newer OPX ` +
+        'release. Run that release, or restore the backup taken before its migration.',
+    };
+  }
+  const gap = MIGRATION_NAMES.slice(0, version).find((name) => !applied.has(name));
+  if (gap !== undefined) {
+    return {
+      version,
+      pending,
+      refusal: `the store has applied migrations after ${gap} but not ${gap} itself; migrations must apply in order`,
+    };
+  }
+  return { version, pending };
+}
+
+/**
+ * The SQL a migration runs on a dialect, compiled without a database: the migration runs against a
+ * driver that executes nothing and answers every query with no rows. A migration that reads rows to
+ * decide what to write therefore shows what it would write where the read finds nothing;
+ * `opx migrate --dry-run` says so next to it.
+ */
+export async function migrationStatements(name: string, dialect: Dialect): Promise<string[]> {
+  const index = MIGRATION_NAMES.indexOf(name);
+  const migration = MIGRATIONS[index];
+  if (migration === undefined) throw new Error(`no migration ${name}`);
+  const statements: string[] = [];
+  const db = new Kysely<unknown>({
+    dialect:
+      dialect === 'sqlite'
+        ? {
+            createAdapter: () => new SqliteAdapter(),
+            createDriver: () => new DummyDriver(),
+            createIntrospector: (inner) => new SqliteIntrospector(inner),
+            createQueryCompiler: () => new SqliteQueryCompiler(),
+          }
+        : {
+            createAdapter: () => new PostgresAdapter(),
+            createDriver: () => new DummyDriver(),
+            createIntrospector: (inner) => new PostgresIntrospector(inner),
+            createQueryCompiler: () => new PostgresQueryCompiler(),
+          },
+    log: (event) => {
+      const { sql, parameters } = event.query;
+      statements.push(parameters.length > 0 ? `${sql} -- parameters ${JSON.stringify(parameters)}` : sql);
+    },
+  });
+  try {
+    await migration.up(db);
+  } finally {
+    await db.destroy();
+  }
+  return statements;
+}
 
 const TIME = 'bigint';
 const FLOAT = 'double precision';

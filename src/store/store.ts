@@ -2,7 +2,14 @@ import { type Kysely, Migrator, sql } from 'kysely';
 import { OpxError } from '../domain/errors.js';
 import { type ConnectionOptions, type Dialect, ensurePostgresSchema, openConnection } from './connection.js';
 import type { FieldCipher } from './crypto.js';
-import { MIGRATIONS, migrationProvider } from './migrations.js';
+import {
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+  MIGRATIONS,
+  type MigrationPlan,
+  migrationProvider,
+  planMigrations,
+} from './migrations.js';
 import { auditRepository, idempotencyRepository, tokenRepository } from './repositories/access.js';
 import { analyticsRepository } from './repositories/analytics.js';
 import type { RepositoryContext } from './repositories/base.js';
@@ -58,6 +65,11 @@ export interface Store extends StoreScope {
   /** Runs `work` in one transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (scope: StoreScope) => Promise<T>): Promise<T>;
   migrate(): Promise<{ applied: string[]; version: number }>;
+  /**
+   * What `migrate()` would do, found by reading only: on a store never migrated, the bookkeeping
+   * tables are not created. Works on a read-only connection.
+   */
+  migrationPlan(): Promise<MigrationPlan>;
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
@@ -73,7 +85,7 @@ export interface StoreOptions extends ConnectionOptions {
 
 export async function openStore(url: string, storeOptions: StoreOptions = {}): Promise<Store> {
   const { cipher, ...options } = storeOptions;
-  if (options.schema && /^postgres(ql)?:\/\//.test(url) && !options.readOnly) {
+  if (options.schema && /^postgres(ql)?:\/\//.test(url) && !options.readOnly && !options.inspectOnly) {
     await ensurePostgresSchema(url, options.schema);
   }
   const connection = openConnection(url, options);
@@ -89,8 +101,8 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
-    migrationTableName: 'opx_migrations',
-    migrationLockTableName: 'opx_migrations_lock',
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
 
@@ -104,9 +116,14 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
     async migrate() {
       const { error, results } = await migrator.migrateToLatest();
       if (error) {
+        // Kysely's "corrupted migrations" says what it found, not what the operator should do.
+        const refusal = await executedMigrations(db, dialect, migrationTableSchema).then(
+          (executed) => planMigrations(executed).refusal,
+          () => undefined,
+        );
         throw new OpxError(
           'store_unavailable',
-          `migration failed: ${(error as Error).message ?? String(error)}`,
+          `migration failed: ${refusal ?? (error as Error).message ?? String(error)}`,
           { cause: error },
         );
       }
@@ -116,6 +133,9 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
           .map((result) => result.migrationName),
         version: MIGRATIONS.length,
       };
+    },
+    async migrationPlan() {
+      return planMigrations(await executedMigrations(db, dialect, migrationTableSchema));
     },
     async schemaVersion() {
       try {
@@ -129,6 +149,30 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
       await db.destroy();
     },
   };
+}
+
+/** The names in the migration bookkeeping table; none when the table does not exist yet. */
+async function executedMigrations(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  schema: string | undefined,
+): Promise<string[]> {
+  const exists =
+    dialect === 'sqlite'
+      ? await sql<{
+          n: number;
+        }>`select count(*) as n from sqlite_master where type = 'table' and name = ${MIGRATION_TABLE}`.execute(
+          db,
+        )
+      : await sql<{ n: number }>`select count(*)::int as n from information_schema.tables
+          where table_schema = coalesce(${schema ?? null}, current_schema()) and table_name = ${MIGRATION_TABLE}`.execute(
+          db,
+        );
+  if (Number(exists.rows[0]?.n ?? 0) === 0) return [];
+  const table =
+    dialect === 'postgres' && schema ? sql.table(`${schema}.${MIGRATION_TABLE}`) : sql.table(MIGRATION_TABLE);
+  const rows = await sql<{ name: string }>`select name from ${table}`.execute(db);
+  return rows.rows.map((row) => row.name);
 }
 
 /** Checks the database answers; used by health checks. */

@@ -3,13 +3,12 @@ import { pino } from 'pino';
 import { scheduleAlarms } from '../../analytics/alarms.js';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
-import { type Config, storeUrl } from '../../config/index.js';
+import type { Config } from '../../config/index.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
-import { migrateAndSeed, openRuntime } from '../../runtime.js';
+import { openRuntime } from '../../runtime.js';
 import { shutdownTelemetry } from '../../telemetry/tracing.js';
-import { configFrom, globalOptions } from '../context.js';
-import { printJson } from '../output.js';
+import { configFrom } from '../context.js';
 
 export function registerServe(program: Command): void {
   program
@@ -105,27 +104,6 @@ export function registerServe(program: Command): void {
       const config = configFrom(command);
       configuredRefiners(config);
       await runWorkerProcess(config);
-    });
-
-  program
-    .command('migrate')
-    .description('create or upgrade the database schema (safe to re-run)')
-    .action(async (_options: unknown, command: Command) => {
-      const config = configFrom(command);
-      const runtime = await openRuntime(config, { migrate: false });
-      try {
-        const result = await migrateAndSeed(runtime.store, { checkpoints: 'always' });
-        const version = await runtime.store.schemaVersion();
-        if (globalOptions(command).json) printJson({ ...result, version, store: storeUrl(config) });
-        else {
-          process.stdout.write(
-            `${result.applied.length === 0 ? 'schema already current' : `applied migrations ${result.applied.join(', ')}`}; version ${version}` +
-              `${result.seededRules ? `; installed ${result.seededRules} default rules` : ''}\n`,
-          );
-        }
-      } finally {
-        await runtime.close();
-      }
     });
 }
 
