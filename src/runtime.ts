@@ -63,7 +63,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       autoResolve: config.autoResolve,
       reopenGraceMs: config.reopenGraceSeconds * 1000,
       investigate: config.autoInvestigate
-        ? { maxAttempts: config.investigationMaxAttempts, delayMs: config.investigateDelaySeconds * 1000 }
+        ? {
+            maxAttempts: config.investigationMaxAttempts,
+            delayMs: config.investigateDelaySeconds * 1000,
+            rerunDebounceMs: config.reinvestigateDebounceSeconds * 1000,
+          }
         : undefined,
     },
     config.redactStoredText ? new StorageRedactor(key) : undefined,

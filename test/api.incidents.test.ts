@@ -15,9 +15,10 @@ async function openIncident(
   server: TestServer,
   service: string,
   fingerprint = `${service}-fp`,
+  extra: Record<string, unknown> = {},
 ): Promise<string> {
   const response = await server.request('POST', '/v1/signals', {
-    body: critical(service, fingerprint),
+    body: critical(service, fingerprint, extra),
     token: server.tokens.ingest,
   });
   expect(response.status).toBe(200);
@@ -213,7 +214,9 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
       },
       token: server.tokens.ingest,
     });
-    const id = await openIncident(server, 'orders', 'orders-evidence');
+    // Another environment: in prod, frontend (which calls orders) still has an incident open from an
+    // earlier test, and this signal would join it.
+    const id = await openIncident(server, 'orders', 'orders-evidence', { environment: 'staging' });
     const frozen = await server.request('POST', `/v1/incidents/${id}/evidence`, {
       token: server.tokens.respond,
     });

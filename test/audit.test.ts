@@ -27,7 +27,7 @@ function declaredWrites(tree: string): string[] {
 }
 
 /** POST/PUT/DELETE routes that change nothing, so they have nothing to audit. */
-const NOT_WRITES = new Set(['POST /v1/guardrails/check']);
+const NOT_WRITES = new Set(['POST /v1/guardrails/check', 'POST /v1/rules/dry-run']);
 
 describe.each(BACKENDS)('audit log of authenticated writes (%s)', (backend) => {
   let server: TestServer;
@@ -152,6 +152,27 @@ describe.each(BACKENDS)('audit log of authenticated writes (%s)', (backend) => {
       '/v1/incidents/:id/severity',
       `/v1/incidents/${incidentId}/severity`,
       { ...respond, body: { severity: 'SEV1' } },
+      incidentId,
+    );
+    // A second payments incident in another environment, merged into the first, then split off again.
+    const other = await write('POST', '/v1/signals', '/v1/signals', {
+      token: tokens.ingest,
+      body: { service: 'payments', environment: 'staging', title: 'p99 latency', severity: 'critical' },
+    });
+    const otherId: string = other.json.signals[0].incidentIds[0];
+    const otherSignal: string = other.json.signals[0].id;
+    await write(
+      'POST',
+      '/v1/incidents/:id/merge',
+      `/v1/incidents/${otherId}/merge`,
+      { ...respond, body: { into: incidentId, reason: 'same outage' } },
+      otherId,
+    );
+    await write(
+      'POST',
+      '/v1/incidents/:id/split',
+      `/v1/incidents/${incidentId}/split`,
+      { ...respond, body: { signalIds: [otherSignal], reason: 'another environment' } },
       incidentId,
     );
     await write(

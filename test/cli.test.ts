@@ -30,7 +30,7 @@ describe('opx CLI on a SQLite data dir', () => {
     const first = opx(data('migrate'));
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('applied migrations 0000');
-    expect(first.stdout).toContain('installed 4 default rules');
+    expect(first.stdout).toContain('installed 5 default rules');
     const second = opx(data('migrate'));
     expect(second.stdout).toContain('schema already current');
   });

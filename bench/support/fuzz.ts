@@ -270,6 +270,25 @@ export function routeSpecs(): RouteSpec[] {
         scope: 'respond',
       }),
     },
+    // Merge and split change which incident the other routes work on, so their valid requests are
+    // well-formed but refused: a merge into an incident that does not exist (404) and a split of every
+    // signal the incident holds (400). The tests in test/correlation.test.ts cover their 2xx.
+    {
+      route: 'POST /v1/incidents/:id/merge',
+      valid: (context) => ({
+        params: { id: context.lifecycleIncidentId },
+        body: { into: 'inc_00000000000000000000000000', reason: 'fuzz' },
+        scope: 'respond',
+      }),
+    },
+    {
+      route: 'POST /v1/incidents/:id/split',
+      valid: (context) => ({
+        params: { id: context.incidentId },
+        body: { signalIds: [context.signalId], reason: 'fuzz' },
+        scope: 'respond',
+      }),
+    },
     {
       route: 'POST /v1/incidents/:id/notes',
       valid: (context) => ({
@@ -337,6 +356,15 @@ export function routeSpecs(): RouteSpec[] {
         const read = await client.get(`/v1/rules/${encodeURIComponent(rule?.id ?? '-')}`);
         return read.status === 200 ? undefined : `rule ${rule?.id} was created but reads ${read.status}`;
       },
+    },
+    {
+      route: 'POST /v1/rules/dry-run',
+      // A rehearsal replays the last hour's signals in a scratch store and writes nothing here.
+      valid: () => ({
+        body: { rules: [ruleBody], since: new Date(Date.now() - 3_600_000).toISOString() },
+        scope: 'admin',
+      }),
+      costly: 'each 2xx replays the stored signals of the window into a scratch store',
     },
     {
       route: 'PUT /v1/rules/:id',

@@ -67,6 +67,11 @@ export const configSchema = z.strictObject({
    * joins the incident before the evidence is frozen.
    */
   investigateDelaySeconds: z.coerce.number().int().min(0).max(3600).default(10),
+  /**
+   * An incident that materially changes (a service joins, its origin moves, its severity rises, an
+   * incident merges into it) is investigated again, at most once per this many seconds.
+   */
+  reinvestigateDebounceSeconds: z.coerce.number().int().min(1).max(3600).default(30),
   /** Wall-clock limit for one investigation attempt. */
   investigationTimeoutSeconds: z.coerce.number().int().min(1).default(300),
   /** Wall-clock limit for one agent tool call (a read of the evidence). */
@@ -230,6 +235,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   idempotencyRetentionHours: 'OPX_IDEMPOTENCY_RETENTION_HOURS',
   autoInvestigate: 'OPX_AUTO_INVESTIGATE',
   investigateDelaySeconds: 'OPX_INVESTIGATE_DELAY_SECONDS',
+  reinvestigateDebounceSeconds: 'OPX_REINVESTIGATE_DEBOUNCE_SECONDS',
   investigationTimeoutSeconds: 'OPX_INVESTIGATION_TIMEOUT_SECONDS',
   toolTimeoutSeconds: 'OPX_TOOL_TIMEOUT_SECONDS',
   investigationMaxAttempts: 'OPX_INVESTIGATION_MAX_ATTEMPTS',

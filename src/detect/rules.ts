@@ -1,14 +1,27 @@
 import type { IncidentSeverity } from '../domain/common.js';
 import { INCIDENT_SEVERITIES, wellFormed } from '../domain/common.js';
-import type { CorrelationRule, NormalizedRuleInput } from '../domain/rule.js';
+import type { CorrelationRule, NormalizedRuleInput, ThresholdRule, TopologyRule } from '../domain/rule.js';
 import { ruleInputSchema } from '../domain/rule.js';
 import { type CompiledMatcher, compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
 
 /**
- * The rules OPX ships. They share the group_by [service, environment], so a critical alert and a later
- * burst of errors on the same service land in one incident rather than three.
+ * The rules OPX ships. The threshold rules share the group_by [service, environment], so a critical
+ * alert and a later burst of errors on the same service land in one incident rather than three; the
+ * topology rule then joins the alerts of a cascade, service by service, into the incident already open.
  */
 export const DEFAULT_RULES: readonly NormalizedRuleInput[] = [
+  {
+    kind: 'topology',
+    name: 'service-topology',
+    description:
+      "A signal joins an open incident of its environment when its service is within 2 hops of the incident's " +
+      "services in the dependency graph and it starts within 10 minutes of the incident's last signal.",
+    enabled: true,
+    priority: 5,
+    matchers: [{ field: 'severity', op: '>=', value: 'warning' }],
+    windowSeconds: 600,
+    hops: 2,
+  },
   {
     name: 'critical-signal',
     description: 'Any critical signal opens an incident for its service, or joins the one already open.',
@@ -62,18 +75,34 @@ export const DEFAULT_RULES: readonly NormalizedRuleInput[] = [
 ].map((rule) => ruleInputSchema.parse(rule));
 
 export interface CompiledRule {
-  rule: CorrelationRule;
+  rule: ThresholdRule;
   matches: CompiledMatcher;
 }
 
-export function compileRules(rules: readonly CorrelationRule[]): CompiledRule[] {
-  return rules
-    .filter((rule) => rule.enabled)
-    .map((rule) => ({ rule, matches: compileMatchers(rule.matchers) }));
+export interface CompiledTopologyRule {
+  rule: TopologyRule;
+  matches: CompiledMatcher;
+}
+
+export interface CompiledRuleSet {
+  threshold: CompiledRule[];
+  /** The enabled topology rule that runs first (lowest priority value), if any. */
+  topology: CompiledTopologyRule | undefined;
+}
+
+export function compileRules(rules: readonly CorrelationRule[]): CompiledRuleSet {
+  const enabled = rules.filter((rule) => rule.enabled);
+  const topology = enabled.find((rule): rule is TopologyRule => rule.kind === 'topology');
+  return {
+    threshold: enabled
+      .filter((rule): rule is ThresholdRule => rule.kind === 'threshold')
+      .map((rule) => ({ rule, matches: compileMatchers(rule.matchers) })),
+    topology: topology && { rule: topology, matches: compileMatchers(topology.matchers) },
+  };
 }
 
 /** The values a rule groups by, in the rule's order. */
-export function groupValues(rule: CorrelationRule, signal: MatchableSignal): Record<string, string> {
+export function groupValues(rule: ThresholdRule, signal: MatchableSignal): Record<string, string> {
   const out: Record<string, string> = {};
   for (const field of rule.groupBy) out[field] = fieldValue(signal, field);
   return out;

@@ -21,6 +21,12 @@ export interface EvidenceBundle {
   history: PastIncident[];
   /** Runbook and postmortem sections retrieved for this incident when the bundle was frozen. */
   knowledge: KnowledgeSection[];
+  /**
+   * Firing signals on services in the topology neighbourhood during the look-back that belong to
+   * another incident (`incidentId`) or to none (`null`): context, not this incident's evidence.
+   * Absent in bundles frozen before it existed.
+   */
+  neighbourSignals?: { incidentId: string | null; signal: Signal }[];
   hash: string;
 }
 

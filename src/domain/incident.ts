@@ -60,6 +60,10 @@ export interface Incident {
   signalsResolvedAt: number | null;
   rootCause: string | null;
   resolution: string | null;
+  /** The current probable origin service: where correlation traced the fault, or the investigation's answer. */
+  rootService: string | null;
+  /** Set on an incident closed because it was merged into this one. */
+  mergedInto: string | null;
   signalCount: number;
   updatedAt: number;
 }
@@ -84,6 +88,11 @@ export const INCIDENT_EVENT_TYPES = [
   'recommendation_proposed',
   'recommendation_approved',
   'recommendation_rejected',
+  'origin_moved',
+  'merged_into',
+  'merged_from',
+  'signals_split',
+  'split_from',
 ] as const;
 export type IncidentEventType = (typeof INCIDENT_EVENT_TYPES)[number];
 
@@ -98,6 +107,33 @@ export interface IncidentEvent {
   prevHash: string;
   hash: string;
 }
+
+/**
+ * Why a signal is on an incident: the threshold rule that opened or fed it, the topology rule with the
+ * path in the dependency graph, a merge that brought it, or a human.
+ */
+export type JoinReason =
+  | { kind: 'rule'; rule: string }
+  | {
+      kind: 'topology';
+      rule: string;
+      relation: 'same' | 'caller' | 'dependency';
+      /** From the signal's service to the incident service it reached. */
+      path: string[];
+    }
+  | { kind: 'merge'; from: string; principal: string }
+  | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };
+
+export const mergeInputSchema = z.strictObject({
+  into: z.string().min(1).max(100),
+  reason: z.string().trim().min(1).max(2000).optional(),
+});
+
+export const splitInputSchema = z.strictObject({
+  signalIds: z.array(z.string().min(1).max(100)).min(1).max(1000),
+  title: z.string().trim().min(1).max(500).optional(),
+  reason: z.string().trim().min(1).max(2000).optional(),
+});
 
 export const transitionInputSchema = z.strictObject({
   reason: z.string().max(2000).optional(),

@@ -44,7 +44,7 @@ function isValidRegex(pattern: string): boolean {
   }
 }
 
-export const ruleInputSchema = z.strictObject({
+const ruleCommon = {
   name: z
     .string()
     .min(1)
@@ -55,12 +55,18 @@ export const ruleInputSchema = z.strictObject({
   /** Lower runs first; only matters for the order detections are listed in. */
   priority: z.number().int().min(0).max(1000).default(100),
   matchers: z.array(matcherSchema).max(50).default([]),
-  groupBy: z.array(z.string().min(1).max(256)).max(10).default(['service', 'environment']),
   windowSeconds: z
     .number()
     .int()
     .min(1)
     .max(7 * 24 * 3600),
+};
+
+/** Groups matching signals by label values and opens an incident once a group reaches its threshold. */
+export const thresholdRuleSchema = z.strictObject({
+  ...ruleCommon,
+  kind: z.literal('threshold').default('threshold'),
+  groupBy: z.array(z.string().min(1).max(256)).max(10).default(['service', 'environment']),
   threshold: z.strictObject({
     kind: z.enum(['count', 'distinct_services']),
     value: z.number().int().min(1).max(10_000),
@@ -68,16 +74,34 @@ export const ruleInputSchema = z.strictObject({
   severity: incidentSeveritySchema,
   titleTemplate: z.string().min(1).max(500),
 });
+
+/**
+ * Joins a matching signal to an open incident of the same environment when its service is within
+ * `hops` of the incident's services in the dependency graph, and the signal starts within
+ * `windowSeconds` of the incident's last signal (src/detect/topology.ts). It never opens an incident.
+ */
+export const topologyRuleSchema = z.strictObject({
+  ...ruleCommon,
+  kind: z.literal('topology'),
+  hops: z.number().int().min(1).max(4).default(2),
+});
+
+export const ruleInputSchema = z.discriminatedUnion('kind', [thresholdRuleSchema, topologyRuleSchema]);
 export type RuleInput = z.input<typeof ruleInputSchema>;
 export type NormalizedRuleInput = z.output<typeof ruleInputSchema>;
+export type ThresholdRuleInput = z.output<typeof thresholdRuleSchema>;
+export type TopologyRuleInput = z.output<typeof topologyRuleSchema>;
 
-export interface CorrelationRule extends NormalizedRuleInput {
+interface RuleMeta {
   id: string;
   version: number;
   builtIn: boolean;
   createdAt: number;
   updatedAt: number;
 }
+export type ThresholdRule = ThresholdRuleInput & RuleMeta;
+export type TopologyRule = TopologyRuleInput & RuleMeta;
+export type CorrelationRule = ThresholdRule | TopologyRule;
 
 export const silenceInputSchema = z.strictObject({
   kind: z.enum(['silence', 'maintenance']).default('silence'),

@@ -212,6 +212,7 @@ export async function buildEvidenceBundle(
     await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
   ).filter((change) => change.createdAt <= asOf);
   const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
+  const neighbourSignals = await signalsAround(scope, incident, signals, names, asOf, options.lookbackMs);
   const knowledge = await relevantKnowledge(scope, signals, options.knowledge);
   const content = {
     incidentId,
@@ -225,6 +226,7 @@ export async function buildEvidenceBundle(
     neighbourhood,
     history,
     knowledge,
+    neighbourSignals,
   };
   const hash = sha256(canonicalJson(content));
   return { id: newId('bundle', asOf), ...content, hash };
@@ -322,6 +324,39 @@ async function pastIncidents(
     resolution: incident.resolution,
     alerts: alerts.get(incident.id) ?? [],
   }));
+}
+
+/** At most this many signals of the neighbourhood go into a bundle, newest first. */
+const NEIGHBOUR_SIGNAL_LIMIT = 200;
+
+/**
+ * Firing signals on the neighbourhood's services during the look-back that this incident does not
+ * hold, each marked with the incident that does (or null): an agent sees that a dependency is alerting
+ * even when correlation kept it apart.
+ */
+async function signalsAround(
+  scope: StoreScope,
+  incident: Incident,
+  own: readonly Signal[],
+  services: readonly string[],
+  asOf: number,
+  lookbackMs: number,
+): Promise<NonNullable<EvidenceBundle['neighbourSignals']>> {
+  const mine = new Set(own.map((signal) => signal.id));
+  const around = (
+    await scope.signals.firingNear(
+      services,
+      incident.startedAt - lookbackMs,
+      asOf,
+      NEIGHBOUR_SIGNAL_LIMIT + mine.size,
+    )
+  )
+    .filter((signal) => !mine.has(signal.id))
+    .slice(0, NEIGHBOUR_SIGNAL_LIMIT);
+  const holders = await scope.incidents.holders(around.map((signal) => signal.id));
+  return around
+    .map((signal) => ({ incidentId: holders.get(signal.id) ?? null, signal: asOfView(signal, asOf) }))
+    .sort((a, b) => a.signal.startsAt - b.signal.startsAt || a.signal.id.localeCompare(b.signal.id));
 }
 
 /** A signal as it stood at `asOf`: a resolve that came later is not visible yet. */

@@ -1,4 +1,5 @@
-import { type CompiledRule, compileRules } from '../detect/rules.js';
+import { type CompiledRuleSet, compileRules } from '../detect/rules.js';
+import { type DependencyGraph, dependencyGraph } from '../detect/topology.js';
 import type { Change, NormalizedChangeInput } from '../domain/change.js';
 import { OpxError } from '../domain/errors.js';
 import type { SignalDraft } from '../domain/signal.js';
@@ -110,7 +111,8 @@ export class IngestService {
   readonly writer: GroupCommitWriter;
   /** Redacts signals and changes before they are stored; absent, text is stored as received. */
   readonly redactor: StorageRedactor | undefined;
-  #rules: { revision: string; compiled: CompiledRule[] } | undefined;
+  #rules: { revision: string; compiled: CompiledRuleSet } | undefined;
+  #graph: { revision: string; graph: DependencyGraph } | undefined;
   #silences: { revision: string; compiled: CompiledSilence[] } | undefined;
 
   constructor(store: Store, settings: IngestSettings, redactor?: StorageRedactor) {
@@ -197,12 +199,14 @@ export class IngestService {
     trace?: Record<string, string>,
   ): Promise<IngestResult> {
     const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
+    const graph = rules.topology ? await this.#dependencyGraph(scope) : undefined;
     const redacted = this.redactor ? drafts.map((draft) => this.redactor!.signal(draft)) : undefined;
     const result = await ingestSignals(scope, redacted?.map((entry) => entry.draft) ?? drafts, {
       principal,
       now,
       settings: this.settings,
       rules,
+      graph,
       silences,
       trace,
     });
@@ -261,11 +265,19 @@ export class IngestService {
     await this.writer.close();
   }
 
-  async #compiledRules(scope: StoreScope): Promise<CompiledRule[]> {
+  async #compiledRules(scope: StoreScope): Promise<CompiledRuleSet> {
     const revision = await scope.rules.revision();
     if (this.#rules?.revision !== revision)
       this.#rules = { revision, compiled: compileRules(await scope.rules.list()) };
     return this.#rules.compiled;
+  }
+
+  /** The dependency graph, rebuilt when the catalog changes. */
+  async #dependencyGraph(scope: StoreScope): Promise<DependencyGraph> {
+    const revision = await scope.services.revision();
+    if (this.#graph?.revision !== revision)
+      this.#graph = { revision, graph: dependencyGraph(await scope.services.edges()) };
+    return this.#graph.graph;
   }
 
   async #compiledSilences(scope: StoreScope): Promise<CompiledSilence[]> {

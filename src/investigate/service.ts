@@ -491,6 +491,24 @@ export async function investigateIncident(
       },
     ]);
     const incident = await requireIncident(scope, incidentId);
+    // The origin follows the evidence: the investigation's probable root cause becomes the incident's.
+    const answered = (strategy.data.probableRootCause as { service?: string } | null | undefined)?.service;
+    if (answered && answered !== incident.rootService && incident.status !== 'CLOSED') {
+      await scope.incidents.update(incidentId, { root_service: answered, updated_at: now });
+      await appendIncidentEvents(
+        scope,
+        incidentId,
+        [
+          {
+            type: 'origin_moved',
+            principal: 'agent:response-strategy',
+            at: now,
+            data: { from: incident.rootService, to: answered, investigationId: started.id },
+          },
+        ],
+        now,
+      );
+    }
     if (incident.status === 'INVESTIGATING') {
       await transitionIncident(scope, incidentId, 'ADVISORY_READY', {
         principal: 'system',

@@ -9,7 +9,9 @@ import {
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
+  sql,
 } from 'kysely';
+import { newId } from '../domain/common.js';
 import type { Dialect } from './connection.js';
 
 export interface OpxMigration {
@@ -36,6 +38,11 @@ export const MIGRATIONS: readonly OpxMigration[] = [
   {
     summary: 'audit_log is indexed by principal and by target, newest first',
     up: auditLookups,
+  },
+  {
+    summary:
+      'correlation over the topology: incidents gain root_service, merged_into and last_signal_at; each incident signal records why it joined and whether a human placed it; stores with rules get the built-in service-topology rule',
+    up: topologyCorrelation,
   },
 ];
 
@@ -656,3 +663,37 @@ async function auditLookups(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('audit_log_target_at').on('audit_log').columns(['target', 'at']).execute();
 }
+
+async function topologyCorrelation(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('incidents').addColumn('root_service', 'text').execute();
+  await db.schema.alterTable('incidents').addColumn('merged_into', 'text').execute();
+  await db.schema.alterTable('incidents').addColumn('last_signal_at', TIME).execute();
+  await db.schema.alterTable('incident_signals').addColumn('reason', 'text').execute();
+  await db.schema
+    .alterTable('incident_signals')
+    .addColumn('pinned', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  // Existing incidents: their origin is the service they were opened for, their activity their start.
+  await sql`update incidents set last_signal_at = started_at`.execute(db);
+  await sql`update incidents set root_service = (select min(s.service) from incident_services s where s.incident_id = incidents.id)`.execute(
+    db,
+  );
+  // A store seeded before this release has its rules; it gets the new built-in rule, on as in a new store.
+  const rules = await sql<{ n: number | string }>`select count(*) as n from correlation_rules`.execute(db);
+  if (Number(rules.rows[0]?.n ?? 0) === 0) return;
+  const now = Date.now();
+  const definition = JSON.stringify({
+    kind: 'topology',
+    matchers: [{ field: 'severity', op: '>=', value: 'warning' }],
+    windowSeconds: 600,
+    hops: 2,
+  });
+  await sql`insert into correlation_rules (id, name, version, enabled, priority, description, definition, built_in, created_at, updated_at, deleted_at)
+    select ${newId('rule', now)}, 'service-topology', 1, 1, 5, ${TOPOLOGY_RULE_DESCRIPTION_0003}, ${definition}, 1, ${now}, ${now}, null
+    where not exists (select 1 from correlation_rules where name = 'service-topology')`.execute(db);
+}
+
+/** The built-in topology rule's description as migration 0003 installs it (frozen with the migration). */
+const TOPOLOGY_RULE_DESCRIPTION_0003 =
+  'A signal joins an open incident of its environment when its service is within 2 hops of the ' +
+  "incident's services in the dependency graph and it starts within 10 minutes of the incident's last signal.";

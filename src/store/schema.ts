@@ -92,6 +92,12 @@ export interface IncidentsTable {
   signals_resolved_at: number | null;
   root_cause: string | null;
   resolution: string | null;
+  /** The current probable origin service (src/detect/topology.ts). */
+  root_service: string | null;
+  /** Set when the incident was closed because it was merged into this one. */
+  merged_into: string | null;
+  /** The latest start time of its signals: the topology rule's window runs from here. */
+  last_signal_at: number | null;
   signal_count: number;
   last_event_seq: number;
   last_event_hash: string;
@@ -103,6 +109,10 @@ export interface IncidentSignalsTable {
   incident_id: string;
   signal_id: string;
   attached_at: number;
+  /** Why the signal joined, as JSON (JoinReason in src/domain/incident.ts); NULL before topology correlation. */
+  reason: string | null;
+  /** 1 when a human put the signal here (merge or split): correlation never moves it again. */
+  pinned: number;
 }
 
 export interface IncidentServicesTable {

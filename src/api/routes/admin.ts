@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createToken, parseScopes, type TokenVerifier } from '../../auth/tokens.js';
+import { dryRunRules, ruleSetSchema } from '../../detect/dry-run.js';
 import { parseTimestamp, timestampSchema, toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
@@ -39,6 +40,23 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     const rule = await store.rules.get(id);
     if (!rule) throw new OpxError('not_found', `no rule ${id}`, { path: 'id' });
     return rule;
+  });
+  // Rehearse a candidate rule set on stored signals; writes nothing (src/detect/dry-run.ts).
+  const dryRunBody = z.strictObject({
+    rules: ruleSetSchema,
+    since: timestampSchema.optional(),
+    until: timestampSchema.optional(),
+  });
+  app.post('/v1/rules/dry-run', admin, async (request) => {
+    const body = parseInput(dryRunBody, request.body);
+    const until = body.until ?? Date.now();
+    const report = await dryRunRules(store, body.rules, {
+      since: body.since ?? until - 7 * 86_400_000,
+      until,
+      reopenGraceMs: ingest.settings.reopenGraceMs,
+      autoResolve: ingest.settings.autoResolve,
+    });
+    return { ...report, since: toIso(report.since), until: toIso(report.until) };
   });
   app.post('/v1/rules', admin, async (request, reply) => {
     const input = parseInput(ruleInputSchema, request.body);

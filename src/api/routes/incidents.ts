@@ -6,10 +6,13 @@ import {
   type Incident,
   type IncidentStatus,
   incidentStatusSchema,
+  mergeInputSchema,
   noteInputSchema,
   resolveInputSchema,
+  splitInputSchema,
   transitionInputSchema,
 } from '../../domain/incident.js';
+import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
 import {
   addNote,
   changeSeverity,
@@ -18,6 +21,7 @@ import {
   transitionIncident,
   verifyChain,
 } from '../../incidents/service.js';
+import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
 
@@ -96,11 +100,17 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.get('/v1/incidents/:id', read, async (request) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const incident = await requireIncident(store, id);
-    const signals = await store.signals.getMany(await store.incidents.signalIds(id));
+    const links = new Map((await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]));
+    const signals = await store.signals.getMany([...links.keys()]);
+    const [current] = (await store.investigations.forIncident(id)).filter(
+      (investigation) => investigation.status === 'completed',
+    );
     return {
-      incident: presentIncident(incident),
+      incident: { ...presentIncident(incident), currentInvestigationId: current?.id ?? null },
       signals: signals.map((signal) => ({
         ...signal,
+        joinedBy: links.get(signal.id)?.reason ?? null,
+        pinned: links.get(signal.id)?.pinned ?? false,
         startsAt: toIso(signal.startsAt),
         endsAt: toIso(signal.endsAt),
         receivedAt: toIso(signal.receivedAt),
@@ -165,6 +175,47 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         reason: body.reason,
       });
       return { statusCode: 200, body: { incident: presentIncident(incident) } };
+    }, writeOf(request));
+    return sendWrite(reply, response);
+  });
+
+  // Merge and split by hand: the moved signals stay where the responder put them, and the incidents
+  // that changed are investigated again.
+  const rerun = async (scope: Parameters<typeof scheduleReinvestigation>[0], ids: string[]) => {
+    if (ingest.settings.investigate)
+      await scheduleReinvestigation(scope, ids, Date.now(), ingest.settings.investigate);
+  };
+  app.post('/v1/incidents/:id/merge', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const body = parseInput(mergeInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const { incident, merged } = await mergeIncidents(scope, id, body.into, {
+        principal: request.principal.name,
+        reason: body.reason,
+      });
+      await rerun(scope, [incident.id]);
+      return {
+        statusCode: 200,
+        body: { incident: presentIncident(incident), merged: presentIncident(merged) },
+      };
+    }, writeOf(request));
+    return sendWrite(reply, response);
+  });
+
+  app.post('/v1/incidents/:id/split', respond, async (request, reply) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const body = parseInput(splitInputSchema, request.body);
+    const response = await ingest.write(async (scope) => {
+      const { incident, split } = await splitIncident(scope, id, body.signalIds, {
+        principal: request.principal.name,
+        reason: body.reason,
+        title: body.title,
+      });
+      await rerun(scope, [incident.id, split.id]);
+      return {
+        statusCode: 201,
+        body: { incident: presentIncident(incident), split: presentIncident(split) },
+      };
     }, writeOf(request));
     return sendWrite(reply, response);
   });

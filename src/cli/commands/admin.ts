@@ -4,12 +4,26 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createToken, parseScopes } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
+import { dryRunRules, ruleSetSchema } from '../../detect/dry-run.js';
 import { CHANGE_KINDS, changeInputSchema } from '../../domain/change.js';
 import { parseTimestamp } from '../../domain/common.js';
 import { formatPath, OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
-import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
+import { cliPrincipal, globalOptions, timestampOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
+
+const DURATION = /^(\d+)(m|h|d)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A window start: a duration back from now (30d, 12h, 90m) or a time. */
+function windowStart(name: string) {
+  const asTime = timestampOption(name);
+  return (value: string): number => {
+    const match = DURATION.exec(value.trim());
+    if (match) return Date.now() - Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+    return asTime(value);
+  };
+}
 
 function readStructured(file: string): unknown {
   let text: string;
@@ -43,9 +57,10 @@ export function registerAdmin(program: Command): void {
       const items = await store.rules.list({ includeDisabled: true });
       if (globalOptions(command).json) return printJson(items);
       printTable(
-        ['name', 'v', 'on', 'matchers', 'group by', 'window', 'threshold', 'sev'],
+        ['name', 'kind', 'v', 'on', 'matchers', 'group by', 'window', 'threshold', 'sev'],
         items.map((rule) => [
           rule.name,
+          rule.kind,
           rule.version,
           rule.enabled ? 'yes' : 'no',
           clipText(
@@ -57,14 +72,78 @@ export function registerAdmin(program: Command): void {
               .join(' '),
             30,
           ),
-          rule.groupBy.join(','),
+          rule.kind === 'topology' ? `graph, ${rule.hops} hops` : rule.groupBy.join(','),
           `${rule.windowSeconds}s`,
-          `${rule.threshold.value} ${rule.threshold.kind === 'count' ? 'signals' : 'services'}`,
-          rule.severity,
+          rule.kind === 'topology'
+            ? 'joins only'
+            : `${rule.threshold.value} ${rule.threshold.kind === 'count' ? 'signals' : 'services'}`,
+          rule.kind === 'topology' ? '' : rule.severity,
         ]),
       );
     });
   });
+  rules
+    .command('test')
+    .argument('<file>', 'a rule set: a YAML or JSON list of rules, or {rules: [...]}; - reads standard input')
+    .option(
+      '--since <when>',
+      'replay signals received since this time or this long ago: 30d, 12h, 90m (default 7d)',
+      windowStart('--since'),
+    )
+    .option('--until <time>', 'up to this time (default now)', timestampOption('--until'))
+    .description(
+      'rehearse a rule set on stored signals: what it would open, merge and page, against what happened',
+    )
+    .action(async (file: string, options: { since?: number; until?: number }, command: Command) => {
+      const candidate = validate(ruleSetSchema, readStructured(file), file);
+      const until = options.until ?? Date.now();
+      const since = options.since ?? until - 7 * UNIT_MS.d;
+      await withRuntime(command, async (runtime) => {
+        const report = await dryRunRules(runtime.store, candidate, {
+          since,
+          until,
+          reopenGraceMs: runtime.ingest.settings.reopenGraceMs,
+          autoResolve: runtime.ingest.settings.autoResolve,
+        });
+        if (globalOptions(command).json) return printJson(report);
+        process.stdout.write(
+          `${report.signals} signals received ${shortTime(report.since)} to ${shortTime(report.until)}${report.truncated ? ` (only the newest ${report.signals}: more were received)` : ''}\n\n`,
+        );
+        printTable(
+          ['', 'opened', 'merged', 'left open', 'pages (SEV1/SEV2)'],
+          [
+            [
+              'this rule set',
+              report.candidate.opened,
+              report.candidate.merged,
+              report.candidate.opened - report.candidate.merged,
+              report.candidate.pages,
+            ],
+            [
+              'what happened',
+              report.actual.opened,
+              report.actual.merged,
+              report.actual.opened - report.actual.merged,
+              report.actual.pages,
+            ],
+          ],
+        );
+        if (report.candidate.incidents.length === 0) return;
+        process.stdout.write('\nincidents this rule set would open:\n');
+        printTable(
+          ['severity', 'origin', 'services', 'signals', 'merged', 'title'],
+          report.candidate.incidents.map((incident) => [
+            incident.severity,
+            incident.rootService ?? '',
+            clipText(incident.services.join(','), 40),
+            incident.signals,
+            incident.mergedInto ? 'yes' : '',
+            clipText(incident.title, 50),
+          ]),
+        );
+      });
+    });
+
   rules
     .command('show')
     .argument('<name>')

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { OpxError } from '../../domain/errors.js';
+import type { JoinReason } from '../../domain/incident.js';
 import { INCIDENT_SEVERITIES, INCIDENT_STATUSES, type IncidentStatus } from '../../domain/index.js';
+import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
 import {
   addNote,
   changeSeverity,
@@ -9,6 +11,7 @@ import {
   transitionIncident,
   verifyChain,
 } from '../../incidents/service.js';
+import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
 
@@ -77,13 +80,19 @@ export function registerIncidents(program: Command): void {
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async ({ store }) => {
         const incident = await requireIncident(store, id);
-        const signals = await store.signals.getMany(await store.incidents.signalIds(id));
+        const links = new Map((await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]));
+        const signals = (await store.signals.getMany([...links.keys()])).map((signal) => ({
+          ...signal,
+          joinedBy: links.get(signal.id)?.reason ?? null,
+        }));
         if (globalOptions(command).json) return printJson({ incident, signals });
         printFields([
           ['id', incident.id],
           ['title', incident.title],
           ['severity', incident.severity],
           ['status', incident.status],
+          ['origin', incident.rootService],
+          ['merged into', incident.mergedInto],
           ['services', incident.services.join(', ')],
           ['started', shortTime(incident.startedAt)],
           ['detected', shortTime(incident.detectedAt)],
@@ -95,7 +104,7 @@ export function registerIncidents(program: Command): void {
         ]);
         process.stdout.write('\n');
         printTable(
-          ['signal', 'source', 'severity', 'status', 'service', 'starts', 'seen', 'title'],
+          ['signal', 'source', 'severity', 'status', 'service', 'starts', 'seen', 'title', 'joined by'],
           signals.map((signal) => [
             signal.id,
             signal.source,
@@ -104,7 +113,8 @@ export function registerIncidents(program: Command): void {
             signal.service,
             shortTime(signal.startsAt),
             signal.occurrences,
-            clipText(signal.title, 50),
+            clipText(signal.title, 40),
+            describeJoin(signal.joinedBy),
           ]),
         );
       });
@@ -227,6 +237,75 @@ export function registerIncidents(program: Command): void {
     });
 
   incidents
+    .command('merge')
+    .argument('<id>', 'the incident that goes away')
+    .requiredOption('--into <id>', 'the incident that keeps its signals')
+    .option('--reason <text>')
+    .description('merge one incident into another: its signals move, it closes with a pointer')
+    .action(async (id: string, options: { into: string; reason?: string }, command: Command) => {
+      await withRuntime(command, async (runtime) => {
+        const result = await runtime.ingest.writer.run(async (scope) => {
+          const merged = await mergeIncidents(scope, id, options.into, {
+            principal: cliPrincipal(),
+            reason: options.reason,
+          });
+          const { investigate } = runtime.ingest.settings;
+          if (investigate)
+            await scheduleReinvestigation(scope, [merged.incident.id], Date.now(), investigate);
+          return merged;
+        });
+        if (globalOptions(command).json) printJson(result);
+        else
+          process.stdout.write(
+            `${result.merged.id} merged into ${result.incident.id} (${result.incident.signalCount} signals, ${result.incident.services.join(', ')})\n`,
+          );
+      });
+    });
+
+  incidents
+    .command('split')
+    .argument('<id>', 'the incident to take signals from')
+    .requiredOption('--signals <ids>', 'comma-separated signal ids that move to a new incident')
+    .option('--title <text>')
+    .option('--reason <text>')
+    .description('split signals off an incident into a new one; they stay where you put them')
+    .action(
+      async (id: string, options: { signals: string; title?: string; reason?: string }, command: Command) => {
+        const signalIds = options.signals
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean);
+        if (signalIds.length === 0)
+          throw new OpxError('invalid_request', '--signals needs at least one signal id', {
+            path: 'signals',
+          });
+        await withRuntime(command, async (runtime) => {
+          const result = await runtime.ingest.writer.run(async (scope) => {
+            const split = await splitIncident(scope, id, signalIds, {
+              principal: cliPrincipal(),
+              reason: options.reason,
+              title: options.title,
+            });
+            const { investigate } = runtime.ingest.settings;
+            if (investigate)
+              await scheduleReinvestigation(
+                scope,
+                [split.incident.id, split.split.id],
+                Date.now(),
+                investigate,
+              );
+            return split;
+          });
+          if (globalOptions(command).json) printJson(result);
+          else
+            process.stdout.write(
+              `${signalIds.length} signal(s) split off ${result.incident.id} into ${result.split.id}: ${result.split.title}\n`,
+            );
+        });
+      },
+    );
+
+  incidents
     .command('note')
     .argument('<id>')
     .argument('<text...>')
@@ -272,4 +351,19 @@ export function registerIncidents(program: Command): void {
         ]);
       });
     });
+}
+
+/** One line on why a signal is on its incident. */
+export function describeJoin(reason: JoinReason | null): string {
+  if (!reason) return '';
+  switch (reason.kind) {
+    case 'rule':
+      return reason.rule;
+    case 'topology':
+      return `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')}`;
+    case 'merge':
+      return `merged from ${reason.from}`;
+    case 'manual':
+      return `${reason.action} by ${reason.principal}`;
+  }
 }

@@ -128,6 +128,8 @@ export function shopBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBun
       signalsResolvedAt: null,
       rootCause: null,
       resolution: null,
+      rootService: null,
+      mergedInto: null,
       signalCount: 3,
       updatedAt: T0,
     },

@@ -28,6 +28,8 @@ function bundle(incidentId: string, asOf: number): EvidenceBundle {
       signalsResolvedAt: null,
       rootCause: null,
       resolution: null,
+      rootService: null,
+      mergedInto: null,
       signalCount: 1,
       updatedAt: asOf,
     },

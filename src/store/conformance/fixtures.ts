@@ -1,7 +1,7 @@
 import type { NormalizedChangeInput } from '../../domain/change.js';
 import { newId } from '../../domain/common.js';
 import { ACTIVE_STATUSES, type IncidentStatus } from '../../domain/incident.js';
-import type { NormalizedRuleInput } from '../../domain/rule.js';
+import type { ThresholdRuleInput } from '../../domain/rule.js';
 import type { NormalizedServiceInput } from '../../domain/service.js';
 import type { CandidateRow, DetectionRow } from '../repositories/detections.js';
 import { GENESIS_HASH, type IncidentRow } from '../repositories/incidents.js';
@@ -69,6 +69,9 @@ export function incidentRow(overrides: Partial<IncidentRow> = {}): IncidentRow {
     signals_resolved_at: null,
     root_cause: null,
     resolution: null,
+    root_service: null,
+    merged_into: null,
+    last_signal_at: null,
     signal_count: 0,
     last_event_seq: 0,
     last_event_hash: GENESIS_HASH,
@@ -115,8 +118,9 @@ export function detectionRow(
   };
 }
 
-export function ruleInput(name: string, overrides: Partial<NormalizedRuleInput> = {}): NormalizedRuleInput {
+export function ruleInput(name: string, overrides: Partial<ThresholdRuleInput> = {}): ThresholdRuleInput {
   return {
+    kind: 'threshold',
     name,
     description: 'checkout errors',
     enabled: true,

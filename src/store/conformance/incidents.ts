@@ -192,6 +192,8 @@ export function incidentSpecs(init: StoreFactory): void {
         signalsResolvedAt: null,
         rootCause: null,
         resolution: null,
+        rootService: null,
+        mergedInto: null,
         signalCount: 4,
         updatedAt: T0,
       } satisfies Incident);

@@ -120,6 +120,24 @@ export function serviceRepository({ db }: RepositoryContext) {
       return Number(result.numDeletedRows) > 0;
     },
 
+    /**
+     * A cheap fingerprint of the catalog, so the dependency graph can be cached: an upsert bumps a
+     * service's updated_at (its edges are rewritten with it) and a removal changes the counts.
+     */
+    async revision(): Promise<string> {
+      const [services, edges] = await Promise.all([
+        db
+          .selectFrom('services')
+          .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest')])
+          .executeTakeFirstOrThrow(),
+        db
+          .selectFrom('service_dependencies')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return `${services.n}:${services.latest ?? 0}:${edges.n}`;
+    },
+
     /** All dependency edges: `service` depends on `dependsOn`. */
     async edges(): Promise<{ service: string; dependsOn: string }[]> {
       const rows = await db

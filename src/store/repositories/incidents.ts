@@ -1,7 +1,13 @@
 import { type Selectable, sql } from 'kysely';
 import type { IncidentSeverity } from '../../domain/common.js';
 import { newId } from '../../domain/common.js';
-import type { Incident, IncidentEvent, IncidentEventType, IncidentStatus } from '../../domain/incident.js';
+import type {
+  Incident,
+  IncidentEvent,
+  IncidentEventType,
+  IncidentStatus,
+  JoinReason,
+} from '../../domain/incident.js';
 import { canonicalJson, sha256 } from '../../util/hash.js';
 import type { IncidentsTable } from '../schema.js';
 import { chunk, fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
@@ -29,9 +35,18 @@ export function incidentFromRow(row: IncidentRow): Incident {
     signalsResolvedAt: row.signals_resolved_at,
     rootCause: row.root_cause,
     resolution: row.resolution,
+    rootService: row.root_service,
+    mergedInto: row.merged_into,
     signalCount: row.signal_count,
     updatedAt: row.updated_at,
   };
+}
+
+export interface SignalLink {
+  signalId: string;
+  attachedAt: number;
+  reason: JoinReason | null;
+  pinned: boolean;
 }
 
 export interface EventDraft {
@@ -133,6 +148,9 @@ export function incidentRepository(context: RepositoryContext) {
               signals_resolved_at: eb.ref('excluded.signals_resolved_at'),
               root_cause: eb.ref('excluded.root_cause'),
               resolution: eb.ref('excluded.resolution'),
+              root_service: eb.ref('excluded.root_service'),
+              merged_into: eb.ref('excluded.merged_into'),
+              last_signal_at: eb.ref('excluded.last_signal_at'),
               signal_count: eb.ref('excluded.signal_count'),
               last_event_seq: eb.ref('excluded.last_event_seq'),
               last_event_hash: eb.ref('excluded.last_event_hash'),
@@ -220,7 +238,7 @@ export function incidentRepository(context: RepositoryContext) {
 
     /** Links signals to incidents, skipping links that exist; returns the links that are new. */
     async attachSignalsMany(
-      links: readonly { incidentId: string; signalId: string }[],
+      links: readonly { incidentId: string; signalId: string; reason?: JoinReason; pinned?: boolean }[],
       at: number,
     ): Promise<{ incidentId: string; signalId: string }[]> {
       const fresh: { incidentId: string; signalId: string }[] = [];
@@ -231,7 +249,13 @@ export function incidentRepository(context: RepositoryContext) {
         const rows = await db
           .insertInto('incident_signals')
           .values(
-            part.map((link) => ({ incident_id: link.incidentId, signal_id: link.signalId, attached_at: at })),
+            part.map((link) => ({
+              incident_id: link.incidentId,
+              signal_id: link.signalId,
+              attached_at: at,
+              reason: link.reason ? JSON.stringify(link.reason) : null,
+              pinned: link.pinned ? 1 : 0,
+            })),
           )
           .onConflict((conflict) => conflict.columns(['incident_id', 'signal_id']).doNothing())
           .returning(['incident_id', 'signal_id'])
@@ -239,6 +263,14 @@ export function incidentRepository(context: RepositoryContext) {
         for (const row of rows) fresh.push({ incidentId: row.incident_id, signalId: row.signal_id });
       }
       return fresh;
+    },
+
+    /** Sets an incident's service links to exactly `services` (a split takes some away). */
+    async replaceServices(incidentId: string, services: readonly string[]): Promise<void> {
+      let query = db.deleteFrom('incident_services').where('incident_id', '=', incidentId);
+      if (services.length > 0) query = query.where('service', 'not in', [...services]);
+      await query.execute();
+      await this.addServicesMany(services.map((service) => ({ incidentId, service })));
     },
 
     async addServicesMany(links: readonly { incidentId: string; service: string }[]): Promise<void> {
@@ -333,6 +365,80 @@ export function incidentRepository(context: RepositoryContext) {
           list.push(row.name);
           out.set(row.incident_id, list);
         }
+      }
+      return out;
+    },
+
+    /** Removes signals from an incident (a merge or a split moves them); returns how many went. */
+    async detachSignals(incidentId: string, signalIds: readonly string[]): Promise<number> {
+      let removed = 0;
+      for (const part of chunk([...new Set(signalIds)], 500)) {
+        const result = await db
+          .deleteFrom('incident_signals')
+          .where('incident_id', '=', incidentId)
+          .where('signal_id', 'in', part)
+          .executeTakeFirst();
+        removed += Number(result.numDeletedRows);
+      }
+      return removed;
+    },
+
+    /** The incident's signals with why each joined and whether a human placed it, in attach order. */
+    async signalLinks(incidentId: string): Promise<SignalLink[]> {
+      const rows = await db
+        .selectFrom('incident_signals')
+        .select(['signal_id', 'attached_at', 'reason', 'pinned'])
+        .where('incident_id', '=', incidentId)
+        .orderBy('attached_at')
+        .orderBy('signal_id')
+        .execute();
+      return rows.map((row) => ({
+        signalId: row.signal_id,
+        attachedAt: row.attached_at,
+        reason: row.reason === null ? null : (JSON.parse(row.reason) as JoinReason),
+        pinned: row.pinned === 1,
+      }));
+    },
+
+    /**
+     * Active incidents of an environment holding any of `services` whose last signal started at or
+     * after `since`: the incidents a signal on a nearby service may join.
+     */
+    async activeNear(
+      environment: string,
+      services: readonly string[],
+      since: number,
+    ): Promise<IncidentRow[]> {
+      if (services.length === 0) return [];
+      const ids = new Set<string>();
+      for (const part of chunk([...new Set(services)], 500)) {
+        const rows = await db
+          .selectFrom('incident_services')
+          .innerJoin('incidents', 'incidents.id', 'incident_services.incident_id')
+          .select('incidents.id')
+          .where('incident_services.service', 'in', part)
+          .where('incidents.active_key', 'is not', null)
+          .where('incidents.environment', '=', environment)
+          .where((eb) =>
+            eb.or([eb('incidents.last_signal_at', '>=', since), eb('incidents.last_signal_at', 'is', null)]),
+          )
+          .execute();
+        for (const row of rows) ids.add(row.id);
+      }
+      return this.getRows([...ids], { forUpdate: true });
+    },
+
+    /** The incident holding each signal (the latest to take it), for signals any incident holds. */
+    async holders(signalIds: readonly string[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      for (const part of chunk([...new Set(signalIds)], 500)) {
+        const rows = await db
+          .selectFrom('incident_signals')
+          .select(['signal_id', 'incident_id'])
+          .where('signal_id', 'in', part)
+          .orderBy('attached_at')
+          .execute();
+        for (const row of rows) out.set(row.signal_id, row.incident_id);
       }
       return out;
     },

@@ -5,13 +5,12 @@ import type { CorrelationRule, NormalizedRuleInput } from '../../domain/rule.js'
 import type { CorrelationRulesTable } from '../schema.js';
 import { flag, fromJson, type RepositoryContext, toJson } from './base.js';
 
-type Definition = Pick<
-  NormalizedRuleInput,
-  'matchers' | 'groupBy' | 'windowSeconds' | 'threshold' | 'severity' | 'titleTemplate'
->;
+/** The rule fields kept as JSON in `definition`: everything but the name and the columns of their own. */
+const COLUMNS = ['name', 'description', 'enabled', 'priority'] as const;
 
 function ruleFromRow(row: Selectable<CorrelationRulesTable>): CorrelationRule {
-  const definition = fromJson<Definition>(row.definition, {} as Definition);
+  // Rules stored before rule kinds existed are threshold rules.
+  const definition = { kind: 'threshold', ...fromJson<Record<string, unknown>>(row.definition, {}) };
   return {
     id: row.id,
     name: row.name,
@@ -23,12 +22,13 @@ function ruleFromRow(row: Selectable<CorrelationRulesTable>): CorrelationRule {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     ...definition,
-  };
+  } as CorrelationRule;
 }
 
 function definitionOf(input: NormalizedRuleInput): string {
-  const { matchers, groupBy, windowSeconds, threshold, severity, titleTemplate } = input;
-  return toJson({ matchers, groupBy, windowSeconds, threshold, severity, titleTemplate });
+  const definition: Record<string, unknown> = { ...input };
+  for (const column of COLUMNS) delete definition[column];
+  return toJson(definition);
 }
 
 export function ruleRepository({ db }: RepositoryContext) {

@@ -154,6 +154,41 @@ export function signalRepository(context: RepositoryContext) {
       return row && signalFromRow(row);
     },
 
+    /** Stored rows as they are (the raw payload still sealed): for correlation, which reads no payload. */
+    async getRows(ids: readonly string[]): Promise<SignalRow[]> {
+      const out: SignalRow[] = [];
+      for (const part of chunk([...new Set(ids)], 500))
+        out.push(...(await db.selectFrom('signals').selectAll().where('id', 'in', part).execute()));
+      return out;
+    },
+
+    /**
+     * Signals on `services` received in [since, until] that were still firing at `until`, newest first,
+     * at most `limit`: what was going on around an incident.
+     */
+    async firingNear(
+      services: readonly string[],
+      since: number,
+      until: number,
+      limit: number,
+    ): Promise<Signal[]> {
+      if (services.length === 0) return [];
+      const rows = await db
+        .selectFrom('signals')
+        .selectAll()
+        .where('service', 'in', [...new Set(services)])
+        .where('received_at', '>=', since)
+        .where('received_at', '<=', until)
+        .where('suppressed_by', 'is', null)
+        .where('severity', '!=', 'info')
+        .where((eb) => eb.or([eb('ends_at', 'is', null), eb('ends_at', '>', until)]))
+        .orderBy('received_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(signalFromRow);
+    },
+
     async getMany(ids: readonly string[]): Promise<Signal[]> {
       if (ids.length === 0) return [];
       const out: Signal[] = [];

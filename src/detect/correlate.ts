@@ -1,0 +1,294 @@
+import type { Severity } from '../domain/common.js';
+import { newId } from '../domain/common.js';
+import type { Attachment, IncidentBatch } from '../incidents/batch.js';
+import type { StoreScope } from '../store/index.js';
+import type { CandidateRow, DetectionRow } from '../store/repositories/detections.js';
+import type { SignalRow } from '../store/repositories/signals.js';
+import { type CompiledRuleSet, groupKey, groupValues, renderTitle } from './rules.js';
+import { type DependencyGraph, neighbourhood } from './topology.js';
+
+export interface CorrelationContext {
+  now: number;
+  rules: CompiledRuleSet;
+  /** The dependency graph the topology rule walks; absent, topology joins are off. */
+  graph: DependencyGraph | undefined;
+}
+
+interface Hit {
+  signal: SignalRow;
+  rule: CompiledRuleSet['threshold'][number];
+  values: Record<string, string>;
+  key: string;
+  openKey: string;
+}
+
+export function asMatchable(row: SignalRow) {
+  return {
+    source: row.source,
+    severity: row.severity as Severity,
+    service: row.service,
+    environment: row.environment,
+    region: row.region,
+    status: row.status,
+    title: row.title,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+  };
+}
+
+/**
+ * Correlates new firing signals into incidents, inside the caller's transaction. First the topology
+ * rule: a signal joins an open incident of its environment when its service is near the incident's
+ * in the dependency graph (src/detect/topology.ts). The rest go through the threshold rules: a
+ * detection per match, grouped into a candidate per (rule, group), and an incident once a candidate
+ * meets its threshold or its key already has an active one; an incident about to open joins a nearby
+ * one instead when the topology rule allows. Returns the incidents each signal joined.
+ */
+export async function correlate(
+  scope: StoreScope,
+  signals: readonly SignalRow[],
+  context: CorrelationContext,
+  incidents: IncidentBatch,
+): Promise<Map<string, string[]>> {
+  const joined = new Map<string, string[]>();
+  if (signals.length === 0) return joined;
+  const { now } = context;
+  const link = (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => {
+    incidents.join(incidentId, signal.id, {
+      service: signal.service,
+      at: signal.starts_at,
+      severity: signal.severity as Severity,
+      title: signal.title,
+      reason,
+    });
+    const list = joined.get(signal.id) ?? [];
+    if (!list.includes(incidentId)) list.push(incidentId);
+    joined.set(signal.id, list);
+  };
+
+  const consumed = await joinByTopology(signals, context, incidents, link);
+  const remaining = signals.filter((signal) => !consumed.has(signal.id));
+  if (remaining.length === 0 || context.rules.threshold.length === 0) return joined;
+
+  const hits: Hit[] = [];
+  for (const signal of remaining) {
+    const matchable = asMatchable(signal);
+    for (const compiled of context.rules.threshold) {
+      if (!compiled.matches(matchable)) continue;
+      const values = groupValues(compiled.rule, matchable);
+      const key = groupKey(values);
+      hits.push({ signal, rule: compiled, values, key, openKey: `${compiled.rule.id}|${key}` });
+    }
+  }
+  if (hits.length === 0) return joined;
+
+  const candidates = new Map<string, CandidateRow>();
+  for (const row of await scope.detections.findOpenCandidates([...new Set(hits.map((hit) => hit.openKey))])) {
+    candidates.set(row.open_key!, row);
+  }
+  const touched = new Map<string, { candidate: CandidateRow; hits: Hit[]; fresh: DetectionRow[] }>();
+  const changedCandidates = new Map<string, CandidateRow>();
+  const createdCandidates = new Map<string, CandidateRow>();
+  const detectionRows: DetectionRow[] = [];
+
+  for (const hit of hits) {
+    const at = hit.signal.starts_at;
+    const windowMs = hit.rule.rule.windowSeconds * 1000;
+    let candidate = candidates.get(hit.openKey);
+    if (candidate && candidate.status === 'open' && at - candidate.last_at > windowMs) {
+      // The old candidate's window passed without reaching the threshold.
+      candidate.status = 'expired';
+      candidate.open_key = null;
+      if (!createdCandidates.has(candidate.id)) changedCandidates.set(candidate.id, candidate);
+      candidate = undefined;
+    }
+    if (!candidate) {
+      candidate = {
+        id: newId('candidate', now),
+        rule_id: hit.rule.rule.id,
+        group_key: hit.key,
+        group_values: JSON.stringify(hit.values),
+        status: 'open',
+        open_key: hit.openKey,
+        first_at: at,
+        last_at: at,
+        detection_count: 0,
+        incident_id: null,
+        created_at: now,
+      };
+      candidates.set(hit.openKey, candidate);
+      createdCandidates.set(candidate.id, candidate);
+    }
+    let entry = touched.get(candidate.id);
+    if (!entry) {
+      entry = { candidate, hits: [], fresh: [] };
+      touched.set(candidate.id, entry);
+    }
+    candidate.detection_count += 1;
+    candidate.first_at = Math.min(candidate.first_at, at);
+    candidate.last_at = Math.max(candidate.last_at, at);
+    if (!createdCandidates.has(candidate.id)) changedCandidates.set(candidate.id, candidate);
+    const detection: DetectionRow = {
+      id: newId('detection', now),
+      rule_id: hit.rule.rule.id,
+      rule_version: hit.rule.rule.version,
+      signal_id: hit.signal.id,
+      candidate_id: candidate.id,
+      incident_id: candidate.incident_id,
+      service: hit.signal.service,
+      at,
+      created_at: now,
+    };
+    entry.hits.push(hit);
+    entry.fresh.push(detection);
+    detectionRows.push(detection);
+  }
+
+  // Window contents of candidates still accumulating: stored detections plus this batch's.
+  const open = [...touched.values()].filter((entry) => entry.candidate.status === 'open');
+  const storedOpen = open.filter((entry) => !createdCandidates.has(entry.candidate.id));
+  const since = (entry: { candidate: CandidateRow; hits: Hit[] }) =>
+    entry.candidate.last_at - entry.hits[0]!.rule.rule.windowSeconds * 1000;
+  const stored = storedOpen.length
+    ? await scope.detections.windowDetections(
+        storedOpen.map((entry) => entry.candidate.id),
+        Math.min(...storedOpen.map(since)),
+      )
+    : [];
+  await incidents.loadActive(open.map((entry) => entry.candidate.group_key));
+  await incidents.load(
+    [...touched.values()].flatMap((entry) =>
+      entry.candidate.status === 'promoted' && entry.candidate.incident_id
+        ? [entry.candidate.incident_id]
+        : [],
+    ),
+  );
+
+  const promotedEarlier: { candidateId: string; incidentId: string }[] = [];
+  const batchSignals = new Map(remaining.map((signal) => [signal.id, signal]));
+  const signalsOf = async (ids: readonly string[]): Promise<SignalRow[]> => {
+    const missing = ids.filter((id) => !batchSignals.has(id));
+    if (missing.length > 0)
+      for (const row of await scope.signals.getRows(missing)) batchSignals.set(row.id, row);
+    return ids.flatMap((id) => batchSignals.get(id) ?? []);
+  };
+
+  for (const entry of touched.values()) {
+    const { candidate } = entry;
+    const rule = entry.hits[0]!.rule.rule;
+    const reason = { kind: 'rule' as const, rule: rule.name };
+    if (candidate.status === 'promoted' && candidate.incident_id) {
+      for (const detection of entry.fresh)
+        link(candidate.incident_id, batchSignals.get(detection.signal_id)!, reason);
+      continue;
+    }
+    if (candidate.status !== 'open') continue;
+    const windowStart = since(entry);
+    const members = new Map<string, { service: string; at: number }>();
+    for (const detection of stored) {
+      if (detection.candidateId === candidate.id && detection.at >= windowStart)
+        members.set(detection.signalId, detection);
+    }
+    for (const detection of entry.fresh) {
+      if (detection.at >= windowStart) members.set(detection.signal_id, detection);
+    }
+    const services = new Set([...members.values()].map((member) => member.service));
+    const measured = rule.threshold.kind === 'count' ? members.size : services.size;
+    let incidentId = incidents.activeFor(candidate.group_key);
+    // Thresholds gate opening an incident, not joining one: below-threshold signals on a key that
+    // already has an active incident are context for it.
+    if (measured < rule.threshold.value && !incidentId) continue;
+    const memberSignals = (await signalsOf([...members.keys()])).sort(
+      (a, b) => a.starts_at - b.starts_at || a.id.localeCompare(b.id),
+    );
+    let memberReason: Attachment['reason'] = reason;
+    if (!incidentId && context.rules.topology) {
+      // An incident about to open joins a nearby open one instead: an earlier candidate of this batch
+      // may have opened it, or its members' services may only now be near one.
+      for (const member of memberSignals) {
+        const target = incidents.topologyTarget(member.service, member.environment, member.starts_at);
+        if (!target) continue;
+        incidentId = target.id;
+        memberReason = { kind: 'topology', rule: context.rules.topology.rule.name, ...target.path };
+        break;
+      }
+    }
+    if (!incidentId) incidentId = await incidents.reopen(candidate.group_key);
+    if (!incidentId) {
+      const first = entry.hits[0]!.signal;
+      incidentId = incidents.create({
+        title: renderTitle(rule.titleTemplate, {
+          ...entry.hits[0]!.values,
+          service: first.service,
+          environment: first.environment,
+          title: first.title,
+          count: members.size,
+          services: services.size,
+        }),
+        severity: rule.severity,
+        correlationKey: candidate.group_key,
+        environment: entry.hits[0]!.values.environment ?? first.environment,
+        rule,
+        startedAt: candidate.first_at,
+      });
+    } else if (measured >= rule.threshold.value) {
+      incidents.escalate(incidentId, rule.severity, rule.name);
+    }
+    candidate.status = 'promoted';
+    candidate.incident_id = incidentId;
+    for (const detection of entry.fresh) detection.incident_id = incidentId;
+    if (!createdCandidates.has(candidate.id)) promotedEarlier.push({ candidateId: candidate.id, incidentId });
+    for (const member of memberSignals) link(incidentId, member, memberReason);
+  }
+
+  await scope.detections.writeCandidates([...changedCandidates.values()], [...createdCandidates.values()]);
+  await scope.detections.insertDetections(detectionRows);
+  // Detections stored by earlier batches learn their incident when their candidate is promoted.
+  for (const { candidateId, incidentId } of promotedEarlier)
+    await scope.detections.setDetectionIncident(candidateId, incidentId);
+  return joined;
+}
+
+/**
+ * The topology rule's pass: each matching signal, oldest first, joins the open incident nearest to
+ * its service (src/incidents/batch.ts topologyTarget). A critical signal that joins this way still
+ * raises the incident's severity as the threshold rules that need only one signal would.
+ */
+async function joinByTopology(
+  signals: readonly SignalRow[],
+  context: CorrelationContext,
+  incidents: IncidentBatch,
+  link: (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => void,
+): Promise<Set<string>> {
+  const consumed = new Set<string>();
+  const topology = context.rules.topology;
+  if (!topology || !context.graph) return consumed;
+  const { graph } = context;
+  const { hops, windowSeconds, name } = topology.rule;
+  const eligible = signals
+    .filter((signal) => topology.matches(asMatchable(signal)))
+    .sort((a, b) => a.starts_at - b.starts_at || a.id.localeCompare(b.id));
+  if (eligible.length === 0) return consumed;
+  const byEnvironment = new Map<string, SignalRow[]>();
+  for (const signal of eligible)
+    byEnvironment.set(signal.environment, [...(byEnvironment.get(signal.environment) ?? []), signal]);
+  for (const [environment, list] of byEnvironment) {
+    const near = new Set<string>();
+    for (const signal of list)
+      for (const service of neighbourhood(graph, signal.service, hops)) near.add(service);
+    await incidents.loadNear(environment, [...near], list[0]!.starts_at - windowSeconds * 1000);
+  }
+  const single = context.rules.threshold.filter(
+    (compiled) => compiled.rule.threshold.kind === 'count' && compiled.rule.threshold.value === 1,
+  );
+  for (const signal of eligible) {
+    const target = incidents.topologyTarget(signal.service, signal.environment, signal.starts_at);
+    if (!target) continue;
+    link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
+    consumed.add(signal.id);
+    const matchable = asMatchable(signal);
+    for (const compiled of single)
+      if (compiled.matches(matchable))
+        incidents.escalate(target.id, compiled.rule.severity, compiled.rule.name);
+  }
+  return consumed;
+}

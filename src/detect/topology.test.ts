@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { connection, dependencyGraph, dependsWithin, neighbourhood, nextOrigin, pathTo } from './topology.js';
+
+// web → api → orders → payments → payments-db, plus a gateway that calls both orders and search, and
+// a shared database that orders and search both call.
+const graph = dependencyGraph([
+  { service: 'web', dependsOn: 'api' },
+  { service: 'api', dependsOn: 'orders' },
+  { service: 'orders', dependsOn: 'payments' },
+  { service: 'payments', dependsOn: 'payments-db' },
+  { service: 'gateway', dependsOn: 'orders' },
+  { service: 'gateway', dependsOn: 'search' },
+  { service: 'orders', dependsOn: 'shared-db' },
+  { service: 'search', dependsOn: 'shared-db' },
+]);
+
+describe('pathTo', () => {
+  it('finds callers and dependencies within the hop budget, shortest first', () => {
+    expect(pathTo(graph, 'web', new Set(['orders']), 2)).toEqual({
+      relation: 'caller',
+      path: ['web', 'api', 'orders'],
+    });
+    expect(pathTo(graph, 'payments-db', new Set(['orders']), 2)).toEqual({
+      relation: 'dependency',
+      path: ['payments-db', 'payments', 'orders'],
+    });
+    expect(pathTo(graph, 'orders', new Set(['orders', 'api']), 2)).toEqual({
+      relation: 'same',
+      path: ['orders'],
+    });
+    expect(pathTo(graph, 'web', new Set(['payments']), 2)).toBeNull();
+    expect(pathTo(graph, 'web', new Set(['payments']), 3)?.path).toEqual([
+      'web',
+      'api',
+      'orders',
+      'payments',
+    ]);
+  });
+
+  it('never turns: siblings behind one caller or over one dependency are not connected', () => {
+    // orders and search share the gateway (a caller) and shared-db (a dependency): two hops apart,
+    // but along a path that changes direction.
+    expect(pathTo(graph, 'search', new Set(['orders']), 2)).toBeNull();
+    expect(pathTo(graph, 'search', new Set(['orders']), 4)).toBeNull();
+  });
+
+  it('names no path for a service the catalog does not know', () => {
+    expect(pathTo(graph, 'unknown', new Set(['orders']), 2)).toBeNull();
+    expect(pathTo(graph, 'unknown', new Set(['unknown']), 2)).toEqual({
+      relation: 'same',
+      path: ['unknown'],
+    });
+  });
+});
+
+describe('neighbourhood', () => {
+  it('holds what lies within the hops in either direction, itself included', () => {
+    expect([...neighbourhood(graph, 'orders', 1)].sort()).toEqual(
+      ['api', 'gateway', 'orders', 'payments', 'shared-db'].sort(),
+    );
+    expect(neighbourhood(graph, 'web', 2)).toEqual(new Set(['web', 'api', 'orders']));
+  });
+});
+
+describe('dependsWithin', () => {
+  it('counts only silent services against the budget', () => {
+    expect(dependsWithin(graph, 'web', 'payments', 2, new Set())).toBeNull();
+    expect(dependsWithin(graph, 'web', 'payments', 2, new Set(['api']))).toEqual([
+      'web',
+      'api',
+      'orders',
+      'payments',
+    ]);
+    expect(dependsWithin(graph, 'web', 'payments', 2, new Set(['api', 'orders']))).not.toBeNull();
+    expect(dependsWithin(graph, 'payments', 'web', 4, new Set(['api', 'orders']))).toBeNull();
+  });
+
+  it('terminates on a cycle', () => {
+    const cyclic = dependencyGraph([
+      { service: 'a', dependsOn: 'b' },
+      { service: 'b', dependsOn: 'a' },
+    ]);
+    expect(dependsWithin(cyclic, 'a', 'c', 3, new Set(['a', 'b']))).toBeNull();
+    expect(dependsWithin(cyclic, 'a', 'b', 1, new Set())).toEqual(['a', 'b']);
+  });
+});
+
+describe('nextOrigin', () => {
+  it('moves down to an erroring dependency of the current origin', () => {
+    const alerting = new Set(['web', 'api', 'orders']);
+    expect(nextOrigin(graph, 'web', { service: 'orders', severity: 'critical' }, 2, alerting)).toEqual({
+      origin: 'orders',
+      path: ['web', 'api', 'orders'],
+    });
+  });
+
+  it('stays on a caller, on a warning, and on a service the origin does not call', () => {
+    const alerting = new Set(['orders', 'web', 'shared-db', 'search']);
+    expect(nextOrigin(graph, 'orders', { service: 'web', severity: 'critical' }, 2, alerting).origin).toBe(
+      'orders',
+    );
+    expect(
+      nextOrigin(graph, 'orders', { service: 'shared-db', severity: 'warning' }, 2, alerting).origin,
+    ).toBe('orders');
+    expect(nextOrigin(graph, 'orders', { service: 'search', severity: 'critical' }, 2, alerting).origin).toBe(
+      'orders',
+    );
+  });
+
+  it('starts at the first service', () => {
+    expect(nextOrigin(graph, null, { service: 'api', severity: 'warning' }, 2, new Set())).toEqual({
+      origin: 'api',
+    });
+  });
+});
+
+describe('connection', () => {
+  it('connects incidents when one origin depends on the other, the deeper one named', () => {
+    const symptom = { id: 'b', origin: 'web', services: ['web', 'api'] };
+    const cause = { id: 'a', origin: 'payments', services: ['payments'] };
+    expect(connection(graph, symptom, cause, 2)).toMatchObject({ deeper: cause, shallower: symptom });
+    expect(connection(graph, cause, symptom, 2)).toMatchObject({ deeper: cause, shallower: symptom });
+  });
+
+  it('does not connect two outages that share only a caller or a busy dependency', () => {
+    const orders = { id: 'a', origin: 'orders', services: ['orders', 'gateway', 'shared-db'] };
+    const search = { id: 'b', origin: 'search', services: ['search'] };
+    expect(connection(graph, orders, search, 2)).toBeNull();
+  });
+});

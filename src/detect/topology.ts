@@ -1,0 +1,211 @@
+import { SEVERITY_RANK, type Severity } from '../domain/common.js';
+
+/**
+ * Correlation over the dependency graph. Faults travel from a dependency to its callers, so a signal
+ * belongs with an incident when its service reaches the incident's services along one direction of
+ * the edges: up (it calls them, so it is likely a symptom of the same fault) or down (they call it,
+ * so it may be the cause). A path that turns (two services that merely share a dependency or a
+ * caller) is no evidence of a shared fault, so it never connects anything: two unrelated outages
+ * behind one API gateway, or under one database, stay apart.
+ */
+export interface DependencyGraph {
+  /** service → the services it calls. */
+  readonly dependsOn: ReadonlyMap<string, readonly string[]>;
+  /** service → the services that call it. */
+  readonly callers: ReadonlyMap<string, readonly string[]>;
+}
+
+export function dependencyGraph(edges: readonly { service: string; dependsOn: string }[]): DependencyGraph {
+  const dependsOn = new Map<string, string[]>();
+  const callers = new Map<string, string[]>();
+  for (const edge of edges) {
+    if (edge.service === edge.dependsOn) continue;
+    dependsOn.set(edge.service, [...(dependsOn.get(edge.service) ?? []), edge.dependsOn]);
+    callers.set(edge.dependsOn, [...(callers.get(edge.dependsOn) ?? []), edge.service]);
+  }
+  return { dependsOn, callers };
+}
+
+/**
+ * How a signal's service relates to an incident: `same` (the incident already holds the service),
+ * `caller` (it calls, through at most `hops` edges, one of the incident's services) or `dependency`
+ * (one of the incident's services calls it).
+ */
+export type GraphRelation = 'same' | 'caller' | 'dependency';
+
+export interface GraphPath {
+  relation: GraphRelation;
+  /** From the signal's service to the incident's service it reached, both included. */
+  path: string[];
+}
+
+/**
+ * The shortest one-direction path from `from` to any of `targets`, at most `hops` edges long. On a
+ * tie the caller path wins (a symptom joining is the common case), then the path that reads first.
+ */
+export function pathTo(
+  graph: DependencyGraph,
+  from: string,
+  targets: ReadonlySet<string>,
+  hops: number,
+): GraphPath | null {
+  if (targets.has(from)) return { relation: 'same', path: [from] };
+  const up = shortestPath(graph.dependsOn, from, (name) => targets.has(name), hops);
+  const down = shortestPath(graph.callers, from, (name) => targets.has(name), hops);
+  if (up && (!down || up.length <= down.length)) return { relation: 'caller', path: up };
+  if (down) return { relation: 'dependency', path: down };
+  return null;
+}
+
+function shortestPath(
+  next: ReadonlyMap<string, readonly string[]>,
+  from: string,
+  done: (name: string) => boolean,
+  hops: number,
+): string[] | null {
+  const previous = new Map<string, string>([[from, from]]);
+  let frontier = [from];
+  for (let depth = 1; depth <= hops && frontier.length > 0; depth += 1) {
+    const following: string[] = [];
+    for (const name of frontier) {
+      for (const step of [...(next.get(name) ?? [])].sort()) {
+        if (previous.has(step)) continue;
+        previous.set(step, name);
+        if (done(step)) return unwind(previous, step);
+        following.push(step);
+      }
+    }
+    frontier = following;
+  }
+  return null;
+}
+
+function unwind(previous: ReadonlyMap<string, string>, end: string): string[] {
+  const path = [end];
+  let at = end;
+  while (previous.get(at) !== at) {
+    at = previous.get(at)!;
+    path.unshift(at);
+  }
+  return path;
+}
+
+/** Longest chain `dependsWithin` follows, whatever the hop budget: a guard on cyclic or deep graphs. */
+const MAX_CHAIN = 8;
+
+/**
+ * Whether `from` depends on `to` through calls (`from` → … → `to`), where the hop budget counts the
+ * first edge and every silent service on the way: services in `alerting` are evidence of the fault
+ * travelling, so a chain of alerting services is connected however long it is (up to MAX_CHAIN).
+ * Returns the path, or null.
+ */
+export function dependsWithin(
+  graph: DependencyGraph,
+  from: string,
+  to: string,
+  hops: number,
+  alerting: ReadonlySet<string>,
+): string[] | null {
+  if (from === to) return null;
+  // 0/1-weighted search: entering a silent intermediary costs one hop, an alerting one nothing.
+  const best = new Map<string, number>([[from, 1]]);
+  const previous = new Map<string, string>([[from, from]]);
+  let queue: { name: string; cost: number; length: number }[] = [{ name: from, cost: 1, length: 0 }];
+  while (queue.length > 0) {
+    const nextQueue: typeof queue = [];
+    for (const { name, cost, length } of queue) {
+      if (length >= MAX_CHAIN) continue;
+      for (const step of [...(graph.dependsOn.get(name) ?? [])].sort()) {
+        if (step === to) {
+          if (cost > hops) continue;
+          previous.set(step, name);
+          return unwind(previous, step);
+        }
+        const stepCost = cost + (alerting.has(step) ? 0 : 1);
+        if (stepCost > hops || (best.get(step) ?? Number.POSITIVE_INFINITY) <= stepCost) continue;
+        best.set(step, stepCost);
+        previous.set(step, name);
+        nextQueue.push({ name: step, cost: stepCost, length: length + 1 });
+      }
+    }
+    queue = nextQueue.sort((a, b) => a.cost - b.cost);
+  }
+  return null;
+}
+
+/** The weakest signal that may move an incident's origin: warnings are too common to re-root on. */
+export const ORIGIN_MIN_SEVERITY: Severity = 'error';
+
+export interface OriginMove {
+  origin: string;
+  /** The path from the previous origin down to the new one; absent when the origin did not move. */
+  path?: string[];
+}
+
+/**
+ * The incident's probable origin after a signal joins (a deterministic heuristic, docs/correlation.md):
+ * the deepest alerting service. The origin moves to the joining service when the current origin
+ * depends on it within the hop budget (silent services on the way count, alerting ones do not) and
+ * the signal is at least an error; a warning on a busy dependency is not enough to blame it.
+ */
+export function nextOrigin(
+  graph: DependencyGraph,
+  current: string | null,
+  joining: { service: string; severity: Severity },
+  hops: number,
+  alerting: ReadonlySet<string>,
+): OriginMove {
+  if (current === null || current === joining.service) return { origin: joining.service };
+  if (SEVERITY_RANK[joining.severity] < SEVERITY_RANK[ORIGIN_MIN_SEVERITY]) return { origin: current };
+  const path = dependsWithin(graph, current, joining.service, hops, alerting);
+  return path ? { origin: joining.service, path } : { origin: current };
+}
+
+export interface IncidentShape {
+  id: string;
+  origin: string;
+  services: readonly string[];
+}
+
+/**
+ * Whether two incidents are one outage: the origin of one depends on the origin of the other (a
+ * chain through services of either incident is free; silent ones count against `hops`). Returns
+ * which incident's origin is deeper, with the path, or null. Sharing a caller or a dependency is not
+ * a connection, so a blip on a hub service cannot fuse the incidents of its callers.
+ */
+export function connection(
+  graph: DependencyGraph,
+  a: IncidentShape,
+  b: IncidentShape,
+  hops: number,
+): { deeper: IncidentShape; shallower: IncidentShape; path: string[] } | null {
+  if (a.origin === b.origin) return { deeper: a, shallower: b, path: [a.origin] };
+  const alerting = new Set([...a.services, ...b.services]);
+  const down = dependsWithin(graph, a.origin, b.origin, hops, alerting);
+  if (down) return { deeper: b, shallower: a, path: down };
+  const up = dependsWithin(graph, b.origin, a.origin, hops, alerting);
+  if (up) return { deeper: a, shallower: b, path: up };
+  return null;
+}
+
+/** Every service within `hops` of `service` along one direction of the edges, itself included. */
+export function neighbourhood(graph: DependencyGraph, service: string, hops: number): Set<string> {
+  const out = new Set([service]);
+  for (const next of [graph.dependsOn, graph.callers]) {
+    const seen = new Set([service]);
+    let frontier = [service];
+    for (let depth = 1; depth <= hops && frontier.length > 0; depth += 1) {
+      const following: string[] = [];
+      for (const name of frontier) {
+        for (const step of next.get(name) ?? []) {
+          if (seen.has(step)) continue;
+          seen.add(step);
+          out.add(step);
+          following.push(step);
+        }
+      }
+      frontier = following;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,522 @@
+import { maxSeverity } from '../detect/rules.js';
+import { connection, type DependencyGraph, type GraphPath, nextOrigin, pathTo } from '../detect/topology.js';
+import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
+import type { JoinReason } from '../domain/incident.js';
+import { type EventDraft, GENESIS_HASH, type StoreScope } from '../store/index.js';
+import { chainEvents, type IncidentRow } from '../store/repositories/incidents.js';
+import { planTransition } from './lifecycle.js';
+
+/** What the topology rule needs while a batch is correlated. */
+export interface TopologySettings {
+  rule: string;
+  graph: DependencyGraph;
+  hops: number;
+  windowMs: number;
+}
+
+export interface BatchContext {
+  principal: string;
+  now: number;
+  /** A firing signal re-opens a RESOLVED incident with its correlation key within this many ms. */
+  reopenGraceMs: number;
+  /** Move an incident to RESOLVED when its last firing signal resolves. */
+  autoResolve: boolean;
+  topology: TopologySettings | undefined;
+}
+
+/** A signal joining an incident: what it contributes and why it is there. */
+export interface Attachment {
+  service: string;
+  at: number;
+  severity: Severity;
+  title: string;
+  reason: JoinReason;
+}
+
+/** One incident's pending changes within a batch. `row` is the current state, edited in place. */
+interface IncidentWork {
+  row: IncidentRow;
+  created: boolean;
+  dirty: boolean;
+  /** Events that open the batch's story for this incident (created, reopened), then the rest. */
+  leading: EventDraft[];
+  events: EventDraft[];
+  /** Signals to link, with what each contributes. */
+  attach: Map<string, Attachment>;
+  /** Signals leaving this incident (merged away). */
+  detach: string[];
+  fresh: string[];
+  /** The incident's services, with those joining in this batch. */
+  services: Set<string>;
+  /** Set when this batch found every signal resolved, so fresh links do not count as re-firing. */
+  resolvedNow: boolean;
+  /** Whether the incident was active before this batch touched it. */
+  wasActive: boolean;
+  /** Set when what the incident is changed enough to investigate it again. */
+  material: boolean;
+}
+
+const SERVICES_SUFFIX = / \(\+\d+ services?\)$/;
+
+/**
+ * The incidents one ingest batch touches, loaded in bulk and written back in bulk: creation,
+ * escalation, re-opening, signal links with the reason for each, the origin as signals join, and
+ * merges of incidents that prove to be one outage.
+ */
+export class IncidentBatch {
+  readonly #scope: StoreScope;
+  readonly #context: BatchContext;
+  readonly #work = new Map<string, IncidentWork>();
+  /** Correlation key → active incident id, or null when known to have none. */
+  readonly #activeByKey = new Map<string, string | null>();
+  /** Incidents this batch re-opened. */
+  readonly reopened: string[] = [];
+
+  constructor(scope: StoreScope, context: BatchContext) {
+    this.#scope = scope;
+    this.#context = context;
+  }
+
+  get(id: string): IncidentWork {
+    const entry = this.#work.get(id);
+    if (!entry) throw new Error(`incident ${id} was not loaded`);
+    return entry;
+  }
+
+  #adopt(row: IncidentRow): IncidentWork {
+    const existing = this.#work.get(row.id);
+    if (existing) return existing;
+    const entry: IncidentWork = {
+      row,
+      created: false,
+      dirty: false,
+      leading: [],
+      events: [],
+      attach: new Map(),
+      detach: [],
+      fresh: [],
+      services: new Set(JSON.parse(row.services) as string[]),
+      resolvedNow: false,
+      wasActive: row.active_key !== null,
+      material: false,
+    };
+    this.#work.set(row.id, entry);
+    if (row.active_key !== null) this.#activeByKey.set(row.active_key, row.id);
+    return entry;
+  }
+
+  /** Loads incidents by id (locked on PostgreSQL), skipping those already loaded. */
+  async load(ids: readonly string[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.#work.has(id));
+    for (const row of await this.#scope.incidents.getRows(missing, { forUpdate: true })) this.#adopt(row);
+  }
+
+  /** Learns which correlation keys have an active incident, loading those incidents. */
+  async loadActive(keys: readonly string[]): Promise<void> {
+    const unknown = [...new Set(keys)].filter((key) => !this.#activeByKey.has(key));
+    if (unknown.length === 0) return;
+    const rows = await this.#scope.incidents.findActive(unknown);
+    for (const key of unknown) this.#activeByKey.set(key, null);
+    await this.load(rows.map((row) => row.id));
+  }
+
+  /** Loads the active incidents of an environment that hold any of `services` and are still in window. */
+  async loadNear(environment: string, services: readonly string[], since: number): Promise<void> {
+    const known = new Set(this.#work.keys());
+    for (const row of await this.#scope.incidents.activeNear(environment, services, since)) {
+      if (!known.has(row.id)) this.#adopt(row);
+    }
+  }
+
+  activeFor(key: string): string | undefined {
+    return this.#activeByKey.get(key) ?? undefined;
+  }
+
+  /**
+   * The active incident a signal on `service` joins by topology, with the path that connects them:
+   * the shortest one-direction path to any of its services, then the oldest incident. Only incidents
+   * of the same environment whose signals started within the window around `at` qualify.
+   */
+  topologyTarget(
+    service: string,
+    environment: string,
+    at: number,
+  ): { id: string; path: GraphPath } | undefined {
+    const topology = this.#context.topology;
+    if (!topology) return undefined;
+    let best: { id: string; path: GraphPath; detectedAt: number } | undefined;
+    for (const entry of this.#work.values()) {
+      const { row } = entry;
+      if (row.active_key === null || row.environment !== environment) continue;
+      const last = row.last_signal_at ?? row.started_at;
+      if (at < row.started_at - topology.windowMs || at > last + topology.windowMs) continue;
+      const path = pathTo(topology.graph, service, entry.services, topology.hops);
+      if (!path) continue;
+      const better =
+        !best ||
+        path.path.length < best.path.path.length ||
+        (path.path.length === best.path.path.length &&
+          (row.detected_at < best.detectedAt || (row.detected_at === best.detectedAt && row.id < best.id)));
+      if (better) best = { id: row.id, path, detectedAt: row.detected_at };
+    }
+    return best && { id: best.id, path: best.path };
+  }
+
+  /**
+   * Links a signal to an incident, and moves the incident's origin when the signal is on a service
+   * the current origin depends on (src/detect/topology.ts nextOrigin). Services that join mark the
+   * incident for another investigation.
+   */
+  join(id: string, signalId: string, attachment: Attachment): void {
+    const entry = this.get(id);
+    if (entry.attach.has(signalId)) return;
+    entry.attach.set(signalId, attachment);
+    const { row } = entry;
+    row.last_signal_at = Math.max(row.last_signal_at ?? row.started_at, attachment.at);
+    if (!entry.services.has(attachment.service)) {
+      entry.services.add(attachment.service);
+      if (!entry.created) entry.material = true;
+    }
+    const topology = this.#context.topology;
+    const current = row.root_service;
+    const move = topology
+      ? nextOrigin(topology.graph, current, attachment, topology.hops, entry.services)
+      : { origin: current ?? attachment.service };
+    if (move.origin !== current) this.#moveOrigin(entry, move.origin, attachment, move.path, signalId);
+  }
+
+  #moveOrigin(
+    entry: IncidentWork,
+    origin: string,
+    because: { title: string } | undefined,
+    path: string[] | undefined,
+    signalId: string | undefined,
+  ): void {
+    const { row } = entry;
+    const from = row.root_service;
+    row.root_service = origin;
+    entry.dirty = true;
+    if (from === null || entry.created) {
+      if (because && entry.created && from !== null) row.title = `${origin}: ${because.title}`.slice(0, 500);
+      return;
+    }
+    if (because) row.title = `${origin}: ${because.title}`.slice(0, 500);
+    entry.material = true;
+    entry.events.push({
+      type: 'origin_moved',
+      principal: 'system:correlate',
+      at: this.#context.now,
+      data: { from, to: origin, ...(path ? { path } : {}), ...(signalId ? { signalId } : {}) },
+    });
+  }
+
+  /** Re-opens the incident that most recently resolved for this key, if within the grace window. */
+  async reopen(key: string): Promise<string | undefined> {
+    const { reopenGraceMs } = this.#context;
+    if (reopenGraceMs <= 0) return undefined;
+    const resolved = await this.#scope.incidents.findRecentlyResolved(key, this.#context.now - reopenGraceMs);
+    if (!resolved) return undefined;
+    await this.load([resolved.id]);
+    const entry = this.get(resolved.id);
+    const plan = planTransition(entry.row, 'OPEN', {
+      principal: 'system:reopen',
+      at: this.#context.now,
+      reason: 'a new signal fired within the re-open grace window',
+    });
+    Object.assign(entry.row, plan.values, { signals_resolved_at: null });
+    entry.leading.push({ ...plan.event, type: 'reopened' });
+    entry.dirty = true;
+    this.reopened.push(entry.row.id);
+    this.#activeByKey.set(key, entry.row.id);
+    return entry.row.id;
+  }
+
+  create(spec: {
+    title: string;
+    severity: IncidentSeverity;
+    correlationKey: string;
+    environment: string | null;
+    rule: { id: string; name: string };
+    startedAt: number;
+  }): string {
+    const { now, principal } = this.#context;
+    const id = newId('incident', now);
+    const row: IncidentRow = {
+      id,
+      title: spec.title,
+      severity: spec.severity,
+      status: 'OPEN',
+      services: '[]',
+      environment: spec.environment,
+      correlation_key: spec.correlationKey,
+      active_key: spec.correlationKey,
+      rule_id: spec.rule.id,
+      started_at: spec.startedAt,
+      detected_at: now,
+      acknowledged_at: null,
+      mitigated_at: null,
+      resolved_at: null,
+      closed_at: null,
+      signals_resolved_at: null,
+      root_cause: null,
+      resolution: null,
+      root_service: null,
+      merged_into: null,
+      last_signal_at: spec.startedAt,
+      signal_count: 0,
+      last_event_seq: 0,
+      last_event_hash: GENESIS_HASH,
+      created_at: now,
+      updated_at: now,
+    };
+    const entry = this.#adopt(row);
+    entry.created = true;
+    entry.dirty = true;
+    entry.leading.push({
+      type: 'created',
+      principal,
+      at: now,
+      data: {
+        title: spec.title,
+        severity: spec.severity,
+        rule: spec.rule.name,
+        correlationKey: spec.correlationKey,
+      },
+    });
+    return id;
+  }
+
+  escalate(id: string, severity: IncidentSeverity, ruleName: string): void {
+    const entry = this.get(id);
+    const current = entry.row.severity as IncidentSeverity;
+    const next = maxSeverity(current, severity);
+    if (next === current) return;
+    entry.row.severity = next;
+    entry.dirty = true;
+    if (!entry.created) entry.material = true;
+    entry.events.push({
+      type: 'severity_changed',
+      principal: this.#context.principal,
+      at: this.#context.now,
+      data: { from: current, to: next, rule: ruleName },
+    });
+  }
+
+  /**
+   * Merges incidents this batch proved to be one outage: for each incident that signals joined, any
+   * other active incident of its environment whose origin depends on its origin, or the other way
+   * round (src/detect/topology.ts connection). The younger one's signals move to the older, the
+   * younger is closed with a pointer, and both timelines say so. An incident holding a signal a human
+   * placed is never merged automatically.
+   */
+  async mergeConnected(): Promise<void> {
+    const topology = this.#context.topology;
+    if (!topology) return;
+    const merged = new Set<string>();
+    for (const entry of [...this.#work.values()]) {
+      if (entry.attach.size === 0 || merged.has(entry.row.id) || entry.row.active_key === null) continue;
+      for (const other of [...this.#work.values()]) {
+        const [a, b] = [entry.row, other.row];
+        if (other === entry || merged.has(b.id) || b.active_key === null || b.environment !== a.environment)
+          continue;
+        if (a.root_service === null || b.root_service === null) continue;
+        // Their activity must overlap, give or take the window.
+        const [lastA, lastB] = [a.last_signal_at ?? a.started_at, b.last_signal_at ?? b.started_at];
+        if (lastA + topology.windowMs < b.started_at || lastB + topology.windowMs < a.started_at) continue;
+        const link = connection(
+          topology.graph,
+          { id: a.id, origin: a.root_service, services: [...entry.services] },
+          { id: b.id, origin: b.root_service, services: [...other.services] },
+          topology.hops,
+        );
+        if (!link) continue;
+        const [older, younger] =
+          a.detected_at < b.detected_at || (a.detected_at === b.detected_at && a.id < b.id)
+            ? [entry, other]
+            : [other, entry];
+        if (!(await this.#mergeable(younger))) continue;
+        await this.#merge(older, younger, link.deeper.origin, link.path);
+        merged.add(younger.row.id);
+        if (younger === entry) break;
+      }
+    }
+  }
+
+  async #mergeable(entry: IncidentWork): Promise<boolean> {
+    if (entry.created) return true;
+    const links = await this.#scope.incidents.signalLinks(entry.row.id);
+    return !links.some((link) => link.pinned);
+  }
+
+  async #merge(older: IncidentWork, younger: IncidentWork, origin: string, path: string[]): Promise<void> {
+    const { now } = this.#context;
+    const principal = 'system:correlate';
+    const stored = younger.created ? [] : await this.#scope.incidents.signalLinks(younger.row.id);
+    const storedSignals = await this.#scope.signals.getMany(stored.map((link) => link.signalId));
+    const moving = new Map<string, Attachment>();
+    for (const signal of storedSignals) {
+      moving.set(signal.id, {
+        service: signal.service,
+        at: signal.startsAt,
+        severity: signal.severity,
+        title: signal.title,
+        reason: { kind: 'merge', from: younger.row.id, principal },
+      });
+    }
+    for (const [signalId, attachment] of younger.attach)
+      moving.set(signalId, { ...attachment, reason: { kind: 'merge', from: younger.row.id, principal } });
+    younger.attach.clear();
+    younger.detach.push(...stored.map((link) => link.signalId));
+    for (const [signalId, attachment] of moving) {
+      older.attach.set(signalId, attachment);
+      older.services.add(attachment.service);
+      older.row.last_signal_at = Math.max(older.row.last_signal_at ?? older.row.started_at, attachment.at);
+    }
+    older.row.started_at = Math.min(older.row.started_at, younger.row.started_at);
+    this.escalate(older.row.id, younger.row.severity as IncidentSeverity, `merge of ${younger.row.id}`);
+    if (origin !== older.row.root_service) {
+      const title = younger.row.title.startsWith(`${origin}: `)
+        ? { title: younger.row.title.slice(origin.length + 2) }
+        : undefined;
+      this.#moveOrigin(older, origin, title, path, undefined);
+    }
+    older.material = true;
+    older.dirty = true;
+    older.events.push({
+      type: 'merged_from',
+      principal,
+      at: now,
+      data: { incidentId: younger.row.id, signals: moving.size, path },
+    });
+    const { row } = younger;
+    Object.assign(row, {
+      status: 'CLOSED',
+      closed_at: now,
+      active_key: null,
+      merged_into: older.row.id,
+      signal_count: 0,
+    });
+    younger.dirty = true;
+    younger.material = false;
+    younger.events.push({
+      type: 'merged_into',
+      principal,
+      at: now,
+      data: { incidentId: older.row.id, signals: moving.size, path },
+    });
+  }
+
+  /** Writes the signal links gathered so far and notes which were new. */
+  async attach(): Promise<void> {
+    const links: { incidentId: string; signalId: string; reason: JoinReason }[] = [];
+    for (const entry of this.#work.values()) {
+      if (entry.detach.length > 0) await this.#scope.incidents.detachSignals(entry.row.id, entry.detach);
+      for (const [signalId, attachment] of entry.attach)
+        links.push({ incidentId: entry.row.id, signalId, reason: attachment.reason });
+    }
+    for (const link of await this.#scope.incidents.attachSignalsMany(links, this.#context.now)) {
+      this.get(link.incidentId).fresh.push(link.signalId);
+    }
+  }
+
+  /** Marks incidents whose every signal has now resolved, and auto-resolves them when configured. */
+  async noteResolutions(incidentIds: readonly string[]): Promise<void> {
+    if (incidentIds.length === 0) return;
+    await this.load(incidentIds);
+    const candidates = [...new Set(incidentIds)].filter(
+      (id) => this.get(id).row.signals_resolved_at === null,
+    );
+    const stillFiring = await this.#scope.incidents.withFiringSignals(candidates);
+    const { now, principal, autoResolve } = this.#context;
+    for (const id of candidates) {
+      const entry = this.get(id);
+      if (stillFiring.has(id)) continue;
+      entry.row.signals_resolved_at = now;
+      entry.resolvedNow = true;
+      entry.events.push({ type: 'signals_resolved', principal, at: now, data: {} });
+      entry.dirty = true;
+      if (autoResolve && entry.row.status !== 'RESOLVED') {
+        const plan = planTransition(entry.row, 'RESOLVED', {
+          principal: 'system:auto-resolve',
+          at: now,
+          reason: 'all signals resolved',
+        });
+        Object.assign(entry.row, plan.values);
+        entry.events.push(plan.event);
+      }
+    }
+  }
+
+  async flush(): Promise<{ created: string[]; updated: string[]; changed: string[] }> {
+    const { now } = this.#context;
+    const created: string[] = [];
+    const updated: string[] = [];
+    const changed: string[] = [];
+    const events = [];
+    const serviceLinks: { incidentId: string; service: string }[] = [];
+    const rows: IncidentRow[] = [];
+    const deactivated: string[] = [];
+    for (const entry of this.#work.values()) {
+      const { row } = entry;
+      const attachedEvents: EventDraft[] = [];
+      if (entry.detach.length > 0) entry.dirty = true;
+      if (entry.fresh.length > 0) {
+        for (const signalId of entry.fresh) {
+          const contribution = entry.attach.get(signalId)!;
+          entry.services.add(contribution.service);
+          row.started_at = Math.min(row.started_at, contribution.at);
+        }
+        const sorted = [...entry.services].sort();
+        for (const service of sorted) serviceLinks.push({ incidentId: row.id, service });
+        row.services = JSON.stringify(sorted);
+        row.signal_count += entry.fresh.length;
+        if (sorted.length > 1 && row.root_service !== null && !entry.created) {
+          const base = row.title.replace(SERVICES_SUFFIX, '');
+          row.title = `${base} (+${sorted.length - 1} service${sorted.length === 2 ? '' : 's'})`.slice(
+            0,
+            500,
+          );
+        }
+        if (row.signals_resolved_at !== null && !entry.resolvedNow) {
+          row.signals_resolved_at = null;
+          attachedEvents.push({
+            type: 'signals_refiring',
+            principal: 'system',
+            at: now,
+            data: { signalIds: entry.fresh },
+          });
+        }
+        // One event per batch, not per signal: a storm must not flood the timeline. Each signal's
+        // reason is kept with its link; the event names the topology joins so the timeline shows them.
+        const joins = entry.fresh.flatMap((signalId) => {
+          const reason = entry.attach.get(signalId)!.reason;
+          return reason.kind === 'topology'
+            ? [{ signalId, relation: reason.relation, path: reason.path }]
+            : [];
+        });
+        attachedEvents.unshift({
+          type: 'signal_attached',
+          principal: 'system',
+          at: now,
+          data: { signalIds: entry.fresh, count: entry.fresh.length, ...(joins.length ? { joins } : {}) },
+        });
+        entry.dirty = true;
+      }
+      if (!entry.dirty) continue;
+      const chain = chainEvents(row, [...entry.leading, ...attachedEvents, ...entry.events]);
+      events.push(...chain.events);
+      row.last_event_seq = chain.lastSeq;
+      row.last_event_hash = chain.lastHash;
+      row.updated_at = now;
+      rows.push(row);
+      if (entry.wasActive && row.active_key === null) deactivated.push(row.id);
+      (entry.created ? created : updated).push(row.id);
+      if (entry.material && !entry.created && row.active_key !== null) changed.push(row.id);
+    }
+    await this.#scope.incidents.upsertRows(rows);
+    await this.#scope.incidents.insertEvents(events);
+    await this.#scope.incidents.addServicesMany(serviceLinks);
+    for (const id of deactivated) await this.#scope.detections.closeCandidatesOfIncident(id);
+    return { created, updated, changed };
+  }
+}

@@ -1,0 +1,349 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, type TestServer, testServer } from './support.js';
+
+// A chain of calls, the origin at the bottom: web → api → orders → payments → payments-db. A gateway
+// calls orders and search; orders and search both call shared-db (a hub). Legacy has no topology.
+const TOPOLOGY = [
+  { name: 'web', tier: 1, customerFacing: true, dependsOn: ['api'] },
+  { name: 'api', tier: 1, dependsOn: ['orders'] },
+  { name: 'orders', tier: 1, dependsOn: ['payments', 'shared-db'] },
+  { name: 'payments', tier: 1, dependsOn: ['payments-db'] },
+  { name: 'payments-db', kind: 'resource', tier: 1 },
+  { name: 'gateway', tier: 1, dependsOn: ['orders', 'search'] },
+  { name: 'search', tier: 2, dependsOn: ['shared-db'] },
+  { name: 'shared-db', kind: 'resource', tier: 1 },
+  { name: 'd4', tier: 3, dependsOn: ['d3'] },
+  { name: 'd3', tier: 3, dependsOn: ['d2'] },
+  { name: 'd2', tier: 3, dependsOn: ['d1'] },
+  { name: 'd1', tier: 3 },
+];
+const CASCADE = ['payments-db', 'payments', 'orders', 'api', 'web'];
+const MINUTE = 60_000;
+
+/** Orders of arrival for the 5-service cascade: the origin first, last, in the middle, reversed. */
+const ARRIVALS = [
+  [0, 1, 2, 3, 4],
+  [4, 3, 2, 1, 0],
+  [2, 4, 0, 3, 1],
+  [1, 3, 4, 2, 0],
+  [3, 0, 4, 1, 2],
+];
+
+interface Alert {
+  service: string;
+  severity?: string;
+  startsAt?: number;
+  fingerprint?: string;
+  status?: string;
+}
+
+describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
+  let server: TestServer;
+  let environments = 0;
+  /** Each case its own environment, so incidents of one never meet another's. */
+  const environment = () => `env-${++environments}`;
+  const base = Date.now() - 20 * MINUTE;
+
+  const send = async (env: string, alerts: readonly Alert[]) => {
+    const response = await server.request('POST', '/v1/signals', {
+      token: server.tokens.ingest,
+      body: alerts.map((alert) => ({
+        source: 'generic',
+        service: alert.service,
+        environment: env,
+        severity: alert.severity ?? 'critical',
+        title: `${alert.service} is failing`,
+        fingerprint: alert.fingerprint ?? `${env}-${alert.service}`,
+        status: alert.status ?? 'firing',
+        startsAt: new Date(alert.startsAt ?? base).toISOString(),
+      })),
+    });
+    expect(response.status, response.text).toBe(200);
+    return response.json;
+  };
+  const incidentsOf = async (env: string) => {
+    const response = await server.request('GET', '/v1/incidents?limit=500', { token: server.tokens.read });
+    return (response.json.items as { id: string; environment: string }[]).filter(
+      (incident) => incident.environment === env,
+    );
+  };
+  const detail = async (id: string) =>
+    (await server.request('GET', `/v1/incidents/${id}`, { token: server.tokens.read })).json;
+  const events = async (id: string) =>
+    (await server.request('GET', `/v1/incidents/${id}/events`, { token: server.tokens.read })).json.items as {
+      type: string;
+      data: Record<string, unknown>;
+    }[];
+  const verified = async (id: string) =>
+    (await server.request('GET', `/v1/incidents/${id}/verify`, { token: server.tokens.read })).json.valid;
+
+  beforeAll(async () => {
+    server = await testServer(backend);
+    const response = await server.request('POST', '/v1/services', { body: TOPOLOGY });
+    expect(response.status, response.text).toBeLessThan(300);
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
+
+  it('ships the topology rule on, and shows it with the others', async () => {
+    const rules = (await server.request('GET', '/v1/rules', { token: server.tokens.read })).json;
+    const topology = (rules.items ?? rules).find(
+      (rule: { name: string }) => rule.name === 'service-topology',
+    );
+    expect(topology).toMatchObject({ kind: 'topology', enabled: true, hops: 2, windowSeconds: 600 });
+  });
+
+  it.each(ARRIVALS.map((order) => ({ order, label: order.map((index) => CASCADE[index]).join(', ') })))(
+    'a cascade across 5 services arriving as $label opens one incident rooted at the origin',
+    async ({ order }) => {
+      const env = environment();
+      // Each alert starts a minute after the one below it, but arrives in the order given, one request each.
+      for (const index of order)
+        await send(env, [{ service: CASCADE[index]!, startsAt: base + index * MINUTE }]);
+      // Alerts three hops apart (api before payments-db) open two incidents until a signal between
+      // them arrives; then the younger merges into the older. One stays open.
+      const incidents = await Promise.all((await incidentsOf(env)).map((one) => detail(one.id)));
+      const open = incidents.filter((entry) => entry.incident.mergedInto === null);
+      expect(open).toHaveLength(1);
+      const { incident, signals } = open[0]!;
+      for (const entry of incidents)
+        if (entry !== open[0])
+          expect(entry.incident).toMatchObject({ status: 'CLOSED', mergedInto: incident.id });
+      expect(incident.rootService).toBe('payments-db');
+      expect([...incident.services].sort()).toEqual([...CASCADE].sort());
+      expect(signals).toHaveLength(5);
+      expect(incident.title.startsWith('payments-db: ')).toBe(true);
+      expect(await verified(incident.id)).toBe(true);
+      // Every signal says how it joined: its rule, the topology (with the path) or a merge.
+      for (const signal of signals) expect(signal.joinedBy).not.toBeNull();
+      const joined = signals.filter(
+        (signal: { joinedBy: { kind: string } }) => signal.joinedBy.kind === 'topology',
+      );
+      expect(joined.length).toBeGreaterThan(0);
+      for (const signal of joined) expect(signal.joinedBy.path[0]).toBe(signal.service);
+    },
+  );
+
+  it('a late upstream alert re-roots the incident and says so on the timeline', async () => {
+    const env = environment();
+    await send(env, [{ service: 'web', startsAt: base + 3 * MINUTE }]);
+    await send(env, [{ service: 'api', startsAt: base + 2 * MINUTE }]);
+    const [only] = await incidentsOf(env);
+    expect((await detail(only!.id)).incident.rootService).toBe('api');
+    // The dependency's alert has a longer `for:` and starts after its callers'.
+    await send(env, [{ service: 'orders', startsAt: base + 4 * MINUTE, severity: 'error' }]);
+    expect(await incidentsOf(env)).toHaveLength(1);
+    const { incident } = await detail(only!.id);
+    expect(incident.rootService).toBe('orders');
+    const moves = (await events(only!.id)).filter((event) => event.type === 'origin_moved');
+    expect(moves.map((event) => [event.data.from, event.data.to])).toEqual([
+      ['web', 'api'],
+      ['api', 'orders'],
+    ]);
+    expect(await verified(only!.id)).toBe(true);
+  });
+
+  it('merges two incidents once a signal proves them connected, both chains intact', async () => {
+    const env = environment();
+    // d1 and d4 are three hops apart: too far to join, so each opens its own incident.
+    await send(env, [{ service: 'd1', startsAt: base }]);
+    await send(env, [{ service: 'd4', startsAt: base + MINUTE }]);
+    const before = await incidentsOf(env);
+    expect(before).toHaveLength(2);
+    // d2 alerts: it joins d1's incident, and now d4 depends on it through d3, one silent service.
+    await send(env, [{ service: 'd2', startsAt: base + 2 * MINUTE }]);
+    const after = await Promise.all(before.map((incident) => detail(incident.id)));
+    const survivor = after.find((entry) => entry.incident.mergedInto === null)!;
+    const merged = after.find((entry) => entry.incident.mergedInto !== null)!;
+    expect(survivor.incident.rootService).toBe('d1');
+    expect(merged.incident.mergedInto).toBe(survivor.incident.id);
+    expect(merged.incident.status).toBe('CLOSED');
+    expect(merged.signals).toHaveLength(0);
+    expect(survivor.signals.map((signal: { service: string }) => signal.service).sort()).toEqual([
+      'd1',
+      'd2',
+      'd4',
+    ]);
+    // The older one survives.
+    expect(survivor.incident.detectedAt <= merged.incident.detectedAt).toBe(true);
+    expect((await events(survivor.incident.id)).some((event) => event.type === 'merged_from')).toBe(true);
+    expect((await events(merged.incident.id)).some((event) => event.type === 'merged_into')).toBe(true);
+    expect(await verified(survivor.incident.id)).toBe(true);
+    expect(await verified(merged.incident.id)).toBe(true);
+  });
+
+  it('keeps two unrelated outages apart, though they share a caller and a busy database', async () => {
+    const env = environment();
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'search', startsAt: base + MINUTE }]);
+    // The gateway calls both; a warning on the shared database is a blip.
+    await send(env, [{ service: 'gateway', startsAt: base + 2 * MINUTE, severity: 'error' }]);
+    await send(env, [{ service: 'shared-db', startsAt: base + 3 * MINUTE, severity: 'warning' }]);
+    const incidents = await Promise.all((await incidentsOf(env)).map((incident) => detail(incident.id)));
+    const open = incidents.filter((entry) => entry.incident.mergedInto === null);
+    expect(open).toHaveLength(2);
+    expect(open.map((entry) => entry.incident.rootService).sort()).toEqual(['payments', 'search']);
+  });
+
+  it('never joins across environments, and falls back to per-service grouping without topology', async () => {
+    const [one, two] = [environment(), environment()];
+    await send(one, [{ service: 'orders', startsAt: base }]);
+    await send(two, [{ service: 'api', startsAt: base }]);
+    expect(await incidentsOf(one)).toHaveLength(1);
+    expect(await incidentsOf(two)).toHaveLength(1);
+    await send(one, [{ service: 'legacy', startsAt: base + MINUTE }]);
+    await send(one, [{ service: 'legacy', startsAt: base + 2 * MINUTE, fingerprint: `${one}-legacy-2` }]);
+    const incidents = await incidentsOf(one);
+    expect(incidents).toHaveLength(2);
+  });
+
+  it('merges and splits by hand, each on both timelines, and the moved signal stays where it was put', async () => {
+    const [one, two] = [environment(), environment()];
+    const first = (await send(one, [{ service: 'orders', startsAt: base }])).signals[0].incidentIds[0];
+    const second = (await send(two, [{ service: 'api', startsAt: base }])).signals[0];
+    const respond = server.tokens.respond;
+    const merged = await server.request('POST', `/v1/incidents/${second.incidentIds[0]}/merge`, {
+      token: respond,
+      body: { into: first, reason: 'the same outage seen from staging' },
+    });
+    expect(merged.status, merged.text).toBe(200);
+    expect(merged.json.merged).toMatchObject({ status: 'CLOSED', mergedInto: first });
+    let held = await detail(first);
+    expect(held.signals).toHaveLength(2);
+    const moved = held.signals.find((signal: { id: string }) => signal.id === second.id);
+    expect(moved).toMatchObject({ pinned: true, joinedBy: { kind: 'manual', action: 'merge' } });
+    const mergedEvents = await events(second.incidentIds[0]);
+    expect(mergedEvents.at(-1)).toMatchObject({
+      type: 'merged_into',
+      data: { incidentId: first, reason: 'the same outage seen from staging' },
+    });
+
+    // A merge into a closed incident, a split of a signal it does not hold, and an empty split are refused.
+    expect(
+      (
+        await server.request('POST', `/v1/incidents/${first}/merge`, {
+          token: respond,
+          body: { into: second.incidentIds[0] },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await server.request('POST', `/v1/incidents/${first}/split`, {
+          token: respond,
+          body: { signalIds: ['sig_nope'] },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await server.request('POST', `/v1/incidents/${first}/split`, {
+          token: respond,
+          body: { signalIds: held.signals.map((signal: { id: string }) => signal.id) },
+        })
+      ).status,
+    ).toBe(400);
+
+    const split = await server.request('POST', `/v1/incidents/${first}/split`, {
+      token: respond,
+      body: { signalIds: [second.id], reason: 'staging is its own problem' },
+    });
+    expect(split.status, split.text).toBe(201);
+    const newId = split.json.split.id;
+    held = await detail(first);
+    expect(held.signals.map((signal: { id: string }) => signal.id)).not.toContain(second.id);
+    expect(held.incident.services).toEqual(['orders']);
+    const apart = await detail(newId);
+    expect(apart.signals.map((signal: { id: string }) => signal.id)).toEqual([second.id]);
+    expect(apart.signals[0]).toMatchObject({ pinned: true, joinedBy: { kind: 'manual', action: 'split' } });
+    expect((await events(first)).some((event) => event.type === 'signals_split')).toBe(true);
+    expect((await events(newId)).some((event) => event.type === 'split_from')).toBe(true);
+    for (const id of [first, newId, second.incidentIds[0]]) expect(await verified(id)).toBe(true);
+    // A re-sent alert is a repeat of the signal where the human put it.
+    await send(two, [{ service: 'api', startsAt: base }]);
+    expect((await detail(newId)).signals).toHaveLength(1);
+  });
+
+  it('50 concurrent alerts of one cascade still open one incident', async () => {
+    const env = environment();
+    const alerts = Array.from({ length: 50 }, (_, index) => ({
+      service: CASCADE[index % CASCADE.length]!,
+      startsAt: base + (index % CASCADE.length) * 10_000 + index,
+      fingerprint: `${env}-alert-${index}`,
+      severity: index % 3 === 0 ? 'critical' : 'error',
+    }));
+    await Promise.all(alerts.map((alert) => send(env, [alert])));
+    const incidents = await incidentsOf(env);
+    expect(incidents).toHaveLength(1);
+    const { incident, signals } = await detail(incidents[0]!.id);
+    expect(signals).toHaveLength(50);
+    expect(incident.rootService).toBe('payments-db');
+    expect(await verified(incident.id)).toBe(true);
+  });
+});
+
+describe.each(BACKENDS)('rehearsing rules on stored signals (%s)', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer(backend);
+    await server.request('POST', '/v1/services', { body: TOPOLOGY });
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
+
+  it('replays what happened through a candidate rule set and compares opened, merged and paged', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const base = Date.now() - 10 * MINUTE;
+    for (const [index, service] of CASCADE.entries()) {
+      const response = await server.request('POST', '/v1/signals', {
+        token: server.tokens.ingest,
+        body: {
+          service,
+          environment: 'prod',
+          severity: 'critical',
+          title: `${service} is failing`,
+          startsAt: new Date(base + (CASCADE.length - index) * MINUTE).toISOString(),
+        },
+      });
+      expect(response.status).toBe(200);
+    }
+    const live = (await server.request('GET', '/v1/rules', { token: server.tokens.read })).json.items;
+    const asInput = (rule: Record<string, unknown>) => {
+      const { id: _id, version: _version, builtIn: _builtIn, createdAt: _c, updatedAt: _u, ...input } = rule;
+      return input;
+    };
+    const same = await server.request('POST', '/v1/rules/dry-run', {
+      body: { rules: live.map(asInput), since },
+    });
+    expect(same.status, same.text).toBe(200);
+    expect(same.json.signals).toBe(5);
+    expect(same.json.candidate).toMatchObject({ opened: 1, merged: 0, pages: 1 });
+    expect(same.json.candidate.incidents[0].rootService).toBe('payments-db');
+    expect(same.json.actual).toEqual({ opened: 1, merged: 0, pages: 1 });
+
+    // Without the topology rule, each service pages on its own.
+    const perService = live.filter((rule: { kind: string }) => rule.kind !== 'topology').map(asInput);
+    const split = await server.request('POST', '/v1/rules/dry-run', { body: { rules: perService, since } });
+    expect(split.json.candidate).toMatchObject({ opened: 5, pages: 5 });
+    // The rehearsal wrote nothing.
+    expect(
+      (await server.request('GET', '/v1/incidents', { token: server.tokens.read })).json.items,
+    ).toHaveLength(1);
+
+    // Bad input is named.
+    const bad = await server.request('POST', '/v1/rules/dry-run', {
+      body: { rules: [{ kind: 'topology' }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('rules');
+    const twice = await server.request('POST', '/v1/rules/dry-run', {
+      body: { rules: [live.map(asInput)[0], live.map(asInput)[0]] },
+    });
+    expect(twice.status).toBe(400);
+    expect(
+      (await server.request('POST', '/v1/rules/dry-run', { token: server.tokens.read, body: {} })).status,
+    ).toBe(403);
+  });
+});
