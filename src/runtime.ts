@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
+import { OpxError } from './domain/errors.js';
 import { guardrailKey, StorageRedactor } from './guardrails/stored.js';
 import { AlertNameCache, type FreezeOptions } from './incidents/service.js';
 import { IngestService } from './ingest/service.js';
@@ -123,6 +124,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   };
 }
 
+/** How long a process waits for another one that is migrating the same PostgreSQL database. */
+const MIGRATION_LOCK_WAIT_MS = 5 * 60_000;
+
 /**
  * Migrates OPX's tables and LangGraph's checkpoint tables and, on a store that has never had rules,
  * installs the default correlation rules.
@@ -130,6 +134,39 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
 export async function migrateAndSeed(
   store: Store,
   options: { checkpoints?: 'always' | 'if-missing' } = {},
+): Promise<{ applied: string[]; seededRules: number }> {
+  if (store.dialect === 'sqlite') return migrateAndSeedUnlocked(store, options);
+  // Several processes may start on one new database at once (a Helm init container per pod, a
+  // fleet restarting): one migrates and seeds while the others wait on a session lock, then find
+  // nothing left to do. The lock is held on one connection; the migration runs on others.
+  return store.db.connection().execute(async (connection) => {
+    // Polled rather than waited on: a plain wait would end at the session's lock_timeout.
+    const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+    while (
+      !(
+        await sql<{
+          locked: boolean;
+        }>`select pg_try_advisory_lock(hashtext('opx:migrate')) as locked`.execute(connection)
+      ).rows[0]?.locked
+    ) {
+      if (Date.now() > deadline)
+        throw new OpxError(
+          'conflict',
+          `another process has been migrating this database for ${MIGRATION_LOCK_WAIT_MS / 60_000} minutes; check it, then start again`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    try {
+      return await migrateAndSeedUnlocked(store, options);
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext('opx:migrate'))`.execute(connection);
+    }
+  });
+}
+
+async function migrateAndSeedUnlocked(
+  store: Store,
+  options: { checkpoints?: 'always' | 'if-missing' },
 ): Promise<{ applied: string[]; seededRules: number }> {
   const { applied } = await store.migrate();
   // LangGraph's checkpoint tables belong to its saver, which creates (and upgrades) them itself.

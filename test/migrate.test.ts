@@ -15,6 +15,7 @@ import { Migrator, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RULES } from '../src/detect/rules.js';
+import { migrateAndSeed } from '../src/runtime.js';
 import { openStore, type Store } from '../src/store/index.js';
 import {
   MIGRATION_LOCK_TABLE,
@@ -26,7 +27,7 @@ import {
   migrationStatements,
   planMigrations,
 } from '../src/store/migrations.js';
-import { BACKENDS, POSTGRES_URL, REPO_ROOT } from './support.js';
+import { BACKENDS, dropSchema, POSTGRES_URL, REPO_ROOT } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
 
@@ -360,5 +361,23 @@ describe('opx migrate: a store it cannot use', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('database "opx_no_such_database" does not exist');
+  });
+});
+
+describe.skipIf(!POSTGRES_URL)('processes starting together on one new PostgreSQL database', () => {
+  it('migrate and seed once: the others wait, then find nothing to do', async () => {
+    const schema = `opx_race_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openStore(POSTGRES_URL!, { schema })));
+    try {
+      const results = await Promise.all(
+        stores.map((store) => migrateAndSeed(store, { checkpoints: 'always' })),
+      );
+      expect(results.filter((result) => result.applied.length > 0)).toHaveLength(1);
+      expect(results.reduce((sum, result) => sum + result.seededRules, 0)).toBe(DEFAULT_RULES.length);
+      expect(await stores[0]!.rules.count()).toBe(DEFAULT_RULES.length);
+    } finally {
+      for (const store of stores) await store.close();
+      await dropSchema(schema);
+    }
   });
 });
