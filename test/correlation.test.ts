@@ -186,6 +186,24 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     expect(open.map((entry) => entry.incident.rootService).sort()).toEqual(['payments', 'search']);
   });
 
+  it('leaves out a blip on a database that only a symptom calls, not the origin', async () => {
+    const env = environment();
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+    const [outage] = await incidentsOf(env);
+    // shared-db is called by orders (a symptom here) but not by payments (the origin).
+    const blip = await send(env, [
+      { service: 'shared-db', startsAt: base + 2 * MINUTE, severity: 'critical' },
+    ]);
+    expect(blip.signals[0].incidentIds).not.toContain(outage!.id);
+    const { incident, signals } = await detail(outage!.id);
+    expect(incident.rootService).toBe('payments');
+    expect(signals.map((signal: { service: string }) => signal.service).sort()).toEqual([
+      'orders',
+      'payments',
+    ]);
+  });
+
   it('never joins across environments, and falls back to per-service grouping without topology', async () => {
     const [one, two] = [environment(), environment()];
     await send(one, [{ service: 'orders', startsAt: base }]);

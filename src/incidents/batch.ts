@@ -1,5 +1,12 @@
 import { maxSeverity } from '../detect/rules.js';
-import { connection, type DependencyGraph, type GraphPath, nextOrigin, pathTo } from '../detect/topology.js';
+import {
+  connection,
+  type DependencyGraph,
+  dependsWithin,
+  type GraphPath,
+  nextOrigin,
+  pathTo,
+} from '../detect/topology.js';
 import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
 import { type EventDraft, GENESIS_HASH, type StoreScope } from '../store/index.js';
@@ -57,6 +64,7 @@ interface IncidentWork {
 }
 
 const SERVICES_SUFFIX = / \(\+\d+ services?\)$/;
+const RELATION_RANK = { same: 0, caller: 1, dependency: 2 } as const;
 
 /**
  * The incidents one ingest batch touches, loaded in bulk and written back in bulk: creation,
@@ -133,9 +141,12 @@ export class IncidentBatch {
   }
 
   /**
-   * The active incident a signal on `service` joins by topology, with the path that connects them:
-   * the shortest one-direction path to any of its services, then the oldest incident. Only incidents
-   * of the same environment whose signals started within the window around `at` qualify.
+   * The active incident a signal on `service` joins by topology, with the path that connects them.
+   * Only incidents of the same environment whose signals started within the window around `at`
+   * qualify. A caller of the incident's services joins as a symptom; a service they call joins only
+   * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
+   * such as a busy database behind the gateway, is another problem. Ranked by path length, then a
+   * symptom before a cause, then the oldest incident.
    */
   topologyTarget(
     service: string,
@@ -144,7 +155,7 @@ export class IncidentBatch {
   ): { id: string; path: GraphPath } | undefined {
     const topology = this.#context.topology;
     if (!topology) return undefined;
-    let best: { id: string; path: GraphPath; detectedAt: number } | undefined;
+    let best: { id: string; path: GraphPath; rank: readonly [number, number, number] } | undefined;
     for (const entry of this.#work.values()) {
       const { row } = entry;
       if (row.active_key === null || row.environment !== environment) continue;
@@ -152,12 +163,21 @@ export class IncidentBatch {
       if (at < row.started_at - topology.windowMs || at > last + topology.windowMs) continue;
       const path = pathTo(topology.graph, service, entry.services, topology.hops);
       if (!path) continue;
+      if (
+        path.relation === 'dependency' &&
+        row.root_service !== null &&
+        !dependsWithin(topology.graph, row.root_service, service, topology.hops, entry.services)
+      )
+        continue;
+      const rank = [path.path.length, RELATION_RANK[path.relation], row.detected_at] as const;
       const better =
         !best ||
-        path.path.length < best.path.path.length ||
-        (path.path.length === best.path.path.length &&
-          (row.detected_at < best.detectedAt || (row.detected_at === best.detectedAt && row.id < best.id)));
-      if (better) best = { id: row.id, path, detectedAt: row.detected_at };
+        rank[0] < best.rank[0] ||
+        (rank[0] === best.rank[0] &&
+          (rank[1] < best.rank[1] ||
+            (rank[1] === best.rank[1] &&
+              (rank[2] < best.rank[2] || (rank[2] === best.rank[2] && row.id < best.id)))));
+      if (better) best = { id: row.id, path, rank };
     }
     return best && { id: best.id, path: best.path };
   }
