@@ -31,11 +31,17 @@ async function work(server: TestServer, done: (events: WorkerEvent[]) => Promise
   return { events, lines };
 }
 
+let environments = 0;
+/**
+ * Opens an incident on `service`. Each test uses an environment of its own (prod for the first): the
+ * services are connected in the topology, and an alert would otherwise join an earlier test's incident.
+ */
 async function openIncident(server: TestServer, service: string): Promise<string> {
+  environments += 1;
   const response = await server.request('POST', '/v1/signals', {
     body: {
       service,
-      environment: 'prod',
+      environment: environments === 1 ? 'prod' : `prod-${environments}`,
       severity: 'critical',
       title: `5xx on ${service}`,
       labels: { alertname: 'HighErrorRate' },
@@ -55,6 +61,7 @@ const jobFor = async (server: TestServer, incidentId: string): Promise<Job | und
 describe.each(BACKENDS)('automatic investigations on %s', (backend) => {
   let server: TestServer;
   beforeAll(async () => {
+    environments = 0;
     server = await testServer(backend, {
       investigateDelaySeconds: 0,
       investigationTimeoutSeconds: 1,
