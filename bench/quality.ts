@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
@@ -6,7 +5,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -27,11 +25,25 @@ import type { Finding } from '../src/domain/finding.js';
 import type { Incident } from '../src/domain/incident.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { ADAPTERS } from '../src/ingest/adapters/index.js';
-import { investigateIncident } from '../src/investigate/service.js';
+import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { runInvestigationJob } from '../src/investigate/jobs.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { integerFlag, parseFlags, UsageError } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
+import { sourceProvenance } from './support/provenance.js';
+import {
+  asRecord,
+  currentInvestigationOf,
+  eventSignalIds,
+  findingOf,
+  mergedIntoOf,
+  pagesFor,
+  readAnswer,
+  responderIncident,
+  stringList,
+  survivors,
+} from './support/responder.js';
 import { round } from './support/stats.js';
 import {
   type AlertRole,
@@ -45,26 +57,32 @@ const USAGE = `usage: npm run bench -- quality [flags]
 Generates seeded synthetic incidents over examples/topology (a fault in one service, often after a change
 on it, spreading to its callers minutes later; noise alerts and unrelated changes around it; quiet windows
 with only noise) and feeds each through OPX's real paths on a fresh SQLite store seeded like the demo
-(topology, knowledge base, history): alerts through the source adapters and the ingest pipeline, so
-correlation opens the incidents; changes through the catalog repository; then investigateIncident once
-the cascade has fired. The answer is scored against the known truth.
+(topology, knowledge base, history), with the shipped defaults: alerts through the source adapters and
+the ingest pipeline, so correlation opens the incidents; changes through the catalog repository. The
+worker is played in the case's own time: whenever an investigation job falls due (its incident opened
+10 s earlier, or whatever the shipped settings queue), the worker's job handler runs it before the next
+alert arrives, and the queue is drained after the last one. The answer is scored against the known truth.
 
   --cases <n>        number of cases (default 200)
   --seed <n>         generator seed (default 2026, the reporting seed; develop with another, e.g. 1,
                      so that what is reported was not tuned on)
-  --correlation <umbrella|per-service>
-                     umbrella (default) also enables the built-in multi-service-degradation rule, so
-                     error signals from 3+ services within 10 minutes share one incident; per-service
-                     keeps the shipped defaults (one incident per service and environment)
+  --umbrella         NOT the shipped defaults: also enable the built-in multi-service-degradation rule
+                     (error signals from 3+ services within 10 minutes share one umbrella incident), as
+                     this benchmark did by default before
   --out <file>       results file (default bench/results/quality.json)
-  --findings <file>  also append {caseId, bundle, findings} of each investigated case as JSON lines
+  --findings <file>  also append {caseId, bundle, findings} of each scored investigation as JSON lines
   --keep             keep the stores (the seeded template and every case's)
   --strict           exit 1 when a target is missed, not only on errors
   -h, --help         this text
 
-Investigated incident: for a fault, among the incidents holding its signals, the one spanning the most
-services, then the first detected; for a quiet window, the most severe, then the widest, then the first
-detected. No incident at all counts as an abstention.
+Pages: the incidents that held any signal of the fault, and how many are left once an incident merged
+into another (mergedInto, when OPX sets it) is followed to the one it was merged into.
+
+Scored investigation: the current automatic investigation (currentInvestigationId when OPX names one,
+else the latest completed) of the incident a responder would look at: for a fault, among the incidents
+left, the one holding the origin service's own alerts, else the one holding most of the fault's alerts,
+then the first detected; for a quiet window, the most severe, then the one holding most signals, then
+the first detected. No incident, or no completed investigation on it, counts as an abstention.
 
 Scores (over fault cases unless said otherwise):
   root-cause top-1   the response strategy names the origin service (an abstention is a miss)
@@ -89,7 +107,8 @@ const PRINCIPAL = 'bench:quality';
 const CASE_DAY = Date.UTC(2026, 10, 24);
 const PROGRESS_EVERY_MS = 3000;
 
-type Correlation = 'umbrella' | 'per-service';
+/** `shipped-defaults`, or `umbrella` when --umbrella also enabled multi-service-degradation. */
+type Correlation = 'shipped-defaults' | 'umbrella';
 
 interface Parameters {
   cases: number;
@@ -98,7 +117,7 @@ interface Parameters {
   out: string;
   keep: boolean;
   strict: boolean;
-  /** JSON lines of {caseId, bundle, findings} for each investigated case. */
+  /** JSON lines of {caseId, bundle, findings} for each scored investigation. */
   findings: string | null;
 }
 
@@ -111,7 +130,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
       options: {
         cases: { type: 'string' },
         seed: { type: 'string' },
-        correlation: { type: 'string' },
+        umbrella: { type: 'boolean', default: false },
         out: { type: 'string' },
         findings: { type: 'string' },
         keep: { type: 'boolean', default: false },
@@ -123,15 +142,10 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
-  const correlation = (values.correlation as string | undefined) ?? 'umbrella';
-  if (correlation !== 'umbrella' && correlation !== 'per-service')
-    throw new UsageError(
-      `--correlation must be umbrella or per-service (got ${JSON.stringify(correlation)})`,
-    );
   return {
     cases: integerFlag(values.cases as string | undefined, 'cases', 200, 1, 100_000),
     seed: integerFlag(values.seed as string | undefined, 'seed', 2026, 0, 2 ** 31 - 1),
-    correlation,
+    correlation: values.umbrella ? 'umbrella' : 'shipped-defaults',
     out: path.resolve(
       (values.out as string | undefined) ?? path.join(REPO_ROOT, 'bench', 'results', 'quality.json'),
     ),
@@ -232,13 +246,23 @@ interface CaseOutcome {
   kind: SyntheticCase['kind'];
   shape: SyntheticCase['shape'];
   truth: SyntheticCase['truth'];
+  /** Incidents that held a signal of the fault (pages), and how many are left after merges. */
+  pages: { opened: number; surviving: number };
+  /** The incident the scored investigation belongs to. */
   incident: {
     title: string;
     services: string[];
     signals: number;
     faultSignals: number;
     noiseSignals: number;
+    /** Every incident the case opened, fault or noise. */
     opened: number;
+    /** Investigations the worker ran on this incident. */
+    investigations: number;
+    /** The scored investigation saw every signal the incident holds at the end. */
+    investigationSawAllSignals: boolean | null;
+    /** Minutes after the onset (or window middle) that the scored investigation ran. */
+    investigatedAtMinute: number | null;
   } | null;
   answer: {
     abstained: boolean;
@@ -276,43 +300,47 @@ interface CaseOutcome {
   grounding: { statements: number; unsupported: number };
   /** How a root-cause miss went wrong. */
   miss: string | null;
-  /** Quiet windows: whether the paging noise source was firing when the evidence was frozen. */
+  /** Quiet windows: whether the paging noise source was firing when the scored investigation froze its evidence. */
   pagingNoiseFiring: boolean | null;
   ms: { ingest: number; investigate: number; total: number };
-}
-
-const asRecord = (value: unknown): Record<string, unknown> =>
-  value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-
-const stringList = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-
-/**
- * The strategy's ranked candidates: a list of `{ service, votes }` in its own order, or (older
- * engines) a map of service to votes, ranked here by votes.
- */
-function rankedCandidates(value: unknown): [string, number][] {
-  if (Array.isArray(value)) {
-    return value
-      .map(asRecord)
-      .filter((entry) => typeof entry.service === 'string')
-      .map((entry) => [entry.service as string, typeof entry.votes === 'number' ? entry.votes : 0]);
-  }
-  return Object.entries(asRecord(value))
-    .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-}
-
-function findingOf(findings: readonly Finding[], agent: Finding['agent']): Finding | undefined {
-  return findings.find((finding) => finding.agent === agent);
 }
 
 function describeChange(change: SyntheticChange | undefined): string | null {
   return change ? `${change.role} ${change.kind} ${change.service}` : null;
 }
 
-/** Receives each investigated case's evidence and findings (`--findings`: the trust benchmark's input). */
+/** Receives each scored case's evidence and findings (`--findings`: the trust benchmark's input). */
 type Capture = (caseId: string, bundle: EvidenceBundle, findings: readonly Finding[]) => void;
+
+const WORKER = 'bench:quality:worker';
+
+/**
+ * The worker, in the case's own time: claims every investigation job due by `now` and runs it with the
+ * worker's own job handler, as `opx serve` would when its clock reads `now`. Returns the time spent.
+ */
+async function runDueJobs(
+  runtime: Runtime,
+  now: number,
+  ranAt: Map<string, number>,
+  /** The case time the worker has reached: a job runs at its due time, or here if due later (wall clock). */
+  reached: number = now,
+): Promise<number> {
+  const started = performance.now();
+  const leaseMs = runtime.config.jobLeaseSeconds * 1000;
+  for (;;) {
+    const job = await runtime.store.jobs.claim(WORKER, [INVESTIGATE_JOB], leaseMs, now);
+    if (!job) break;
+    try {
+      const outcome = await runInvestigationJob(runtime, job, new AbortController().signal);
+      if (outcome.kind === 'completed') ranAt.set(outcome.investigationId, Math.min(job.runAt, reached));
+    } catch (error) {
+      await runtime.store.jobs.fail(job.id, WORKER, (error as Error).message, now + 60_000, now);
+      throw new Error(`investigation job ${job.id} failed: ${(error as Error).message}`);
+    }
+    await runtime.store.jobs.complete(job.id, WORKER, now);
+  }
+  return performance.now() - started;
+}
 
 async function runCase(
   runtime: Runtime,
@@ -320,7 +348,10 @@ async function runCase(
   inputs: Inputs,
   capture?: Capture,
 ): Promise<Omit<CaseOutcome, 'ms'> & { ingestMs: number; investigateMs: number }> {
-  const ingestStarted = performance.now();
+  const caseStarted = performance.now();
+  let investigateMs = 0;
+  /** Case time at which each investigation ran. */
+  const ranAt = new Map<string, number>();
   const episodeRole = new Map(scenario.episodes.map((episode) => [episode.ref, episode.role]));
   const signalRole = new Map<string, AlertRole>();
   const changeRef = new Map<string, SyntheticChange>();
@@ -329,7 +360,10 @@ async function runCase(
     ...scenario.deliveries.map((delivery) => ({ at: delivery.at, delivery, change: undefined })),
     ...scenario.changes.map((change) => ({ at: change.recordedAt, delivery: undefined, change })),
   ].sort((a, b) => a.at - b.at);
+  const lastAlertAt = scenario.deliveries.at(-1)?.at ?? scenario.investigateAt;
   for (const event of events) {
+    // Investigations due before this arrives run first, on what the store holds by then.
+    investigateMs += await runDueJobs(runtime, event.at, ranAt);
     if (event.delivery) {
       const { delivery } = event;
       const parsed = ADAPTERS[delivery.format](delivery.body, { now: delivery.at });
@@ -364,75 +398,122 @@ async function runCase(
       changeRef.set(recorded!.change.id, change);
     }
   }
-  const ingestMs = performance.now() - ingestStarted;
+  // Nothing more arrives: the worker runs whatever is still queued. An hour covers any delay the shipped
+  // settings allow, in case time or, for a job scheduled on the wall clock, in real time.
+  const caseEnd = Math.max(scenario.investigateAt, lastAlertAt);
+  investigateMs += await runDueJobs(runtime, Math.max(caseEnd, Date.now()) + 3_600_000, ranAt, caseEnd);
+  const ingestMs = performance.now() - caseStarted - investigateMs;
   const paging = scenario.shape.pagingNoise;
   const pagingEpisodes = new Set(
     scenario.episodes.filter((episode) => episode.service === paging?.service).map((episode) => episode.ref),
   );
-  const pagingNoiseFiring = paging
-    ? scenario.deliveries.filter((delivery) => pagingEpisodes.has(delivery.episode)).at(-1)?.status ===
-      'firing'
-    : null;
 
-  // Which incident is investigated: for a fault, the one holding its signals that spans the most
-  // services (the umbrella incident when there is one), else the first opened; for a quiet window, the
-  // most severe, then the widest, then the first opened (the page a responder would look at).
-  const candidates: {
-    incident: Incident;
-    signals: string[];
-    fault: number;
-    noise: number;
-    services: number;
-  }[] = [];
+  // Pages, merges, and the incident a responder would look at.
+  const incidents = new Map<string, Incident>();
+  const held = new Map<string, string[]>();
+  const ever = new Map<string, string[]>();
   for (const id of opened) {
-    const incident = (await runtime.store.incidents.get(id))!;
-    const signals = await runtime.store.incidents.signalIds(id);
-    const roles = signals.map((signal) => signalRole.get(signal));
-    candidates.push({
-      incident,
-      signals,
-      fault: roles.filter((role) => role === 'origin' || role === 'cascade').length,
-      noise: roles.filter((role) => role === 'noise').length,
-      services: incident.services.length,
-    });
+    incidents.set(id, (await runtime.store.incidents.get(id))!);
+    held.set(id, await runtime.store.incidents.signalIds(id));
+    ever.set(
+      id,
+      (await runtime.store.incidents.events(id)).flatMap((event) => eventSignalIds(event.data)),
+    );
   }
+  type Role = 'fault' | 'noise';
+  const roleOf = (signal: string): Role | null => {
+    const role = signalRole.get(signal);
+    return role === undefined ? null : role === 'noise' ? 'noise' : 'fault';
+  };
+  const groups = survivors(
+    [...incidents.values()].map((incident) => ({ id: incident.id, mergedInto: mergedIntoOf(incident) })),
+    (id) => (held.get(id) ?? []).map((signal) => ({ id: signal, role: roleOf(signal) })),
+    (id) => (ever.get(id) ?? []).map((signal) => ({ id: signal, role: roleOf(signal) })),
+  );
+  const faultPages = pagesFor(groups, 'fault');
+  const survivorIds = [...new Set([...groups.survivor.values()])];
+  for (const id of survivorIds)
+    if (!incidents.has(id)) incidents.set(id, (await runtime.store.incidents.get(id))!);
+  const serviceOf = new Map<string, string>();
+  for (const signal of await runtime.store.signals.getMany([...signalRole.keys()]))
+    serviceOf.set(signal.id, signal.service);
+  const heldBy = (id: string, role: Role) => groups.holdings.get(id)?.get(role)?.size ?? 0;
+  const heldAll = (id: string) => [...(groups.holdings.get(id)?.values() ?? [])].flatMap((set) => [...set]);
+
+  const rootCause = scenario.truth.rootCause;
+  const isFault = scenario.kind === 'fault';
   const severityRank = (incident: Incident) => INCIDENT_SEVERITIES.indexOf(incident.severity);
-  const chosen =
-    scenario.kind === 'fault'
-      ? candidates
-          .filter((candidate) => candidate.fault > 0)
-          .sort(
-            (a, b) =>
-              b.services - a.services ||
-              a.incident.detectedAt - b.incident.detectedAt ||
-              b.fault - a.fault ||
-              a.incident.id.localeCompare(b.incident.id),
-          )[0]
-      : candidates.sort(
+  const chosenId = isFault
+    ? responderIncident(
+        faultPages.surviving.map((id) => ({
+          id,
+          detectedAt: incidents.get(id)!.detectedAt,
+          holdsOrigin: heldAll(id).some((signal) => serviceOf.get(signal) === rootCause),
+          outageSignals: heldBy(id, 'fault'),
+        })),
+      )?.id
+    : survivorIds
+        .filter((id) => heldAll(id).length > 0)
+        .sort(
           (a, b) =>
-            severityRank(a.incident) - severityRank(b.incident) ||
-            b.services - a.services ||
-            a.incident.detectedAt - b.incident.detectedAt ||
-            a.incident.id.localeCompare(b.incident.id),
+            severityRank(incidents.get(a)!) - severityRank(incidents.get(b)!) ||
+            heldAll(b).length - heldAll(a).length ||
+            incidents.get(a)!.detectedAt - incidents.get(b)!.detectedAt ||
+            a.localeCompare(b),
         )[0];
+  const chosen = chosenId ? incidents.get(chosenId)! : undefined;
+  const investigations = chosen ? await runtime.store.investigations.forIncident(chosen.id) : [];
+  const named = chosen ? currentInvestigationOf(chosen) : undefined;
+  const investigation = named
+    ? investigations.find((candidate) => candidate.id === named)
+    : investigations.find((candidate) => candidate.status === 'completed');
+  const bundle =
+    investigation?.status === 'completed' && investigation.bundleId
+      ? await runtime.store.evidence.getBundle(investigation.bundleId)
+      : undefined;
+
+  // Quiet windows: whether the paging noise was firing when the scored investigation froze its evidence.
+  const frozenAt = investigation
+    ? (ranAt.get(investigation.id) ?? Number.POSITIVE_INFINITY)
+    : Number.POSITIVE_INFINITY;
+  const pagingNoiseFiring = paging
+    ? scenario.deliveries
+        .filter((delivery) => pagingEpisodes.has(delivery.episode) && delivery.at <= frozenAt)
+        .at(-1)?.status === 'firing'
+    : null;
 
   const culpritChange = [...changeRef.entries()].find(([, change]) => change.role === 'cause')?.[0] ?? null;
   const truth = scenario.truth;
-  const isFault = scenario.kind === 'fault';
-  const rootCause = scenario.truth.rootCause;
   const originAlert = scenario.truth.originAlert;
   const runbookCovered =
     isFault && rootCause && originAlert
       ? inputs.runbooks.some((runbook) => relevantRunbook(runbook, rootCause, originAlert, false))
       : null;
-  if (!chosen) {
-    // Nothing opened: OPX stayed silent. Right for a quiet window, a miss for a fault.
+  const pages = { opened: faultPages.opened.length, surviving: faultPages.surviving.length };
+  const incidentSummary = chosen
+    ? {
+        title: chosen.title,
+        services: chosen.services,
+        signals: heldAll(chosen.id).length,
+        faultSignals: heldBy(chosen.id, 'fault'),
+        noiseSignals: heldBy(chosen.id, 'noise'),
+        opened: opened.size,
+        investigations: investigations.length,
+        investigationSawAllSignals: bundle ? bundle.signals.length >= heldAll(chosen.id).length : null,
+        investigatedAtMinute: Number.isFinite(frozenAt)
+          ? round((frozenAt - scenario.onset) / 60_000, 1)
+          : null,
+      }
+    : null;
+  if (!chosen || !investigation || !bundle) {
+    // Nothing opened, or nothing investigated it: OPX stayed silent. Right for a quiet window, a miss for a fault.
     return {
       id: scenario.id,
       kind: scenario.kind,
       shape: scenario.shape,
       truth,
-      incident: null,
+      pages,
+      incident: incidentSummary,
       answer: null,
       score: {
         top1: isFault ? false : null,
@@ -447,36 +528,23 @@ async function runCase(
       },
       trust: null,
       grounding: { statements: 0, unsupported: 0 },
-      miss: isFault ? 'no incident opened' : null,
+      miss: isFault ? (chosen ? 'no completed automatic investigation' : 'no incident opened') : null,
       pagingNoiseFiring,
       ingestMs,
-      investigateMs: 0,
+      investigateMs,
     };
   }
 
-  const investigateStarted = performance.now();
-  const result = await investigateIncident(runtime, chosen.incident.id, { principal: PRINCIPAL });
-  const investigateMs = performance.now() - investigateStarted;
-  const bundle: EvidenceBundle = result.bundle;
-  capture?.(scenario.id, bundle, result.findings);
-
-  const strategy = findingOf(result.findings, 'response-strategy');
-  const strategyData = asRecord(strategy?.data);
-  const abstained = strategy?.insufficientEvidence ?? true;
-  const probable = asRecord(strategyData.probableRootCause);
-  const answered = abstained ? null : typeof probable.service === 'string' ? probable.service : null;
-  const candidateVotes = rankedCandidates(strategyData.candidates);
+  const findings = investigation.findings;
+  capture?.(scenario.id, bundle, findings);
+  const answer = readAnswer(findings);
+  const abstained = answer.abstained;
+  const answered = answer.rootCause;
+  const candidateVotes = answer.candidates;
   const top3 = abstained ? [] : candidateVotes.slice(0, 3).map(([service]) => service);
-  const namedChangeId = abstained ? null : typeof probable.changeId === 'string' ? probable.changeId : null;
-
-  const changes = findingOf(result.findings, 'change-intelligence');
-  const ranked = Array.isArray(asRecord(changes?.data).ranked)
-    ? (asRecord(changes?.data).ranked as unknown[])
-    : [];
-  const topChangeId =
-    changes && !changes.insufficientEvidence
-      ? ((asRecord(ranked[0]).changeId as string | undefined) ?? null)
-      : null;
+  const namedChangeId = answer.namedChangeId;
+  const topChangeId = answer.topChangeId;
+  const ranked = answer.rankedChanges;
 
   const documents: {
     documentId: string;
@@ -489,7 +557,7 @@ async function runCase(
     if (!documents.some((document) => document.documentId === section.documentId)) documents.push(section);
   }
   const top3Documents = documents.slice(0, 3);
-  const knowledge = findingOf(result.findings, 'knowledge-rag');
+  const knowledge = findingOf(findings, 'knowledge-rag');
   const citedPath = asRecord(asRecord(knowledge?.data).runbook).path;
   const cited = typeof citedPath === 'string' ? citedPath : null;
   const runbookHit = (strict: boolean): boolean | null => {
@@ -526,35 +594,29 @@ async function runCase(
     kind: scenario.kind,
     shape: scenario.shape,
     truth,
-    incident: {
-      title: chosen.incident.title,
-      services: chosen.incident.services,
-      signals: chosen.signals.length,
-      faultSignals: chosen.fault,
-      noiseSignals: chosen.noise,
-      opened: opened.size,
-    },
+    pages,
+    incident: incidentSummary,
     answer: {
       abstained,
       rootCause: answered,
-      confidence: strategy?.confidence ?? 0,
+      confidence: answer.confidence,
       candidates: candidateVotes.slice(0, 5),
       culprit: describeChange(namedChangeId ? changeRef.get(namedChangeId) : undefined),
       topChange: describeChange(topChangeId ? changeRef.get(topChangeId) : undefined),
       agents: {
-        origins: stringList(asRecord(findingOf(result.findings, 'risk-blast-radius')?.data).origins),
+        origins: stringList(asRecord(findingOf(findings, 'risk-blast-radius')?.data).origins),
         leader: ((): string | null => {
-          const onsets = asRecord(findingOf(result.findings, 'signal-intelligence')?.data).onsets;
+          const onsets = asRecord(findingOf(findings, 'signal-intelligence')?.data).onsets;
           const first = Array.isArray(onsets) ? asRecord(onsets[0]).service : undefined;
           return typeof first === 'string' ? first : null;
         })(),
-        changes: ranked.slice(0, 3).map((entry) => {
-          const suspect = asRecord(entry);
-          const known = typeof suspect.changeId === 'string' ? changeRef.get(suspect.changeId) : undefined;
+        changes: ranked.slice(0, 3).map((suspect) => {
+          const known = changeRef.get(suspect.changeId);
+          const entry = ranked.find((candidate) => candidate.changeId === suspect.changeId);
           return {
-            change: describeChange(known) ?? `history ${String(suspect.kind)} ${String(suspect.service)}`,
-            score: Number(suspect.score ?? 0),
-            minutesBeforeOnset: Number(suspect.minutesBeforeOnset ?? 0),
+            change: describeChange(known) ?? `history change ${suspect.changeId}`,
+            score: entry?.score ?? 0,
+            minutesBeforeOnset: entry?.minutesBeforeOnset ?? 0,
           };
         }),
       },
@@ -578,16 +640,10 @@ async function runCase(
         : null,
       abstained,
     },
-    trust: (() => {
-      const trust = asRecord(strategyData.trust);
-      return typeof trust.score === 'number' ? { score: trust.score, abstain: trust.abstain === true } : null;
-    })(),
+    trust: answer.trust,
     grounding: {
-      statements: result.findings.reduce((sum, finding) => sum + (finding.grounding?.statements ?? 0), 0),
-      unsupported: result.findings.reduce(
-        (sum, finding) => sum + (finding.grounding?.unsupported.length ?? 0),
-        0,
-      ),
+      statements: findings.reduce((sum, finding) => sum + (finding.grounding?.statements ?? 0), 0),
+      unsupported: findings.reduce((sum, finding) => sum + (finding.grounding?.unsupported.length ?? 0), 0),
     },
     miss,
     pagingNoiseFiring,
@@ -620,6 +676,8 @@ function rate(outcomes: readonly CaseOutcome[], pick: (outcome: CaseOutcome) => 
 function summarize(outcomes: readonly CaseOutcome[]) {
   const faults = outcomes.filter((outcome) => outcome.kind === 'fault');
   const quiet = outcomes.filter((outcome) => outcome.kind === 'quiet');
+  // Fault cases that paged at all: pages per fault are counted over these.
+  const paged = faults.filter((outcome) => outcome.pages.opened > 0);
   return {
     rootCauseTop1: rate(faults, (outcome) => outcome.score.top1),
     rootCauseTop1Investigated: rate(faults, (outcome) => (outcome.incident ? outcome.score.top1 : null)),
@@ -633,7 +691,27 @@ function summarize(outcomes: readonly CaseOutcome[]) {
     falseAbstention: rate(faults, (outcome) => outcome.score.abstained),
     faultIncidentOpened: rate(faults, (outcome) => outcome.incident !== null),
     quietIncidentOpened: rate(quiet, (outcome) => outcome.incident !== null),
+    pagesPerFault: meanOf(paged.map((outcome) => outcome.pages.opened)),
+    pagesLeftPerFault: meanOf(paged.map((outcome) => outcome.pages.surviving)),
+    faultOneIncident: rate(paged, (outcome) => outcome.pages.surviving === 1),
+    pagesDistribution: {
+      opened: bucket(paged.map((outcome) => outcome.pages.opened)),
+      surviving: bucket(paged.map((outcome) => outcome.pages.surviving)),
+    },
   };
+}
+
+const meanOf = (values: readonly number[]) =>
+  values.length === 0 ? null : round(values.reduce((sum, value) => sum + value, 0) / values.length, 2);
+
+/** Fault cases by pages: 1, 2, 3, 4 and 5+. */
+function bucket(values: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = { '1': 0, '2': 0, '3': 0, '4': 0, '5+': 0 };
+  for (const value of values) {
+    const key = value >= 5 ? '5+' : String(value);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
 }
 
 /** Quiet windows grouped by the noise source that opened their incident. */
@@ -759,6 +837,9 @@ function printReport(
     ['correct abstention (quiet windows)', show(summary.correctAbstention), '', ''],
     ['false abstention (fault cases)', show(summary.falseAbstention), '', ''],
     ['fault cases that opened an incident', show(summary.faultIncidentOpened), '', ''],
+    ['  incidents per fault (pages, mean)', String(summary.pagesPerFault ?? 'n/a'), '', ''],
+    ['  … left after merges (mean)', String(summary.pagesLeftPerFault ?? 'n/a'), '', ''],
+    ['  faults left as exactly one incident', show(summary.faultOneIncident), '', ''],
     ['quiet windows that opened an incident', show(summary.quietIncidentOpened), '', ''],
   );
   process.stdout.write(
@@ -794,44 +875,6 @@ function printReport(
   }
 }
 
-/**
- * Which code was measured: the commit, the source files changed since it, and a digest of src/
- * (tests excluded), so two results files can be told apart even when both say the same commit.
- */
-function sourceProvenance(): { commit: string | null; changedFiles: string[]; srcDigest: string } {
-  const git = (args: string[]) => {
-    try {
-      return execFileSync('git', args, {
-        cwd: REPO_ROOT,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-    } catch {
-      return null;
-    }
-  };
-  const files: string[] = [];
-  const walk = (directory: string) => {
-    for (const entry of readdirSync(directory, { withFileTypes: true })) {
-      const full = path.join(directory, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.ts') && !/\.test(-support)?\.ts$/.test(entry.name)) files.push(full);
-    }
-  };
-  walk(path.join(REPO_ROOT, 'src'));
-  const hash = createHash('sha256');
-  for (const file of files.sort())
-    hash.update(`${path.relative(REPO_ROOT, file)}\n`).update(readFileSync(file));
-  return {
-    commit: git(['rev-parse', 'HEAD'])?.trim() ?? null,
-    changedFiles: (git(['status', '--porcelain', '--', 'src']) ?? '')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.slice(3)),
-    srcDigest: hash.digest('hex'),
-  };
-}
-
 /** Pretty JSON, except one line per case: the file stays readable and diffable at a few hundred cases. */
 function writeResults(file: string, results: Record<string, unknown> & { cases: unknown[] }): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -853,7 +896,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const started = performance.now();
   // Taken before any case runs: the code measured is the code loaded now.
-  const source = sourceProvenance();
+  const source = sourceProvenance(REPO_ROOT);
   const inputs = loadInputs();
   // The cases' day must lie in the past: investigations read the store as of now.
   const day = Math.min(CASE_DAY, Math.floor((Date.now() - 2 * 86_400_000) / 86_400_000) * 86_400_000);
@@ -945,6 +988,10 @@ export async function run(argv: string[]): Promise<number> {
       cases: parameters.cases,
       seed: parameters.seed,
       correlation: parameters.correlation,
+      settings:
+        parameters.correlation === 'umbrella'
+          ? 'shipped defaults, plus the built-in multi-service-degradation rule enabled (--umbrella)'
+          : 'shipped defaults: no rule or setting changed',
       caseDay: new Date(day).toISOString().slice(0, 10),
       generatorDigest: digest,
       topology: 'examples/topology/catalog-info.yaml',
@@ -973,9 +1020,14 @@ export async function run(argv: string[]): Promise<number> {
         'quiet windows: response-strategy says insufficient evidence, or no incident opened (nothing to investigate)',
       falseAbstention:
         'fault cases: response-strategy says insufficient evidence, or no incident holds the fault',
-      investigatedIncident:
-        'fault: among incidents holding fault signals, the one spanning most services, then the first detected; ' +
-        'quiet: the most severe, then widest, then first detected',
+      pages:
+        'incidents that held a signal of the fault (from their timelines), and how many are left after following mergedInto',
+      scoredInvestigation:
+        'the current automatic investigation (currentInvestigationId when OPX names one, else the latest completed) of the incident a responder would look at; ' +
+        "the worker's job handler runs each investigation job when it falls due in the case's own time",
+      responderIncident:
+        "fault: among the incidents left after merges, the one holding an alert of the origin service, else the one holding most of the fault's alerts, then the first detected; " +
+        'quiet: the most severe, then the one holding most signals, then the first detected',
     },
     targets,
     summary,

@@ -34,6 +34,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),
   },
+  outages: {
+    description:
+      'outages from public post-incident reports replayed into opx serve: pages per outage, origin and culprit top-1',
+    load: () => import('./outages.js'),
+  },
   load: {
     description: 'the fleet on PostgreSQL: 1/2/4 workers under load, and cost as history grows to 1M signals',
     load: () => import('./load.js'),
