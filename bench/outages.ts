@@ -37,7 +37,7 @@ import {
   rootServiceOf,
   survivors,
 } from './support/responder.js';
-import { round } from './support/stats.js';
+import { type Rate, rate, round } from './support/stats.js';
 
 const USAGE = `usage: npm run bench -- outages [flags]
 
@@ -756,24 +756,6 @@ async function runScenario(
 
 // ---------------------------------------------------------------------------------------------------
 // Report
-
-interface Rate {
-  hits: number;
-  n: number;
-  rate: number | null;
-}
-
-function rate<T>(items: readonly T[], pick: (item: T) => boolean | null): Rate {
-  let hits = 0;
-  let n = 0;
-  for (const item of items) {
-    const value = pick(item);
-    if (value === null) continue;
-    n += 1;
-    if (value) hits += 1;
-  }
-  return { hits, n, rate: n === 0 ? null : round(hits / n, 3) };
-}
 
 const mean = (values: readonly number[]) =>
   values.length === 0 ? null : round(values.reduce((sum, value) => sum + value, 0) / values.length, 2);

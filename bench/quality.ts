@@ -44,7 +44,7 @@ import {
   stringList,
   survivors,
 } from './support/responder.js';
-import { round } from './support/stats.js';
+import { type Rate, rate, round } from './support/stats.js';
 import {
   type AlertRole,
   generateCases,
@@ -654,24 +654,6 @@ async function runCase(
 
 // ---------------------------------------------------------------------------------------------------
 // Scores
-
-interface Rate {
-  hits: number;
-  n: number;
-  rate: number | null;
-}
-
-function rate(outcomes: readonly CaseOutcome[], pick: (outcome: CaseOutcome) => boolean | null): Rate {
-  let hits = 0;
-  let n = 0;
-  for (const outcome of outcomes) {
-    const value = pick(outcome);
-    if (value === null) continue;
-    n += 1;
-    if (value) hits += 1;
-  }
-  return { hits, n, rate: n === 0 ? null : round(hits / n, 3) };
-}
 
 function summarize(outcomes: readonly CaseOutcome[]) {
   const faults = outcomes.filter((outcome) => outcome.kind === 'fault');

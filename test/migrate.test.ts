@@ -27,7 +27,7 @@ import {
   migrationStatements,
   planMigrations,
 } from '../src/store/migrations.js';
-import { BACKENDS, dropSchema, POSTGRES_URL, REPO_ROOT } from './support.js';
+import { BACKENDS, dropSchema, freshPostgresDatabase, POSTGRES_URL, REPO_ROOT } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
 
@@ -124,13 +124,7 @@ async function freshStore(backend: 'sqlite' | 'postgres'): Promise<Fresh> {
       cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
-  const database = `opx_migrate_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  const parsed = new URL(POSTGRES_URL!);
-  parsed.pathname = `/${database}`;
-  const url = parsed.toString();
+  const { url, drop } = await freshPostgresDatabase('opx_migrate');
   return {
     env: { OPX_DATABASE_URL: url, OPX_DATA_DIR: path.join(dir, 'data') },
     open: () => openStore(url),
@@ -151,8 +145,7 @@ async function freshStore(backend: 'sqlite' | 'postgres'): Promise<Fresh> {
       }
     },
     async cleanup() {
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -43,6 +43,23 @@ export function payloadText(name: string): string {
   return readFileSync(path.join(FIXTURES, 'payloads', name), 'utf8');
 }
 
+/** A new, empty database on the test PostgreSQL server (name prefixed with `prefix`); `drop` removes it. */
+export async function freshPostgresDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const database = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const parsed = new URL(POSTGRES_URL!);
+  parsed.pathname = `/${database}`;
+  return {
+    url: parsed.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
 /** The backends every store-touching suite runs on: SQLite always, PostgreSQL when configured. */
 export const BACKENDS: ('sqlite' | 'postgres')[] = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

@@ -15,7 +15,7 @@ import { openRuntime, type Runtime } from '../src/runtime.js';
 import { generateKeyEntry } from '../src/store/crypto.js';
 import { MIGRATION_NAMES, MIGRATIONS } from '../src/store/migrations.js';
 import { keyUsage, reencrypt } from '../src/store/reencrypt.js';
-import { BACKENDS, FIXTURES, POSTGRES_URL, REPO_ROOT } from './support.js';
+import { BACKENDS, FIXTURES, freshPostgresDatabase, REPO_ROOT } from './support.js';
 
 /**
  * Stores written by earlier OPX releases (test/fixtures/upgrade/<commit>/, made by make-fixture.sh
@@ -101,13 +101,7 @@ async function load(release: string, backend: 'sqlite' | 'postgres', manifest: M
       cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
-  const database = `opx_upgrade_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  const parsed = new URL(POSTGRES_URL!);
-  parsed.pathname = `/${database}`;
-  const url = parsed.toString();
+  const { url, drop } = await freshPostgresDatabase('opx_upgrade');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -140,8 +134,7 @@ async function load(release: string, backend: 'sqlite' | 'postgres', manifest: M
       }
     },
     async cleanup() {
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -36,3 +36,22 @@ export function mebibytes(bytes: number | null | undefined): string {
 export function thousands(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
+
+export interface Rate {
+  hits: number;
+  n: number;
+  rate: number | null;
+}
+
+/** The share of items `pick` calls a hit; items it answers null for are not counted. */
+export function rate<T>(items: readonly T[], pick: (item: T) => boolean | null): Rate {
+  let hits = 0;
+  let n = 0;
+  for (const item of items) {
+    const value = pick(item);
+    if (value === null) continue;
+    n += 1;
+    if (value) hits += 1;
+  }
+  return { hits, n, rate: n === 0 ? null : round(hits / n, 3) };
+}
