@@ -253,6 +253,10 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     // Cytoscape draws into canvases inside the graph container.
     await page.locator('.graph canvas').first().waitFor();
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    // Each signal says why it is on the incident, and the header names the origin.
+    await page.getByRole('columnheader', { name: 'Joined by' }).waitFor();
+    await page.getByRole('cell', { name: 'critical-signal', exact: true }).first().waitFor();
+    await page.getByText('origin: api-gateway').waitFor();
     // The reporter's address in the third alert was redacted at ingest, on this incident.
     await page
       .getByText(/anonymize EMAIL in ingest/)

@@ -24,7 +24,18 @@ export interface Incident {
   signalCount: number;
   rootCause: string | null;
   resolution: string | null;
+  /** The probable origin service (docs/correlation.md). */
+  rootService?: string | null;
+  /** Set when this incident was merged into another. */
+  mergedInto?: string | null;
 }
+
+/** Why a signal is on its incident (GET /v1/incidents/:id). */
+export type JoinReason =
+  | { kind: 'rule'; rule: string }
+  | { kind: 'topology'; rule: string; relation: 'same' | 'caller' | 'dependency'; path: string[] }
+  | { kind: 'merge'; from: string }
+  | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };
 
 export interface Signal {
   id: string;
@@ -37,6 +48,7 @@ export interface Signal {
   startsAt: string;
   lastSeenAt: string;
   occurrences: number;
+  joinedBy?: JoinReason | null;
 }
 
 export interface IncidentEvent {

@@ -6,6 +6,7 @@ import type {
   Incident,
   IncidentEvent,
   Investigation,
+  JoinReason,
   Recommendation,
   Signal,
   TrustScore,
@@ -418,11 +419,19 @@ export function IncidentPage({ id }: { id: string }) {
         <Badge kind={incident.severity}>{incident.severity}</Badge>
         <Badge kind={incident.status}>{incident.status.replace('_', ' ')}</Badge>
         <span>{incident.id}</span>
+        {incident.rootService ? <span>origin: {incident.rootService}</span> : null}
         <span>services: {incident.services.join(', ')}</span>
         <span>started {formatTime(incident.startedAt)}</span>
         <span>detected {formatTime(incident.detectedAt)}</span>
       </p>
       <StreamStatus stream={stream} />
+      {incident.mergedInto ? (
+        <p role="note">
+          Merged into{' '}
+          <Link to={`/incidents/${encodeURIComponent(incident.mergedInto)}`}>{incident.mergedInto}</Link>: its
+          signals are there now.
+        </p>
+      ) : null}
       {incident.rootCause ? (
         <p>
           <strong>Root cause:</strong> {incident.rootCause}
@@ -550,6 +559,7 @@ export function IncidentPage({ id }: { id: string }) {
                 <th scope="col">Status</th>
                 <th scope="col">Source</th>
                 <th scope="col">Signal</th>
+                <th scope="col">Joined by</th>
                 <th scope="col">Last seen</th>
               </tr>
             </thead>
@@ -565,6 +575,7 @@ export function IncidentPage({ id }: { id: string }) {
                     {signal.service}: {signal.title}
                     {signal.description ? <div className="muted small">{signal.description}</div> : null}
                   </td>
+                  <td className="small">{joinedBy(signal.joinedBy)}</td>
                   <td>
                     {formatTime(signal.lastSeenAt)}
                     {signal.occurrences > 1 ? ` (×${signal.occurrences})` : ''}
@@ -602,4 +613,21 @@ export function IncidentPage({ id }: { id: string }) {
       </div>
     </article>
   );
+}
+
+/** Why a signal is on this incident, in words: its rule, the path in the dependency graph, or who moved it. */
+function joinedBy(reason: JoinReason | null | undefined): string {
+  if (!reason) return '';
+  switch (reason.kind) {
+    case 'rule':
+      return reason.rule;
+    case 'topology':
+      return reason.relation === 'same'
+        ? `${reason.rule}: same service`
+        : `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')} (${reason.relation === 'caller' ? 'calls into the incident' : 'the incident calls it'})`;
+    case 'merge':
+      return `merged from ${reason.from}`;
+    default:
+      return `${reason.action} by ${reason.principal}`;
+  }
 }
