@@ -4,7 +4,7 @@ import { shopBundle } from '../investigate/agents/fixtures.test-support.js';
 import { respond } from '../investigate/agents/response-strategy.js';
 import { EVIDENCE_AGENTS } from '../investigate/graph.js';
 import { applyGrounding, groundFinding, groundingContext, splitStatements } from './grounding.js';
-import { recommendationTrust, trustOf } from './trust.js';
+import { recommendationTrust, THIN_EVIDENCE_CAP, trustOf } from './trust.js';
 
 const bundle = shopBundle();
 const context = groundingContext(bundle);
@@ -66,10 +66,18 @@ describe('grounding', () => {
   });
 
   it('flags, downgrades or removes unsupported claims as configured', () => {
-    const bad = withClaimText(
-      changeFinding(),
-      'deploy chg_db_deploy on db started 45 minutes before the first signal.',
-    );
+    // One wrong claim, then a supported one (the change finding's own first claim).
+    const base = changeFinding();
+    const bad = {
+      ...base,
+      claims: [
+        {
+          ...base.claims[0]!,
+          text: 'deploy chg_db_deploy on db started 45 minutes before the first signal.',
+        },
+        base.claims[0]!,
+      ],
+    };
     const flagged = applyGrounding(bad, context, 'flag');
     expect(flagged.claims.map((claim) => claim.grounded)).toEqual([false, true]);
     expect(flagged.claims[0]!.confidence).toBe(bad.claims[0]!.confidence);
@@ -130,6 +138,47 @@ describe('trust', () => {
     const trust = trustOf({ ...inputs, findings: thin });
     expect(trust.abstain).toBe(true);
     expect(trust.components.coverage).toBe(0.2);
+  });
+
+  it('cannot be high when most evidence agents had no evidence', () => {
+    const silent = (agents: string[]) =>
+      grounded().map((finding) => ({ ...finding, insufficientEvidence: agents.includes(finding.agent) }));
+    const full = trustOf({ ...inputs, findings: grounded() });
+    // Two of five spoke, and they agree: without the cap that would read 0.8.
+    const two = trustOf({
+      ...inputs,
+      findings: silent(['signal-intelligence', 'historical-pattern', 'knowledge-rag']),
+    });
+    expect(two.components).toMatchObject({ grounding: 1, agreement: 1, coverage: 0.4 });
+    expect(two.score).toBeCloseTo(THIN_EVIDENCE_CAP.base + 2 * THIN_EVIDENCE_CAP.step, 10);
+    expect(two.reasons).toContain('trust capped at 0.6: most evidence agents had no evidence (2 of 5 had)');
+    const one = trustOf({
+      ...inputs,
+      findings: silent(['signal-intelligence', 'historical-pattern', 'knowledge-rag', 'change-intelligence']),
+    });
+    expect(one.score).toBe(0.5);
+    // Three of five is a majority: no cap.
+    const three = trustOf({ ...inputs, findings: silent(['historical-pattern', 'knowledge-rag']) });
+    expect(three.score).toBeGreaterThan(0.75);
+    expect(three.score).toBeLessThanOrEqual(full.score);
+  });
+
+  it('counts a load-raising change on a caller as pointing at the origin it loads', () => {
+    const findings = grounded().map((finding) =>
+      finding.agent === 'change-intelligence'
+        ? {
+            ...finding,
+            data: { ranked: [{ service: 'api', target: 'db', changeId: 'chg_x', score: 0.5 }] },
+          }
+        : finding,
+    );
+    expect(trustOf({ ...inputs, findings }).components.agreement).toBe(1);
+    const plain = findings.map((finding) =>
+      finding.agent === 'change-intelligence'
+        ? { ...finding, data: { ranked: [{ service: 'api', target: 'api', changeId: 'chg_x', score: 0.5 }] } }
+        : finding,
+    );
+    expect(trustOf({ ...inputs, findings: plain }).components.agreement).toBeLessThan(1);
   });
 
   it("scales a recommendation's trust by its confidence and by whether its citations exist", () => {

@@ -10,6 +10,12 @@ import type { Finding, RecommendationDraft } from '../domain/finding.js';
 import type { FindingGrounding } from './grounding.js';
 
 export const TRUST_WEIGHTS = { grounding: 0.3, agreement: 0.3, reliability: 0.15, coverage: 0.25 } as const;
+/**
+ * When most evidence agents had nothing to go on, trust is at most `base` + `step` × the number
+ * that had evidence: 0.4, 0.5, 0.6 for none, one or two of five, below the 0.75 that reads as high.
+ * Agreement among the one or two agents that spoke says little about the rest.
+ */
+export const THIN_EVIDENCE_CAP = { base: 0.4, step: 0.1 } as const;
 
 export interface TrustInputs {
   findings: readonly (Finding & { grounding?: FindingGrounding })[];
@@ -45,7 +51,12 @@ const STALE_MS = 6 * 3_600_000;
 function pointers(findings: TrustInputs['findings'], bundle: EvidenceBundle) {
   const of = (agent: Finding['agent']) =>
     findings.find((finding) => finding.agent === agent && !finding.insufficientEvidence);
-  const change = (of('change-intelligence')?.data.ranked as { service: string }[] | undefined)?.[0]?.service;
+  // A change points at the service whose failure it explains: a load-raising change on a caller of the
+  // origin points at that origin (change-intelligence's `target`; older findings have none).
+  const suspect = (
+    of('change-intelligence')?.data.ranked as { service: string; target?: string }[] | undefined
+  )?.[0];
+  const change = suspect ? (suspect.target ?? suspect.service) : undefined;
   const origin = (
     of('risk-blast-radius')?.data.candidates as { service: string; origin: boolean }[] | undefined
   )?.find((candidate) => candidate.origin)?.service;
@@ -110,11 +121,21 @@ export function trustOf(inputs: TrustInputs): TrustScore {
     age <= FRESH_MS ? 1 : age >= STALE_MS ? 0.5 : 1 - (0.5 * (age - FRESH_MS)) / (STALE_MS - FRESH_MS);
   if (freshness < 1) reasons.push(`the newest signal is ${Math.round(age / 60_000)} minutes old`);
 
-  const score =
+  let score =
     TRUST_WEIGHTS.grounding * grounding +
     TRUST_WEIGHTS.agreement * agreement +
     TRUST_WEIGHTS.reliability * reliability +
     TRUST_WEIGHTS.coverage * coverage * freshness;
+  // Most evidence agents silent: trust cannot be high, however well the rest agree.
+  if (informed * 2 < EVIDENCE_AGENTS) {
+    const cap = THIN_EVIDENCE_CAP.base + THIN_EVIDENCE_CAP.step * informed;
+    if (score > cap) {
+      score = cap;
+      reasons.push(
+        `trust capped at ${round(cap)}: most evidence agents had no evidence (${informed} of ${EVIDENCE_AGENTS} had)`,
+      );
+    }
+  }
   const abstain = !cause || strategy?.insufficientEvidence === true || informed <= 1 || grounding < 0.5;
   if (abstain) reasons.unshift('OPX abstains: the evidence is too thin to name a cause with confidence');
   return {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../domain/evidence.js';
 import { recommendationDraftSchema } from '../../domain/finding.js';
+import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { evidenceIds, validateFinding } from '../evidence.js';
 import { analyzeChanges } from './change-intelligence.js';
-import { NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
+import { change, NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
 import { analyzeHistory } from './historical-pattern.js';
 import { analyzeKnowledge } from './knowledge-rag.js';
 import { respond } from './response-strategy.js';
@@ -59,7 +60,7 @@ describe('response-strategy', () => {
     }
     expect(finding.data.recommendedSeverity).toBe('SEV1');
     expect(finding.summary).toMatch(
-      /^SEV1 shop is failing: probable cause db \(chg_db_deploy\); also affected: api, web, mobile\. Next: Roll back db/,
+      /^SEV2 \(evidence says SEV1: raise it\) shop is failing: probable cause db \(chg_db_deploy\); also affected: api, web, mobile\. Next: Roll back db/,
     );
     expect(validateFinding(finding, bundle)).toEqual([]);
   });
@@ -139,5 +140,187 @@ describe('response-strategy with datapoints', () => {
     );
     expect(finding.insufficientEvidence).toBe(true);
     expect(finding.data.probableRootCause).toBeNull();
+  });
+});
+
+describe('response-strategy: the answer follows the evidence', () => {
+  const agentBundle = (extra: Partial<EvidenceBundle> = {}) =>
+    shopBundle({
+      services: [
+        service('checkout', ['host-agent'], { tier: 1, customerFacing: true }),
+        service('orders', ['host-agent'], { tier: 1 }),
+        service('billing', ['host-agent']),
+        service('host-agent', []),
+      ],
+      neighbourhood: [
+        { service: 'billing', distance: 0, relation: 'affected' },
+        { service: 'checkout', distance: 0, relation: 'affected' },
+        { service: 'orders', distance: 0, relation: 'affected' },
+        { service: 'host-agent', distance: 1, relation: 'dependency' },
+      ],
+      signals: [
+        signal('sig_checkout', 'checkout', 0, { severity: 'critical' }),
+        signal('sig_orders', 'orders', 1, { severity: 'critical' }),
+        signal('sig_billing', 'billing', 2),
+      ],
+      changes: [
+        { ...change('chg_agent_cfg', 'host-agent', -12, 'config'), summary: 'push agent config v42' },
+        // A decoy: a deploy on one of the crashing services, but the agent explains all three.
+        { ...change('chg_billing', 'billing', -4), summary: 'Deploy billing v3.1.0: structured logging' },
+      ],
+      ...extra,
+    });
+
+  it('names an inferred origin, says why, and acts on its change first', () => {
+    const bundle = agentBundle();
+    const finding = investigate(bundle);
+    expect(finding.insufficientEvidence).toBe(false);
+    const cause = finding.data.probableRootCause as { service: string; changeId: string; inferred?: unknown };
+    expect(cause).toMatchObject({ service: 'host-agent', changeId: 'chg_agent_cfg' });
+    expect(cause.inferred).toMatchObject({ dependents: ['checkout', 'orders', 'billing'] });
+    expect(finding.claims[0]!.text).toMatch(
+      /^Probable root cause: host-agent after change chg_agent_cfg \(confidence [\d.]+\)\. host-agent is the INFERRED origin: it has no firing alert of its own in this incident, but config chg_agent_cfg on it started 12 minutes before the first signal \(push agent config v42\), and every alerting service depends on it: checkout, orders, billing\.$/,
+    );
+    const recommendations = finding.data.recommendations as { kind: string; title: string }[];
+    expect(recommendations[0]).toMatchObject({ kind: 'rollback', title: 'Roll back host-agent' });
+    expect(finding.summary).toMatch(
+      /probable cause host-agent \(inferred: no firing alert of its own in this incident\) \(chg_agent_cfg\)/,
+    );
+    expect(validateFinding(finding, bundle)).toEqual([]);
+    expect(groundFinding(finding, groundingContext(bundle)).unsupported).toEqual([]);
+  });
+
+  it('reverts an infrastructure change when it is the culprit', () => {
+    const bundle = agentBundle({
+      changes: [
+        {
+          ...change('chg_index_cap', 'host-agent', -8, 'infra'),
+          summary: 'remove capacity from the index subsystem',
+        },
+      ],
+    });
+    const recommendations = investigate(bundle).data.recommendations as {
+      kind: string;
+      title: string;
+      risk: string;
+    }[];
+    expect(recommendations[0]).toMatchObject({
+      kind: 'rollback',
+      title: 'Revert the infrastructure change on host-agent',
+      risk: 'medium',
+    });
+  });
+
+  it('does not infer an origin when an alerting dependency explains the callers', () => {
+    // shopBundle: db alerts and api, web call it; a silent dependency of db with a change stays a suspect.
+    const bundle = shopBundle({
+      services: [
+        service('web', ['api'], { tier: 1, customerFacing: true }),
+        service('api', ['db'], { tier: 1 }),
+        service('db', ['storage'], { tier: 1 }),
+        service('storage', []),
+      ],
+      neighbourhood: [
+        { service: 'api', distance: 0, relation: 'affected' },
+        { service: 'db', distance: 0, relation: 'affected' },
+        { service: 'web', distance: 0, relation: 'affected' },
+        { service: 'storage', distance: 1, relation: 'dependency' },
+      ],
+      changes: [change('chg_db_deploy', 'db', -10), change('chg_storage', 'storage', -20, 'config')],
+    });
+    const finding = investigate(bundle);
+    const cause = finding.data.probableRootCause as { service: string; inferred?: unknown };
+    expect(cause).toMatchObject({ service: 'db', changeId: 'chg_db_deploy' });
+    expect(cause.inferred).toBeUndefined();
+    expect(finding.claims[0]!.text).not.toContain('INFERRED');
+  });
+
+  it('names a load-raising change on a caller as the culprit, and a plain one not', () => {
+    const retries = {
+      ...change('chg_api_retries', 'api', -6, 'config'),
+      summary: 'api: retry budget 10% → 50%',
+    };
+    const loaded = investigate(shopBundle({ changes: [retries] }));
+    expect(loaded.data.probableRootCause).toMatchObject({ service: 'db', changeId: 'chg_api_retries' });
+    const first = (loaded.data.recommendations as { kind: string; title: string; rationale: string }[])[0]!;
+    expect(first).toMatchObject({ kind: 'rollback', title: 'Roll back api' });
+    expect(first.rationale).toMatch(/api calls the probable origin db, and the change may raise load on it/);
+
+    const plain = { ...retries, summary: 'api: new request validation' };
+    const decoyed = investigate(shopBundle({ changes: [plain] }));
+    expect(decoyed.data.probableRootCause).toMatchObject({ service: 'db', changeId: null });
+  });
+
+  it('acts on the origin first when no change explains it: its own runbook, else a check of it', () => {
+    const webRunbook = {
+      ...runbook,
+      chunkId: 'chk_web',
+      documentId: 'doc_web',
+      path: 'runbooks/web.md',
+      services: ['web'],
+      score: 9,
+    };
+    const dbRunbook = { ...runbook, score: 4 };
+    const noChanges = { changes: [] };
+    const ownRunbook = investigate(shopBundle({ ...noChanges, knowledge: [webRunbook, dbRunbook] }));
+    const ownFirst = (ownRunbook.data.recommendations as { kind: string; citations: string[] }[])[0]!;
+    expect(ownFirst).toMatchObject({ kind: 'runbook_step', citations: ['chk_db'] });
+    const other = investigate(shopBundle({ ...noChanges, knowledge: [webRunbook] }));
+    const recommendations = other.data.recommendations as { kind: string; title: string }[];
+    expect(recommendations[0]).toMatchObject({
+      kind: 'investigate_further',
+      title: 'Start at db, the probable origin: check its errors, saturation and dependencies',
+    });
+    expect(recommendations[1]).toMatchObject({ kind: 'runbook_step' });
+    expect(other.summary).toMatch(/Next: Start at db, the probable origin/);
+  });
+
+  it('prints one severity: the recommended one, never below the recorded one', () => {
+    const recorded = (severity: 'SEV1' | 'SEV4') =>
+      shopBundle({
+        services: [service('batch', [], { tier: 3 })],
+        neighbourhood: [{ service: 'batch', distance: 0, relation: 'affected' }],
+        signals: [signal('sig_batch', 'batch', 0, { severity: 'critical' })],
+        changes: [],
+        incident: { ...shopBundle().incident, severity, services: ['batch'], title: 'batch is failing' },
+      });
+    // Recorded SEV1, evidence SEV3: the recorded one wins, everywhere.
+    const high = recorded('SEV1');
+    const findings = {
+      'signal-intelligence': analyzeSignals(high),
+      'change-intelligence': analyzeChanges(high),
+      'risk-blast-radius': analyzeBlastRadius(high),
+    };
+    const strategy = respond(high, findings);
+    expect(strategy.data.recommendedSeverity).toBe('SEV1');
+    expect(strategy.summary).toMatch(/^SEV1 batch is failing/);
+    expect(findings['risk-blast-radius'].summary).toMatch(/recommended SEV1\.$/);
+    const everything = JSON.stringify([
+      strategy.summary,
+      strategy.claims,
+      strategy.data.recommendations,
+      findings['risk-blast-radius'].summary,
+      findings['risk-blast-radius'].claims,
+    ]);
+    expect(everything.match(/SEV\d/g)?.every((level) => level === 'SEV1')).toBe(true);
+    // Recorded SEV4 with a critical alert: at least SEV3, and never "monitor".
+    const low = investigate(recorded('SEV4'));
+    expect(low.data.recommendedSeverity).toBe('SEV3');
+    expect(low.summary).toMatch(
+      /^SEV4 \(evidence says SEV3: raise it\) batch is failing: probable cause batch\. Next: Start at batch/,
+    );
+    expect(low.summary).not.toContain('monitor');
+  });
+
+  it('asks to raise the recorded severity when the evidence is worse, naming one level', () => {
+    const bundle = shopBundle({ incident: { ...shopBundle().incident, severity: 'SEV4' } });
+    const finding = investigate(bundle);
+    expect(finding.data.recommendedSeverity).toBe('SEV1');
+    const escalate = (finding.data.recommendations as { kind: string; rationale: string }[]).find(
+      (item) => item.kind === 'escalate',
+    )!;
+    expect(escalate.rationale).toBe(
+      'Recommended severity is SEV1, more severe than the incident records: raise it.',
+    );
   });
 });

@@ -1,8 +1,11 @@
+import type { Change } from '../../domain/change.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
 import type { AgentName, Claim, Finding, RecommendationDraft } from '../../domain/finding.js';
+import { MITIGATION_HEADING } from '../../knowledge/search.js';
 import { DETERMINISTIC_ENGINE, serviceEvidenceId } from '../evidence.js';
 import type { ChangeSuspect } from './change-intelligence.js';
-import type { BlastRadius } from './risk-blast-radius.js';
+import { stepsOf } from './knowledge-rag.js';
+import { type BlastRadius, type InferredOrigin, inferredText, moreSevere } from './risk-blast-radius.js';
 
 /**
  * How much each agent's answer counts towards the root-cause service (a deterministic heuristic,
@@ -21,7 +24,12 @@ export interface ProbableRootCause {
   changeId: string | null;
   confidence: number;
   votes: Record<string, number>;
+  /** Set when the service never alerted and risk-blast-radius inferred it as the origin (why, in data). */
+  inferred?: InferredOrigin;
 }
+
+/** The service a change suspect's vote goes to: the origin a load-raising caller change loads, else its own. */
+const targetOf = (suspect: ChangeSuspect) => suspect.target ?? suspect.service;
 
 /** One entry of the ranked candidate list: voted services by votes, then the other traced candidates. */
 export interface RankedCandidate {
@@ -53,9 +61,16 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   const changes = findings['change-intelligence'];
   const suspect =
     changes && !changes.insufficientEvidence ? (changes.data.ranked as ChangeSuspect[])[0] : undefined;
-  if (suspect && changes) vote(suspect.service, VOTE.change * Math.max(changes.confidence, 0.3));
+  if (suspect && changes) vote(targetOf(suspect), VOTE.change * Math.max(changes.confidence, 0.3));
   const signals = findings['signal-intelligence'];
-  if (signals && !signals.insufficientEvidence) {
+  // With an inferred origin (it never alerted), which alerting service fired first cannot tell an
+  // alerting origin from the silent one: every alerting service is a caller feeling it. No lead vote.
+  const inferredOrigin =
+    radius && !radius.insufficientEvidence
+      ? (radius.data.inferredOrigin as InferredOrigin | null | undefined)
+      : undefined;
+  const leadCounts = signals !== undefined && !signals.insufficientEvidence && !inferredOrigin;
+  if (signals && leadCounts) {
     // The leader counts when the blast radius has it among the unhealthy services (an observation's
     // anomaly elsewhere in the graph is not part of this incident). A weak anomaly that happened to
     // cross its line first says little: the vote scales with the leader's strength (1 for an alert
@@ -90,7 +105,7 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
     VOTE.origin + VOTE.change,
     (spoke(radius) ? VOTE.origin * 0.8 : 0) +
       (spoke(changes) ? VOTE.change : 0) +
-      (spoke(signals) ? VOTE.leader * 0.75 : 0) +
+      (leadCounts ? VOTE.leader * 0.75 : 0) +
       (spoke(history) ? VOTE.history : 0),
   );
   // Agreement (share of all votes) times strength.
@@ -98,9 +113,11 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
     Math.round((score / total) * Math.min(1, attainable > 0 ? score / attainable : 0) * 100) / 100;
   return {
     service,
-    changeId: suspect && suspect.service === service ? suspect.changeId : null,
+    // The culprit: the top suspect when it explains the winner (on it, or raising load on it).
+    changeId: suspect && targetOf(suspect) === service ? suspect.changeId : null,
     confidence,
     votes: Object.fromEntries(ranked.map(([name, value]) => [name, Math.round(value * 1000) / 1000])),
+    ...(inferredOrigin && inferredOrigin.service === service ? { inferred: inferredOrigin } : {}),
   };
 }
 
@@ -125,11 +142,67 @@ export function rankCandidates(cause: ProbableRootCause | null, findings: Findin
   return out;
 }
 
+/** The action on a culprit change: roll it back, turn its flag off, or revert infrastructure work. */
+function changeAction(
+  change: Change,
+  cause: ProbableRootCause,
+  suspect: ChangeSuspect | undefined,
+): RecommendationDraft | undefined {
+  if (change.kind === 'rollback') return undefined;
+  const why = cause.inferred
+    ? `${change.service} is the inferred origin: it has no firing alert in this incident and every alerting service depends on it`
+    : change.service === cause.service
+      ? `${change.service} is the probable origin`
+      : suspect?.raisesLoad
+        ? `${change.service} calls the probable origin ${cause.service}, and the change may raise load on it (a heuristic on its wording)`
+        : `it explains the probable origin ${cause.service}`;
+  const title =
+    change.kind === 'feature_flag'
+      ? `Turn off the flag changed on ${change.service}`
+      : change.kind === 'infra'
+        ? `Revert the infrastructure change on ${change.service}`
+        : `Roll back ${change.service}${change.versionFrom ? ` to ${change.versionFrom}` : ''}`;
+  return {
+    kind: change.kind === 'feature_flag' ? 'feature_flag_off' : 'rollback',
+    title,
+    rationale: `${change.kind} ${change.id} (${change.summary.length > 200 ? `${change.summary.slice(0, 199)}…` : change.summary}) is the strongest change suspect; ${why}.`,
+    risk: change.kind === 'db_migration' ? 'high' : change.kind === 'infra' ? 'medium' : 'low',
+    confidence: cause.confidence,
+    citations: [
+      change.id,
+      serviceEvidenceId(change.service),
+      ...(change.service === cause.service ? [] : [serviceEvidenceId(cause.service)]),
+    ],
+  };
+}
+
+/** Steps of the best runbook written for this service (its front matter lists it), from its mitigation section. */
+function runbookFor(
+  bundle: EvidenceBundle,
+  service: string,
+): { chunkId: string; path: string; heading: string; steps: string[] } | undefined {
+  const found = bundle.knowledge.find(
+    (section) => section.kind === 'runbook' && section.services.includes(service),
+  );
+  if (!found) return undefined;
+  const actions =
+    bundle.knowledge.find(
+      (section) => section.documentId === found.documentId && MITIGATION_HEADING.test(section.heading),
+    ) ?? found;
+  const steps = stepsOf(actions.text);
+  return steps.length > 0
+    ? { chunkId: actions.chunkId, path: actions.path, heading: actions.heading, steps }
+    : undefined;
+}
+
 export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
   const cause = probableRootCause(findings);
   const radius = findings['risk-blast-radius'];
   const blast = radius?.data as unknown as BlastRadius | undefined;
-  const recommendedSeverity = blast?.recommendedSeverity ?? bundle.incident.severity;
+  // One severity everywhere: risk-blast-radius's, which is never below the recorded one (OPX asks to
+  // raise a severity, never to lower it); the recorded one when it has none.
+  const recorded = bundle.incident.severity;
+  const recommendedSeverity = moreSevere(blast?.recommendedSeverity ?? recorded, recorded);
   const firstSignal = [...bundle.signals].sort(
     (a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id),
   )[0];
@@ -159,41 +232,66 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     .filter((candidate) => candidate.origin && candidate.service !== cause?.service)
     .map((candidate) => candidate.service)
     .slice(0, 2);
-  if (cause && !insufficient) {
-    claims.push({
-      text:
-        cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE
-          ? `Probable root cause, low confidence: ${cause.service} (confidence ${cause.confidence}); its datapoints show an anomaly traced from the alerts, but the evidence does not separate it well from ${runnersUp.join(' and ') || 'other candidates'}.`
-          : `Probable root cause: ${cause.service}${cause.changeId ? ` after change ${cause.changeId}` : ''} (confidence ${cause.confidence}).`,
-      evidenceIds: [
-        serviceEvidenceId(cause.service),
-        ...(cause.changeId ? [cause.changeId] : []),
-        ...(firstSignal ? [firstSignal.id] : []),
-      ],
-      confidence: cause.confidence,
-    });
-    const change = cause.changeId ? bundle.changes.find((item) => item.id === cause.changeId) : undefined;
-    if (change && change.kind !== 'rollback' && change.kind !== 'infra') {
-      recommendations.push({
-        kind: change.kind === 'feature_flag' ? 'feature_flag_off' : 'rollback',
-        title:
-          change.kind === 'feature_flag'
-            ? `Turn off the flag changed on ${change.service}`
-            : `Roll back ${change.service}${change.versionFrom ? ` to ${change.versionFrom}` : ''}`,
-        rationale: `${change.kind} ${change.id} (${change.summary}) is the strongest change suspect and ${change.service} is the probable origin.`,
-        risk: change.kind === 'db_migration' ? 'high' : 'low',
-        confidence: cause.confidence,
-        citations: [change.id, serviceEvidenceId(change.service)],
-      });
-    }
-  }
-  // A strong change suspect on another service (a dependency that did not alert, say) is still worth
-  // offering, at lower confidence and medium risk, unless it was already recommended above.
   const changeFinding = findings['change-intelligence'];
   const suspect =
     changeFinding && !changeFinding.insufficientEvidence
       ? (changeFinding.data.ranked as ChangeSuspect[])[0]
       : undefined;
+  const knowledge = findings['knowledge-rag'];
+  const usedRunbooks = new Set<string>();
+  const runbookSteps = (runbook: { chunkId: string; path: string; heading: string }, steps: string[]) => {
+    usedRunbooks.add(runbook.chunkId);
+    for (const step of steps.slice(0, 3)) {
+      recommendations.push({
+        kind: 'runbook_step',
+        title: step.length > 300 ? `${step.slice(0, 299)}…` : step,
+        rationale: `From ${runbook.path} (${runbook.heading}).`,
+        risk: 'low',
+        confidence: knowledge?.confidence ?? 0.5,
+        citations: [runbook.chunkId],
+      });
+    }
+  };
+
+  if (cause && !insufficient) {
+    const inferredWhy = cause.inferred ? ` ${inferredText(cause.inferred)}` : '';
+    claims.push({
+      text:
+        cause.confidence < MIN_ROOT_CAUSE_CONFIDENCE
+          ? `Probable root cause, low confidence: ${cause.service} (confidence ${cause.confidence}); its datapoints show an anomaly traced from the alerts, but the evidence does not separate it well from ${runnersUp.join(' and ') || 'other candidates'}.`
+          : `Probable root cause: ${cause.service}${cause.changeId ? ` after change ${cause.changeId}` : ''} (confidence ${cause.confidence}).${inferredWhy}`,
+      evidenceIds: [
+        serviceEvidenceId(cause.service),
+        ...(cause.changeId ? [cause.changeId] : []),
+        ...(cause.inferred && cause.inferred.changeId !== cause.changeId ? [cause.inferred.changeId] : []),
+        ...(firstSignal ? [firstSignal.id] : []),
+      ],
+      confidence: cause.confidence,
+    });
+    // The first recommendation acts on the culprit change or, without one, on the origin itself.
+    const change = cause.changeId ? bundle.changes.find((item) => item.id === cause.changeId) : undefined;
+    const action = change ? changeAction(change, cause, suspect) : undefined;
+    const ownRunbook = runbookFor(bundle, cause.service);
+    if (action) recommendations.push(action);
+    else if (ownRunbook) runbookSteps(ownRunbook, ownRunbook.steps);
+    else
+      recommendations.push({
+        kind: 'investigate_further',
+        title: `Start at ${cause.service}, the probable origin: check its errors, saturation and dependencies`,
+        rationale: cause.inferred
+          ? `${cause.service} never alerted; it is inferred from a change on it and the services that depend on it.`
+          : `${cause.service} is the probable origin (confidence ${cause.confidence}) and no change or runbook of its own applies.`,
+        risk: 'low',
+        confidence: cause.confidence,
+        citations: [
+          serviceEvidenceId(cause.service),
+          ...(cause.inferred ? [cause.inferred.changeId] : []),
+          ...(firstSignal ? [firstSignal.id] : []),
+        ],
+      });
+  }
+  // A strong change suspect on another service (a dependency that did not alert, say) is still worth
+  // offering, at lower confidence and medium risk, unless it was already recommended above.
   const suspectChange = suspect ? bundle.changes.find((item) => item.id === suspect.changeId) : undefined;
   if (
     suspect &&
@@ -213,23 +311,12 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
       citations: [suspectChange.id, serviceEvidenceId(suspectChange.service)],
     });
   }
-  const knowledge = findings['knowledge-rag'];
   const runbook = knowledge?.data.runbook as
     | { chunkId: string; path: string; heading: string }
     | null
     | undefined;
-  if (knowledge && runbook) {
-    for (const step of (knowledge.data.steps as string[]).slice(0, 3)) {
-      recommendations.push({
-        kind: 'runbook_step',
-        title: step.length > 300 ? `${step.slice(0, 299)}…` : step,
-        rationale: `From ${runbook.path} (${runbook.heading}).`,
-        risk: 'low',
-        confidence: knowledge.confidence,
-        citations: [runbook.chunkId],
-      });
-    }
-  }
+  if (knowledge && runbook && !usedRunbooks.has(runbook.chunkId))
+    runbookSteps(runbook, knowledge.data.steps as string[]);
   if ((recommendedSeverity === 'SEV1' || recommendedSeverity === 'SEV2') && firstSignal) {
     const owner = cause
       ? bundle.services.find((service) => service.name === cause.service)?.owner
@@ -237,7 +324,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     recommendations.push({
       kind: 'escalate',
       title: `Page ${owner ?? `the owner of ${cause?.service ?? firstSignal.service}`}`,
-      rationale: `Recommended severity is ${recommendedSeverity}.`,
+      rationale: `Recommended severity is ${recommendedSeverity}${recommendedSeverity !== recorded ? ', more severe than the incident records: raise it' : ''}.`,
       risk: 'low',
       confidence: 0.8,
       citations: [firstSignal.id],
@@ -271,10 +358,15 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
   const impact = blast
     ? [...blast.unhealthy, ...blast.impacted].filter((name) => name !== cause?.service)
     : [];
+  // The summary leads with the incident's own severity; evidence for a higher one is a request to raise it.
+  const severityText =
+    recommendedSeverity === recorded
+      ? recorded
+      : `${recorded} (evidence says ${recommendedSeverity}: raise it)`;
   const channelSummary = insufficient
-    ? `${recommendedSeverity} ${bundle.incident.title}: cause not yet clear; investigating.`
-    : `${recommendedSeverity} ${bundle.incident.title}: probable cause ${cause!.service}${cause!.changeId ? ` (${cause!.changeId})` : ''}${cause!.confidence < MIN_ROOT_CAUSE_CONFIDENCE ? ' (low confidence)' : ''}` +
-      `${impact.length > 0 ? `; also affected: ${impact.join(', ')}` : ''}. Next: ${recommendations[0]?.title ?? 'monitor'}.`;
+    ? `${severityText} ${bundle.incident.title}: cause not yet clear; investigating.`
+    : `${severityText} ${bundle.incident.title}: probable cause ${cause!.service}${cause!.inferred ? ' (inferred: no firing alert of its own in this incident)' : ''}${cause!.changeId ? ` (${cause!.changeId})` : ''}${cause!.confidence < MIN_ROOT_CAUSE_CONFIDENCE ? ' (low confidence)' : ''}` +
+      `${impact.length > 0 ? `; also affected: ${impact.join(', ')}` : ''}. Next: ${recommendations[0]!.title}.`;
   return {
     agent: 'response-strategy',
     summary: channelSummary,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { EvidenceBundle } from '../../domain/evidence.js';
+import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { validateFinding } from '../evidence.js';
-import { NORMAL, series, shopBundle, signal } from './fixtures.test-support.js';
-import { analyzeBlastRadius, blastRadius, traceOrigins } from './risk-blast-radius.js';
+import { change, NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
+import { analyzeBlastRadius, blastRadius, inferOrigin, traceOrigins } from './risk-blast-radius.js';
 
 describe('risk-blast-radius', () => {
   it('finds the most-downstream unhealthy service as the origin and its quiet callers as impacted', () => {
@@ -24,8 +26,10 @@ describe('risk-blast-radius', () => {
     const bundle = shopBundle({ signals: [signal('sig_db', 'db', 0), signal('sig_mobile', 'mobile', 1)] });
     const radius = blastRadius(bundle);
     expect(radius.origins).toEqual(['db']);
+    // No changes: db's deploy before the onset would make db, which both depend on, the inferred origin.
     const separate = shopBundle({
       signals: [signal('sig_web', 'web', 0), signal('sig_mobile', 'mobile', 1)],
+      changes: [],
     });
     expect(blastRadius(separate).origins).toEqual(['web', 'mobile']);
     expect(analyzeBlastRadius(separate).confidence).toBeLessThan(analyzeBlastRadius(bundle).confidence);
@@ -91,5 +95,222 @@ describe('risk-blast-radius with datapoints', () => {
       signals: [measured('sig_web', 'web', 0.5, 'critical'), measured('sig_api', 'api', 40)],
     });
     expect(analyzeBlastRadius(contradicted)).toMatchObject({ insufficientEvidence: true, claims: [] });
+  });
+});
+
+describe('risk-blast-radius: origins that never alerted', () => {
+  // Three services on hosts that all run one agent; a pushed agent config crashes them all.
+  const agentBundle = (overrides: Partial<EvidenceBundle> = {}) =>
+    shopBundle({
+      services: [
+        service('checkout', ['host-agent'], { tier: 1, customerFacing: true }),
+        service('orders', ['host-agent'], { tier: 1 }),
+        service('billing', ['host-agent'], { tier: 2 }),
+        service('host-agent', [], { tier: 2 }),
+      ],
+      neighbourhood: [
+        { service: 'billing', distance: 0, relation: 'affected' },
+        { service: 'checkout', distance: 0, relation: 'affected' },
+        { service: 'orders', distance: 0, relation: 'affected' },
+        { service: 'host-agent', distance: 1, relation: 'dependency' },
+      ],
+      signals: [
+        signal('sig_checkout', 'checkout', 0, { severity: 'critical' }),
+        signal('sig_orders', 'orders', 1, { severity: 'critical' }),
+        signal('sig_billing', 'billing', 2),
+      ],
+      changes: [
+        { ...change('chg_agent_cfg', 'host-agent', -12, 'config'), summary: 'push agent config v42' },
+      ],
+      ...overrides,
+    });
+
+  it('infers the silent common dependency with a change before the onset, and says why', () => {
+    const bundle = agentBundle();
+    expect(inferOrigin(bundle)).toMatchObject({
+      service: 'host-agent',
+      changeId: 'chg_agent_cfg',
+      minutesBeforeOnset: 12,
+      dependents: ['checkout', 'orders', 'billing'],
+      roots: ['billing', 'checkout', 'orders'],
+    });
+    const finding = analyzeBlastRadius(bundle);
+    expect(finding.data.origins).toEqual(['host-agent', 'checkout', 'orders', 'billing']);
+    expect(finding.summary).toMatch(
+      /^Probable origin host-agent, INFERRED \(no firing alert of its own in this incident\): config chg_agent_cfg/,
+    );
+    expect(finding.claims[0]!.text).toBe(
+      'host-agent is the INFERRED origin: it has no firing alert of its own in this incident, but config chg_agent_cfg on it started 12 minutes before the first signal (push agent config v42), and every alerting service depends on it: checkout, orders, billing.',
+    );
+    expect(finding.claims[0]!.evidenceIds).toContain('chg_agent_cfg');
+    expect((finding.data.candidates as { service: string; inferred: boolean }[])[0]).toMatchObject({
+      service: 'host-agent',
+      inferred: true,
+      origin: true,
+    });
+    // It explains three separate origins: weight 1 + 3 against 1 each, a clear leader.
+    expect(finding.confidence).toBe(0.64);
+    expect(validateFinding(finding, bundle)).toEqual([]);
+    expect(groundFinding(finding, groundingContext(bundle)).unsupported).toEqual([]);
+  });
+
+  it('infers an index subsystem everything calls, through a chain of callers', () => {
+    // frontend → search-api → index; reports → index. A capacity-removal command on index.
+    const bundle = shopBundle({
+      services: [
+        service('frontend', ['search-api'], { tier: 1, customerFacing: true }),
+        service('search-api', ['index']),
+        service('reports', ['index']),
+        service('index', [], { kind: 'resource' }),
+      ],
+      neighbourhood: [
+        { service: 'frontend', distance: 0, relation: 'affected' },
+        { service: 'reports', distance: 0, relation: 'affected' },
+        { service: 'search-api', distance: 0, relation: 'affected' },
+        { service: 'index', distance: 1, relation: 'dependency' },
+      ],
+      signals: [
+        signal('sig_search', 'search-api', 0, { severity: 'critical' }),
+        signal('sig_reports', 'reports', 1),
+        signal('sig_frontend', 'frontend', 3, { severity: 'warning' }),
+      ],
+      changes: [
+        {
+          ...change('chg_index_cap', 'index', -8, 'infra'),
+          summary: 'remove capacity from the index subsystem',
+        },
+      ],
+    });
+    expect(inferOrigin(bundle)).toMatchObject({
+      service: 'index',
+      roots: ['reports', 'search-api'],
+      dependents: ['search-api', 'reports', 'frontend'],
+    });
+    expect(blastRadius(bundle).unhealthy[0]).toBe('index');
+  });
+
+  it('is not inferred when an alerting dependency explains the callers better', () => {
+    // checkout and orders both call payments, which alerts too; payments calls the silent host-agent.
+    const bundle = agentBundle({
+      services: [
+        service('checkout', ['payments'], { tier: 1 }),
+        service('orders', ['payments'], { tier: 1 }),
+        service('payments', ['host-agent'], { tier: 1 }),
+        service('host-agent', []),
+      ],
+      neighbourhood: [
+        { service: 'checkout', distance: 0, relation: 'affected' },
+        { service: 'orders', distance: 0, relation: 'affected' },
+        { service: 'payments', distance: 0, relation: 'affected' },
+        { service: 'host-agent', distance: 1, relation: 'dependency' },
+      ],
+      signals: [
+        signal('sig_payments', 'payments', 0, { severity: 'critical' }),
+        signal('sig_checkout', 'checkout', 1),
+        signal('sig_orders', 'orders', 2),
+      ],
+    });
+    expect(inferOrigin(bundle)).toBeNull();
+    const finding = analyzeBlastRadius(bundle);
+    expect(finding.data.origins).toEqual(['payments']);
+    expect(finding.data.inferredOrigin).toBeNull();
+    expect(finding.summary).not.toContain('INFERRED');
+  });
+
+  it('is not inferred for a single alerting service, with a change of its own or without', () => {
+    const lone = (changes: ReturnType<typeof change>[]) =>
+      agentBundle({ signals: [signal('sig_checkout', 'checkout', 0, { severity: 'critical' })], changes });
+    const agentChange = change('chg_agent_cfg', 'host-agent', -12, 'config');
+    const own = lone([agentChange, change('chg_checkout', 'checkout', -5)]);
+    expect(inferOrigin(own)).toBeNull();
+    expect(analyzeBlastRadius(own).data.origins).toEqual(['checkout']);
+    // A lone alert cannot tell its own failure from its dependency's: the alerting service stays the
+    // origin, and the dependency's change remains a suspect for the strategy to offer.
+    expect(inferOrigin(lone([agentChange]))).toBeNull();
+  });
+
+  it('needs every alerting service to depend on it, an alert above warning, and a recent change', () => {
+    const outsider = agentBundle({
+      services: [
+        service('checkout', ['host-agent']),
+        service('orders', ['host-agent']),
+        service('billing', []),
+        service('host-agent', []),
+      ],
+    });
+    expect(inferOrigin(outsider)).toBeNull();
+    const warnings = agentBundle().signals.map((item) => ({ ...item, severity: 'warning' as const }));
+    expect(inferOrigin(agentBundle({ signals: warnings }))).toBeNull();
+    const old = agentBundle({ changes: [change('chg_agent_old', 'host-agent', -180, 'config')] });
+    expect(inferOrigin(old)).toBeNull();
+    const rollback = agentBundle({ changes: [change('chg_agent_rb', 'host-agent', -12, 'rollback')] });
+    expect(inferOrigin(rollback)).toBeNull();
+  });
+});
+
+describe('risk-blast-radius: signals outside the incident', () => {
+  // checkout (alerting) → payments (silent here) → payments-db.
+  const bundleWith = (neighbourSignals?: EvidenceBundle['neighbourSignals']) =>
+    shopBundle({
+      services: [
+        service('checkout', ['payments'], { tier: 1 }),
+        service('payments', ['payments-db'], { tier: 1 }),
+        service('payments-db', [], { tier: 1, kind: 'resource' }),
+      ],
+      neighbourhood: [
+        { service: 'checkout', distance: 0, relation: 'affected' },
+        { service: 'payments', distance: 1, relation: 'dependency' },
+        { service: 'payments-db', distance: 2, relation: 'dependency' },
+      ],
+      signals: [signal('sig_checkout', 'checkout', 0, { severity: 'critical' })],
+      changes: [],
+      ...(neighbourSignals ? { neighbourSignals } : {}),
+    });
+
+  it('reads them as labelled context and never lets them change the answer', () => {
+    const alone = analyzeBlastRadius(bundleWith());
+    const withContext = bundleWith([
+      { incidentId: 'inc_other', signal: signal('sig_pay_other', 'payments', -3, { severity: 'critical' }) },
+      { incidentId: null, signal: signal('sig_db_loose', 'payments-db', -4) },
+      { incidentId: 'inc_old', signal: signal('sig_db_done', 'payments-db', -30, { status: 'resolved' }) },
+    ]);
+    const finding = analyzeBlastRadius(withContext);
+    // Same origins, candidates and severity as without them: another incident's alerts do not join this one.
+    expect(finding.data.origins).toEqual(alone.data.origins);
+    expect(finding.data.candidates).toEqual(alone.data.candidates);
+    expect(finding.data.recommendedSeverity).toBe(alone.data.recommendedSeverity);
+    expect(finding.confidence).toBe(alone.confidence);
+    expect(finding.data.outside).toEqual([
+      { service: 'payments', signals: 1, incidents: ['inc_other'] },
+      { service: 'payments-db', signals: 1, incidents: [null] },
+    ]);
+    expect(finding.claims.at(-1)!.text).toBe(
+      'Context from outside this incident, not counted in the answer: payments, payments-db, which checkout depends on, have firing alerts that another incident holds or none does; check whether that fault came first.',
+    );
+    expect(validateFinding(finding, withContext)).toEqual([]);
+    expect(groundFinding(finding, groundingContext(withContext)).unsupported).toEqual([]);
+  });
+});
+
+describe('risk-blast-radius: severity', () => {
+  it('never lets a critical alert end below SEV3, and never recommends below the recorded severity', () => {
+    // A critical alert on a tier-3 internal service: SEV4 by tiers alone.
+    const internal = (severity: 'SEV1' | 'SEV4') =>
+      shopBundle({
+        services: [service('batch', [], { tier: 3 })],
+        neighbourhood: [{ service: 'batch', distance: 0, relation: 'affected' }],
+        signals: [signal('sig_batch', 'batch', 0, { severity: 'critical' })],
+        changes: [],
+        incident: { ...shopBundle().incident, severity, services: ['batch'] },
+      });
+    expect(blastRadius(internal('SEV4')).recommendedSeverity).toBe('SEV3');
+    const finding = analyzeBlastRadius(internal('SEV1'));
+    expect(finding.data.recommendedSeverity).toBe('SEV1');
+    expect(finding.data.severity).toEqual({ recommended: 'SEV1', evidence: 'SEV3', recorded: 'SEV1' });
+    expect(finding.summary).toMatch(/recommended SEV1\.$/);
+    // An error alert there stays SEV4.
+    const quiet = internal('SEV4');
+    quiet.signals = [signal('sig_batch', 'batch', 0)];
+    expect(blastRadius(quiet).recommendedSeverity).toBe('SEV4');
   });
 });

@@ -1,7 +1,8 @@
-import type { IncidentSeverity } from '../../domain/common.js';
+import type { Change } from '../../domain/change.js';
+import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
 import type { Claim, Finding } from '../../domain/finding.js';
-import { DETERMINISTIC_ENGINE, serviceEvidenceId } from '../evidence.js';
+import { DETERMINISTIC_ENGINE, onsetOf, serviceEvidenceId } from '../evidence.js';
 import { ANOMALY_Z, signalEvidence } from './signal-intelligence.js';
 
 export interface BlastRadius {
@@ -185,21 +186,161 @@ export function traceOrigins(bundle: EvidenceBundle): TracedService[] {
   );
 }
 
+/** Hop distance to every service reachable from `start` along `next` (start itself excluded). */
+export function reachable(start: string, next: ReadonlyMap<string, readonly string[]>): Map<string, number> {
+  const distance = new Map<string, number>();
+  let frontier = [start];
+  for (let hops = 1; frontier.length > 0; hops += 1) {
+    const following: string[] = [];
+    for (const name of frontier) {
+      for (const target of next.get(name) ?? []) {
+        if (target === start || distance.has(target)) continue;
+        distance.set(target, hops);
+        following.push(target);
+      }
+    }
+    frontier = following;
+  }
+  return distance;
+}
+
+/** The bundle's dependency graph both ways: what each service depends on, and who calls it. */
+export function topologyOf(bundle: EvidenceBundle): {
+  dependsOn: Map<string, string[]>;
+  callers: Map<string, string[]>;
+} {
+  const dependsOn = new Map<string, string[]>();
+  const callers = new Map<string, string[]>();
+  for (const service of bundle.services) {
+    dependsOn.set(service.name, service.dependsOn);
+    for (const target of service.dependsOn)
+      callers.set(target, [...(callers.get(target) ?? []), service.name]);
+  }
+  return { dependsOn, callers };
+}
+
+/** How long before the onset a change on a silent common dependency may be to make it the origin. */
+export const INFERRED_ORIGIN_WINDOW_MINUTES = 120;
+
+/** An origin that never alerted, inferred from a change on it and the services that depend on it. */
+export interface InferredOrigin {
+  service: string;
+  /** The change on it that precedes the onset (the most recent one within the window). */
+  changeId: string;
+  kind: Change['kind'];
+  summary: string;
+  minutesBeforeOnset: number;
+  /** The alerting services, in onset order: every one depends on the origin, directly or through others. */
+  dependents: string[];
+  /** The deepest services of the trace (none depends on another): what the origin explains together. */
+  roots: string[];
+}
+
 /**
- * The blast radius: symptoms and the services traced from them are unhealthy; every caller of an
- * unhealthy service that is not unhealthy itself is impacted. Severity: SEV1 when a tier-1
- * customer-facing service is unhealthy or impacted and a critical signal fires; SEV2 when tier 1 is
- * touched; SEV3 for tier 2; SEV4 otherwise.
+ * Origins that never alerted (a deterministic heuristic, docs/agents.md). A service with no firing
+ * alert of its own is the inferred origin when all of these hold:
+ * - every alerting service (and every unhealthy service traced from them) depends on it, directly or
+ *   transitively, in the bundle's topology;
+ * - a change on it (not a rollback) started before the onset, at most INFERRED_ORIGIN_WINDOW_MINUTES
+ *   earlier;
+ * - no alerting service explains the others better: the deepest services of the trace (none of which
+ *   depends on another) are at least two. One alerting dependency that every other alerting service
+ *   depends on explains them; a lone alerting service keeps the answer (with or without a change of
+ *   its own), its dependency's change is offered as a suspect.
+ * - an alert above `warning` fires (warnings alone are the usual shape of noise).
+ * Several candidates: the most recent change, then the nearest to the trace, then the name.
+ */
+export function inferOrigin(
+  bundle: EvidenceBundle,
+  traced: readonly TracedService[] = traceOrigins(bundle),
+): InferredOrigin | null {
+  const health = serviceHealth(bundle);
+  const symptoms = [...health.values()]
+    .filter((entry) => entry.symptom)
+    .sort((a, b) => a.onsetAt - b.onsetAt || a.service.localeCompare(b.service))
+    .map((entry) => entry.service);
+  if (symptoms.length === 0) return null;
+  const loud = bundle.signals.some(
+    (signal) =>
+      signal.status === 'firing' &&
+      (signal.severity === 'error' || signal.severity === 'critical') &&
+      signalEvidence(signal).state !== 'normal',
+  );
+  if (!loud) return null;
+  const { dependsOn } = topologyOf(bundle);
+  const involved = new Set([...symptoms, ...traced.map((entry) => entry.service)]);
+  const below = new Map([...involved].map((name) => [name, reachable(name, dependsOn)]));
+  const roots = [...involved]
+    .filter((name) => ![...below.get(name)!.keys()].some((dependency) => involved.has(dependency)))
+    .sort();
+  // One deepest service explains every other alerting service (they all depend on it), and a lone
+  // alert cannot tell its own failure from its dependency's: nothing to infer.
+  if (roots.length < 2) return null;
+  const onset = onsetOf(bundle);
+  const precedes = (change: Change) => change.kind !== 'rollback' && change.startedAt <= onset;
+  // Silent: no firing alert of its own, and no datapoints of its own that look normal.
+  const silent = (name: string) =>
+    !bundle.signals.some(
+      (signal) =>
+        signal.service === name &&
+        signal.status === 'firing' &&
+        (signal.severity !== 'info' || signalEvidence(signal).state === 'normal'),
+    );
+  const inNeighbourhood = new Set(bundle.neighbourhood.map((entry) => entry.service));
+  const candidates: { service: string; change: Change; distance: number }[] = [];
+  for (const name of below.get(roots[0]!)!.keys()) {
+    if (involved.has(name) || !inNeighbourhood.has(name) || !silent(name)) continue;
+    if (![...involved].every((service) => below.get(service)!.has(name))) continue;
+    const change = bundle.changes
+      .filter(
+        (item) =>
+          item.service === name &&
+          precedes(item) &&
+          onset - item.startedAt <= INFERRED_ORIGIN_WINDOW_MINUTES * 60_000,
+      )
+      .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0];
+    if (!change) continue;
+    const distance = Math.min(...roots.map((root) => below.get(root)!.get(name)!));
+    candidates.push({ service: name, change, distance });
+  }
+  candidates.sort(
+    (a, b) =>
+      b.change.startedAt - a.change.startedAt ||
+      a.distance - b.distance ||
+      a.service.localeCompare(b.service),
+  );
+  const best = candidates[0];
+  if (!best) return null;
+  return {
+    service: best.service,
+    changeId: best.change.id,
+    kind: best.change.kind,
+    summary: best.change.summary,
+    minutesBeforeOnset: Math.round(((onset - best.change.startedAt) / 60_000) * 10) / 10,
+    dependents: symptoms,
+    roots,
+  };
+}
+
+/** The more severe of two incident severities (SEV1 is the most severe). */
+export function moreSevere(left: IncidentSeverity, right: IncidentSeverity): IncidentSeverity {
+  return INCIDENT_SEVERITIES.indexOf(left) <= INCIDENT_SEVERITIES.indexOf(right) ? left : right;
+}
+
+/**
+ * The blast radius: symptoms, the services traced from them and an inferred origin are unhealthy; every
+ * caller of an unhealthy service that is not unhealthy itself is impacted. Severity from the evidence:
+ * SEV1 when a tier-1 customer-facing service is unhealthy or impacted and a critical alert fires; SEV2
+ * when tier 1 is touched; SEV3 for tier 2, or whenever a critical alert fires; SEV4 otherwise. A
+ * critical alert is one its own datapoints do not contradict. The recommended severity is the more
+ * severe of that and the incident's recorded severity: OPX may ask to raise it, never to lower it.
  */
 export function blastRadius(
   bundle: EvidenceBundle,
   traced: TracedService[] = traceOrigins(bundle),
+  inferred: InferredOrigin | null = inferOrigin(bundle, traced),
 ): BlastRadius {
-  const callers = new Map<string, string[]>();
-  for (const service of bundle.services) {
-    for (const target of service.dependsOn)
-      callers.set(target, [...(callers.get(target) ?? []), service.name]);
-  }
+  const { callers } = topologyOf(bundle);
   const health = serviceHealth(bundle);
   const symptoms = [...health.values()].filter((entry) => entry.symptom).map((entry) => entry.service);
   const unhealthySet = new Set([...symptoms, ...traced.map((entry) => entry.service)]);
@@ -207,6 +348,11 @@ export function blastRadius(
     (a, b) => health.get(a)!.onsetAt - health.get(b)!.onsetAt || a.localeCompare(b),
   );
   const origins = traced.filter((entry) => entry.origin).map((entry) => entry.service);
+  if (inferred) {
+    unhealthy.unshift(inferred.service);
+    unhealthySet.add(inferred.service);
+    origins.unshift(inferred.service);
+  }
 
   const impacted = new Set<string>();
   const queue = [...unhealthy];
@@ -226,18 +372,10 @@ export function blastRadius(
     .map((name) => catalog.get(name)?.tier)
     .filter((tier): tier is number => tier !== undefined);
   const highestTier = tiers.length > 0 ? Math.min(...tiers) : null;
-  const critical = bundle.signals.some(
-    (signal) => signal.status === 'firing' && signal.severity === 'critical',
+  const recommendedSeverity = moreSevere(
+    evidenceSeverity(bundle, customerFacing, highestTier),
+    bundle.incident.severity,
   );
-  const tierOneCustomerFacing = customerFacing.some((name) => catalog.get(name)?.tier === 1);
-  const recommendedSeverity: IncidentSeverity =
-    tierOneCustomerFacing && critical
-      ? 'SEV1'
-      : highestTier === 1
-        ? 'SEV2'
-        : highestTier === 2
-          ? 'SEV3'
-          : 'SEV4';
   return {
     unhealthy,
     origins,
@@ -248,29 +386,115 @@ export function blastRadius(
   };
 }
 
+/** Severity from the evidence alone (see blastRadius). */
+function evidenceSeverity(
+  bundle: EvidenceBundle,
+  customerFacing: readonly string[],
+  highestTier: number | null,
+): IncidentSeverity {
+  const catalog = new Map(bundle.services.map((service) => [service.name, service]));
+  // A critical alert is the source's own paging level: never below SEV3. One its datapoints contradict
+  // is no evidence of anything.
+  const critical = bundle.signals.some(
+    (signal) =>
+      signal.status === 'firing' &&
+      signal.severity === 'critical' &&
+      signalEvidence(signal).state !== 'normal',
+  );
+  const tierOneCustomerFacing = customerFacing.some((name) => catalog.get(name)?.tier === 1);
+  if (tierOneCustomerFacing && critical) return 'SEV1';
+  if (highestTier === 1) return 'SEV2';
+  if (highestTier === 2 || critical) return 'SEV3';
+  return 'SEV4';
+}
+
 /**
  * 0.8 × the top origin's share of the weight of the top two origins: 0.8 alone, 0.4 for two equal
  * ones. The long tail of weak candidates does not dilute a clear leader.
  */
-export function originConfidence(traced: readonly TracedService[]): number {
+export function originConfidence(traced: readonly Pick<TracedService, 'origin' | 'weight'>[]): number {
   const weights = traced.filter((entry) => entry.origin).map((entry) => entry.weight);
   const total = (weights[0] ?? 0) + (weights[1] ?? 0);
   if (total === 0) return 0;
   return Math.round(((0.8 * weights[0]!) / total) * 100) / 100;
 }
 
+/** Firing alerts outside this incident (bundle.neighbourSignals) on each of these services. */
+export interface OutsideAlerts {
+  service: string;
+  signals: number;
+  /** The incidents holding them; null for alerts no incident holds. */
+  incidents: (string | null)[];
+}
+
+/**
+ * Context from outside the incident: firing alerts in the neighbourhood that another incident holds, or
+ * none does. Read only to say whether a service is unhealthy elsewhere too; never counted in the
+ * answer, so two unrelated outages cannot merge their conclusions. Older bundles do not carry it.
+ */
+export function outsideAlerts(bundle: EvidenceBundle, services: readonly string[]): OutsideAlerts[] {
+  const own = new Set(bundle.signals.map((signal) => signal.id));
+  const wanted = new Set(services);
+  const found = new Map<string, OutsideAlerts>();
+  for (const { incidentId, signal } of bundle.neighbourSignals ?? []) {
+    if (own.has(signal.id) || !wanted.has(signal.service)) continue;
+    if (signal.status !== 'firing' || signal.severity === 'info') continue;
+    const entry = found.get(signal.service) ?? { service: signal.service, signals: 0, incidents: [] };
+    entry.signals += 1;
+    if (!entry.incidents.includes(incidentId)) entry.incidents.push(incidentId);
+    found.set(signal.service, entry);
+  }
+  return services.flatMap((name) => found.get(name) ?? []);
+}
+
 export function analyzeBlastRadius(bundle: EvidenceBundle): Finding {
   const traced = traceOrigins(bundle);
-  const radius = blastRadius(bundle, traced);
-  const candidates = traced.map(({ service, strength, trace, explains, weight, score, origin }) => ({
+  const inferred = inferOrigin(bundle, traced);
+  const radius = blastRadius(bundle, traced, inferred);
+  const candidates: {
+    service: string;
+    origin: boolean;
+    inferred: boolean;
+    strength: number;
+    trace: number;
+    explains: number;
+    weight: number;
+    score: number | null;
+  }[] = traced.map(({ service, strength, trace, explains, weight, score, origin }) => ({
     service,
     origin,
+    inferred: false,
     strength,
     trace,
     explains,
     weight,
     score,
   }));
+  if (inferred) {
+    // The trace's weight formula with trace 1 and explains = the deepest services it explains (each an
+    // independent observer of it), and never less than the traced candidates it explains together.
+    const weight = Math.max(
+      1 + inferred.roots.length,
+      candidates.filter((entry) => entry.origin).reduce((sum, entry) => sum + entry.weight, 0),
+    );
+    candidates.unshift({
+      service: inferred.service,
+      origin: true,
+      inferred: true,
+      strength: 0,
+      trace: 0,
+      explains: inferred.roots.length,
+      weight: Math.round(weight * 10_000) / 10_000,
+      score: null,
+    });
+  }
+  const severity = {
+    recommended: radius.recommendedSeverity,
+    evidence: evidenceSeverity(bundle, radius.customerFacing, radius.highestTier),
+    recorded: bundle.incident.severity,
+  };
+  const inBundle = (id: string) =>
+    bundle.neighbourhood.some((entry) => serviceEvidenceId(entry.service) === id);
   if (radius.origins.length === 0) {
     return {
       agent: 'risk-blast-radius',
@@ -279,22 +503,43 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): Finding {
           ? 'No service has a firing signal that its datapoints support; nothing to trace.'
           : `Alerts fire on ${radius.unhealthy.join(', ')}, but no service shows an anomaly to trace them to.`,
       claims: [],
-      data: { ...radius, candidates },
+      data: { ...radius, candidates, inferredOrigin: null, severity, outside: [] },
       confidence: 0,
       insufficientEvidence: true,
       engine: DETERMINISTIC_ENGINE,
       degraded: false,
     };
   }
-  const top = traced[0]!;
-  const origin = top.service;
-  const inBundle = (id: string) =>
-    bundle.neighbourhood.some((entry) => serviceEvidenceId(entry.service) === id);
+  const origin = candidates[0]!.service;
+  const top = traced[0];
+  const firstSignal = [...bundle.signals].sort(
+    (a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id),
+  )[0]!;
   // A single origin candidate is a clear answer; several mean the topology does not separate them.
-  const confidence = originConfidence(traced);
-  const measured = top.score !== null;
-  const claims: Claim[] = [
-    {
+  const confidence = originConfidence(candidates);
+  const claims: Claim[] = [];
+  if (inferred) {
+    claims.push({
+      text: inferredText(inferred),
+      evidenceIds: [
+        serviceEvidenceId(origin),
+        inferred.changeId,
+        firstSignal.id,
+        ...inferred.dependents.map(serviceEvidenceId).filter(inBundle).slice(0, 40),
+      ],
+      confidence,
+    });
+    claims.push({
+      text: `Without it the alerts trace to separate origins that do not explain each other: ${inferred.roots.join(', ')}.`,
+      evidenceIds: [
+        serviceEvidenceId(origin),
+        ...inferred.roots.map(serviceEvidenceId).filter(inBundle).slice(0, 40),
+      ],
+      confidence: Math.round(confidence * 0.8 * 100) / 100,
+    });
+  } else if (top) {
+    const measured = top.score !== null;
+    claims.push({
       text: measured
         ? `${origin} is the deepest strong anomaly traced from the alerts (score ${top.score}, trace ${top.trace}, explains ${top.explains} other unhealthy service${top.explains === 1 ? '' : 's'}); nothing it depends on is as anomalous, so it is the probable origin${radius.origins.length > 1 ? ` (${radius.origins.length} candidates: ${radius.origins.slice(0, 5).join(', ')})` : ''}.`
         : radius.origins.length === 1
@@ -302,8 +547,8 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): Finding {
           : `${radius.origins.length} unhealthy services have no unhealthy dependency (${radius.origins.join(', ')}); ${origin} alerted first.`,
       evidenceIds: [serviceEvidenceId(origin), top.signalId],
       confidence,
-    },
-  ];
+    });
+  }
   if (radius.impacted.length > 0) {
     claims.push({
       text: `Upstream callers at risk: ${radius.impacted.join(', ')}.`,
@@ -322,18 +567,60 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): Finding {
         .map(serviceEvidenceId)
         .filter(inBundle)
         .slice(0, 49)
-        .concat(top.signalId),
+        .concat(top?.signalId ?? firstSignal.id),
       confidence: 0.7,
+    });
+  }
+  // Context from outside the incident: the origin and what it depends on, alerting elsewhere.
+  const { dependsOn } = topologyOf(bundle);
+  const outside = outsideAlerts(bundle, [origin, ...reachable(origin, dependsOn).keys()]);
+  const onOrigin = outside.find((entry) => entry.service === origin);
+  const below = outside.filter((entry) => entry.service !== origin);
+  if (onOrigin && inBundle(serviceEvidenceId(origin))) {
+    claims.push({
+      text: `Context from outside this incident, not counted in the answer: ${origin} has firing alerts ${heldBy(onOrigin)}${inferred ? ', which fits it being the unhealthy origin' : ''}.`,
+      evidenceIds: [serviceEvidenceId(origin)],
+      confidence: 0.3,
+    });
+  }
+  const belowIds = below.map((entry) => serviceEvidenceId(entry.service)).filter(inBundle);
+  if (belowIds.length > 0) {
+    claims.push({
+      text: `Context from outside this incident, not counted in the answer: ${below.map((entry) => entry.service).join(', ')}, which ${origin} depends on, ${below.length === 1 ? 'has' : 'have'} firing alerts that another incident holds or none does; check whether that fault came first.`,
+      evidenceIds: [serviceEvidenceId(origin), ...belowIds.slice(0, 40)],
+      confidence: 0.3,
     });
   }
   return {
     agent: 'risk-blast-radius',
-    summary: `Probable origin ${origin}; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`,
+    summary: inferred
+      ? `Probable origin ${origin}, INFERRED (no firing alert of its own in this incident): ${inferred.kind} ${inferred.changeId} on it precedes the onset and every alerting service depends on it; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`
+      : `Probable origin ${origin}; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`,
     claims,
-    data: { ...radius, candidates },
+    data: { ...radius, candidates, inferredOrigin: inferred, severity, outside },
     confidence,
     insufficientEvidence: false,
     engine: DETERMINISTIC_ENGINE,
     degraded: false,
   };
+}
+
+function heldBy(entry: OutsideAlerts): string {
+  const others = entry.incidents.some((id) => id !== null);
+  const loose = entry.incidents.includes(null);
+  return others && loose
+    ? 'that other incidents hold, and some that no incident holds'
+    : others
+      ? 'that another incident holds'
+      : 'that no incident holds';
+}
+
+/** Why an inferred origin is the origin, in one sentence (the change and the services that depend on it). */
+export function inferredText(inferred: InferredOrigin): string {
+  const summary = inferred.summary.length > 120 ? `${inferred.summary.slice(0, 119)}…` : inferred.summary;
+  const dependents =
+    inferred.dependents.length > 8
+      ? `${inferred.dependents.slice(0, 8).join(', ')} and others`
+      : inferred.dependents.join(', ');
+  return `${inferred.service} is the INFERRED origin: it has no firing alert of its own in this incident, but ${inferred.kind} ${inferred.changeId} on it started ${inferred.minutesBeforeOnset} minutes before the first signal (${summary}), and every alerting service depends on it: ${dependents}.`;
 }
