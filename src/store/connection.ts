@@ -175,6 +175,10 @@ export async function ensurePostgresSchema(url: string, schema: string): Promise
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (error) {
+    // Two processes creating it at once: IF NOT EXISTS does not stop the loser's unique violation
+    // on the catalog, but the schema is there, which is all that was asked.
+    if ((error as { code?: string }).code !== '23505') throw error;
   } finally {
     await client.end();
   }
