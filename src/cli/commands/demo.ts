@@ -455,6 +455,7 @@ export function registerDemo(program: Command): void {
             ['title', incident.title],
             ['severity', incident.severity],
             ['status', incident.status],
+            ['origin', String(incident.rootService ?? '')],
             ['services', (incident.services as string[]).join(', ')],
             ['started', incident.startedAt],
             ['detected', incident.detectedAt],
