@@ -153,3 +153,28 @@ export function shopBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBun
     ...overrides,
   };
 }
+
+/** Three services on hosts that all run one agent; a pushed agent config crashes them all. */
+export function hostAgentBundle(overrides: Partial<EvidenceBundle> = {}): EvidenceBundle {
+  return shopBundle({
+    services: [
+      service('checkout', ['host-agent'], { tier: 1, customerFacing: true }),
+      service('orders', ['host-agent'], { tier: 1 }),
+      service('billing', ['host-agent'], { tier: 2 }),
+      service('host-agent', [], { tier: 2 }),
+    ],
+    neighbourhood: [
+      { service: 'billing', distance: 0, relation: 'affected' },
+      { service: 'checkout', distance: 0, relation: 'affected' },
+      { service: 'orders', distance: 0, relation: 'affected' },
+      { service: 'host-agent', distance: 1, relation: 'dependency' },
+    ],
+    signals: [
+      signal('sig_checkout', 'checkout', 0, { severity: 'critical' }),
+      signal('sig_orders', 'orders', 1, { severity: 'critical' }),
+      signal('sig_billing', 'billing', 2),
+    ],
+    changes: [{ ...change('chg_agent_cfg', 'host-agent', -12, 'config'), summary: 'push agent config v42' }],
+    ...overrides,
+  });
+}

@@ -4,7 +4,15 @@ import { recommendationDraftSchema } from '../../domain/finding.js';
 import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { evidenceIds, validateFinding } from '../evidence.js';
 import { analyzeChanges } from './change-intelligence.js';
-import { change, NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
+import {
+  change,
+  hostAgentBundle,
+  NORMAL,
+  series,
+  service,
+  shopBundle,
+  signal,
+} from './fixtures.test-support.js';
 import { analyzeHistory } from './historical-pattern.js';
 import { analyzeKnowledge } from './knowledge-rag.js';
 import { respond } from './response-strategy.js';
@@ -144,28 +152,12 @@ describe('response-strategy with datapoints', () => {
 });
 
 describe('response-strategy: the answer follows the evidence', () => {
+  // The host-agent outage, with a decoy: a deploy on one of the crashing services, but the agent
+  // explains all three.
   const agentBundle = (extra: Partial<EvidenceBundle> = {}) =>
-    shopBundle({
-      services: [
-        service('checkout', ['host-agent'], { tier: 1, customerFacing: true }),
-        service('orders', ['host-agent'], { tier: 1 }),
-        service('billing', ['host-agent']),
-        service('host-agent', []),
-      ],
-      neighbourhood: [
-        { service: 'billing', distance: 0, relation: 'affected' },
-        { service: 'checkout', distance: 0, relation: 'affected' },
-        { service: 'orders', distance: 0, relation: 'affected' },
-        { service: 'host-agent', distance: 1, relation: 'dependency' },
-      ],
-      signals: [
-        signal('sig_checkout', 'checkout', 0, { severity: 'critical' }),
-        signal('sig_orders', 'orders', 1, { severity: 'critical' }),
-        signal('sig_billing', 'billing', 2),
-      ],
+    hostAgentBundle({
       changes: [
-        { ...change('chg_agent_cfg', 'host-agent', -12, 'config'), summary: 'push agent config v42' },
-        // A decoy: a deploy on one of the crashing services, but the agent explains all three.
+        ...hostAgentBundle().changes,
         { ...change('chg_billing', 'billing', -4), summary: 'Deploy billing v3.1.0: structured logging' },
       ],
       ...extra,

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../domain/evidence.js';
 import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { validateFinding } from '../evidence.js';
-import { change, NORMAL, series, service, shopBundle, signal } from './fixtures.test-support.js';
+import {
+  change,
+  hostAgentBundle,
+  NORMAL,
+  series,
+  service,
+  shopBundle,
+  signal,
+} from './fixtures.test-support.js';
 import { analyzeBlastRadius, blastRadius, inferOrigin, traceOrigins } from './risk-blast-radius.js';
 
 describe('risk-blast-radius', () => {
@@ -99,31 +107,7 @@ describe('risk-blast-radius with datapoints', () => {
 });
 
 describe('risk-blast-radius: origins that never alerted', () => {
-  // Three services on hosts that all run one agent; a pushed agent config crashes them all.
-  const agentBundle = (overrides: Partial<EvidenceBundle> = {}) =>
-    shopBundle({
-      services: [
-        service('checkout', ['host-agent'], { tier: 1, customerFacing: true }),
-        service('orders', ['host-agent'], { tier: 1 }),
-        service('billing', ['host-agent'], { tier: 2 }),
-        service('host-agent', [], { tier: 2 }),
-      ],
-      neighbourhood: [
-        { service: 'billing', distance: 0, relation: 'affected' },
-        { service: 'checkout', distance: 0, relation: 'affected' },
-        { service: 'orders', distance: 0, relation: 'affected' },
-        { service: 'host-agent', distance: 1, relation: 'dependency' },
-      ],
-      signals: [
-        signal('sig_checkout', 'checkout', 0, { severity: 'critical' }),
-        signal('sig_orders', 'orders', 1, { severity: 'critical' }),
-        signal('sig_billing', 'billing', 2),
-      ],
-      changes: [
-        { ...change('chg_agent_cfg', 'host-agent', -12, 'config'), summary: 'push agent config v42' },
-      ],
-      ...overrides,
-    });
+  const agentBundle = hostAgentBundle;
 
   it('infers the silent common dependency with a change before the onset, and says why', () => {
     const bundle = agentBundle();
