@@ -110,6 +110,7 @@ describe.each(BACKENDS)('automatic investigations on %s', (backend) => {
       token: server.tokens.read,
     });
     expect(incident.json.incident.status).toBe('ADVISORY_READY');
+    expect(incident.json.incident.currentInvestigationId).toBe(investigations[0]!.id);
     expect(lines.some((line) => line.includes(`investigation ${investigations[0]!.id}`))).toBe(true);
   });
 

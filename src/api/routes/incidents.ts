@@ -102,11 +102,11 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const incident = await requireIncident(store, id);
     const links = new Map((await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]));
     const signals = await store.signals.getMany([...links.keys()]);
-    const [current] = (await store.investigations.forIncident(id)).filter(
-      (investigation) => investigation.status === 'completed',
-    );
     return {
-      incident: { ...presentIncident(incident), currentInvestigationId: current?.id ?? null },
+      incident: {
+        ...presentIncident(incident),
+        currentInvestigationId: await store.investigations.currentId(id),
+      },
       signals: signals.map((signal) => ({
         ...signal,
         joinedBy: links.get(signal.id)?.reason ?? null,

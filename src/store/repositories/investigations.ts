@@ -136,6 +136,20 @@ export function investigationRepository(context: RepositoryContext) {
       return row && investigationFromRow(context, row);
     },
 
+    /** The id of the incident's newest completed investigation, without reading any findings. */
+    async currentId(incidentId: string): Promise<string | null> {
+      const row = await db
+        .selectFrom('investigations')
+        .select('id')
+        .where('incident_id', '=', incidentId)
+        .where('status', '=', 'completed')
+        .orderBy('started_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row?.id ?? null;
+    },
+
     async forIncident(incidentId: string): Promise<Investigation[]> {
       const rows = await db
         .selectFrom('investigations')
