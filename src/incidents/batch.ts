@@ -9,8 +9,8 @@ import {
 } from '../detect/topology.js';
 import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
-import { type EventDraft, GENESIS_HASH, type StoreScope } from '../store/index.js';
-import { chainEvents, type IncidentRow } from '../store/repositories/incidents.js';
+import type { EventDraft, StoreScope } from '../store/index.js';
+import { chainEvents, type IncidentRow, openIncidentRow } from '../store/repositories/incidents.js';
 import { planTransition } from './lifecycle.js';
 
 /** What the topology rule needs while a batch is correlated. */
@@ -261,34 +261,17 @@ export class IncidentBatch {
   }): string {
     const { now, principal } = this.#context;
     const id = newId('incident', now);
-    const row: IncidentRow = {
+    const row = openIncidentRow({
       id,
       title: spec.title,
       severity: spec.severity,
-      status: 'OPEN',
-      services: '[]',
       environment: spec.environment,
-      correlation_key: spec.correlationKey,
-      active_key: spec.correlationKey,
-      rule_id: spec.rule.id,
-      started_at: spec.startedAt,
-      detected_at: now,
-      acknowledged_at: null,
-      mitigated_at: null,
-      resolved_at: null,
-      closed_at: null,
-      signals_resolved_at: null,
-      root_cause: null,
-      resolution: null,
-      root_service: null,
-      merged_into: null,
-      last_signal_at: spec.startedAt,
-      signal_count: 0,
-      last_event_seq: 0,
-      last_event_hash: GENESIS_HASH,
-      created_at: now,
-      updated_at: now,
-    };
+      correlationKey: spec.correlationKey,
+      ruleId: spec.rule.id,
+      startedAt: spec.startedAt,
+      at: now,
+    });
+
     const entry = this.#adopt(row);
     entry.created = true;
     entry.dirty = true;

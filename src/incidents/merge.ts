@@ -3,8 +3,13 @@ import { type IncidentSeverity, newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Incident, JoinReason } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
-import { type EventDraft, GENESIS_HASH, type StoreScope } from '../store/index.js';
-import { chainEvents, type IncidentRow, incidentFromRow } from '../store/repositories/incidents.js';
+import type { EventDraft, StoreScope } from '../store/index.js';
+import {
+  chainEvents,
+  type IncidentRow,
+  incidentFromRow,
+  openIncidentRow,
+} from '../store/repositories/incidents.js';
 
 export interface HandMove {
   principal: string;
@@ -189,39 +194,27 @@ export async function splitIncident(
   const split = summarize(moving);
   const stay = summarize(staying);
   const newIdValue = newId('incident', at);
-  const key = `split:${newIdValue}`;
   const first = moving[0]!;
   const origin = split.services.includes(source.root_service ?? '') ? source.root_service! : first.service;
   const row: IncidentRow = {
-    id: newIdValue,
-    title: (
-      move.title ?? `${origin}: ${moving.find((signal) => signal.service === origin)?.title ?? first.title}`
-    ).slice(0, 500),
-    severity: source.severity,
-    status: 'OPEN',
-    services: '[]',
-    environment: source.environment,
-    correlation_key: key,
-    active_key: key,
-    rule_id: null,
-    started_at: split.startedAt,
-    detected_at: at,
-    acknowledged_at: null,
-    mitigated_at: null,
-    resolved_at: null,
-    closed_at: null,
+    ...openIncidentRow({
+      id: newIdValue,
+      title:
+        move.title ??
+        `${origin}: ${moving.find((signal) => signal.service === origin)?.title ?? first.title}`,
+      severity: source.severity as IncidentSeverity,
+      environment: source.environment,
+      correlationKey: `split:${newIdValue}`,
+      ruleId: null,
+      startedAt: split.startedAt,
+      at,
+    }),
     signals_resolved_at: moving.some((signal) => signal.status === 'firing') ? null : at,
-    root_cause: null,
-    resolution: null,
     root_service: origin,
-    merged_into: null,
     last_signal_at: split.lastAt,
     signal_count: moving.length,
-    last_event_seq: 0,
-    last_event_hash: GENESIS_HASH,
-    created_at: at,
-    updated_at: at,
   };
+
   const reason = move.reason ? { reason: move.reason } : {};
   await setServices(scope, row, split.services);
   await save(

@@ -16,6 +16,47 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 export type IncidentRow = Selectable<IncidentsTable>;
 
+/** A new OPEN incident, active for its correlation key, with no signal, event or origin yet. */
+export function openIncidentRow(spec: {
+  id: string;
+  title: string;
+  severity: IncidentSeverity;
+  environment: string | null;
+  correlationKey: string;
+  ruleId: string | null;
+  startedAt: number;
+  at: number;
+}): IncidentRow {
+  return {
+    id: spec.id,
+    title: spec.title.slice(0, 500),
+    severity: spec.severity,
+    status: 'OPEN',
+    services: '[]',
+    environment: spec.environment,
+    correlation_key: spec.correlationKey,
+    active_key: spec.correlationKey,
+    rule_id: spec.ruleId,
+    started_at: spec.startedAt,
+    detected_at: spec.at,
+    acknowledged_at: null,
+    mitigated_at: null,
+    resolved_at: null,
+    closed_at: null,
+    signals_resolved_at: null,
+    root_cause: null,
+    resolution: null,
+    root_service: null,
+    merged_into: null,
+    last_signal_at: spec.startedAt,
+    signal_count: 0,
+    last_event_seq: 0,
+    last_event_hash: GENESIS_HASH,
+    created_at: spec.at,
+    updated_at: spec.at,
+  };
+}
+
 export function incidentFromRow(row: IncidentRow): Incident {
   return {
     id: row.id,
