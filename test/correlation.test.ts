@@ -186,6 +186,46 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     expect(open.map((entry) => entry.incident.rootService).sort()).toEqual(['payments', 'search']);
   });
 
+  it('joins services that only share a dependency when that dependency has just changed', async () => {
+    const change = async (env: string, startedAt: number) => {
+      const response = await server.request('POST', '/v1/changes', {
+        token: server.tokens.ingest,
+        body: {
+          kind: 'config',
+          service: 'shared-db',
+          environment: env,
+          summary: 'shared-db: lower max_connections',
+          startedAt: new Date(startedAt).toISOString(),
+        },
+      });
+      expect(response.status, response.text).toBe(201);
+      return response.json.change.id as string;
+    };
+    // A change 2 minutes before: orders and search failing together are one outage under shared-db.
+    const env = environment();
+    const changeId = await change(env, base - 2 * MINUTE);
+    await send(env, [{ service: 'orders', startsAt: base }]);
+    const joined = await send(env, [{ service: 'search', startsAt: base + MINUTE }]);
+    const [outage, ...others] = await incidentsOf(env);
+    expect(others).toHaveLength(0);
+    expect(joined.signals[0].incidentIds).toEqual([outage!.id]);
+    const { signals } = await detail(outage!.id);
+    const search = signals.find((signal: { service: string }) => signal.service === 'search');
+    expect(search.joinedBy).toMatchObject({
+      kind: 'topology',
+      relation: 'sibling',
+      path: ['search', 'shared-db', 'orders'],
+      shared: 'shared-db',
+      change: changeId,
+    });
+    // The same shape with the change three hours old: two outages that share a database stay apart.
+    const apart = environment();
+    await change(apart, base - 180 * MINUTE);
+    await send(apart, [{ service: 'orders', startsAt: base }]);
+    await send(apart, [{ service: 'search', startsAt: base + MINUTE }]);
+    expect(await incidentsOf(apart)).toHaveLength(2);
+  });
+
   it('leaves out a blip on a database that only a symptom calls, not the origin', async () => {
     const env = environment();
     await send(env, [{ service: 'payments', startsAt: base }]);

@@ -7,7 +7,7 @@ import type { Signal, SignalDraft } from '../domain/signal.js';
 import { ingestSignals } from '../ingest/pipeline.js';
 import { openStore, type Store } from '../store/index.js';
 import { compileRules } from './rules.js';
-import { dependencyGraph } from './topology.js';
+import { dependencyGraph, SIBLING_CHANGE_WINDOW_MS } from './topology.js';
 
 /** A candidate rule set, as a file or a request body holds it: a list, or `{rules: [...]}`. */
 export const ruleSetSchema = z.union([
@@ -118,9 +118,28 @@ export async function dryRunRules(
   try {
     await scratch.migrate();
     const services = await store.services.list();
+    // Changes too: a change on a shared dependency lets its callers join one incident (siblingPath).
+    const changes = await store.changes.list({
+      since: options.since - SIBLING_CHANGE_WINDOW_MS,
+      until: options.until,
+      limit: DRY_RUN_SIGNAL_LIMIT,
+    });
     await scratch.transaction(async (scope) => {
       await scope.services.upsertMany(services);
       for (const rule of rules) await scope.rules.create(rule, { now: options.since });
+      for (const change of changes)
+        await scope.changes.insert(
+          {
+            kind: change.kind,
+            service: change.service,
+            environment: change.environment,
+            summary: change.summary,
+            startedAt: change.startedAt,
+            links: [],
+            source: change.source,
+          },
+          change.createdAt,
+        );
     });
     const compiled = compileRules(await scratch.rules.list());
     const graph = compiled.topology ? dependencyGraph(await scratch.services.edges()) : undefined;

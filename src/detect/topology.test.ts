@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { connection, dependencyGraph, dependsWithin, neighbourhood, nextOrigin, pathTo } from './topology.js';
+import {
+  connection,
+  dependencyGraph,
+  dependsWithin,
+  neighbourhood,
+  nextOrigin,
+  pathTo,
+  siblingPath,
+} from './topology.js';
 
 // web → api → orders → payments → payments-db, plus a gateway that calls both orders and search, and
 // a shared database that orders and search both call.
@@ -59,6 +67,32 @@ describe('neighbourhood', () => {
       ['api', 'gateway', 'orders', 'payments', 'shared-db'].sort(),
     );
     expect(neighbourhood(graph, 'web', 2)).toEqual(new Set(['web', 'api', 'orders']));
+  });
+});
+
+describe('siblingPath', () => {
+  const changed = (names: Record<string, string>) => (service: string) => names[service];
+
+  it('turns at a shared dependency only when that dependency changed', () => {
+    expect(siblingPath(graph, 'search', new Set(['orders']), 2, changed({ 'shared-db': 'chg_1' }))).toEqual({
+      path: ['search', 'shared-db', 'orders'],
+      shared: 'shared-db',
+      change: 'chg_1',
+    });
+    expect(siblingPath(graph, 'search', new Set(['orders']), 2, changed({}))).toBeNull();
+    // A change elsewhere does not connect them.
+    expect(siblingPath(graph, 'search', new Set(['orders']), 2, changed({ payments: 'chg_2' }))).toBeNull();
+  });
+
+  it('keeps to the hop budget and never counts the shared dependency as the target', () => {
+    // web → api → orders → shared-db ← search: four edges.
+    expect(siblingPath(graph, 'web', new Set(['search']), 2, changed({ 'shared-db': 'chg_1' }))).toBeNull();
+    expect(
+      siblingPath(graph, 'web', new Set(['search']), 4, changed({ 'shared-db': 'chg_1' }))?.path,
+    ).toEqual(['web', 'api', 'orders', 'shared-db', 'search']);
+    expect(
+      siblingPath(graph, 'search', new Set(['shared-db']), 2, changed({ 'shared-db': 'chg_1' })),
+    ).toBeNull();
   });
 });
 

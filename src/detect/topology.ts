@@ -31,12 +31,16 @@ export function dependencyGraph(edges: readonly { service: string; dependsOn: st
  * `caller` (it calls, through at most `hops` edges, one of the incident's services) or `dependency`
  * (one of the incident's services calls it).
  */
-export type GraphRelation = 'same' | 'caller' | 'dependency';
+export type GraphRelation = 'same' | 'caller' | 'dependency' | 'sibling';
 
 export interface GraphPath {
   relation: GraphRelation;
   /** From the signal's service to the incident's service it reached, both included. */
   path: string[];
+  /** For `sibling`: the dependency both share, where the path turns. */
+  shared?: string;
+  /** For `sibling`: the change on the shared dependency that makes the turn count. */
+  change?: string;
 }
 
 /**
@@ -55,6 +59,68 @@ export function pathTo(
   if (up && (!down || up.length <= down.length)) return { relation: 'caller', path: up };
   if (down) return { relation: 'dependency', path: down };
   return null;
+}
+
+/** How long before an incident's first signal a change on a shared dependency may start to join siblings. */
+export const SIBLING_CHANGE_WINDOW_MS = 60 * 60_000;
+
+/**
+ * The exception to "a path that turns connects nothing": two services that share a dependency are one
+ * outage when that dependency has just changed (a key rotation behind every sign-in, a pushed config
+ * behind every host). The shortest path from `from` up to a dependency `changed` accepts and back down
+ * to one of `targets` (from → … → shared ← … ← target), at most `hops` edges in all; the shared
+ * dependency itself is not one of the targets (that would be a plain dependency path). Returns the
+ * path and the change, or null.
+ */
+export function siblingPath(
+  graph: DependencyGraph,
+  from: string,
+  targets: ReadonlySet<string>,
+  hops: number,
+  changed: (service: string) => string | undefined,
+): { path: string[]; shared: string; change: string } | null {
+  let best: { path: string[]; shared: string; change: string } | null = null;
+  const shared = [...pathsFrom(graph.dependsOn, from, hops - 1)].sort(
+    ([a, left], [b, right]) => left.length - right.length || a.localeCompare(b),
+  );
+  for (const [service, up] of shared) {
+    if (targets.has(service)) continue;
+    const change = changed(service);
+    if (change === undefined) continue;
+    const down = shortestPath(
+      graph.callers,
+      service,
+      (name) => targets.has(name) && name !== from,
+      hops - (up.length - 1),
+    );
+    if (!down) continue;
+    const path = [...up, ...down.slice(1)];
+    if (!best || path.length < best.path.length) best = { path, shared: service, change };
+  }
+  return best;
+}
+
+/** Every service reachable from `from` along `next` within `hops` edges, with the shortest path to it. */
+function pathsFrom(
+  next: ReadonlyMap<string, readonly string[]>,
+  from: string,
+  hops: number,
+): Map<string, string[]> {
+  const paths = new Map<string, string[]>();
+  let frontier = [[from]];
+  for (let depth = 1; depth <= hops && frontier.length > 0; depth += 1) {
+    const following: string[][] = [];
+    for (const path of frontier) {
+      for (const step of [...(next.get(path.at(-1)!) ?? [])].sort()) {
+        if (step === from || paths.has(step)) continue;
+        const extended = [...path, step];
+        paths.set(step, extended);
+        following.push(extended);
+      }
+    }
+    frontier = following;
+  }
+  return paths;
 }
 
 function shortestPath(
@@ -188,10 +254,18 @@ export function connection(
   return null;
 }
 
-/** Every service within `hops` of `service` along one direction of the edges, itself included. */
-export function neighbourhood(graph: DependencyGraph, service: string, hops: number): Set<string> {
+/**
+ * Every service within `hops` of `service` along one direction of the edges, itself included; only
+ * its callers' side, or only its dependencies', when `side` says so.
+ */
+export function neighbourhood(
+  graph: DependencyGraph,
+  service: string,
+  hops: number,
+  side?: 'callers' | 'dependsOn',
+): Set<string> {
   const out = new Set([service]);
-  for (const next of [graph.dependsOn, graph.callers]) {
+  for (const next of side ? [graph[side]] : [graph.dependsOn, graph.callers]) {
     const seen = new Set([service]);
     let frontier = [service];
     for (let depth = 1; depth <= hops && frontier.length > 0; depth += 1) {

@@ -117,9 +117,12 @@ export type JoinReason =
   | {
       kind: 'topology';
       rule: string;
-      relation: 'same' | 'caller' | 'dependency';
+      relation: 'same' | 'caller' | 'dependency' | 'sibling';
       /** From the signal's service to the incident service it reached. */
       path: string[];
+      /** For a sibling join: the dependency both share, and the change on it (src/detect/topology.ts siblingPath). */
+      shared?: string;
+      change?: string;
     }
   | { kind: 'merge'; from: string; principal: string }
   | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };

@@ -4,12 +4,16 @@ import {
   type DependencyGraph,
   dependsWithin,
   type GraphPath,
+  neighbourhood,
   nextOrigin,
   pathTo,
+  SIBLING_CHANGE_WINDOW_MS,
+  siblingPath,
 } from '../detect/topology.js';
 import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
 import type { EventDraft, StoreScope } from '../store/index.js';
+import { chunk } from '../store/repositories/base.js';
 import { chainEvents, type IncidentRow, openIncidentRow } from '../store/repositories/incidents.js';
 import { planTransition } from './lifecycle.js';
 
@@ -64,7 +68,17 @@ interface IncidentWork {
 }
 
 const SERVICES_SUFFIX = / \(\+\d+ services?\)$/;
-const RELATION_RANK = { same: 0, caller: 1, dependency: 2 } as const;
+const RELATION_RANK = { same: 0, caller: 1, dependency: 2, sibling: 3 } as const;
+
+function siblingJoin(
+  topology: TopologySettings,
+  service: string,
+  services: ReadonlySet<string>,
+  changed: (shared: string) => string | undefined,
+): GraphPath | null {
+  const sibling = siblingPath(topology.graph, service, services, topology.hops, changed);
+  return sibling && { relation: 'sibling', ...sibling };
+}
 
 /**
  * The incidents one ingest batch touches, loaded in bulk and written back in bulk: creation,
@@ -75,6 +89,8 @@ export class IncidentBatch {
   readonly #scope: StoreScope;
   readonly #context: BatchContext;
   readonly #work = new Map<string, IncidentWork>();
+  /** environment → service → changes that started recently (loadNear), for sibling joins. */
+  readonly #changes = new Map<string, Map<string, { id: string; startedAt: number }[]>>();
   /** Correlation key → active incident id, or null when known to have none. */
   readonly #activeByKey = new Map<string, string | null>();
   /** Incidents this batch re-opened. */
@@ -134,6 +150,44 @@ export class IncidentBatch {
     for (const row of await this.#scope.incidents.activeNear(environment, services, since)) {
       if (!known.has(row.id)) this.#adopt(row);
     }
+    const changes = this.#changes.get(environment) ?? new Map<string, { id: string; startedAt: number }[]>();
+    this.#changes.set(environment, changes);
+    const loaded = new Set([...changes.values()].flat().map((change) => change.id));
+    const recent = [];
+    for (const part of chunk([...new Set(services)], 500))
+      recent.push(
+        ...(await this.#scope.changes.list({
+          services: part,
+          environment,
+          since: since - SIBLING_CHANGE_WINDOW_MS,
+        })),
+      );
+    for (const change of recent) {
+      if (change.kind === 'rollback' || loaded.has(change.id)) continue;
+      changes.set(change.service, [...(changes.get(change.service) ?? []), change]);
+    }
+    // Incidents on the other callers of a dependency that just changed may take these signals too.
+    const topology = this.#context.topology;
+    if (!topology) return;
+    const siblings = new Set<string>();
+    for (const changed of new Set(recent.map((change) => change.service)))
+      for (const service of neighbourhood(topology.graph, changed, topology.hops - 1, 'callers'))
+        if (!services.includes(service)) siblings.add(service);
+    if (siblings.size === 0) return;
+    for (const row of await this.#scope.incidents.activeNear(environment, [...siblings], since)) {
+      if (!this.#work.has(row.id)) this.#adopt(row);
+    }
+  }
+
+  /**
+   * The most recent change on `service` in `environment` that started at most SIBLING_CHANGE_WINDOW_MS
+   * before the incident's first signal and no later than `at`.
+   */
+  #recentChange(environment: string, service: string, startedAt: number, at: number): string | undefined {
+    const changes = this.#changes.get(environment)?.get(service) ?? [];
+    return changes
+      .filter((change) => change.startedAt >= startedAt - SIBLING_CHANGE_WINDOW_MS && change.startedAt <= at)
+      .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0]?.id;
   }
 
   activeFor(key: string): string | undefined {
@@ -145,8 +199,9 @@ export class IncidentBatch {
    * Only incidents of the same environment whose signals started within the window around `at`
    * qualify. A caller of the incident's services joins as a symptom; a service they call joins only
    * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
-   * such as a busy database behind the gateway, is another problem. Ranked by path length, then a
-   * symptom before a cause, then the oldest incident.
+   * such as a busy database behind the gateway, is another problem. A service that only shares a
+   * dependency with the incident joins when that dependency changed shortly before (siblingPath).
+   * Ranked by path length, then a symptom before a cause before a sibling, then the oldest incident.
    */
   topologyTarget(
     service: string,
@@ -161,7 +216,11 @@ export class IncidentBatch {
       if (row.active_key === null || row.environment !== environment) continue;
       const last = row.last_signal_at ?? row.started_at;
       if (at < row.started_at - topology.windowMs || at > last + topology.windowMs) continue;
-      const path = pathTo(topology.graph, service, entry.services, topology.hops);
+      const path =
+        pathTo(topology.graph, service, entry.services, topology.hops) ??
+        siblingJoin(topology, service, entry.services, (shared) =>
+          this.#recentChange(environment, shared, row.started_at, at),
+        );
       if (!path) continue;
       if (
         path.relation === 'dependency' &&

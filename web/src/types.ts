@@ -33,7 +33,15 @@ export interface Incident {
 /** Why a signal is on its incident (GET /v1/incidents/:id). */
 export type JoinReason =
   | { kind: 'rule'; rule: string }
-  | { kind: 'topology'; rule: string; relation: 'same' | 'caller' | 'dependency'; path: string[] }
+  | {
+      kind: 'topology';
+      rule: string;
+      relation: 'same' | 'caller' | 'dependency' | 'sibling';
+      path: string[];
+      /** For a sibling join: the dependency both services share, and the change on it. */
+      shared?: string;
+      change?: string;
+    }
   | { kind: 'merge'; from: string }
   | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };
 

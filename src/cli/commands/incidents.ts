@@ -353,6 +353,25 @@ export function registerIncidents(program: Command): void {
     });
 }
 
+/**
+ * A join's path with its arrows: → along calls, ← against them. A sibling path climbs to the shared
+ * dependency and comes back down: `exchange → aad-keys ← teams (aad-keys changed: chg_1)`.
+ */
+export function graphPathText(reason: {
+  relation: string;
+  path: readonly string[];
+  shared?: string;
+  change?: string;
+}): string {
+  if (reason.relation !== 'sibling' || reason.shared === undefined) {
+    return reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ');
+  }
+  const turn = reason.path.indexOf(reason.shared);
+  const up = reason.path.slice(0, turn + 1).join(' → ');
+  const down = reason.path.slice(turn).join(' ← ');
+  return `${up}${down.slice(reason.shared.length)} (${reason.shared} changed: ${reason.change})`;
+}
+
 /** One line on why a signal is on its incident. */
 export function describeJoin(reason: JoinReason | null): string {
   if (!reason) return '';
@@ -360,7 +379,7 @@ export function describeJoin(reason: JoinReason | null): string {
     case 'rule':
       return reason.rule;
     case 'topology':
-      return `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')}`;
+      return `${reason.rule}: ${graphPathText(reason)}`;
     case 'merge':
       return `merged from ${reason.from}`;
     case 'manual':

@@ -154,6 +154,7 @@ export type ServiceRepository = ReturnType<typeof serviceRepository>;
 
 export interface ChangeFilter {
   services?: readonly string[];
+  environment?: string;
   since?: number;
   until?: number;
   limit?: number;
@@ -213,6 +214,7 @@ export function changeRepository({ db }: RepositoryContext) {
         if (filter.services.length === 0) return [];
         query = query.where('service', 'in', [...filter.services]);
       }
+      if (filter.environment !== undefined) query = query.where('environment', '=', filter.environment);
       if (filter.since !== undefined) query = query.where('started_at', '>=', filter.since);
       if (filter.until !== undefined) query = query.where('started_at', '<=', filter.until);
       const rows = await query

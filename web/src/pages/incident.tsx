@@ -622,9 +622,10 @@ function joinedBy(reason: JoinReason | null | undefined): string {
     case 'rule':
       return reason.rule;
     case 'topology':
-      return reason.relation === 'same'
-        ? `${reason.rule}: same service`
-        : `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')} (${reason.relation === 'caller' ? 'calls into the incident' : 'the incident calls it'})`;
+      if (reason.relation === 'same') return `${reason.rule}: same service`;
+      if (reason.relation === 'sibling')
+        return `${reason.rule}: ${reason.path.join(' · ')} (shares ${reason.shared}, which changed: ${reason.change})`;
+      return `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')} (${reason.relation === 'caller' ? 'calls into the incident' : 'the incident calls it'})`;
     case 'merge':
       return `merged from ${reason.from}`;
     default:
