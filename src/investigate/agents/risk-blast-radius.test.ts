@@ -201,6 +201,40 @@ describe('risk-blast-radius: origins that never alerted', () => {
     expect(finding.summary).not.toContain('INFERRED');
   });
 
+  it('is inferred past an alerting dependency when the callers also call it directly, and changed last', () => {
+    // Every host runs host-agent: payments alerts first, but checkout and orders call host-agent
+    // directly as well as through payments.
+    const hosts = (changes: ReturnType<typeof change>[]) =>
+      agentBundle({
+        services: [
+          service('checkout', ['payments', 'host-agent'], { tier: 1 }),
+          service('orders', ['payments', 'host-agent'], { tier: 1 }),
+          service('payments', ['host-agent'], { tier: 1 }),
+          service('host-agent', []),
+        ],
+        neighbourhood: [
+          { service: 'checkout', distance: 0, relation: 'affected' },
+          { service: 'orders', distance: 0, relation: 'affected' },
+          { service: 'payments', distance: 0, relation: 'affected' },
+          { service: 'host-agent', distance: 1, relation: 'dependency' },
+        ],
+        signals: [
+          signal('sig_payments', 'payments', 0, { severity: 'critical' }),
+          signal('sig_checkout', 'checkout', 1),
+          signal('sig_orders', 'orders', 2),
+        ],
+        changes,
+      });
+    const agentChange = change('chg_agent_cfg', 'host-agent', -3, 'config');
+    expect(inferOrigin(hosts([agentChange, change('chg_payments_old', 'payments', -90)]))).toMatchObject({
+      service: 'host-agent',
+      changeId: 'chg_agent_cfg',
+      roots: ['payments'],
+    });
+    // A change on payments as recent explains payments' failure as well: it keeps the answer.
+    expect(inferOrigin(hosts([agentChange, change('chg_payments', 'payments', -2)]))).toBeNull();
+  });
+
   it('is not inferred for a single alerting service, with a change of its own or without', () => {
     const lone = (changes: ReturnType<typeof change>[]) =>
       agentBundle({ signals: [signal('sig_checkout', 'checkout', 0, { severity: 'critical' })], changes });

@@ -245,8 +245,11 @@ export interface InferredOrigin {
  *   earlier;
  * - no alerting service explains the others better: the deepest services of the trace (none of which
  *   depends on another) are at least two. One alerting dependency that every other alerting service
- *   depends on explains them; a lone alerting service keeps the answer (with or without a change of
- *   its own), its dependency's change is offered as a suspect.
+ *   depends on explains them, unless at least two other alerting services call the silent service
+ *   directly (they could fail without that dependency: an agent on every host, a key every sign-in
+ *   checks) and its change is more recent than any change on the alerting dependency. A lone
+ *   alerting service keeps the answer (with or without a change of its own), its dependency's change
+ *   is offered as a suspect.
  * - an alert above `warning` fires (warnings alone are the usual shape of noise).
  * Several candidates: the most recent change, then the nearest to the trace, then the name.
  */
@@ -273,11 +276,19 @@ export function inferOrigin(
   const roots = [...involved]
     .filter((name) => ![...below.get(name)!.keys()].some((dependency) => involved.has(dependency)))
     .sort();
-  // One deepest service explains every other alerting service (they all depend on it), and a lone
-  // alert cannot tell its own failure from its dependency's: nothing to infer.
-  if (roots.length < 2) return null;
+  if (roots.length === 0) return null;
+  // One deepest service that every other alerting service depends on explains them, unless the silent
+  // service is also called directly by two other alerting services (see below).
+  const loneRoot = roots.length === 1 ? roots[0]! : undefined;
   const onset = onsetOf(bundle);
   const precedes = (change: Change) => change.kind !== 'rollback' && change.startedAt <= onset;
+  const withinWindow = (item: Change) =>
+    precedes(item) && onset - item.startedAt <= INFERRED_ORIGIN_WINDOW_MINUTES * 60_000;
+  const latestOn = (name: string) =>
+    bundle.changes
+      .filter((item) => item.service === name && withinWindow(item))
+      .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0];
+  const rootChange = loneRoot === undefined ? undefined : latestOn(loneRoot);
   // Silent: no firing alert of its own, and no datapoints of its own that look normal.
   const silent = (name: string) =>
     !bundle.signals.some(
@@ -291,15 +302,17 @@ export function inferOrigin(
   for (const name of below.get(roots[0]!)!.keys()) {
     if (involved.has(name) || !inNeighbourhood.has(name) || !silent(name)) continue;
     if (![...involved].every((service) => below.get(service)!.has(name))) continue;
-    const change = bundle.changes
-      .filter(
-        (item) =>
-          item.service === name &&
-          precedes(item) &&
-          onset - item.startedAt <= INFERRED_ORIGIN_WINDOW_MINUTES * 60_000,
-      )
-      .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0];
+    const change = latestOn(name);
     if (!change) continue;
+    if (loneRoot !== undefined) {
+      // A lone alerting root stands between the silent service and its callers, unless they call it
+      // directly as well; and a change on the root itself, as recent, explains its failure as well.
+      const direct = [...involved].filter(
+        (service) => service !== loneRoot && (dependsOn.get(service) ?? []).includes(name),
+      );
+      if (symptoms.length < 2 || direct.length < 2) continue;
+      if (rootChange && rootChange.startedAt >= change.startedAt) continue;
+    }
     const distance = Math.min(...roots.map((root) => below.get(root)!.get(name)!));
     candidates.push({ service: name, change, distance });
   }
