@@ -1,24 +1,18 @@
-import { MemorySaver } from '@langchain/langgraph';
-import { budgetStatus } from '../analytics/alarms.js';
 import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
-import { AGENTS, type AgentName, type Finding, type RecommendationDraft } from '../domain/finding.js';
+import type { Finding, RecommendationDraft } from '../domain/finding.js';
 import { canTransition } from '../domain/incident.js';
-import {
-  appendIncidentEvents,
-  freezeEvidence,
-  requireIncident,
-  transitionIncident,
-} from '../incidents/service.js';
+import { appendIncidentEvents, requireIncident, transitionIncident } from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
-import { type StoreScope, storeFault } from '../store/index.js';
+import { storeFault } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
 import { investigationDuration } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
-import { canonicalJson, sha256 } from '../util/hash.js';
-import { type GraphTools, type InvestigationStateType, investigationGraph, RESET } from './graph.js';
-import { configuredRefiners, type LlmRecords, recordedRefiners } from './llm.js';
+import { freezeEvidence } from './bundle.js';
+import { type InvestigationStateType, RESET } from './graph.js';
+import type { LlmRecords } from './llm.js';
+import { type CompiledGraph, checkpointedGraph, findingsOf, outputHash } from './tools.js';
 
 export interface InvestigationResult {
   investigationId: string;
@@ -45,74 +39,6 @@ export interface InvestigateOptions {
    * returned as is, so a job re-run after a crash completes exactly once.
    */
   resumeSince?: number | undefined;
-}
-
-type CompiledGraph = ReturnType<ReturnType<typeof investigationGraph>['compile']>;
-
-const BUNDLE_CACHE_SIZE = 64;
-const compiled = new WeakMap<
-  Runtime,
-  { tools: ReturnType<typeof graphTools>; graph: Promise<CompiledGraph> }
->();
-
-/** The agents' tools for one runtime: bundles read through the read-only connection, cached by id. */
-function graphTools(
-  runtime: Runtime,
-  refiners: GraphTools['refiners'] = configuredRefiners(runtime.config, runtime.guardrailKey),
-): GraphTools & { remember(bundle: EvidenceBundle): void } {
-  const cache = new Map<string, EvidenceBundle>();
-  return {
-    refiners,
-    groundingMode: runtime.config.groundingMode,
-    /** A bundle this process just froze is the one the store holds; no need to read it back. */
-    remember(bundle) {
-      if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-      cache.set(bundle.id, bundle);
-    },
-    toolTimeoutMs: runtime.config.toolTimeoutSeconds * 1000,
-    async loadBundle(bundleId) {
-      const cached = cache.get(bundleId);
-      if (cached) return cached;
-      const bundle = await (await runtime.reader()).evidence.getBundle(bundleId);
-      if (!bundle) throw new OpxError('not_found', `no evidence bundle ${bundleId}`);
-      if (cache.size >= BUNDLE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-      cache.set(bundleId, bundle);
-      return bundle;
-    },
-  };
-}
-
-/**
- * Whether the month's model spend leaves room under a hard cap (`budgetHardCap`): one indexed sum over
- * the month's traces, asked before each agent's model call.
- */
-function budgetGate(runtime: Runtime): (() => Promise<boolean>) | undefined {
-  if (!runtime.config.budgetHardCap) return undefined;
-  return async () =>
-    (await budgetStatus(runtime.store, runtime.config.budgetMonthlyUsd, Date.now())).fraction < 1;
-}
-
-/** The investigation graph compiled once per runtime, on the runtime's checkpointer, with its tools. */
-function checkpointedGraph(runtime: Runtime) {
-  let entry = compiled.get(runtime);
-  if (!entry) {
-    const gate = budgetGate(runtime);
-    const tools = { ...graphTools(runtime), ...(gate ? { modelsAllowed: gate } : {}) };
-    entry = {
-      tools,
-      graph: runtime.checkpointer().then(({ saver }) => investigationGraph(tools).compile(saver)),
-    };
-    compiled.set(runtime, entry);
-  }
-  return entry;
-}
-
-function findingsOf(state: { findings: Partial<Record<AgentName, Finding>> }): Finding[] {
-  return AGENTS.map((agent: AgentName) => {
-    const finding = state.findings[agent];
-    if (!finding) throw new OpxError('internal', `the investigation finished without a ${agent} finding`);
-    return finding;
-  });
 }
 
 /** A signal that aborts after the investigation time limit, or when `outer` aborts. */
@@ -298,10 +224,6 @@ export async function threadCheckpoints(runtime: Runtime, incidentId: string): P
     if (parent && parent.investigationId === null) parent.investigationId = checkpoint.investigationId;
   }
   return out.map(({ parent: _parent, ...checkpoint }) => checkpoint);
-}
-
-export function outputHash(findings: readonly Finding[]): string {
-  return sha256(canonicalJson(findings));
 }
 
 interface StartedRun {
@@ -527,163 +449,5 @@ export async function investigateIncident(
     checkpoints: outcome.checkpoints,
     resumedFrom: outcome.resumedFrom,
     discardedCheckpoints: outcome.discardedCheckpoints,
-  };
-}
-
-export interface ReplayDifference {
-  /** Where the outputs differ, as `findings[5].data.recommendations[0].title`. */
-  path: string;
-  stored: unknown;
-  replayed: unknown;
-}
-
-export interface ReplayResult {
-  incidentId: string;
-  investigationId: string;
-  bundleId: string;
-  identical: boolean;
-  storedHash: string;
-  replayHash: string;
-  findings: Finding[];
-  differences: ReplayDifference[];
-}
-
-const MAX_DIFFERENCES = 100;
-
-/** Structural differences between two JSON values, by path (at most MAX_DIFFERENCES). */
-export function jsonDifferences(stored: unknown, replayed: unknown, path = ''): ReplayDifference[] {
-  const out: ReplayDifference[] = [];
-  const walk = (left: unknown, right: unknown, at: string) => {
-    if (out.length >= MAX_DIFFERENCES) return;
-    const bothObjects =
-      typeof left === 'object' && left !== null && typeof right === 'object' && right !== null;
-    if (!bothObjects || Array.isArray(left) !== Array.isArray(right)) {
-      if (canonicalJson(left) !== canonicalJson(right)) out.push({ path: at, stored: left, replayed: right });
-      return;
-    }
-    if (Array.isArray(left) && Array.isArray(right)) {
-      for (let index = 0; index < Math.max(left.length, right.length); index += 1)
-        walk(left[index], right[index], `${at}[${index}]`);
-      return;
-    }
-    const a = left as Record<string, unknown>;
-    const b = right as Record<string, unknown>;
-    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
-      walk(a[key], b[key], at === '' ? key : `${at}.${key}`);
-  };
-  walk(stored, replayed, path);
-  return out;
-}
-
-/**
- * Re-runs the graph on the frozen bundle of a completed investigation (the latest, unless one is
- * named) and compares the output with what was recorded. The re-run is checkpointed in memory, not on
- * the incident's thread, and changes nothing but one `investigation_replayed` event.
- */
-export async function replayInvestigation(
-  runtime: Runtime,
-  incidentId: string,
-  options: { principal: string; investigationId?: string | undefined },
-): Promise<ReplayResult> {
-  await requireIncident(runtime.store, incidentId);
-  const investigations = await runtime.store.investigations.forIncident(incidentId);
-  const target = options.investigationId
-    ? investigations.find((item) => item.id === options.investigationId)
-    : investigations.find((item) => item.status === 'completed');
-  if (!target) {
-    throw new OpxError(
-      'not_found',
-      options.investigationId
-        ? `incident ${incidentId} has no investigation ${options.investigationId}`
-        : `incident ${incidentId} has no completed investigation to replay; run \`opx investigate ${incidentId}\``,
-    );
-  }
-  if (target.status !== 'completed' || !target.bundleId)
-    throw new OpxError(
-      'conflict',
-      `investigation ${target.id} is ${target.status}; only a completed one replays`,
-    );
-  // An LLM-backed investigation replays from its recorded model calls, not from the provider.
-  const recorded = (await runtime.store.safety.traces({ incidentId, limit: 1000 })).filter(
-    (trace) => trace.createdAt >= target.startedAt && trace.createdAt <= (target.finishedAt ?? Date.now()),
-  );
-  const tools = graphTools(
-    runtime,
-    recordedRefiners(recorded, {
-      maxAttempts: runtime.config.llmValidationAttempts,
-      onInvalid: runtime.config.llmOnInvalid,
-    }),
-  );
-  const bundle = await tools.loadBundle(target.bundleId);
-  const graph = investigationGraph(tools).compile(new MemorySaver());
-  const state = (await graph.invoke(
-    { incidentId, investigationId: target.id, bundleId: bundle.id, findings: {} },
-    { configurable: { thread_id: `replay:${target.id}` } },
-  )) as InvestigationStateType;
-  const findings = findingsOf(state);
-  const replayHash = outputHash(findings);
-  const storedHash = target.outputHash ?? outputHash(target.findings);
-  const differences = jsonDifferences(target.findings, findings, 'findings');
-  const identical = replayHash === storedHash && differences.length === 0;
-  await runtime.ingest.writer.run((scope) =>
-    appendIncidentEvents(scope, incidentId, [
-      {
-        type: 'investigation_replayed',
-        principal: options.principal,
-        at: Date.now(),
-        data: { investigationId: target.id, identical, replayHash, differences: differences.length },
-      },
-    ]),
-  );
-  return {
-    incidentId,
-    investigationId: target.id,
-    bundleId: bundle.id,
-    identical,
-    storedHash,
-    replayHash,
-    findings,
-    differences,
-  };
-}
-
-/** Approves or rejects a recommendation. Approval records a human decision; it executes nothing. */
-export async function decideRecommendation(
-  scope: StoreScope,
-  recommendationId: string,
-  decision: { status: 'approved' | 'rejected'; principal: string; reason: string; at?: number },
-): Promise<Recommendation> {
-  const reason = decision.reason.trim();
-  if (!reason) throw new OpxError('invalid_request', 'give a reason for the decision', { path: 'reason' });
-  const recommendation = await scope.investigations.recommendation(recommendationId, { forUpdate: true });
-  if (!recommendation)
-    throw new OpxError('not_found', `no recommendation ${recommendationId}`, { path: 'id' });
-  if (recommendation.status !== 'proposed') {
-    throw new OpxError(
-      'conflict',
-      `recommendation ${recommendationId} was already ${recommendation.status} by ${recommendation.decidedBy}`,
-    );
-  }
-  const at = decision.at ?? Date.now();
-  await scope.investigations.decide(recommendationId, {
-    status: decision.status,
-    by: decision.principal,
-    at,
-    reason,
-  });
-  await appendIncidentEvents(scope, recommendation.incidentId, [
-    {
-      type: decision.status === 'approved' ? 'recommendation_approved' : 'recommendation_rejected',
-      principal: decision.principal,
-      at,
-      data: { recommendationId, kind: recommendation.kind, title: recommendation.title, reason },
-    },
-  ]);
-  return {
-    ...recommendation,
-    status: decision.status,
-    decidedBy: decision.principal,
-    decidedAt: at,
-    decisionReason: reason,
   };
 }

@@ -16,12 +16,12 @@ import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
 import {
   addNote,
   changeSeverity,
-  freezeEvidence,
   requireIncident,
   transitionIncident,
   verifyChain,
 } from '../../incidents/service.js';
 import { scheduleReinvestigation } from '../../ingest/pipeline.js';
+import { freezeEvidence } from '../../investigate/bundle.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
 

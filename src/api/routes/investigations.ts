@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { decideRecommendation } from '../../advise/decisions.js';
 import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
-import { decideRecommendation, investigateIncident, replayInvestigation } from '../../investigate/service.js';
+import { replayInvestigation } from '../../investigate/replay.js';
+import { investigateIncident } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
 

@@ -6,12 +6,12 @@ import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
 import {
   addNote,
   changeSeverity,
-  freezeEvidence,
   requireIncident,
   transitionIncident,
   verifyChain,
 } from '../../incidents/service.js';
 import { scheduleReinvestigation } from '../../ingest/pipeline.js';
+import { freezeEvidence } from '../../investigate/bundle.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
 

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
+import { decideRecommendation } from '../../advise/decisions.js';
 import type { Finding } from '../../domain/finding.js';
 import { requireIncident } from '../../incidents/service.js';
-import {
-  decideRecommendation,
-  investigateIncident,
-  replayInvestigation,
-  threadCheckpoints,
-} from '../../investigate/service.js';
+import { replayInvestigation } from '../../investigate/replay.js';
+import { investigateIncident, threadCheckpoints } from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
 import type { TrustScore } from '../../trust/trust.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { changeInputSchema } from '../domain/change.js';
+import { serviceInputSchema } from '../domain/service.js';
+import type { Store } from '../store/index.js';
+import { storeWithIncident } from '../store/memory.test-support.js';
+import { buildEvidenceBundle, freezeEvidence } from './bundle.js';
+
+const MINUTE = 60_000;
+
+describe('evidence bundles', () => {
+  let store: Store | undefined;
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  it('freeze the incident, its neighbourhood and recent changes, stored and on the timeline', async () => {
+    const setup = await storeWithIncident('checkout');
+    store = setup.store;
+    const { incidentId, at } = setup;
+    await store.transaction(async (scope) => {
+      await scope.services.upsertMany(
+        [
+          { name: 'checkout', dependsOn: ['payments'], tier: 1 },
+          { name: 'payments', dependsOn: [] },
+          { name: 'search', dependsOn: [] },
+        ].map((service) => serviceInputSchema.parse(service)),
+      );
+      for (const [service, minutes] of [
+        ['checkout', 10],
+        ['search', 5],
+        ['checkout', 600],
+      ] as const)
+        await scope.changes.insert(
+          changeInputSchema.parse({
+            kind: 'deploy',
+            service,
+            summary: `${service} release`,
+            startedAt: new Date(at - minutes * MINUTE).toISOString(),
+          }),
+          at - minutes * MINUTE,
+        );
+    });
+    const options = { asOf: at + MINUTE, lookbackMs: 60 * MINUTE, radius: 2 };
+    const before = await buildEvidenceBundle(store, incidentId, options);
+    const { bundle, graph } = await store.transaction((scope) =>
+      freezeEvidence(scope, incidentId, { ...options, principal: 'test' }),
+    );
+    expect(bundle.signals.map((signal) => signal.service)).toEqual(['checkout']);
+    // Only the change within the look-back on a service of the neighbourhood.
+    expect(bundle.changes.map((change) => [change.service, change.summary])).toEqual([
+      ['checkout', 'checkout release'],
+    ]);
+    expect(bundle.neighbourhood).toEqual(
+      expect.arrayContaining([
+        { service: 'checkout', distance: 0, relation: 'affected' },
+        { service: 'payments', distance: 1, relation: 'dependency' },
+      ]),
+    );
+    expect(bundle.neighbourhood.map((entry) => entry.service)).not.toContain('search');
+    expect(graph.nodes.length).toBeGreaterThan(0);
+    expect((await store.evidence.getBundle(bundle.id))?.hash).toBe(bundle.hash);
+    expect((await store.incidents.events(incidentId)).at(-1)).toMatchObject({
+      type: 'evidence_frozen',
+      data: { bundleId: bundle.id, hash: bundle.hash },
+    });
+    // The same incident at the same point in time gives the same content hash (a new id).
+    expect(before.hash).toBe(bundle.hash);
+    expect(before.id).not.toBe(bundle.id);
+  });
+});

@@ -1,0 +1,326 @@
+import { newId } from '../domain/common.js';
+import type { EvidenceBundle, EvidenceGraph, KnowledgeSection, PastIncident } from '../domain/evidence.js';
+import type { Incident } from '../domain/incident.js';
+import type { Signal } from '../domain/signal.js';
+import { appendIncidentEvents, requireIncident } from '../incidents/service.js';
+import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
+import type { StoreScope } from '../store/index.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+
+/**
+ * Evidence assembly: what an investigation sees of an incident, frozen at a point in time. The bundle
+ * holds the incident, its signals and those of its topology neighbourhood, changes, past incidents and
+ * knowledge sections; the graph links them. Both are stored and hashed, so a replay reads the same.
+ */
+
+export interface BundleOptions {
+  asOf?: number;
+  lookbackMs: number;
+  radius: number;
+  /** A prebuilt knowledge index (the API keeps one cached); built from the store when absent. */
+  knowledge?: KnowledgeIndex;
+  /** Alert names of past incidents already read (the runtime keeps one); read from the store when absent. */
+  alertNames?: AlertNameCache;
+}
+
+/**
+ * Alert names of past incidents, remembered by (incident, signal count). A past incident's signals only
+ * change by gaining more, which raises its count, so a remembered entry is never stale; reading them is
+ * the costliest part of freezing evidence (a past storm links thousands of signals).
+ */
+export class AlertNameCache {
+  readonly #entries = new Map<string, string[]>();
+  readonly #capacity: number;
+
+  constructor(capacity = 20_000) {
+    this.#capacity = capacity;
+  }
+
+  async get(scope: StoreScope, incidents: readonly Incident[]): Promise<Map<string, string[]>> {
+    const key = (incident: Incident) => `${incident.id}:${incident.signalCount}`;
+    const out = new Map<string, string[]>();
+    const missing: Incident[] = [];
+    for (const incident of incidents) {
+      const known = this.#entries.get(key(incident));
+      if (known) out.set(incident.id, known);
+      else missing.push(incident);
+    }
+    if (missing.length === 0) return out;
+    const read = await scope.incidents.alertNames(missing.map((incident) => incident.id));
+    for (const incident of missing) {
+      const names = read.get(incident.id) ?? [];
+      out.set(incident.id, names);
+      if (this.#entries.size >= this.#capacity) this.#entries.delete(this.#entries.keys().next().value!);
+      this.#entries.set(key(incident), names);
+    }
+    return out;
+  }
+}
+
+/**
+ * Freezes what an investigation may read: the incident's signals and detections, changes within the
+ * look-back on the affected services and their neighbours, and the topology neighbourhood, as of one time.
+ */
+export async function buildEvidenceBundle(
+  scope: StoreScope,
+  incidentId: string,
+  options: BundleOptions,
+): Promise<EvidenceBundle> {
+  const incident = await requireIncident(scope, incidentId);
+  const asOf = options.asOf ?? Date.now();
+  const signals = (await scope.signals.getMany(await scope.incidents.signalIds(incidentId))).filter(
+    (signal) => signal.receivedAt <= asOf,
+  );
+  const detections = (await scope.detections.forIncident(incidentId)).filter(
+    (detection) => detection.createdAt <= asOf,
+  );
+  const affected = [...new Set([...incident.services, ...signals.map((signal) => signal.service)])].sort();
+  const neighbourhood = await topologyNeighbourhood(scope, affected, options.radius);
+  const names = neighbourhood.map((entry) => entry.service);
+  const services = (await scope.services.list()).filter((service) => names.includes(service.name));
+  const changes = (
+    await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
+  ).filter((change) => change.createdAt <= asOf);
+  const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
+  const neighbourSignals = await signalsAround(scope, incident, signals, names, asOf, options.lookbackMs);
+  const knowledge = await relevantKnowledge(scope, signals, options.knowledge);
+  const content = {
+    incidentId,
+    asOf,
+    lookbackMs: options.lookbackMs,
+    incident,
+    signals: signals.map((signal) => asOfView(signal, asOf)),
+    detections,
+    changes,
+    services,
+    neighbourhood,
+    history,
+    knowledge,
+    neighbourSignals,
+  };
+  const hash = sha256(canonicalJson(content));
+  return { id: newId('bundle', asOf), ...content, hash };
+}
+
+/**
+ * Runbook and postmortem sections for this incident: one BM25 search per affected service (at most
+ * five, by onset) with its first alert name, merged by best score. Their text is frozen into the bundle
+ * so a replay does not depend on later edits to the knowledge base.
+ */
+async function relevantKnowledge(
+  scope: StoreScope,
+  signals: readonly Signal[],
+  prebuilt: KnowledgeIndex | undefined,
+): Promise<KnowledgeSection[]> {
+  const index = prebuilt ?? new KnowledgeIndex(await scope.knowledge.list(), await scope.knowledge.chunks());
+  if (index.size === 0 || signals.length === 0) return [];
+  const ordered = [...signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id));
+  const services = [...new Set(ordered.map((signal) => signal.service))].slice(0, 5);
+  const best = new Map<string, KnowledgeSection>();
+  // One search per affected service, in onset order, asking with that service's own alerts. A
+  // heuristic: the service that fired first is most often the origin, so its hits count fully and
+  // each later service's hits count less (1, 0.67, 0.5, 0.4, 0.33); otherwise a generic runbook of the
+  // callers at the edge (the gateway's) outranks the origin's own. The quality benchmark's runbook
+  // recall measures it.
+  for (const [rank, service] of services.entries()) {
+    const own = ordered.filter((signal) => signal.service === service);
+    const weight = 1 / (1 + rank / 2);
+    for (const hit of index.search({
+      text: [...new Set(own.slice(0, 5).map((signal) => signal.title))].join(' '),
+      service,
+      alert: own[0]!.labels.alertname,
+      limit: 5,
+      perDocument: 1,
+    })) {
+      const score = Math.round(hit.score * weight * 10_000) / 10_000;
+      const current = best.get(hit.chunkId);
+      if (current && current.score >= score) continue;
+      best.set(hit.chunkId, { ...hit, score, text: index.chunkText(hit.chunkId) });
+    }
+  }
+  const top = [...best.values()]
+    .sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId))
+    .slice(0, 10);
+  // A runbook's steps live in its mitigation section, which may not be the section that matched best:
+  // freeze it too for the two best runbooks, ranked just below the section that found the document.
+  const extra: KnowledgeSection[] = [];
+  for (const hit of top.filter((section) => section.kind === 'runbook').slice(0, 2)) {
+    const document = index.document(hit.documentId)!;
+    for (const section of index.sectionsMatching(hit.documentId, MITIGATION_HEADING)) {
+      if (best.has(section.id)) continue;
+      extra.push({
+        chunkId: section.id,
+        documentId: hit.documentId,
+        path: document.path,
+        title: document.title,
+        kind: document.kind,
+        heading: section.heading,
+        text: section.text,
+        score: Math.round(hit.score * 0.99 * 10_000) / 10_000,
+        services: document.services,
+        alerts: document.alerts,
+      });
+    }
+  }
+  return [...top, ...extra].sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId));
+}
+
+/** Resolved incidents that touched any of these services before `asOf`, newest first. */
+async function pastIncidents(
+  scope: StoreScope,
+  incidentId: string,
+  services: readonly string[],
+  asOf: number,
+  cache: AlertNameCache | undefined,
+): Promise<PastIncident[]> {
+  // The newest past incidents on these services; a few more than kept, for those resolved after asOf.
+  const candidates = (
+    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], service: services, until: asOf, limit: 250 })
+  ).filter(
+    (incident) => incident.id !== incidentId && incident.resolvedAt !== null && incident.resolvedAt <= asOf,
+  );
+  const chosen = candidates.slice(0, 200);
+  const alerts = cache
+    ? await cache.get(scope, chosen)
+    : await scope.incidents.alertNames(chosen.map((incident) => incident.id));
+  return chosen.map((incident) => ({
+    id: incident.id,
+    title: incident.title,
+    severity: incident.severity,
+    services: incident.services,
+    detectedAt: incident.detectedAt,
+    resolvedAt: incident.resolvedAt!,
+    rootCause: incident.rootCause,
+    resolution: incident.resolution,
+    alerts: alerts.get(incident.id) ?? [],
+  }));
+}
+
+/** At most this many signals of the neighbourhood go into a bundle, newest first. */
+const NEIGHBOUR_SIGNAL_LIMIT = 200;
+
+/**
+ * Firing signals on the neighbourhood's services during the look-back that this incident does not
+ * hold, each marked with the incident that does (or null): an agent sees that a dependency is alerting
+ * even when correlation kept it apart.
+ */
+async function signalsAround(
+  scope: StoreScope,
+  incident: Incident,
+  own: readonly Signal[],
+  services: readonly string[],
+  asOf: number,
+  lookbackMs: number,
+): Promise<NonNullable<EvidenceBundle['neighbourSignals']>> {
+  const mine = new Set(own.map((signal) => signal.id));
+  const around = (
+    await scope.signals.firingNear(
+      services,
+      incident.startedAt - lookbackMs,
+      asOf,
+      NEIGHBOUR_SIGNAL_LIMIT + mine.size,
+    )
+  )
+    .filter((signal) => !mine.has(signal.id))
+    .slice(0, NEIGHBOUR_SIGNAL_LIMIT);
+  const holders = await scope.incidents.holders(around.map((signal) => signal.id));
+  return around
+    .map((signal) => ({ incidentId: holders.get(signal.id) ?? null, signal: asOfView(signal, asOf) }))
+    .sort((a, b) => a.signal.startsAt - b.signal.startsAt || a.signal.id.localeCompare(b.signal.id));
+}
+
+/** A signal as it stood at `asOf`: a resolve that came later is not visible yet. */
+function asOfView(signal: Signal, asOf: number): Signal {
+  const resolvedLater = signal.status === 'resolved' && (signal.endsAt ?? 0) > asOf;
+  return {
+    ...signal,
+    ...(resolvedLater ? { status: 'firing' as const, endsAt: null } : {}),
+    lastSeenAt: Math.min(signal.lastSeenAt, asOf),
+  };
+}
+
+async function topologyNeighbourhood(
+  scope: StoreScope,
+  affected: readonly string[],
+  radius: number,
+): Promise<EvidenceBundle['neighbourhood']> {
+  const edges = await scope.services.edges();
+  const out = new Map<string, EvidenceBundle['neighbourhood'][number]>();
+  for (const service of affected) out.set(service, { service, distance: 0, relation: 'affected' });
+  let frontier = [...affected];
+  for (let distance = 1; distance <= radius && frontier.length > 0; distance += 1) {
+    const next: string[] = [];
+    for (const service of frontier) {
+      for (const edge of edges) {
+        const step =
+          edge.service === service
+            ? { name: edge.dependsOn, relation: 'dependency' as const }
+            : edge.dependsOn === service
+              ? { name: edge.service, relation: 'dependent' as const }
+              : undefined;
+        if (!step || out.has(step.name)) continue;
+        out.set(step.name, { service: step.name, distance, relation: step.relation });
+        next.push(step.name);
+      }
+    }
+    frontier = next;
+  }
+  return [...out.values()].sort((a, b) => a.distance - b.distance || a.service.localeCompare(b.service));
+}
+
+export function buildEvidenceGraph(bundle: EvidenceBundle): EvidenceGraph {
+  const nodes: EvidenceGraph['nodes'] = [];
+  const edges: EvidenceGraph['edges'] = [];
+  const serviceNode = (name: string) => `service:${name}`;
+  for (const entry of bundle.neighbourhood)
+    nodes.push({ id: serviceNode(entry.service), kind: 'service', label: entry.service });
+  const inBundle = new Set(bundle.neighbourhood.map((entry) => entry.service));
+  for (const service of bundle.services) {
+    for (const target of service.dependsOn) {
+      if (inBundle.has(target))
+        edges.push({ from: serviceNode(service.name), to: serviceNode(target), kind: 'depends_on' });
+    }
+  }
+  for (const signal of bundle.signals) {
+    nodes.push({ id: signal.id, kind: 'signal', label: signal.title });
+    edges.push({ from: signal.id, to: serviceNode(signal.service), kind: 'observed_on' });
+  }
+  for (const change of bundle.changes) {
+    nodes.push({
+      id: change.id,
+      kind: 'change',
+      label: `${change.kind} ${change.service}${change.versionTo ? ` → ${change.versionTo}` : ''}`,
+    });
+    edges.push({ from: change.id, to: serviceNode(change.service), kind: 'changed' });
+  }
+  return {
+    id: newId('graph', bundle.asOf),
+    bundleId: bundle.id,
+    incidentId: bundle.incidentId,
+    nodes,
+    edges,
+  };
+}
+
+/** Builds, stores and links a bundle and its graph, with an `evidence_frozen` event on the incident. */
+export type FreezeOptions = BundleOptions & { principal: string };
+
+export async function freezeEvidence(
+  scope: StoreScope,
+  incidentId: string,
+  options: FreezeOptions,
+): Promise<{ bundle: EvidenceBundle; graph: EvidenceGraph }> {
+  const bundle = await buildEvidenceBundle(scope, incidentId, options);
+  const graph = buildEvidenceGraph(bundle);
+  await scope.evidence.insertBundle(bundle);
+  await scope.evidence.insertGraph(graph);
+  await appendIncidentEvents(scope, incidentId, [
+    {
+      type: 'evidence_frozen',
+      principal: options.principal,
+      at: bundle.asOf,
+      data: { bundleId: bundle.id, hash: bundle.hash },
+    },
+  ]);
+  return { bundle, graph };
+}

@@ -1,0 +1,38 @@
+import { compileRules, DEFAULT_RULES } from '../detect/rules.js';
+import { signalInputSchema } from '../domain/signal.js';
+import { ingestSignals } from '../ingest/pipeline.js';
+import { openStore, type Store } from './index.js';
+
+/**
+ * An in-memory SQLite store with the shipped rules and one incident, opened by a critical signal on
+ * `service` through the real ingest pipeline: for unit tests of what happens to an incident later.
+ */
+export async function storeWithIncident(
+  service = 'checkout',
+  at = Date.UTC(2026, 11, 1, 12),
+): Promise<{ store: Store; incidentId: string; at: number }> {
+  const store = await openStore(':memory:');
+  await store.migrate();
+  await store.transaction(async (scope) => {
+    for (const rule of DEFAULT_RULES) await scope.rules.create(rule, { now: at });
+  });
+  const rules = compileRules(await store.rules.list());
+  const input = signalInputSchema.parse({
+    service,
+    severity: 'critical',
+    title: `${service} 5xx above 20%`,
+    startsAt: new Date(at).toISOString(),
+  });
+  const result = await store.transaction((scope) =>
+    ingestSignals(scope, [{ ...input, fingerprint: `${service}-5xx` }], {
+      principal: 'test',
+      now: at,
+      settings: { autoResolve: true, reopenGraceMs: 0 },
+      rules,
+      silences: [],
+    }),
+  );
+  const incidentId = result.signals[0]?.incidentIds[0];
+  if (!incidentId) throw new Error('the critical signal opened no incident');
+  return { store, incidentId, at };
+}
