@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
-import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { runInvestigationWorker } from '../src/investigate/jobs.js';
 import type { Job } from '../src/store/repositories/jobs.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
-import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { exited, type OpxProcess, openCheckoutIncident, REPO_ROOT, spawnOpx, waitFor } from './support.js';

@@ -8,7 +8,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
-import { INVESTIGATE_JOB } from '../src/ingest/pipeline.js';
+import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { runInvestigationJob } from '../src/investigate/jobs.js';
 import {
   type FakeProviderServer,

@@ -7,6 +7,7 @@ import {
   isRecord,
   type LinkCandidate,
   type Path,
+  type PayloadError,
   preview,
   raise,
   readArray,
@@ -14,9 +15,8 @@ import {
   readOptionalString,
   readRecord,
   readString,
-  toAdapterError,
-} from '../ingest/adapters/normalize.js';
-import type { AdapterError } from '../ingest/adapters/types.js';
+  toPayloadError,
+} from '../domain/payload.js';
 
 export const TIER_ANNOTATION = 'opx.dev/tier';
 export const CUSTOMER_FACING_ANNOTATION = 'opx.dev/customer-facing';
@@ -35,7 +35,7 @@ export interface SkippedEntity {
 
 export type BackstageCatalogResult =
   | { ok: true; services: NormalizedServiceInput[]; skipped: SkippedEntity[] }
-  | { ok: false; error: AdapterError };
+  | { ok: false; error: PayloadError };
 
 /**
  * `component:default/payments-db`, `resource:orders-db` and `payments` all name `payments-db`-style
@@ -206,6 +206,6 @@ export function parseBackstageCatalog(yamlText: string): BackstageCatalogResult 
   try {
     return { ok: true, ...parseCatalog(yamlText) };
   } catch (error) {
-    return { ok: false, error: toAdapterError(error) };
+    return { ok: false, error: toPayloadError(error) };
   }
 }

@@ -4,6 +4,7 @@ import { type CompiledMatcher, compileMatchers } from '../detect/matcher.js';
 import type { CompiledRuleSet } from '../detect/rules.js';
 import type { DependencyGraph } from '../detect/topology.js';
 import { newId, wellFormed } from '../domain/common.js';
+import { INVESTIGATE_JOB } from '../domain/jobs.js';
 import type { Silence } from '../domain/rule.js';
 import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { IncidentBatch } from '../incidents/batch.js';
@@ -22,9 +23,6 @@ export interface IngestSettings {
    */
   investigate?: { maxAttempts: number; delayMs: number; rerunDebounceMs?: number } | undefined;
 }
-
-/** The job kind that runs an investigation (see src/investigate/jobs.ts). */
-export const INVESTIGATE_JOB = 'investigate';
 
 export interface CompiledSilence {
   silence: Silence;

@@ -1,5 +1,5 @@
 import { OpxError } from '../domain/errors.js';
-import { INVESTIGATE_JOB } from '../ingest/pipeline.js';
+import { INVESTIGATE_JOB } from '../domain/jobs.js';
 import type { Runtime } from '../runtime.js';
 import type { Job } from '../store/repositories/jobs.js';
 import { continueTrace } from '../telemetry/tracing.js';

@@ -23,7 +23,8 @@ import { knowledgeRepository } from './repositories/knowledge.js';
 import { ruleRepository } from './repositories/rules.js';
 import { safetyRepository } from './repositories/safety.js';
 import { signalRepository } from './repositories/signals.js';
-import { silenceRepository, snsRepository } from './repositories/silences.js';
+import { silenceRepository } from './repositories/silences.js';
+import { snsRepository } from './repositories/sns.js';
 import type { Database } from './schema.js';
 
 function repositories(context: RepositoryContext) {

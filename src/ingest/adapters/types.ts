@@ -1,24 +1,11 @@
 import type { NormalizedChangeInput, SignalDraft } from '../../domain/index.js';
+import type { PayloadError } from '../../domain/payload.js';
+import type { SubscriptionConfirmation } from '../../domain/sns.js';
 
-export interface AdapterError {
-  code: 'invalid_request' | 'unsupported_payload';
-  /** Says what the sender should fix, naming the offending field. */
-  message: string;
-  /** Where in the body the problem is, e.g. `alerts[0].labels`. */
-  path?: string;
-}
+export type { SubscriptionConfirmation };
 
-/**
- * An SNS subscription waiting to be confirmed. Adapters never fetch `subscribeUrl`: confirming is a
- * deliberate step taken elsewhere, so a forged body cannot make OPX issue requests.
- */
-export interface SubscriptionConfirmation {
-  topicArn: string;
-  subscribeUrl: string;
-  token: string;
-  messageId: string;
-  receivedAt: number;
-}
+/** What an adapter reports about a body it refuses (domain/payload.ts). */
+export type AdapterError = PayloadError;
 
 export type AdapterResult =
   | {

@@ -12,7 +12,8 @@ import { migrationSpecs } from './migrate.js';
 import { ruleSpecs } from './rules.js';
 import { safetySpecs } from './safety.js';
 import { signalSpecs } from './signals.js';
-import { silenceSpecs, snsSpecs } from './silences.js';
+import { silenceSpecs } from './silences.js';
+import { snsSpecs } from './sns.js';
 import { transactionSpecs } from './transactions.js';
 import { valueSpecs } from './values.js';
 
