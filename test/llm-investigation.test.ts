@@ -455,10 +455,7 @@ describe('a language model provider that is down', () => {
   let server: TestServer;
   beforeAll(async () => {
     // Nothing listens on port 9 of the loopback: every call fails to connect.
-    server = await llmServer(
-      { url: 'http://127.0.0.1:9' },
-      { llmModel: 'gpt-4.1-mini', llmTimeoutSeconds: 2 },
-    );
+    server = await llmServer({ url: 'http://127.0.0.1:9' }, { llmModel: 'gpt-4.1-mini', llmTimeoutMs: 2000 });
   });
   afterAll(() => server.cleanup());
 

@@ -7,57 +7,18 @@
 import { createHmac, timingSafeEqual, verify as verifySignature, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, get as httpsGet } from 'node:https';
-import { z } from 'zod';
 import { OpxError } from '../domain/errors.js';
+import type { HmacSourceAuth, SnsSourceAuth, SourceName } from '../domain/source-auth.js';
 import type { Principal } from './tokens.js';
 
-/** Ingest endpoints by source; PagerDuty's two endpoints are one source. */
-export const SOURCE_NAMES = [
-  'signals',
-  'alertmanager',
-  'prometheus',
-  'cloudwatch',
-  'eventbridge',
-  'pagerduty',
-  'changes',
-] as const;
-export type SourceName = (typeof SOURCE_NAMES)[number];
-
-/** AWS's SNS endpoints, per the SNS documentation on verifying message signatures. */
-export const SNS_CERT_HOST = '^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$';
-
-const hmacSchema = z.strictObject({
-  mode: z.literal('hmac'),
-  /** Every listed secret is accepted, so a sender can move to a new one without downtime. */
-  secrets: z.array(z.string().min(32, 'an HMAC secret must be at least 32 characters')).min(1),
-  /** A signature older or newer than this is stale (a replay or a badly skewed clock). */
-  toleranceSeconds: z.number().int().min(1).max(3600).default(300),
-});
-
-const snsSchema = z.strictObject({
-  mode: z.literal('sns'),
-  /** Topics allowed to post: SNS signs every topic's messages, including an attacker's own topic. */
-  topicArns: z.array(z.string().regex(/^arn:aws[a-z-]*:sns:/, 'must be an SNS topic ARN')).min(1),
-  /** Messages older than this are refused; SNS retries an HTTP delivery for up to about an hour. */
-  toleranceSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(24 * 3600)
-    .default(3600),
-  /** Hosts the signing certificate may come from (a regular expression); AWS's own by default. */
-  certHostPattern: z.string().min(1).default(SNS_CERT_HOST),
-  /** Extra CA certificates (PEM) trusted when fetching the signing certificate, e.g. behind a TLS proxy. */
-  caFile: z.string().min(1).optional(),
-});
-
-export const sourceAuthSchema = z.discriminatedUnion('mode', [
-  z.strictObject({ mode: z.literal('token') }),
-  hmacSchema,
-  snsSchema,
-]);
-export type SourceAuth = z.output<typeof sourceAuthSchema>;
-export type SourceAuthSettings = Partial<Record<SourceName, SourceAuth>>;
+export {
+  SNS_CERT_HOST,
+  SOURCE_NAMES,
+  type SourceAuth,
+  type SourceAuthSettings,
+  type SourceName,
+  sourceAuthSchema,
+} from '../domain/source-auth.js';
 
 /** The headers an HMAC-signed request carries. */
 export const HMAC_TIMESTAMP_HEADER = 'x-opx-timestamp';
@@ -91,7 +52,7 @@ export class HmacVerifier {
 
   verify(
     source: SourceName,
-    settings: z.output<typeof hmacSchema>,
+    settings: HmacSourceAuth,
     headers: Record<string, string | string[] | undefined>,
     body: Buffer | undefined,
     now: number,
@@ -207,7 +168,7 @@ export class SnsVerifier {
     this.#cacheSeconds = options.cacheSeconds ?? 24 * 3600;
   }
 
-  async verify(settings: z.output<typeof snsSchema>, body: unknown, now: number): Promise<Principal> {
+  async verify(settings: SnsSourceAuth, body: unknown, now: number): Promise<Principal> {
     const messages = snsMessagesOf(body);
     const topics = new Set<string>();
     for (const message of messages) {
@@ -242,11 +203,7 @@ export class SnsVerifier {
     return { name: `sns:${[...topics].join(',')}`, tokenId: null, scopes: ['ingest'] };
   }
 
-  async #certificate(
-    settings: z.output<typeof snsSchema>,
-    value: unknown,
-    now: number,
-  ): Promise<X509Certificate> {
+  async #certificate(settings: SnsSourceAuth, value: unknown, now: number): Promise<X509Certificate> {
     if (typeof value !== 'string') throw unauthorized('the SNS message has no SigningCertURL');
     let url: URL;
     try {

@@ -2,11 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { SOURCE_NAMES, sourceAuthSchema } from '../auth/sources.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import { AGENTS } from '../domain/finding.js';
-import { priceSchema } from '../llm/pricing.js';
-import { PROVIDER_KINDS } from '../llm/types.js';
+import { sourceAuthSettingsSchema } from '../domain/source-auth.js';
+import {
+  DEFAULT_MAX_TOKENS,
+  DEFAULT_TIMEOUT_MS,
+  languageModelFields as llm,
+  MAX_TIMEOUT_MS,
+  priceSchema,
+} from '../llm/settings.js';
 
 /** A setting that is structured: an object in the config file, JSON text in the environment. */
 function jsonSetting<T extends z.ZodType>(schema: T) {
@@ -22,8 +27,9 @@ function jsonSetting<T extends z.ZodType>(schema: T) {
 
 /**
  * One schema for every setting. Precedence: flag > environment (`OPX_*`) > file (`opx.config.yaml`) > default.
+ * The `llm*` settings are the fields of src/llm/settings.ts, which owns their types, limits and defaults.
  */
-export const configSchema = z.strictObject({
+const settingsSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.opx'),
   /** `postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/opx.db`. */
   databaseUrl: z.string().optional(),
@@ -83,15 +89,23 @@ export const configSchema = z.strictObject({
   /** Jobs one worker runs at once. */
   workerConcurrency: z.coerce.number().int().min(1).max(64).default(4),
   /** The agents' reasoner: `deterministic` (no model, the default) or a language model provider. */
-  llmProvider: z.enum(PROVIDER_KINDS).default('deterministic'),
-  llmModel: z.string().min(1).optional(),
+  llmProvider: llm.provider.default('deterministic'),
+  llmModel: llm.model.optional(),
   /** Anthropic API root, Bedrock endpoint, or the OpenAI-compatible root ending in /v1. */
-  llmBaseUrl: z.string().min(1).optional(),
+  llmBaseUrl: llm.baseUrl.optional(),
   /** For OpenAI-compatible servers; Anthropic reads ANTHROPIC_API_KEY, Bedrock the AWS chain. */
-  llmApiKey: z.string().min(1).optional(),
-  llmRegion: z.string().min(1).optional(),
-  llmMaxTokens: z.coerce.number().int().min(64).max(64_000).default(1024),
-  llmTimeoutSeconds: z.coerce.number().int().min(1).max(600).default(60),
+  llmApiKey: llm.apiKey.optional(),
+  llmRegion: llm.region.optional(),
+  llmMaxTokens: llm.maxTokens.default(DEFAULT_MAX_TOKENS),
+  /** Limit for each attempt of a model call, in milliseconds; 60 s when neither this nor the next is set. */
+  llmTimeoutMs: llm.timeoutMs.optional(),
+  /** The same limit in whole seconds (the documented `OPX_LLM_TIMEOUT_SECONDS`), read into `llmTimeoutMs`. */
+  llmTimeoutSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_TIMEOUT_MS / 1000)
+    .optional(),
   /** Attempts at a valid answer per agent before the deterministic finding is kept, marked degraded. */
   llmValidationAttempts: z.coerce.number().int().min(1).max(10).default(3),
   /** After the last invalid answer: keep the deterministic finding (degraded) or fail the investigation. */
@@ -102,10 +116,10 @@ export const configSchema = z.strictObject({
       .partialRecord(
         z.enum(AGENTS),
         z.strictObject({
-          provider: z.enum(PROVIDER_KINDS).optional(),
-          model: z.string().min(1).optional(),
-          maxTokens: z.coerce.number().int().min(64).max(64_000).optional(),
-          baseUrl: z.string().min(1).optional(),
+          provider: llm.provider.optional(),
+          model: llm.model.optional(),
+          maxTokens: llm.maxTokens.optional(),
+          baseUrl: llm.baseUrl.optional(),
         }),
       )
       .default({}),
@@ -193,20 +207,7 @@ export const configSchema = z.strictObject({
    * "secrets": ["…"]}, "cloudwatch": {"mode": "sns", "topicArns": ["arn:aws:sns:…"]}}`; a bearer token
    * when a source is not named. See docs/security.md.
    */
-  sourceAuth: jsonSetting(
-    z
-      .partialRecord(z.enum(SOURCE_NAMES), sourceAuthSchema)
-      .default({})
-      .superRefine((value, context) => {
-        for (const [source, settings] of Object.entries(value))
-          if (settings?.mode === 'sns' && source !== 'cloudwatch')
-            context.addIssue({
-              code: 'custom',
-              path: [source, 'mode'],
-              message: 'SNS signatures apply to the cloudwatch source only',
-            });
-      }),
-  ),
+  sourceAuth: jsonSetting(sourceAuthSettingsSchema.default({})),
   /**
    * Keys for encrypting sensitive columns (raw payloads, notes, model prompts and answers,
    * recommendation reasons) with AES-256-GCM: `id:base64key` pairs, comma-separated, the first used
@@ -216,11 +217,32 @@ export const configSchema = z.strictObject({
   encryptionKeys: z.string().min(1).optional(),
   encryptionKeyFile: z.string().min(1).optional(),
 });
+
+/** The settings after defaults; the timeout, written in either unit, is read in milliseconds only. */
+export const configSchema = settingsSchema.transform(
+  ({ llmTimeoutMs, llmTimeoutSeconds, ...config }, context) => {
+    if (llmTimeoutMs !== undefined && llmTimeoutSeconds !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['llmTimeoutSeconds'],
+        message: 'set llmTimeoutMs or llmTimeoutSeconds, not both',
+      });
+      return z.NEVER;
+    }
+    return {
+      ...config,
+      llmTimeoutMs:
+        llmTimeoutMs ?? (llmTimeoutSeconds === undefined ? DEFAULT_TIMEOUT_MS : llmTimeoutSeconds * 1000),
+    };
+  },
+);
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
+/** What a file, the environment or a flag can set: the settings of `Config`, and `llmTimeoutSeconds`. */
+export type SettingKey = keyof z.input<typeof configSchema>;
 
 /** The one table of environment variable names. */
-export const ENV_NAMES: Record<ConfigKey, string> = {
+export const ENV_NAMES: Record<SettingKey, string> = {
   dataDir: 'OPX_DATA_DIR',
   databaseUrl: 'OPX_DATABASE_URL',
   host: 'OPX_HOST',
@@ -247,6 +269,7 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   llmApiKey: 'OPX_LLM_API_KEY',
   llmRegion: 'OPX_LLM_REGION',
   llmMaxTokens: 'OPX_LLM_MAX_TOKENS',
+  llmTimeoutMs: 'OPX_LLM_TIMEOUT_MS',
   llmTimeoutSeconds: 'OPX_LLM_TIMEOUT_SECONDS',
   llmValidationAttempts: 'OPX_LLM_VALIDATION_ATTEMPTS',
   llmOnInvalid: 'OPX_LLM_ON_INVALID',
@@ -273,17 +296,23 @@ export const ENV_NAMES: Record<ConfigKey, string> = {
   encryptionKeyFile: 'OPX_ENCRYPTION_KEY_FILE',
 };
 
-const BOOLEAN_KEYS = new Set<ConfigKey>([
+const BOOLEAN_KEYS = new Set<SettingKey>([
   'autoResolve',
   'autoInvestigate',
   'redactStoredText',
   'budgetHardCap',
 ]);
 
+/** Settings written in two units; setting one from a higher source replaces the other from a lower one. */
+const SAME_SETTING: Partial<Record<SettingKey, SettingKey>> = {
+  llmTimeoutMs: 'llmTimeoutSeconds',
+  llmTimeoutSeconds: 'llmTimeoutMs',
+};
+
 export const CONFIG_FILE_NAME = 'opx.config.yaml';
 
 export interface LoadConfigOptions {
-  flags?: Partial<Record<ConfigKey, unknown>>;
+  flags?: Partial<Record<SettingKey, unknown>>;
   env?: NodeJS.ProcessEnv;
   /** Explicit config file; by default `opx.config.yaml` in the working directory, if present. */
   file?: string;
@@ -317,17 +346,29 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new OpxError('config_invalid', `config file ${filePath} does not exist`);
   }
 
+  /** Where each setting came from: a higher source replaces a setting in either of its units. */
+  const level: Record<string, 'env' | 'flag'> = {};
+  const override = (key: string, value: unknown, from: string, source: 'env' | 'flag') => {
+    const other = SAME_SETTING[key as SettingKey];
+    if (other !== undefined && level[other] !== source) {
+      delete merged[other];
+      delete origin[other];
+    }
+    merged[key] = value;
+    origin[key] = from;
+    level[key] = source;
+  };
   for (const [key, name] of Object.entries(ENV_NAMES)) {
     const value = env[name];
     if (value !== undefined && value !== '') {
-      merged[key] = BOOLEAN_KEYS.has(key as ConfigKey) ? parseBoolean(value, name) : value;
-      origin[key] = `environment variable ${name}`;
+      const parsed = BOOLEAN_KEYS.has(key as SettingKey) ? parseBoolean(value, name) : value;
+      override(key, parsed, `environment variable ${name}`, 'env');
     }
   }
   for (const [key, value] of Object.entries(options.flags ?? {})) {
     if (value !== undefined) {
-      merged[key] = value;
-      origin[key] = `flag --${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+      const flag = `flag --${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+      override(key, value, flag, 'flag');
     }
   }
 
@@ -337,7 +378,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const key = String(issue.path[0] ?? '');
     const where =
       origin[key] ??
-      (key in ENV_NAMES ? `${ENV_NAMES[key as ConfigKey]} or ${key} in ${CONFIG_FILE_NAME}` : key);
+      (key in ENV_NAMES ? `${ENV_NAMES[key as SettingKey]} or ${key} in ${CONFIG_FILE_NAME}` : key);
     throw new OpxError(
       'config_invalid',
       `invalid setting ${formatPath(issue.path)} (from ${where}): ${issue.message}`,

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   unsupported_media_type: 415,
   rate_limited: 429,
   config_invalid: 500,
+  /** A service OPX depends on (a language model provider) failed or answered nonsense. */
+  upstream_error: 502,
   store_unavailable: 503,
   timeout: 504,
   internal: 500,

@@ -7,3 +7,4 @@ export * from './incident.js';
 export * from './rule.js';
 export * from './service.js';
 export * from './signal.js';
+export * from './source-auth.js';

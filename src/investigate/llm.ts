@@ -341,7 +341,7 @@ export async function refineWithModel(
 
 /** `error.type` for a failed call: the provider error code (rate_limited, timeout, …) or the class. */
 function errorType(error: unknown): string {
-  if (error instanceof LanguageModelError) return error.code;
+  if (error instanceof LanguageModelError) return error.llmCode;
   return error instanceof Error ? error.constructor.name : 'Error';
 }
 
@@ -375,7 +375,7 @@ export function configuredRefiners(
         baseUrl: override.baseUrl ?? config.llmBaseUrl,
         ...(provider === 'openai-compatible' && config.llmApiKey ? { apiKey: config.llmApiKey } : {}),
         ...(provider === 'bedrock' && config.llmRegion ? { region: config.llmRegion } : {}),
-        timeoutMs: config.llmTimeoutSeconds * 1000,
+        timeoutMs: config.llmTimeoutMs,
       });
     } catch (error) {
       throw new OpxError(

@@ -1,4 +1,5 @@
-import type { ProviderKind } from './types.js';
+import { type ErrorCode, OpxError } from '../domain/errors.js';
+import type { ProviderKind } from './settings.js';
 
 export type LanguageModelErrorCode =
   /** 429, or a provider throttling error. */
@@ -22,13 +23,35 @@ export type LanguageModelErrorCode =
   /** Configuration is missing or contradictory. */
   | 'config';
 
-/** Every failure of a `LanguageModel` call. `retryable` says whether another attempt could succeed. */
-export class LanguageModelError extends Error {
-  readonly code: LanguageModelErrorCode;
+/**
+ * The one table from a language model failure to OPX's error code, and so to the HTTP status
+ * (`ERROR_CODES` in src/domain/errors.ts). The provider is OPX's upstream: its failures are never the
+ * API client's fault, so none maps to a 4xx except throttling, which a client can wait out.
+ */
+export const LANGUAGE_MODEL_ERROR_CODES = {
+  rate_limited: 'rate_limited', // 429
+  server_error: 'upstream_error', // 502
+  timeout: 'timeout', // 504
+  network: 'upstream_error', // 502
+  aborted: 'internal', // 500: OPX cancelled its own call (investigation timeout, shutdown)
+  auth: 'config_invalid', // 500: OPX's credentials for the provider are missing or refused
+  bad_request: 'internal', // 500: OPX sent a request the provider refused
+  invalid_response: 'upstream_error', // 502
+  not_supported: 'internal', // 500
+  config: 'config_invalid', // 500
+} as const satisfies Record<LanguageModelErrorCode, ErrorCode>;
+
+/**
+ * Every failure of a `LanguageModel` call: an `OpxError` whose `code` comes from
+ * `LANGUAGE_MODEL_ERROR_CODES`, with the provider's own detail alongside. `retryable` says whether
+ * another attempt could succeed.
+ */
+export class LanguageModelError extends OpxError {
+  /** What went wrong at the provider (`rate_limited`, `timeout`, …); `code` is its OPX error code. */
+  readonly llmCode: LanguageModelErrorCode;
   readonly provider: ProviderKind;
   /** HTTP status of the provider's answer; null when there was none (network, timeout, local errors). */
-  readonly status: number | null;
-  readonly retryable: boolean;
+  readonly providerStatus: number | null;
   /** Wait the provider asked for (Retry-After), in milliseconds, when it sent one. */
   readonly retryAfterMs: number | null;
   /** Attempts made before giving up; set by the retry loop. */
@@ -45,12 +68,14 @@ export class LanguageModelError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(`${provider}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(LANGUAGE_MODEL_ERROR_CODES[code], `${provider}: ${message}`, {
+      retryable: options.retryable ?? false,
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
     this.name = 'LanguageModelError';
     this.provider = provider;
-    this.code = code;
-    this.status = options.status ?? null;
-    this.retryable = options.retryable ?? false;
+    this.llmCode = code;
+    this.providerStatus = options.status ?? null;
     this.retryAfterMs = options.retryAfterMs ?? null;
     this.attempts = 0;
   }

@@ -1,16 +1,15 @@
 import { createAnthropicModel } from './anthropic.js';
 import { createBedrockModel } from './bedrock.js';
-import { type LanguageModelConfigInput, languageModelConfigSchema } from './config.js';
 import { createDeterministicModel } from './deterministic.js';
 import { LanguageModelError } from './errors.js';
 import { createOpenAICompatibleModel } from './openai-compatible.js';
 import { defaultRetryOptions, type RetryOptions } from './retry.js';
+import { type LanguageModelConfigInput, languageModelConfigSchema } from './settings.js';
 import { type LanguageModel, PROVIDER_KINDS } from './types.js';
 
-export type { LanguageModelConfig, LanguageModelConfigInput } from './config.js';
-export { languageModelConfigSchema } from './config.js';
-export { LanguageModelError, type LanguageModelErrorCode } from './errors.js';
+export { LANGUAGE_MODEL_ERROR_CODES, LanguageModelError, type LanguageModelErrorCode } from './errors.js';
 export type { RetryOptions } from './retry.js';
+export * from './settings.js';
 export * from './types.js';
 
 export interface LanguageModelDeps {

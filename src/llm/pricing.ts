@@ -14,20 +14,10 @@
  * The longest matching key wins (`gpt-4o-mini` over `gpt-4o`).
  */
 
-import { z } from 'zod';
+import type { Price, PriceTable } from './settings.js';
 import type { TokenUsage } from './types.js';
 
-export const priceSchema = z.strictObject({
-  /** Input tokens not read from or written to a prompt cache. */
-  input: z.number().min(0),
-  output: z.number().min(0),
-  /** Tokens read from a prompt cache; the input price when absent. */
-  cacheRead: z.number().min(0).optional(),
-  /** Tokens written to a prompt cache; the input price when absent. */
-  cacheWrite: z.number().min(0).optional(),
-});
-export type Price = z.infer<typeof priceSchema>;
-export type PriceTable = Record<string, Price>;
+export type { Price, PriceTable } from './settings.js';
 
 /** USD per million tokens. Anthropic cache writes are the 5-minute cache's price. */
 export const DEFAULT_PRICES: PriceTable = {

@@ -237,9 +237,9 @@ describe.each(cases)('$name provider', (c) => {
     const model = createLanguageModel({ ...c.config(server.url), timeoutMs: 150, maxAttempts: 3 }, deps);
     const started = Date.now();
     const error = await failure(model.complete(REQUEST));
-    expect(error.code).toBe('timeout');
+    expect(error.llmCode).toBe('timeout');
     expect(error.retryable).toBe(true);
-    expect(error.status).toBeNull();
+    expect(error.providerStatus).toBeNull();
     expect(error.provider).toBe(c.name);
     expect(error.attempts).toBe(3);
     expect(sleeps).toHaveLength(2);
@@ -251,8 +251,8 @@ describe.each(cases)('$name provider', (c) => {
     const { deps, sleeps } = testRetryDeps();
     server.script(step.badRequest('messages: field required'));
     const error = await failure(createLanguageModel(c.config(server.url), deps).complete(REQUEST));
-    expect(error.code).toBe('bad_request');
-    expect(error.status).toBe(400);
+    expect(error.llmCode).toBe('bad_request');
+    expect(error.providerStatus).toBe(400);
     expect(error.retryable).toBe(false);
     expect(error.attempts).toBe(1);
     expect(error.message).toContain('messages: field required');
@@ -265,8 +265,8 @@ describe.each(cases)('$name provider', (c) => {
     server.script(step.rateLimited('1'), step.rateLimited('1'));
     const model = createLanguageModel({ ...c.config(server.url), maxAttempts: 2 }, deps);
     const error = await failure(model.complete(REQUEST));
-    expect(error.code).toBe('rate_limited');
-    expect(error.status).toBe(429);
+    expect(error.llmCode).toBe('rate_limited');
+    expect(error.providerStatus).toBe(429);
     expect(error.retryAfterMs).toBe(1000);
     expect(error.attempts).toBe(2);
     expect(sleeps).toEqual([1000]);
@@ -276,7 +276,7 @@ describe.each(cases)('$name provider', (c) => {
     const { deps, sleeps } = testRetryDeps();
     server.script(step.rateLimited('3600'));
     const error = await failure(createLanguageModel(c.config(server.url), deps).complete(REQUEST));
-    expect(error.code).toBe('rate_limited');
+    expect(error.llmCode).toBe('rate_limited');
     expect(error.attempts).toBe(1);
     expect(sleeps).toEqual([]);
   });
@@ -285,7 +285,7 @@ describe.each(cases)('$name provider', (c) => {
     const { deps, sleeps } = testRetryDeps();
     server.script(step.malformedBody());
     const error = await failure(createLanguageModel(c.config(server.url), deps).complete(REQUEST));
-    expect(error.code).toBe('invalid_response');
+    expect(error.llmCode).toBe('invalid_response');
     expect(error.retryable).toBe(false);
     expect(sleeps).toEqual([]);
   });
@@ -296,7 +296,7 @@ describe.each(cases)('$name provider', (c) => {
     await closed.close();
     const { deps, sleeps } = testRetryDeps();
     const error = await failure(createLanguageModel(c.config(url), deps).complete(REQUEST));
-    expect(error.code).toBe('network');
+    expect(error.llmCode).toBe('network');
     expect(error.retryable).toBe(true);
     expect(error.attempts).toBe(3);
     expect(sleeps).toHaveLength(2);
@@ -310,7 +310,7 @@ describe.each(cases)('$name provider', (c) => {
     const error = await failure(
       createLanguageModel(c.config(server.url), deps).complete({ ...REQUEST, signal: controller.signal }),
     );
-    expect(error.code).toBe('aborted');
+    expect(error.llmCode).toBe('aborted');
     expect(error.retryable).toBe(false);
     expect(error.attempts).toBe(1);
     expect(sleeps).toEqual([]);
@@ -323,7 +323,7 @@ describe('credentials on the wire', () => {
     vi.stubEnv('ANTHROPIC_API_KEY', 'env-anthropic-key');
     server.script(step.reply('ok'));
     const model = createLanguageModel(
-      { provider: 'anthropic', model: 'claude-haiku-4-5', maxTokens: 10, baseUrl: server.url },
+      { provider: 'anthropic', model: 'claude-haiku-4-5', maxTokens: 64, baseUrl: server.url },
       testRetryDeps().deps,
     );
     await model.complete(REQUEST);
@@ -338,7 +338,7 @@ describe('credentials on the wire', () => {
 
   it('anthropic without any API key is a config error', () => {
     vi.stubEnv('ANTHROPIC_API_KEY', '');
-    expect(() => createLanguageModel({ provider: 'anthropic', model: 'm', maxTokens: 10 })).toThrow(
+    expect(() => createLanguageModel({ provider: 'anthropic', model: 'm', maxTokens: 64 })).toThrow(
       /ANTHROPIC_API_KEY/,
     );
   });

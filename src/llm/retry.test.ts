@@ -104,7 +104,7 @@ describe('runWithRetries', () => {
         opts,
       ),
     );
-    expect(error.code).toBe('invalid_response');
+    expect(error.llmCode).toBe('invalid_response');
     expect(error.attempts).toBe(1);
     expect(opts.sleeps).toEqual([]);
   });
@@ -142,7 +142,7 @@ describe('runWithRetries', () => {
         controller.signal,
       ),
     );
-    expect(error.code).toBe('aborted');
+    expect(error.llmCode).toBe('aborted');
     expect(error.retryable).toBe(false);
   });
 
@@ -160,7 +160,7 @@ describe('runWithRetries', () => {
         AbortSignal.abort(),
       ),
     );
-    expect(error.code).toBe('aborted');
+    expect(error.llmCode).toBe('aborted');
     expect(calls).toBe(0);
   });
 

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LanguageModelError } from './errors.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_MS } from './settings.js';
 import type { ProviderKind } from './types.js';
 
 /**
@@ -24,9 +25,6 @@ export interface RetryOptions {
   /** Uniform in [0, 1); drives the jitter. Injected by tests. */
   random: () => number;
 }
-
-export const DEFAULT_TIMEOUT_MS = 60_000;
-export const DEFAULT_MAX_ATTEMPTS = 3;
 
 export const defaultRetryOptions: RetryOptions = {
   maxAttempts: DEFAULT_MAX_ATTEMPTS,

@@ -1,6 +1,6 @@
-/** The providers configuration can select. `deterministic` is the default and calls nothing. */
-export const PROVIDER_KINDS = ['deterministic', 'anthropic', 'bedrock', 'openai-compatible'] as const;
-export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+import type { ProviderKind } from './settings.js';
+
+export { PROVIDER_KINDS, type ProviderKind } from './settings.js';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
