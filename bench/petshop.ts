@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
 import { configSchema } from '../src/config/index.js';
 import type { Finding } from '../src/domain/finding.js';
-import type { RankedCandidate } from '../src/investigate/agents/response-strategy.js';
 import {
   ANOMALY_Z,
   CORROBORATION_Z,
@@ -141,14 +140,10 @@ async function runCase(
   if (!incidentId) throw new Error(`${item.id}: the signals opened no incident`);
   const result = await investigateIncident(runtime, incidentId, { principal: 'bench:petshop' });
   const strategy = result.findings.find((finding: Finding) => finding.agent === 'response-strategy')!;
-  const probable = strategy.data.probableRootCause as { service: string; confidence: number } | null;
-  const ranked = (strategy.data.candidates as RankedCandidate[]) ?? [];
+  const probable = strategy.data.probableRootCause;
+  const ranked = strategy.data.candidates;
   const radius = result.findings.find((finding: Finding) => finding.agent === 'risk-blast-radius');
-  const traced = (
-    (radius?.data.candidates as
-      | { service: string; origin: boolean; trace: number; explains: number; score: number | null }[]
-      | undefined) ?? []
-  )
+  const traced = (radius?.data.candidates ?? [])
     .slice(0, 5)
     .map(({ service, ...rest }) => ({ node: nodeOf.get(service) ?? service, ...rest }));
   const votes = Object.fromEntries(
@@ -176,7 +171,7 @@ async function runCase(
     signals: drafts.length,
     votes,
     traced,
-    trust: (strategy.data.trust as { score: number; abstain: boolean } | undefined) ?? null,
+    trust: strategy.data.trust ?? null,
     ms: Math.round(performance.now() - started),
   };
 }

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/auth/tokens.js';
 import { configSchema } from '../src/config/index.js';
+import { findingSchema } from '../src/domain/finding.js';
 import { addNote, verifyChain } from '../src/incidents/service.js';
 import { threadCheckpoints } from '../src/investigate/service.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
@@ -254,6 +255,15 @@ describe.each(RELEASES)('a store written by OPX %s', (release) => {
       expect(others).toEqual([]);
       expect(investigation).toMatchObject({ status: 'completed' });
       expect(investigation!.findings.length).toBeGreaterThan(0);
+      // The findings it stored, and those its checkpoints hold, still parse as this code describes them.
+      const { saver } = await current.checkpointer();
+      const latest = await saver.getTuple({ configurable: { thread_id: checkout } });
+      const checkpointed = Object.values(
+        (latest?.checkpoint.channel_values.findings ?? {}) as Record<string, unknown>,
+      );
+      expect(checkpointed.length).toBeGreaterThan(0);
+      for (const finding of [...investigation!.findings, ...checkpointed])
+        expect(findingSchema.safeParse(finding).error).toBeUndefined();
       const recommendations = await store.investigations.recommendations(checkout);
       expect(recommendations.map((item) => item.title)).toContain('Roll back checkout-service to 2.4.0');
       for (const item of recommendations) expect(item.rationale).not.toMatch(/^enc:/);

@@ -1,5 +1,6 @@
 import { newId } from '../domain/common.js';
 import type { EvidenceBundle, EvidenceGraph, KnowledgeSection, PastIncident } from '../domain/evidence.js';
+import { serviceEvidenceId } from '../domain/evidence-id.js';
 import type { Incident } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
 import { appendIncidentEvents, requireIncident } from '../incidents/service.js';
@@ -271,19 +272,22 @@ async function topologyNeighbourhood(
 export function buildEvidenceGraph(bundle: EvidenceBundle): EvidenceGraph {
   const nodes: EvidenceGraph['nodes'] = [];
   const edges: EvidenceGraph['edges'] = [];
-  const serviceNode = (name: string) => `service:${name}`;
   for (const entry of bundle.neighbourhood)
-    nodes.push({ id: serviceNode(entry.service), kind: 'service', label: entry.service });
+    nodes.push({ id: serviceEvidenceId(entry.service), kind: 'service', label: entry.service });
   const inBundle = new Set(bundle.neighbourhood.map((entry) => entry.service));
   for (const service of bundle.services) {
     for (const target of service.dependsOn) {
       if (inBundle.has(target))
-        edges.push({ from: serviceNode(service.name), to: serviceNode(target), kind: 'depends_on' });
+        edges.push({
+          from: serviceEvidenceId(service.name),
+          to: serviceEvidenceId(target),
+          kind: 'depends_on',
+        });
     }
   }
   for (const signal of bundle.signals) {
     nodes.push({ id: signal.id, kind: 'signal', label: signal.title });
-    edges.push({ from: signal.id, to: serviceNode(signal.service), kind: 'observed_on' });
+    edges.push({ from: signal.id, to: serviceEvidenceId(signal.service), kind: 'observed_on' });
   }
   for (const change of bundle.changes) {
     nodes.push({
@@ -291,7 +295,7 @@ export function buildEvidenceGraph(bundle: EvidenceBundle): EvidenceGraph {
       kind: 'change',
       label: `${change.kind} ${change.service}${change.versionTo ? ` → ${change.versionTo}` : ''}`,
     });
-    edges.push({ from: change.id, to: serviceNode(change.service), kind: 'changed' });
+    edges.push({ from: change.id, to: serviceEvidenceId(change.service), kind: 'changed' });
   }
   return {
     id: newId('graph', bundle.asOf),

@@ -1,8 +1,7 @@
 import { formatPath } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
-import { type Finding, findingSchema } from '../domain/finding.js';
-
-export const serviceEvidenceId = (name: string): string => `service:${name}`;
+import { serviceEvidenceId } from '../domain/evidence-id.js';
+import { findingSchema } from '../domain/finding.js';
 
 /** Every id a claim may cite: the bundle's signals, detections, changes, services and the incident. */
 export function evidenceIds(bundle: EvidenceBundle): Set<string> {
@@ -27,7 +26,7 @@ export function validateFinding(finding: unknown, bundle: EvidenceBundle): strin
     return parsed.error.issues.map((issue) => `${formatPath(issue.path) || 'finding'}: ${issue.message}`);
   const known = evidenceIds(bundle);
   const problems: string[] = [];
-  parsed.data.claims.forEach((claim: Finding['claims'][number], index: number) => {
+  parsed.data.claims.forEach((claim, index) => {
     for (const id of claim.evidenceIds) {
       if (!known.has(id)) problems.push(`claims[${index}].evidenceIds: ${id} is not in the evidence bundle`);
     }

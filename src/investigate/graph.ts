@@ -1,7 +1,13 @@
 import { Annotation, type BaseCheckpointSaver, END, START, StateGraph } from '@langchain/langgraph';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
-import { AGENTS, type AgentName, type Finding, type RecommendationDraft } from '../domain/finding.js';
+import {
+  AGENTS,
+  type AgentName,
+  type Finding,
+  type FindingOf,
+  type FindingsByAgent,
+} from '../domain/finding.js';
 import { agentDuration, timed } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';
 import { applyGrounding, type GroundingMode, groundingContext } from '../trust/grounding.js';
@@ -25,10 +31,7 @@ export const InvestigationState = Annotation.Root({
   investigationId: Annotation<string>,
   bundleId: Annotation<string>,
   /** Each agent's finding. A run starts with `RESET`: the thread still holds the previous run's. */
-  findings: Annotation<
-    Partial<Record<AgentName, Finding>>,
-    Partial<Record<AgentName, Finding>> | typeof RESET
-  >({
+  findings: Annotation<FindingsByAgent, FindingsByAgent | typeof RESET>({
     reducer: (left, right) => (right === RESET ? {} : { ...left, ...right }),
     default: () => ({}),
   }),
@@ -75,11 +78,11 @@ export interface GraphTools {
  * (data.recommendations[i].trust), from every finding and the run's model-call records.
  */
 function withTrust(
-  strategy: Finding,
+  strategy: FindingOf<'response-strategy'>,
   state: InvestigationStateType,
   own: readonly LlmRecords[],
   bundle: EvidenceBundle,
-): Finding {
+): FindingOf<'response-strategy'> {
   const findings = [...AGENT_ORDER.flatMap((agent) => state.findings[agent] ?? []), strategy];
   const records = [...state.llm, ...own];
   const trust = trustOf({
@@ -94,9 +97,10 @@ function withTrust(
     ),
   });
   const ids = groundingContext(bundle).ids;
-  const recommendations = ((strategy.data.recommendations as RecommendationDraft[] | undefined) ?? []).map(
-    (recommendation) => ({ ...recommendation, trust: recommendationTrust(trust, recommendation, ids) }),
-  );
+  const recommendations = strategy.data.recommendations.map((recommendation) => ({
+    ...recommendation,
+    trust: recommendationTrust(trust, recommendation, ids),
+  }));
   return { ...strategy, data: { ...strategy.data, trust, recommendations } };
 }
 
@@ -134,7 +138,7 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
  * investigation).
  */
 export function investigationGraph(tools: GraphTools) {
-  const checked = (finding: Finding, bundle: EvidenceBundle): Finding => {
+  const checked = <F extends Finding>(finding: F, bundle: EvidenceBundle): F => {
     const problems = validateFinding(finding, bundle);
     if (problems.length > 0)
       throw new Error(`${finding.agent} produced an invalid finding: ${problems.join('; ')}`);
@@ -146,17 +150,21 @@ export function investigationGraph(tools: GraphTools) {
   // The engine's finding, refined by the agent's model when one is configured (checked either way).
   // What a human reads of it passes the guardrails either way (redactFinding).
   // Every finding, the engine's or a model's, is grounded against the evidence it cites.
-  const grounded = (finding: Finding, bundle: EvidenceBundle) =>
+  const grounded = <F extends Finding>(finding: F, bundle: EvidenceBundle): F =>
     checked(
       applyGrounding(redactFinding(finding), groundingContext(bundle), tools.groundingMode ?? 'downgrade'),
       bundle,
     );
-  const finish = async (name: AgentName, base: Finding, bundle: EvidenceBundle) => {
+  const finish = async <A extends AgentName>(
+    name: A,
+    base: FindingOf<A>,
+    bundle: EvidenceBundle,
+  ): Promise<{ finding: FindingOf<A>; llm: LlmRecords[] }> => {
     const refine = tools.refiners?.[name];
     if (!refine || (tools.modelsAllowed && !(await tools.modelsAllowed())))
-      return { findings: { [name]: grounded(base, bundle) }, llm: [] as LlmRecords[] };
+      return { finding: grounded(base, bundle), llm: [] };
     const { finding, records } = await refine(checked(base, bundle), bundle);
-    return { findings: { [name]: grounded(finding, bundle) }, llm: [records] };
+    return { finding: grounded(finding, bundle), llm: [records] };
   };
   // Each agent's node is one `invoke_agent` span; its model calls are spans under it.
   const agentSpan = <T>(name: AgentName, state: InvestigationStateType, work: () => Promise<T>) =>
@@ -179,7 +187,8 @@ export function investigationGraph(tools: GraphTools) {
       agentSpan(name as AgentName, state, async () => {
         const bundle = await read(name, state.bundleId);
         await holdIfAsked(name);
-        return finish(name as AgentName, analyze(bundle), bundle);
+        const { finding, llm } = await finish(name as AgentName, analyze(bundle), bundle);
+        return { findings: { [name]: finding }, llm };
       }),
     );
   }
@@ -187,13 +196,8 @@ export function investigationGraph(tools: GraphTools) {
     agentSpan('response-strategy', state, async () => {
       const bundle = await read('response-strategy', state.bundleId);
       await holdIfAsked('response-strategy');
-      const result = await finish('response-strategy', respond(bundle, state.findings), bundle);
-      return {
-        ...result,
-        findings: {
-          'response-strategy': withTrust(result.findings['response-strategy']!, state, result.llm, bundle),
-        },
-      };
+      const { finding, llm } = await finish('response-strategy', respond(bundle, state.findings), bundle);
+      return { findings: { 'response-strategy': withTrust(finding, state, llm, bundle) }, llm };
     }),
   );
   const builder = graph as unknown as StateGraph<

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
+import { serviceEvidenceId } from '../domain/evidence-id.js';
 import { AGENTS, type AgentName, claimSchema, type Finding } from '../domain/finding.js';
 import { Anonymizer, DEFAULT_POLICY, guard, keyedHash, type ScanResult } from '../guardrails/engine.js';
 import { type ContentMode, filterContent } from '../guardrails/injection.js';
@@ -13,7 +14,7 @@ import { costOf, DEFAULT_PRICES, type PriceTable, priceTable } from '../llm/pric
 import type { LanguageModel } from '../llm/types.js';
 import type { GuardrailViolation, LlmTrace, ValidationError } from '../store/repositories/safety.js';
 import { genAiRequestAttributes, genAiResponseAttributes, tracer } from '../telemetry/tracing.js';
-import { serviceEvidenceId, validateFinding } from './evidence.js';
+import { validateFinding } from './evidence.js';
 
 /** What one agent's model calls leave behind, written with the investigation. */
 export interface LlmRecords {
@@ -138,12 +139,12 @@ function violationsOf(
 }
 
 /** Parses and checks a model's answer against the bundle; returns the finding or the problems. */
-export function checkAnswer(
+export function checkAnswer<F extends Finding>(
   text: string,
-  base: Finding,
+  base: F,
   bundle: EvidenceBundle,
   model: LanguageModel,
-): { finding: Finding } | { problems: string[] } {
+): { finding: F } | { problems: string[] } {
   let json: unknown;
   try {
     json = JSON.parse(text.trim().replace(/^```(?:json)?\s*|\s*```$/g, ''));
@@ -155,7 +156,7 @@ export function checkAnswer(
     return {
       problems: parsed.error.issues.map((issue) => `${formatPath(issue.path) || 'answer'}: ${issue.message}`),
     };
-  const finding: Finding = {
+  const finding: F = {
     ...base,
     ...parsed.data,
     engine: { provider: model.kind, model: model.model },
@@ -179,14 +180,14 @@ export function checkAnswer(
  * wrong. The structured `data` stays the engine's. When no valid answer comes, the engine's finding is
  * kept, marked degraded (or the agent fails, as configured).
  */
-export async function refineWithModel(
+export async function refineWithModel<F extends Finding>(
   model: LanguageModel,
   agent: AgentName,
-  base: Finding,
+  base: F,
   bundle: EvidenceBundle,
   options: ReasonerOptions,
   signal?: AbortSignal,
-): Promise<{ finding: Finding; records: LlmRecords }> {
+): Promise<{ finding: F; records: LlmRecords }> {
   const now = options.now ?? Date.now;
   const records = emptyRecords();
   const context = { incidentId: bundle.incidentId, agent, hashKey: options.hashKey };
@@ -297,7 +298,7 @@ export async function refineWithModel(
       costUsd: costOf(answer.usage, answer.model, options.prices ?? DEFAULT_PRICES),
       latencyMs: answer.latencyMs,
     };
-    const checked: { finding: Finding } | { problems: string[] } =
+    const checked: { finding: F } | { problems: string[] } =
       output.action === 'block'
         ? { problems: ['the answer contains a secret and was blocked'] }
         : checkAnswer(output.redacted, base, bundle, model);
@@ -345,11 +346,12 @@ function errorType(error: unknown): string {
   return error instanceof Error ? error.constructor.name : 'Error';
 }
 
-export type Refiner = (
-  base: Finding,
+/** Refines an agent's finding; the refined finding is the same agent's (its `data` is the engine's). */
+export type Refiner = <F extends Finding>(
+  base: F,
   bundle: EvidenceBundle,
   signal?: AbortSignal,
-) => Promise<{ finding: Finding; records: LlmRecords }>;
+) => Promise<{ finding: F; records: LlmRecords }>;
 
 /**
  * The model each agent reasons with, from the configuration: `llmProvider` and friends for all agents,

@@ -1,4 +1,4 @@
-import type { Finding, RecommendationDraft } from '../domain/finding.js';
+import type { Finding } from '../domain/finding.js';
 import { Anonymizer, DEFAULT_POLICY, guard } from '../guardrails/engine.js';
 
 /**
@@ -8,22 +8,27 @@ import { Anonymizer, DEFAULT_POLICY, guard } from '../guardrails/engine.js';
  * this applies to the deterministic engine's findings as much as to a model's. Fails closed: text the
  * guardrails cannot check is withheld.
  */
-export function redactFinding(finding: Finding): Finding {
+export function redactFinding<F extends Finding>(finding: F): F {
   const session = new Anonymizer();
   const clean = (text: string): string => {
     const result = guard(text, DEFAULT_POLICY, session);
     if (result.reason) return '(withheld: the guardrails could not check this text)';
     return result.action === 'allow' ? text : result.redacted;
   };
-  const data = { ...finding.data };
-  if (Array.isArray(data.recommendations)) {
-    data.recommendations = (data.recommendations as RecommendationDraft[]).map((draft) => ({
-      ...draft,
-      title: clean(draft.title),
-      rationale: clean(draft.rationale),
-    }));
-  }
-  if (typeof data.channelSummary === 'string') data.channelSummary = clean(data.channelSummary);
+  const own: Finding = finding;
+  // Of the structured data, only response-strategy's recommendations and channel summary are prose.
+  const data =
+    own.agent === 'response-strategy'
+      ? {
+          ...own.data,
+          recommendations: own.data.recommendations.map((draft) => ({
+            ...draft,
+            title: clean(draft.title),
+            rationale: clean(draft.rationale),
+          })),
+          channelSummary: clean(own.data.channelSummary),
+        }
+      : { ...own.data };
   return {
     ...finding,
     summary: clean(finding.summary),

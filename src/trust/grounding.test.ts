@@ -164,20 +164,22 @@ describe('trust', () => {
   });
 
   it('counts a load-raising change on a caller as pointing at the origin it loads', () => {
-    const findings = grounded().map((finding) =>
-      finding.agent === 'change-intelligence'
-        ? {
-            ...finding,
-            data: { ranked: [{ service: 'api', target: 'db', changeId: 'chg_x', score: 0.5 }] },
-          }
-        : finding,
-    );
+    const suspectOn =
+      (target: string) =>
+      (finding: Finding): Finding =>
+        finding.agent === 'change-intelligence'
+          ? {
+              ...finding,
+              data: {
+                ranked: [
+                  { ...finding.data.ranked[0]!, service: 'api', target, changeId: 'chg_x', score: 0.5 },
+                ],
+              },
+            }
+          : finding;
+    const findings = grounded().map(suspectOn('db'));
     expect(trustOf({ ...inputs, findings }).components.agreement).toBe(1);
-    const plain = findings.map((finding) =>
-      finding.agent === 'change-intelligence'
-        ? { ...finding, data: { ranked: [{ service: 'api', target: 'api', changeId: 'chg_x', score: 0.5 }] } }
-        : finding,
-    );
+    const plain = findings.map(suspectOn('api'));
     expect(trustOf({ ...inputs, findings: plain }).components.agreement).toBeLessThan(1);
   });
 

@@ -22,6 +22,7 @@
  */
 
 import type { EvidenceBundle } from '../domain/evidence.js';
+import { SERVICE_EVIDENCE_PREFIX, serviceEvidenceId } from '../domain/evidence-id.js';
 import type { Finding } from '../domain/finding.js';
 
 export interface StatementCheck {
@@ -40,8 +41,10 @@ export interface FindingGrounding {
 }
 
 const TIME_TOLERANCE_MS = 60_000;
-const ID_PATTERN =
-  /\b(?:(?:sig|chg|inc|chk|det|bun|rec|inv)_[0-9a-z]{6,40}|service:[a-z0-9][a-z0-9._-]{0,120})\b/g;
+const ID_PATTERN = new RegExp(
+  `\\b(?:(?:sig|chg|inc|chk|det|bun|rec|inv)_[0-9a-z]{6,40}|${SERVICE_EVIDENCE_PREFIX}[a-z0-9][a-z0-9._-]{0,120})\\b`,
+  'g',
+);
 const ISO_PATTERN = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?Z\b/g;
 const VERSION_PATTERN = /(?<![\w.])v?\d+\.\d+(?:\.\d+)?(?:-[0-9a-z.]+)?(?![\w.])/gi;
 const QUOTED_PATTERN = /`([^`]{3,200})`|"([^"]{3,200})"/g;
@@ -111,7 +114,7 @@ function buildContext(bundle: EvidenceBundle): GroundingContext {
   for (const service of services) {
     const node = bundle.services.find((candidate) => candidate.name === service);
     add(
-      `service:${service}`,
+      serviceEvidenceId(service),
       `${service} ${node ? `tier ${node.tier} ${node.dependsOn.join(' ')}` : ''}`,
       null,
     );
@@ -333,7 +336,11 @@ export type GroundingMode = 'flag' | 'downgrade' | 'remove';
  *   scaled by (1 + score) / 2;
  * - `remove`: ungrounded claims are dropped (a finding left with none says its evidence is insufficient).
  */
-export function applyGrounding(finding: Finding, context: GroundingContext, mode: GroundingMode): Finding {
+export function applyGrounding<F extends Finding>(
+  finding: F,
+  context: GroundingContext,
+  mode: GroundingMode,
+): F {
   const grounding = groundFinding(finding, context);
   const bad = new Set(
     grounding.unsupported.flatMap((check) =>

@@ -6,8 +6,10 @@
  */
 
 import type { EvidenceBundle } from '../domain/evidence.js';
-import type { Finding, RecommendationDraft } from '../domain/finding.js';
+import type { Finding, RecommendationDraft, TrustScore } from '../domain/finding.js';
 import type { FindingGrounding } from './grounding.js';
+
+export type { TrustScore };
 
 export const TRUST_WEIGHTS = { grounding: 0.3, agreement: 0.3, reliability: 0.15, coverage: 0.25 } as const;
 /**
@@ -26,21 +28,6 @@ export interface TrustInputs {
   injectionWarnings: number;
 }
 
-export interface TrustScore {
-  score: number;
-  components: {
-    grounding: number;
-    agreement: number;
-    reliability: number;
-    coverage: number;
-    freshness: number;
-  };
-  /** True when OPX should not be taken at its word: too little evidence, or poorly grounded. */
-  abstain: boolean;
-  /** Plain reasons for the score's weak parts, most important first. */
-  reasons: string[];
-}
-
 const round = (value: number) => Math.round(value * 1000) / 1000;
 const clamp = (value: number) => Math.min(1, Math.max(0, value));
 const EVIDENCE_AGENTS = 5;
@@ -49,18 +36,20 @@ const STALE_MS = 6 * 3_600_000;
 
 /** Which services each agent points at, for agreement with the probable root cause. */
 function pointers(findings: TrustInputs['findings'], bundle: EvidenceBundle) {
-  const of = (agent: Finding['agent']) =>
-    findings.find((finding) => finding.agent === agent && !finding.insufficientEvidence);
+  // The first finding of each agent that had evidence.
+  const informed = findings.filter((finding) => !finding.insufficientEvidence);
   // A change points at the service whose failure it explains: a load-raising change on a caller of the
   // origin points at that origin (change-intelligence's `target`; older findings have none).
-  const suspect = (
-    of('change-intelligence')?.data.ranked as { service: string; target?: string }[] | undefined
-  )?.[0];
+  const suspect = informed.find((finding) => finding.agent === 'change-intelligence')?.data.ranked[0];
   const change = suspect ? (suspect.target ?? suspect.service) : undefined;
-  const origin = (
-    of('risk-blast-radius')?.data.candidates as { service: string; origin: boolean }[] | undefined
-  )?.find((candidate) => candidate.origin)?.service;
-  const pastId = (of('historical-pattern')?.data.similar as { id: string }[] | undefined)?.[0]?.id;
+  const origin = informed
+    .find((finding) => finding.agent === 'risk-blast-radius')
+    ?.data.candidates?.find((candidate) => candidate.origin)?.service;
+  // A known fault, kept: this reads the closest past incident's `id`, but a similar incident carries
+  // `incidentId`, so `past` is always undefined and history never counts towards agreement. The old
+  // code read `.id` through a cast; reading `incidentId` changes trust scores: a change of its own.
+  const similar = informed.find((finding) => finding.agent === 'historical-pattern')?.data.similar[0];
+  const pastId = similar && 'id' in similar && typeof similar.id === 'string' ? similar.id : undefined;
   const past = pastId ? bundle.history.find((incident) => incident.id === pastId)?.services : undefined;
   return { change, origin, past };
 }
@@ -69,7 +58,7 @@ export function trustOf(inputs: TrustInputs): TrustScore {
   const { findings, bundle } = inputs;
   const reasons: string[] = [];
   const strategy = findings.find((finding) => finding.agent === 'response-strategy');
-  const cause = (strategy?.data.probableRootCause as { service?: string } | null | undefined)?.service;
+  const cause = strategy?.data.probableRootCause?.service;
 
   // Grounding: supported statements over all, across findings.
   const statements = findings.reduce((sum, finding) => sum + (finding.grounding?.statements ?? 0), 0);

@@ -1,5 +1,6 @@
 import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
 import { useEffect, useRef } from 'react';
+import { documentNodeId, serviceEvidenceId } from '../../src/domain/evidence-id';
 import type { Evidence } from './types';
 
 /** Colours per node kind; each pairs with a shape so the kinds differ without colour too. */
@@ -32,10 +33,10 @@ export function graphElements(evidence: Evidence): ElementDefinition[] {
     documents.set(hit.documentId, entry);
   }
   for (const [documentId, entry] of documents) {
-    const id = `document:${documentId}`;
+    const id = documentNodeId(documentId);
     elements.push({ data: { id, label: entry.label.replace(/^.*\//, ''), kind: 'document' } });
     for (const service of entry.services) {
-      const serviceId = `service:${service}`;
+      const serviceId = serviceEvidenceId(service);
       if (ids.has(serviceId))
         elements.push({ data: { id: `${id}->${serviceId}`, source: id, target: serviceId, kind: 'covers' } });
     }

@@ -66,7 +66,7 @@ export function registerInvestigate(program: Command): void {
         if (globalOptions(command).json) return printJson(result);
         const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
         process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);
-        printTrust(strategy.data.trust as TrustScore | undefined);
+        printTrust(strategy.data.trust);
         printFindings(result.findings);
         process.stdout.write('\n');
         printRecommendations(result.recommendations);
@@ -99,11 +99,7 @@ export function registerInvestigate(program: Command): void {
           `investigation ${latest.id} (${latest.status}, attempt ${latest.attempt}) started ${shortTime(latest.startedAt)}\n`,
         );
         if (latest.error) process.stdout.write(`error: ${latest.error}\n`);
-        printTrust(
-          latest.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust as
-            | TrustScore
-            | undefined,
-        );
+        printTrust(latest.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust);
         printFindings(latest.findings);
         process.stdout.write('\n');
         printRecommendations(recommendations);

@@ -50,7 +50,7 @@ describe('change-intelligence', () => {
     });
     const weak = analyzeChanges(shopBundle({ changes: [change('chg_old', 'mobile', -300, 'infra')] }));
     expect(weak.insufficientEvidence).toBe(true);
-    expect((weak.data.ranked as { score: number }[])[0]!.score).toBeLessThan(MIN_SUSPICION);
+    expect(weak.data.ranked[0]!.score).toBeLessThan(MIN_SUSPICION);
   });
 });
 

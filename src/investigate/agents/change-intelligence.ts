@@ -1,7 +1,8 @@
 import type { Change } from '../../domain/change.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
-import type { Claim, Finding } from '../../domain/finding.js';
-import { DETERMINISTIC_ENGINE, onsetOf, serviceEvidenceId } from '../evidence.js';
+import { serviceEvidenceId } from '../../domain/evidence-id.js';
+import type { Claim, FindingOf } from '../../domain/finding.js';
+import { DETERMINISTIC_ENGINE, onsetOf } from '../evidence.js';
 import { inferOrigin, reachable, topologyOf, traceOrigins } from './risk-blast-radius.js';
 
 /**
@@ -219,7 +220,7 @@ function whereText(suspect: ChangeSuspect): string {
   }
 }
 
-export function analyzeChanges(bundle: EvidenceBundle): Finding {
+export function analyzeChanges(bundle: EvidenceBundle): FindingOf<'change-intelligence'> {
   const ranked = rankChanges(bundle);
   const top = ranked[0];
   const firstSignal = [...bundle.signals].sort(

@@ -1,6 +1,6 @@
 import MiniSearch from 'minisearch';
 import type { EvidenceBundle, PastIncident } from '../../domain/evidence.js';
-import type { Claim, Finding } from '../../domain/finding.js';
+import type { Claim, FindingOf } from '../../domain/finding.js';
 import { DETERMINISTIC_ENGINE } from '../evidence.js';
 
 /**
@@ -91,7 +91,7 @@ function ordinal(count: number): string {
   return `${count}${suffix}`;
 }
 
-export function analyzeHistory(bundle: EvidenceBundle): Finding {
+export function analyzeHistory(bundle: EvidenceBundle): FindingOf<'historical-pattern'> {
   const ranked = similarIncidents(bundle);
   const similar = ranked.filter((incident) => incident.similarity >= SIMILAR).slice(0, 5);
   const top = similar[0];

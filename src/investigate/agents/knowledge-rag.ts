@@ -1,5 +1,5 @@
 import type { EvidenceBundle, KnowledgeSection } from '../../domain/evidence.js';
-import type { Claim, Finding } from '../../domain/finding.js';
+import type { Claim, FindingOf } from '../../domain/finding.js';
 import { MITIGATION_HEADING } from '../../knowledge/search.js';
 import { DETERMINISTIC_ENGINE } from '../evidence.js';
 
@@ -17,7 +17,7 @@ export function stepsOf(text: string, limit = 5): string[] {
  * services and alert names boosted (src/knowledge/search.ts); this agent picks the best runbook and
  * postmortem and lifts the runbook section's steps. A section cites its chunk id.
  */
-export function analyzeKnowledge(bundle: EvidenceBundle): Finding {
+export function analyzeKnowledge(bundle: EvidenceBundle): FindingOf<'knowledge-rag'> {
   const sections = bundle.knowledge;
   const runbook = sections.find((section) => section.kind === 'runbook');
   const postmortem = sections.find((section) => section.kind === 'postmortem');

@@ -48,11 +48,7 @@ describe('response-strategy', () => {
     const finding = investigate(bundle);
     expect(finding.insufficientEvidence).toBe(false);
     expect(finding.data.probableRootCause).toMatchObject({ service: 'db', changeId: 'chg_db_deploy' });
-    const recommendations = finding.data.recommendations as {
-      kind: string;
-      title: string;
-      citations: string[];
-    }[];
+    const recommendations = finding.data.recommendations;
     expect(recommendations.map((recommendation) => recommendation.kind)).toEqual([
       'rollback',
       'runbook_step',
@@ -81,7 +77,7 @@ describe('response-strategy', () => {
     const finding = investigate(bundle);
     expect(finding.insufficientEvidence).toBe(true);
     expect(finding.data.probableRootCause).toBeNull();
-    expect((finding.data.recommendations as { kind: string }[])[0]!.kind).toBe('investigate_further');
+    expect(finding.data.recommendations[0]!.kind).toBe('investigate_further');
     expect(finding.summary).toContain('cause not yet clear');
   });
 });
@@ -133,11 +129,7 @@ describe('response-strategy with datapoints', () => {
     expect(finding.insufficientEvidence).toBe(false);
     expect(finding.data.probableRootCause).toMatchObject({ service: 'api' });
     // Ranked: the voted candidates, then the rest of the trace (the alerting service itself last).
-    expect((finding.data.candidates as { service: string }[]).map((entry) => entry.service)).toEqual([
-      'api',
-      'cache',
-      'web',
-    ]);
+    expect(finding.data.candidates.map((entry) => entry.service)).toEqual(['api', 'cache', 'web']);
     expect(finding.claims[0]!.text).toMatch(/^Probable root cause, low confidence: api .* from cache\.$/);
     expect(validateFinding(finding, bundle)).toEqual([]);
   });
@@ -167,13 +159,13 @@ describe('response-strategy: the answer follows the evidence', () => {
     const bundle = agentBundle();
     const finding = investigate(bundle);
     expect(finding.insufficientEvidence).toBe(false);
-    const cause = finding.data.probableRootCause as { service: string; changeId: string; inferred?: unknown };
+    const cause = finding.data.probableRootCause;
     expect(cause).toMatchObject({ service: 'host-agent', changeId: 'chg_agent_cfg' });
-    expect(cause.inferred).toMatchObject({ dependents: ['checkout', 'orders', 'billing'] });
+    expect(cause?.inferred).toMatchObject({ dependents: ['checkout', 'orders', 'billing'] });
     expect(finding.claims[0]!.text).toMatch(
       /^Probable root cause: host-agent after change chg_agent_cfg \(confidence [\d.]+\)\. host-agent is the INFERRED origin: it has no firing alert of its own in this incident, but config chg_agent_cfg on it started 12 minutes before the first signal \(push agent config v42\), and every alerting service depends on it: checkout, orders, billing\.$/,
     );
-    const recommendations = finding.data.recommendations as { kind: string; title: string }[];
+    const recommendations = finding.data.recommendations;
     expect(recommendations[0]).toMatchObject({ kind: 'rollback', title: 'Roll back host-agent' });
     expect(finding.summary).toMatch(
       /probable cause host-agent \(inferred: no firing alert of its own in this incident\) \(chg_agent_cfg\)/,
@@ -191,11 +183,7 @@ describe('response-strategy: the answer follows the evidence', () => {
         },
       ],
     });
-    const recommendations = investigate(bundle).data.recommendations as {
-      kind: string;
-      title: string;
-      risk: string;
-    }[];
+    const recommendations = investigate(bundle).data.recommendations;
     expect(recommendations[0]).toMatchObject({
       kind: 'rollback',
       title: 'Revert the infrastructure change on host-agent',
@@ -221,9 +209,9 @@ describe('response-strategy: the answer follows the evidence', () => {
       changes: [change('chg_db_deploy', 'db', -10), change('chg_storage', 'storage', -20, 'config')],
     });
     const finding = investigate(bundle);
-    const cause = finding.data.probableRootCause as { service: string; inferred?: unknown };
+    const cause = finding.data.probableRootCause;
     expect(cause).toMatchObject({ service: 'db', changeId: 'chg_db_deploy' });
-    expect(cause.inferred).toBeUndefined();
+    expect(cause?.inferred).toBeUndefined();
     expect(finding.claims[0]!.text).not.toContain('INFERRED');
   });
 
@@ -234,7 +222,7 @@ describe('response-strategy: the answer follows the evidence', () => {
     };
     const loaded = investigate(shopBundle({ changes: [retries] }));
     expect(loaded.data.probableRootCause).toMatchObject({ service: 'db', changeId: 'chg_api_retries' });
-    const first = (loaded.data.recommendations as { kind: string; title: string; rationale: string }[])[0]!;
+    const first = loaded.data.recommendations[0]!;
     expect(first).toMatchObject({ kind: 'rollback', title: 'Roll back api' });
     expect(first.rationale).toMatch(/api calls the probable origin db, and the change may raise load on it/);
 
@@ -255,10 +243,10 @@ describe('response-strategy: the answer follows the evidence', () => {
     const dbRunbook = { ...runbook, score: 4 };
     const noChanges = { changes: [] };
     const ownRunbook = investigate(shopBundle({ ...noChanges, knowledge: [webRunbook, dbRunbook] }));
-    const ownFirst = (ownRunbook.data.recommendations as { kind: string; citations: string[] }[])[0]!;
+    const ownFirst = ownRunbook.data.recommendations[0]!;
     expect(ownFirst).toMatchObject({ kind: 'runbook_step', citations: ['chk_db'] });
     const other = investigate(shopBundle({ ...noChanges, knowledge: [webRunbook] }));
-    const recommendations = other.data.recommendations as { kind: string; title: string }[];
+    const recommendations = other.data.recommendations;
     expect(recommendations[0]).toMatchObject({
       kind: 'investigate_further',
       title: 'Start at db, the probable origin: check its errors, saturation and dependencies',
@@ -308,9 +296,7 @@ describe('response-strategy: the answer follows the evidence', () => {
     const bundle = shopBundle({ incident: { ...shopBundle().incident, severity: 'SEV4' } });
     const finding = investigate(bundle);
     expect(finding.data.recommendedSeverity).toBe('SEV1');
-    const escalate = (finding.data.recommendations as { kind: string; rationale: string }[]).find(
-      (item) => item.kind === 'escalate',
-    )!;
+    const escalate = finding.data.recommendations.find((item) => item.kind === 'escalate')!;
     expect(escalate.rationale).toBe(
       'Recommended severity is SEV1, more severe than the incident records: raise it.',
     );

@@ -1,11 +1,18 @@
 import type { Change } from '../../domain/change.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
-import type { AgentName, Claim, Finding, RecommendationDraft } from '../../domain/finding.js';
+import { serviceEvidenceId } from '../../domain/evidence-id.js';
+import type {
+  Claim,
+  Finding,
+  FindingData,
+  FindingOf,
+  FindingsByAgent,
+  RecommendationDraft,
+} from '../../domain/finding.js';
 import { MITIGATION_HEADING } from '../../knowledge/search.js';
-import { DETERMINISTIC_ENGINE, serviceEvidenceId } from '../evidence.js';
-import type { ChangeSuspect } from './change-intelligence.js';
+import { DETERMINISTIC_ENGINE } from '../evidence.js';
 import { stepsOf } from './knowledge-rag.js';
-import { type BlastRadius, type InferredOrigin, inferredText, moreSevere } from './risk-blast-radius.js';
+import { type InferredOrigin, inferredText, moreSevere } from './risk-blast-radius.js';
 
 /**
  * How much each agent's answer counts towards the root-cause service (a deterministic heuristic,
@@ -17,7 +24,10 @@ const VOTE = { origin: 0.4, change: 0.35, leader: 0.15, history: 0.1 };
 /** Below this the strategy says "insufficient evidence" and recommends investigating further. */
 export const MIN_ROOT_CAUSE_CONFIDENCE = 0.3;
 
-type Findings = Partial<Record<Exclude<AgentName, 'response-strategy'>, Finding>>;
+/** The evidence agents' findings; from a checkpoint, they may be an earlier release's (optional fields absent). */
+type Findings = Omit<FindingsByAgent, 'response-strategy'>;
+/** A change suspect as change-intelligence's finding holds it. */
+type Suspect = FindingData<'change-intelligence'>['ranked'][number];
 
 export interface ProbableRootCause {
   service: string;
@@ -29,7 +39,7 @@ export interface ProbableRootCause {
 }
 
 /** The service a change suspect's vote goes to: the origin a load-raising caller change loads, else its own. */
-const targetOf = (suspect: ChangeSuspect) => suspect.target ?? suspect.service;
+const targetOf = (suspect: Suspect) => suspect.target ?? suspect.service;
 
 /** One entry of the ranked candidate list: voted services by votes, then the other traced candidates. */
 export interface RankedCandidate {
@@ -48,36 +58,30 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   if (radius && !radius.insufficientEvidence) {
     // The top two origin candidates share the topology vote by weight (risk-blast-radius's confidence
     // is the first one's share × 0.8): a near-tie splits it instead of going to whichever sorts first.
-    const traced = ((radius.data.candidates as { service: string; origin: boolean; weight?: number }[]) ?? [])
-      .filter((entry) => entry.origin)
-      .slice(0, 2);
+    const traced = (radius.data.candidates ?? []).filter((entry) => entry.origin).slice(0, 2);
     const total = traced.reduce((sum, entry) => sum + (entry.weight ?? 1), 0);
     if (traced.length > 0 && total > 0) {
       for (const entry of traced) vote(entry.service, (VOTE.origin * 0.8 * (entry.weight ?? 1)) / total);
     } else {
-      vote((radius.data as unknown as BlastRadius).origins[0], VOTE.origin * radius.confidence);
+      vote(radius.data.origins[0], VOTE.origin * radius.confidence);
     }
   }
   const changes = findings['change-intelligence'];
-  const suspect =
-    changes && !changes.insufficientEvidence ? (changes.data.ranked as ChangeSuspect[])[0] : undefined;
+  const suspect = changes && !changes.insufficientEvidence ? changes.data.ranked[0] : undefined;
   if (suspect && changes) vote(targetOf(suspect), VOTE.change * Math.max(changes.confidence, 0.3));
   const signals = findings['signal-intelligence'];
   // With an inferred origin (it never alerted), which alerting service fired first cannot tell an
   // alerting origin from the silent one: every alerting service is a caller feeling it. No lead vote.
-  const inferredOrigin =
-    radius && !radius.insufficientEvidence
-      ? (radius.data.inferredOrigin as InferredOrigin | null | undefined)
-      : undefined;
+  const inferredOrigin = radius && !radius.insufficientEvidence ? radius.data.inferredOrigin : undefined;
   const leadCounts = signals !== undefined && !signals.insufficientEvidence && !inferredOrigin;
   if (signals && leadCounts) {
     // The leader counts when the blast radius has it among the unhealthy services (an observation's
     // anomaly elsewhere in the graph is not part of this incident). A weak anomaly that happened to
     // cross its line first says little: the vote scales with the leader's strength (1 for an alert
     // without datapoints). Services tied for the lead (same time, same strength) share the vote.
-    const onsets = signals.data.onsets as { service: string; at: number; strength?: number }[];
+    const onsets = signals.data.onsets;
     const first = onsets[0];
-    const unhealthy = radius ? ((radius.data as unknown as BlastRadius).unhealthy ?? []) : undefined;
+    const unhealthy = radius ? radius.data.unhealthy : undefined;
     const leaders = first
       ? onsets.filter((onset) => onset.at === first.at && (onset.strength ?? 1) === (first.strength ?? 1))
       : [];
@@ -88,7 +92,7 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   }
   const history = findings['historical-pattern'];
   if (history && !history.insufficientEvidence) {
-    const top = (history.data.similar as { rootCause: string | null; similarity: number }[])[0];
+    const top = history.data.similar[0];
     for (const service of votes.keys()) {
       if (top?.rootCause?.includes(service)) vote(service, VOTE.history * top.similarity);
     }
@@ -124,9 +128,7 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
 /** Voted services by votes, then the rest of risk-blast-radius's ranked candidates. */
 export function rankCandidates(cause: ProbableRootCause | null, findings: Findings): RankedCandidate[] {
   const radius = findings['risk-blast-radius'];
-  const traced = (
-    (radius?.data.candidates as { service: string; origin: boolean }[] | undefined) ?? []
-  ).filter((entry) => typeof entry.service === 'string');
+  const traced = (radius?.data.candidates ?? []).filter((entry) => typeof entry.service === 'string');
   const origin = new Set(traced.filter((entry) => entry.origin).map((entry) => entry.service));
   const out: RankedCandidate[] = Object.entries(cause?.votes ?? {}).map(([service, votes]) => ({
     service,
@@ -146,7 +148,7 @@ export function rankCandidates(cause: ProbableRootCause | null, findings: Findin
 function changeAction(
   change: Change,
   cause: ProbableRootCause,
-  suspect: ChangeSuspect | undefined,
+  suspect: Suspect | undefined,
 ): RecommendationDraft | undefined {
   if (change.kind === 'rollback') return undefined;
   const why = cause.inferred
@@ -195,10 +197,10 @@ function runbookFor(
     : undefined;
 }
 
-export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
+export function respond(bundle: EvidenceBundle, findings: Findings): FindingOf<'response-strategy'> {
   const cause = probableRootCause(findings);
   const radius = findings['risk-blast-radius'];
-  const blast = radius?.data as unknown as BlastRadius | undefined;
+  const blast = radius?.data;
   // One severity everywhere: risk-blast-radius's, which is never below the recorded one (OPX asks to
   // raise a severity, never to lower it); the recorded one when it has none.
   const recorded = bundle.incident.severity;
@@ -215,7 +217,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     cause !== null &&
     radius !== undefined &&
     !radius.insufficientEvidence &&
-    ((radius.data.candidates as { service: string; origin: boolean; score: number | null }[]) ?? []).some(
+    (radius.data.candidates ?? []).some(
       (entry) => entry.service === cause.service && entry.origin && entry.score !== null,
     );
   // A heuristic for warning noise: when nothing in the incident is above `warning` and no change
@@ -234,9 +236,7 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
     .slice(0, 2);
   const changeFinding = findings['change-intelligence'];
   const suspect =
-    changeFinding && !changeFinding.insufficientEvidence
-      ? (changeFinding.data.ranked as ChangeSuspect[])[0]
-      : undefined;
+    changeFinding && !changeFinding.insufficientEvidence ? changeFinding.data.ranked[0] : undefined;
   const knowledge = findings['knowledge-rag'];
   const usedRunbooks = new Set<string>();
   const runbookSteps = (runbook: { chunkId: string; path: string; heading: string }, steps: string[]) => {
@@ -311,12 +311,8 @@ export function respond(bundle: EvidenceBundle, findings: Findings): Finding {
       citations: [suspectChange.id, serviceEvidenceId(suspectChange.service)],
     });
   }
-  const runbook = knowledge?.data.runbook as
-    | { chunkId: string; path: string; heading: string }
-    | null
-    | undefined;
-  if (knowledge && runbook && !usedRunbooks.has(runbook.chunkId))
-    runbookSteps(runbook, knowledge.data.steps as string[]);
+  const runbook = knowledge?.data.runbook;
+  if (knowledge && runbook && !usedRunbooks.has(runbook.chunkId)) runbookSteps(runbook, knowledge.data.steps);
   if ((recommendedSeverity === 'SEV1' || recommendedSeverity === 'SEV2') && firstSignal) {
     const owner = cause
       ? bundle.services.find((service) => service.name === cause.service)?.owner

@@ -127,7 +127,7 @@ describe('risk-blast-radius: origins that never alerted', () => {
       'host-agent is the INFERRED origin: it has no firing alert of its own in this incident, but config chg_agent_cfg on it started 12 minutes before the first signal (push agent config v42), and every alerting service depends on it: checkout, orders, billing.',
     );
     expect(finding.claims[0]!.evidenceIds).toContain('chg_agent_cfg');
-    expect((finding.data.candidates as { service: string; inferred: boolean }[])[0]).toMatchObject({
+    expect(finding.data.candidates?.[0]).toMatchObject({
       service: 'host-agent',
       inferred: true,
       origin: true,

@@ -1,8 +1,9 @@
 import type { Change } from '../../domain/change.js';
 import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
-import type { Claim, Finding } from '../../domain/finding.js';
-import { DETERMINISTIC_ENGINE, onsetOf, serviceEvidenceId } from '../evidence.js';
+import { serviceEvidenceId } from '../../domain/evidence-id.js';
+import type { Claim, FindingOf } from '../../domain/finding.js';
+import { DETERMINISTIC_ENGINE, onsetOf } from '../evidence.js';
 import { ANOMALY_Z, signalEvidence } from './signal-intelligence.js';
 
 export interface BlastRadius {
@@ -460,7 +461,7 @@ export function outsideAlerts(bundle: EvidenceBundle, services: readonly string[
   return services.flatMap((name) => found.get(name) ?? []);
 }
 
-export function analyzeBlastRadius(bundle: EvidenceBundle): Finding {
+export function analyzeBlastRadius(bundle: EvidenceBundle): FindingOf<'risk-blast-radius'> {
   const traced = traceOrigins(bundle);
   const inferred = inferOrigin(bundle, traced);
   const radius = blastRadius(bundle, traced, inferred);

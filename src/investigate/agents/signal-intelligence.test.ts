@@ -15,11 +15,7 @@ describe('signal-intelligence', () => {
   it('orders services by onset and names the leader with the gap', () => {
     const bundle = shopBundle();
     const finding = analyzeSignals(bundle);
-    expect((finding.data.onsets as { service: string }[]).map((onset) => onset.service)).toEqual([
-      'db',
-      'api',
-      'web',
-    ]);
+    expect(finding.data.onsets.map((onset) => onset.service)).toEqual(['db', 'api', 'web']);
     expect(finding.claims[0]).toMatchObject({
       text: 'db fired first, 1 minutes before api.',
       evidenceIds: ['sig_db', 'service:db'],
@@ -39,10 +35,7 @@ describe('signal-intelligence', () => {
     expect(anomalyOf(series)).toMatchObject({ basis: 'z-score', value: 50 });
     expect(anomalyOf(signal('sig_d', 'web', 0))).toBeUndefined();
     const finding = analyzeSignals(shopBundle({ signals: [slightly, overThreshold] }));
-    expect((finding.data.anomalies as { signalId: string }[]).map((anomaly) => anomaly.signalId)).toEqual([
-      'sig_a',
-      'sig_b',
-    ]);
+    expect(finding.data.anomalies.map((anomaly) => anomaly.signalId)).toEqual(['sig_a', 'sig_b']);
     expect(finding.claims[1]!.text).toContain('200% past its threshold');
   });
 
@@ -56,16 +49,11 @@ describe('signal-intelligence', () => {
       signal('sig_3', 'db', 2, { labels: { alertname: 'DiskFull' } }),
     ];
     const finding = analyzeSignals(shopBundle({ signals: repeats }));
-    expect(
-      (finding.data.clusters as { key: string; signalIds: string[] }[]).map((cluster) => [
-        cluster.key,
-        cluster.signalIds.length,
-      ]),
-    ).toEqual([
+    expect(finding.data.clusters.map((cluster) => [cluster.key, cluster.signalIds.length])).toEqual([
       ['api/HighErrorRate', 2],
       ['db/DiskFull', 1],
     ]);
-    expect((finding.data.patterns as { pattern: string; count: number }[])[0]).toMatchObject({
+    expect(finding.data.patterns[0]).toMatchObject({
       pattern: 'errors <n>%',
       count: 2,
     });
@@ -143,10 +131,7 @@ describe('signal-intelligence: datapoints around the start', () => {
     });
     const bundle = shopBundle({ signals: [late, quiet, early] });
     const finding = analyzeSignals(bundle);
-    expect((finding.data.onsets as { service: string }[]).map((onset) => onset.service)).toEqual([
-      'db',
-      'api',
-    ]);
+    expect(finding.data.onsets.map((onset) => onset.service)).toEqual(['db', 'api']);
     expect(finding.claims[0]!.text).toBe('db fired first, 5 minutes before api.');
     expect(validateFinding(finding, bundle)).toEqual([]);
 

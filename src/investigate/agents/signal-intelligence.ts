@@ -1,7 +1,8 @@
 import type { EvidenceBundle } from '../../domain/evidence.js';
-import type { Claim, Finding } from '../../domain/finding.js';
+import { serviceEvidenceId } from '../../domain/evidence-id.js';
+import type { Claim, FindingOf } from '../../domain/finding.js';
 import type { Signal } from '../../domain/signal.js';
-import { DETERMINISTIC_ENGINE, serviceEvidenceId } from '../evidence.js';
+import { DETERMINISTIC_ENGINE } from '../evidence.js';
 
 export interface SignalCluster {
   /** Service and alert name (or normalized title) shared by the cluster's signals. */
@@ -283,7 +284,7 @@ export function anomalyOf(signal: Signal): Anomaly | undefined {
  * Signal intelligence, a deterministic heuristic (docs/agents.md): clusters repeats, orders services by
  * onset, ranks anomaly magnitude, and groups message text into patterns.
  */
-export function analyzeSignals(bundle: EvidenceBundle): Finding {
+export function analyzeSignals(bundle: EvidenceBundle): FindingOf<'signal-intelligence'> {
   const signals = [...bundle.signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id));
   if (signals.length === 0) {
     return {

@@ -1,4 +1,5 @@
 import { lazy, type ReactNode, Suspense, useCallback, useState } from 'react';
+import { documentNodeId, documentOfNodeId, serviceEvidenceId } from '../../../src/domain/evidence-id';
 import { apiPost } from '../api';
 import type {
   Evidence,
@@ -275,7 +276,7 @@ function EvidenceList({
       <h3>Services nearby</h3>
       <ul>
         {bundle.neighbourhood.map((entry) => {
-          const id = `service:${entry.service}`;
+          const id = serviceEvidenceId(entry.service);
           return (
             <EvidenceItem key={id} id={id} selected={is(id)} onSelect={onSelect}>
               {entry.relation}, {entry.distance} hop{entry.distance === 1 ? '' : 's'} away
@@ -373,7 +374,7 @@ export function IncidentPage({ id }: { id: string }) {
   if (evidence.state === 'ok') {
     const { bundle, graph } = evidence.value;
     for (const item of [...bundle.signals, ...bundle.changes, ...bundle.history]) known.add(item.id);
-    for (const entry of bundle.neighbourhood) known.add(`service:${entry.service}`);
+    for (const entry of bundle.neighbourhood) known.add(serviceEvidenceId(entry.service));
     for (const hit of bundle.knowledge) known.add(hit.chunkId);
     for (const node of graph?.nodes ?? []) if (node.kind === 'service') known.add(node.id);
   }
@@ -385,11 +386,12 @@ export function IncidentPage({ id }: { id: string }) {
   const graphSelection = (() => {
     if (!selected || evidence.state !== 'ok') return selected;
     const hit = evidence.value.bundle.knowledge.find((item) => item.chunkId === selected);
-    return hit ? `document:${hit.documentId}` : selected;
+    return hit ? documentNodeId(hit.documentId) : selected;
   })();
   const selectFromGraph = (nodeId: string) => {
-    if (nodeId.startsWith('document:') && evidence.state === 'ok') {
-      const hit = evidence.value.bundle.knowledge.find((item) => `document:${item.documentId}` === nodeId);
+    const documentId = documentOfNodeId(nodeId);
+    if (documentId !== undefined && evidence.state === 'ok') {
+      const hit = evidence.value.bundle.knowledge.find((item) => item.documentId === documentId);
       if (hit) return cite(hit.chunkId);
     }
     cite(nodeId);
