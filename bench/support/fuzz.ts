@@ -173,6 +173,7 @@ export function routeSpecs(): RouteSpec[] {
   });
   return [
     { route: 'GET /healthz', valid: () => ({ scope: 'read' }) },
+    { route: 'GET /openapi.json', valid: () => ({ scope: 'read' }) },
     { route: 'GET /', valid: () => ({ scope: 'read' }), allow: consoleNotBuilt },
     {
       route: 'GET /*',

@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime.js';
 import { ping, storeFault, storeUnavailable } from '../store/index.js';
 import { registerAuth } from './auth.js';
 import { errorBody } from './http.js';
+import { openApiDocument } from './openapi.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAnalyticsRoutes } from './routes/analytics.js';
 import { registerConsoleRoutes } from './routes/console.js';
@@ -242,6 +243,9 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
       return reply.code(503).send({ status: 'unavailable', error: (error as Error).message });
     }
   });
+
+  // The API's own description, public like /healthz: it holds no data (docs/api.md, docs/openapi.json).
+  app.get('/openapi.json', { config: { scope: 'public' } }, async () => openApiDocument());
 
   // Prometheus scrapes with a `read` token (scrape_config `authorization`).
   const metrics = metricsRegistry(runtime.store, runtime.config);

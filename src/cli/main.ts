@@ -3,7 +3,7 @@ import { shutdownTelemetry, tracingRequested } from '../telemetry/tracing.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAnalytics } from './commands/analytics.js';
 import { registerAudit } from './commands/audit.js';
-import { registerDemo } from './commands/demo.js';
+import { registerDemo } from './commands/demo/index.js';
 import { registerFakeLlm } from './commands/fake-llm.js';
 import { registerGuardrails } from './commands/guardrails.js';
 import { registerHistory } from './commands/history.js';

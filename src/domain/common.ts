@@ -81,6 +81,9 @@ export function wellFormed(text: string): string {
   return text.replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
 }
 
+/** ISO-8601 in UTC; a time that is always set gives a string, an optional one may give null. */
+export function toIso(epochMs: number): string;
+export function toIso(epochMs: number | null | undefined): string | null;
 export function toIso(epochMs: number | null | undefined): string | null {
   return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
 }

@@ -1,4 +1,24 @@
-/** The parts of the API's answers the console reads (docs/api.md has the full shapes). */
+/**
+ * The parts of the API's answers the console reads. Where the server has a zod schema for an answer
+ * (src/api/schemas.ts, the same one docs/openapi.json is rendered from), the type here is that schema's;
+ * the imports are types only, so nothing of the server reaches the bundle.
+ */
+import type {
+  Evidence as EvidenceAnswer,
+  IncidentEventView,
+  IncidentSignal,
+  IncidentView,
+  InvestigationView,
+  JoinReason as JoinReasonView,
+  KnowledgeHitView,
+  RecommendationView,
+  TraceView,
+} from '../../src/api/schemas';
+import type {
+  Claim as ClaimView,
+  Finding as FindingView,
+  TrustScore as TrustScoreView,
+} from '../../src/domain/finding';
 
 export const STATUSES = [
   'OPEN',
@@ -11,165 +31,32 @@ export const STATUSES = [
 ] as const;
 export const SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
 
-export interface Incident {
-  id: string;
-  title: string;
-  severity: string;
-  status: string;
-  services: string[];
-  environment: string | null;
-  startedAt: string;
-  detectedAt: string;
-  updatedAt: string;
-  signalCount: number;
-  rootCause: string | null;
-  resolution: string | null;
-  /** The probable origin service (docs/correlation.md). */
-  rootService?: string | null;
-  /** Set when this incident was merged into another. */
-  mergedInto?: string | null;
-}
+export type Incident = IncidentView;
 
 /** Why a signal is on its incident (GET /v1/incidents/:id). */
-export type JoinReason =
-  | { kind: 'rule'; rule: string }
-  | {
-      kind: 'topology';
-      rule: string;
-      relation: 'same' | 'caller' | 'dependency' | 'sibling';
-      path: string[];
-      /** For a sibling join: the dependency both services share, and the change on it. */
-      shared?: string;
-      change?: string;
-    }
-  | { kind: 'merge'; from: string }
-  | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };
+export type JoinReason = JoinReasonView;
 
-export interface Signal {
-  id: string;
-  source: string;
-  status: string;
-  severity: string;
-  service: string;
-  title: string;
-  description: string | null;
-  startsAt: string;
-  lastSeenAt: string;
-  occurrences: number;
-  joinedBy?: JoinReason | null;
-}
+/** A signal as GET /v1/incidents/:id shows it. */
+export type Signal = IncidentSignal;
 
-export interface IncidentEvent {
-  id: string;
-  seq: number;
-  type: string;
-  principal: string;
-  at: string;
-  data: Record<string, unknown>;
-  hash: string;
-}
+export type IncidentEvent = IncidentEventView;
 
-export interface Claim {
-  text: string;
-  evidenceIds: string[];
-  confidence: number;
-  grounded?: boolean;
-}
+export type Claim = ClaimView;
 
-export interface TrustScore {
-  score: number;
-  components: Record<string, number>;
-  abstain: boolean;
-  reasons: string[];
-}
+export type TrustScore = TrustScoreView;
 
-export interface Finding {
-  agent: string;
-  summary: string;
-  claims: Claim[];
-  data: Record<string, unknown> & { trust?: TrustScore };
-  confidence: number;
-  insufficientEvidence: boolean;
-  engine: { provider: string; model: string };
-  degraded: boolean;
-  grounding?: { score: number; statements: number; unsupported: { text: string; problems: string[] }[] };
-}
+export type Finding = FindingView;
 
-export interface Investigation {
-  id: string;
-  status: string;
-  startedAt: number;
-  finishedAt: number | null;
-  error: string | null;
-  findings: Finding[];
-}
+export type Investigation = InvestigationView;
 
-export interface Recommendation {
-  id: string;
-  investigationId: string;
-  kind: string;
-  title: string;
-  rationale: string;
-  risk: string;
-  confidence: number;
-  trust: number | null;
-  citations: string[];
-  rank: number;
-  status: 'proposed' | 'approved' | 'rejected';
-  decidedBy: string | null;
-  decidedAt: number | null;
-  decisionReason: string | null;
-}
+export type Recommendation = RecommendationView;
 
-export interface EvidenceChange {
-  id: string;
-  kind: string;
-  service: string;
-  summary: string;
-  author: string | null;
-  startedAt: number;
-}
+export type KnowledgeHit = KnowledgeHitView;
 
-export interface EvidenceHistory {
-  id: string;
-  title: string;
-  severity: string;
-  services: string[];
-  detectedAt: number;
-  rootCause: string | null;
-}
+/** GET /v1/incidents/:id/evidence: the frozen bundle and its graph. */
+export type Evidence = EvidenceAnswer;
 
-export interface KnowledgeHit {
-  chunkId: string;
-  documentId: string;
-  path: string;
-  title: string;
-  kind: string;
-  heading: string;
-  score: number;
-  excerpt: string;
-  services: string[];
-  alerts: string[];
-}
-
-export interface EvidenceGraph {
-  nodes: { id: string; kind: string; label: string }[];
-  edges: { from: string; to: string; kind: string }[];
-}
-
-export interface Evidence {
-  bundle: {
-    id: string;
-    hash: string;
-    asOf: number;
-    signals: Signal[];
-    changes: EvidenceChange[];
-    neighbourhood: { service: string; distance: number; relation: string }[];
-    history: EvidenceHistory[];
-    knowledge: KnowledgeHit[];
-  };
-  graph: EvidenceGraph | null;
-}
+export type EvidenceGraph = NonNullable<Evidence['graph']>;
 
 export interface Violation {
   id: string;
@@ -233,17 +120,7 @@ export interface AlarmTransition {
   at: number;
 }
 
-export interface Trace {
-  id: string;
-  incidentId: string | null;
-  agent: string | null;
-  provider: string;
-  model: string;
-  attempt: number;
-  status: string;
-  error: string | null;
-  createdAt: number;
-}
+export type Trace = TraceView;
 
 export interface SafetySummary {
   violations: { direction: string; type: string; action: string; count: number }[];

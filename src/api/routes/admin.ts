@@ -8,15 +8,35 @@ import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
 import { signalStatusSchema } from '../../domain/signal.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
+import type { SignalDetail, SignalList } from '../schemas.js';
 
-const nameParams = z.object({ id: z.string().min(1).max(200) });
-const auditQuery = z.strictObject({
+export const nameParams = z.object({ id: z.string().min(1).max(200) });
+export const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   since: timestampSchema.optional(),
   until: timestampSchema.optional(),
   principal: z.string().min(1).max(200).optional(),
   target: z.string().min(1).max(200).optional(),
   action: z.string().min(1).max(200).optional(),
+});
+/** Rehearse a candidate rule set on stored signals; writes nothing (src/detect/dry-run.ts). */
+export const dryRunBody = z.strictObject({
+  rules: ruleSetSchema,
+  since: timestampSchema.optional(),
+  until: timestampSchema.optional(),
+});
+export const tokenBody = z.strictObject({
+  name: z.string().min(1).max(100),
+  scopes: z.array(z.string()).min(1).max(4),
+});
+export const changesQuery = z.strictObject({
+  service: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export const signalsQuery = z.strictObject({
+  service: z.string().min(1).max(200).optional(),
+  status: signalStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
 export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, verifier: TokenVerifier): void {
@@ -42,11 +62,6 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     return rule;
   });
   // Rehearse a candidate rule set on stored signals; writes nothing (src/detect/dry-run.ts).
-  const dryRunBody = z.strictObject({
-    rules: ruleSetSchema,
-    since: timestampSchema.optional(),
-    until: timestampSchema.optional(),
-  });
   app.post('/v1/rules/dry-run', admin, async (request) => {
     const body = parseInput(dryRunBody, request.body);
     const until = body.until ?? Date.now();
@@ -137,10 +152,6 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
 
   // Tokens.
   app.get('/v1/tokens', admin, async () => ({ items: await store.tokens.list() }));
-  const tokenBody = z.strictObject({
-    name: z.string().min(1).max(100),
-    scopes: z.array(z.string()).min(1).max(4),
-  });
   app.post('/v1/tokens', admin, async (request, reply) => {
     const input = parseInput(tokenBody, request.body);
     const scopes = parseScopes(input.scopes);
@@ -183,10 +194,6 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     if (!service) throw new OpxError('not_found', `no service ${id}`, { path: 'name' });
     return service;
   });
-  const changesQuery = z.strictObject({
-    service: z.string().min(1).max(200).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-  });
   app.get('/v1/changes', read, async (request) => {
     const query = parseInput(changesQuery, request.query, 'query');
     const items = await store.changes.list({
@@ -201,16 +208,11 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       })),
     };
   });
-  const signalsQuery = z.strictObject({
-    service: z.string().min(1).max(200).optional(),
-    status: signalStatusSchema.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-  });
-  app.get('/v1/signals', read, async (request) => {
+  app.get('/v1/signals', read, async (request): Promise<SignalList> => {
     const query = parseInput(signalsQuery, request.query, 'query');
     return { items: await store.signals.list(query) };
   });
-  app.get('/v1/signals/:id', read, async (request) => {
+  app.get('/v1/signals/:id', read, async (request): Promise<SignalDetail> => {
     const { id } = parseInput(nameParams, request.params, 'params');
     const signal = await store.signals.get(id);
     if (!signal) throw new OpxError('not_found', `no signal ${id}`, { path: 'id' });

@@ -7,12 +7,12 @@ import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, writeOf } from '../http.js';
 
-const tokensQuery = z.strictObject({
+export const tokensQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(3660).default(30),
   since: timestampSchema.optional(),
   until: timestampSchema.optional(),
 });
-const alarmsQuery = z.strictObject({
+export const alarmsQuery = z.strictObject({
   history: z.coerce.number().int().min(0).max(1000).default(50),
   alarm: z.string().min(1).max(100).optional(),
 });

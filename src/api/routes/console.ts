@@ -28,7 +28,7 @@ const STREAM_HEARTBEAT_MS = 15_000;
  */
 const STREAM_WATCHED = 200;
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
+export const idParams = z.object({ id: z.string().min(1).max(100) });
 
 interface Subscriber {
   send(event: string, data: unknown): void;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkText } from '../../guardrails/check.js';
 import { parseInput } from '../http.js';
 
-const checkBody = z.strictObject({ text: z.string().max(1024 * 1024) });
+export const checkBody = z.strictObject({ text: z.string().max(1024 * 1024) });
 
 export function registerGuardrailRoutes(app: FastifyInstance): void {
   // Read scope: it stores nothing and answers only about the text it was given.

@@ -4,6 +4,7 @@ import { incidentSeveritySchema, parseTimestamp, toIso } from '../../domain/comm
 import { OpxError } from '../../domain/errors.js';
 import {
   type Incident,
+  type IncidentEvent,
   type IncidentStatus,
   incidentStatusSchema,
   mergeInputSchema,
@@ -24,6 +25,21 @@ import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import { freezeEvidence } from '../../investigate/bundle.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
+import type {
+  ChainVerificationView,
+  Evidence,
+  EvidenceFrozen,
+  IncidentDetail,
+  IncidentEventList,
+  IncidentEventView,
+  IncidentList,
+  IncidentView,
+  MergeResponse,
+  NoteResponse,
+  SeverityResponse,
+  SplitResponse,
+  TransitionResponse,
+} from '../schemas.js';
 
 const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
@@ -45,12 +61,14 @@ const isoTime = z.string().transform((value, context) => {
   return parsed;
 });
 
-const listQuery = z.strictObject({
-  status: csv(incidentStatusSchema).optional(),
-  severity: csv(incidentSeveritySchema).optional(),
+export const listQuery = z.strictObject({
+  status: csv(incidentStatusSchema)
+    .optional()
+    .meta({ description: 'comma-separated, e.g. OPEN,ACKNOWLEDGED' }),
+  severity: csv(incidentSeveritySchema).optional().meta({ description: 'comma-separated, e.g. SEV1,SEV2' }),
   service: z.string().min(1).max(200).optional(),
-  since: isoTime.optional(),
-  until: isoTime.optional(),
+  since: isoTime.optional().meta({ description: 'detected at or after this ISO-8601 time' }),
+  until: isoTime.optional().meta({ description: 'detected before this ISO-8601 time' }),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -71,14 +89,19 @@ function decodeCursor(cursor: string): { detectedAt: number; id: string } {
   return { detectedAt: Number(match[1]), id: match[2]! };
 }
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
+export const idParams = z.object({ id: z.string().min(1).max(100) });
+
+export const severityBody = z.strictObject({
+  severity: incidentSeveritySchema,
+  reason: z.string().max(2000).optional(),
+});
 
 export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): void {
   const { store, ingest } = runtime;
   const read = { config: { scope: 'read' as const } };
   const respond = { config: { scope: 'respond' as const } };
 
-  app.get('/v1/incidents', read, async (request) => {
+  app.get('/v1/incidents', read, async (request): Promise<IncidentList> => {
     const query = parseInput(listQuery, request.query, 'query');
     const items = await store.incidents.list({
       ...(query.status ? { status: query.status } : {}),
@@ -97,7 +120,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     };
   });
 
-  app.get('/v1/incidents/:id', read, async (request) => {
+  app.get('/v1/incidents/:id', read, async (request): Promise<IncidentDetail> => {
     const { id } = parseInput(idParams, request.params, 'params');
     const incident = await requireIncident(store, id);
     const links = new Map((await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]));
@@ -120,14 +143,14 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     };
   });
 
-  app.get('/v1/incidents/:id/events', read, async (request) => {
+  app.get('/v1/incidents/:id/events', read, async (request): Promise<IncidentEventList> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(store, id);
     const events = await store.incidents.events(id);
-    return { items: events.map((event) => ({ ...event, at: toIso(event.at) })) };
+    return { items: events.map(presentEvent) };
   });
 
-  app.get('/v1/incidents/:id/verify', read, async (request) => {
+  app.get('/v1/incidents/:id/verify', read, async (request): Promise<ChainVerificationView> => {
     const { id } = parseInput(idParams, request.params, 'params');
     return verifyChain(store, id);
   });
@@ -154,17 +177,16 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         });
         return {
           statusCode: 200,
-          body: { incident: presentIncident(incident), event: { ...event, at: toIso(event.at) } },
+          body: {
+            incident: presentIncident(incident),
+            event: presentEvent(event),
+          } satisfies TransitionResponse,
         };
       }, writeOf(request));
       return sendWrite(reply, response);
     });
   }
 
-  const severityBody = z.strictObject({
-    severity: incidentSeveritySchema,
-    reason: z.string().max(2000).optional(),
-  });
   app.post('/v1/incidents/:id/severity', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const body = parseInput(severityBody, request.body);
@@ -174,7 +196,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         at: Date.now(),
         reason: body.reason,
       });
-      return { statusCode: 200, body: { incident: presentIncident(incident) } };
+      return { statusCode: 200, body: { incident: presentIncident(incident) } satisfies SeverityResponse };
     }, writeOf(request));
     return sendWrite(reply, response);
   });
@@ -196,7 +218,10 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
       await rerun(scope, [incident.id]);
       return {
         statusCode: 200,
-        body: { incident: presentIncident(incident), merged: presentIncident(merged) },
+        body: {
+          incident: presentIncident(incident),
+          merged: presentIncident(merged),
+        } satisfies MergeResponse,
       };
     }, writeOf(request));
     return sendWrite(reply, response);
@@ -214,7 +239,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
       await rerun(scope, [incident.id, split.id]);
       return {
         statusCode: 201,
-        body: { incident: presentIncident(incident), split: presentIncident(split) },
+        body: { incident: presentIncident(incident), split: presentIncident(split) } satisfies SplitResponse,
       };
     }, writeOf(request));
     return sendWrite(reply, response);
@@ -225,7 +250,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const { text } = parseInput(noteInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
       const event = await addNote(scope, id, text, request.principal.name);
-      return { statusCode: 201, body: { event: { ...event, at: toIso(event.at) } } };
+      return { statusCode: 201, body: { event: presentEvent(event) } satisfies NoteResponse };
     }, writeOf(request));
     return sendWrite(reply, response);
   });
@@ -236,12 +261,12 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const options = await runtime.evidenceOptions(request.principal.name);
     const response = await ingest.write(async (scope) => {
       const frozen = await freezeEvidence(scope, id, options);
-      return { statusCode: 201, body: frozen };
+      return { statusCode: 201, body: frozen satisfies EvidenceFrozen };
     }, writeOf(request));
     return sendWrite(reply, response);
   });
 
-  app.get('/v1/incidents/:id/evidence', read, async (request) => {
+  app.get('/v1/incidents/:id/evidence', read, async (request): Promise<Evidence> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(store, id);
     const bundle = await store.evidence.latestBundle(id);
@@ -255,7 +280,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
 }
 
 /** Times as ISO-8601 at the edge; the store keeps epoch milliseconds. */
-export function presentIncident(incident: Incident) {
+export function presentIncident(incident: Incident): IncidentView {
   return {
     ...incident,
     startedAt: toIso(incident.startedAt),
@@ -267,4 +292,8 @@ export function presentIncident(incident: Incident) {
     signalsResolvedAt: toIso(incident.signalsResolvedAt),
     updatedAt: toIso(incident.updatedAt),
   };
+}
+
+export function presentEvent(event: IncidentEvent): IncidentEventView {
+  return { ...event, at: toIso(event.at) };
 }

@@ -22,10 +22,24 @@ import type { Runtime } from '../../runtime.js';
 import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';
 import { currentTraceContext, inSpan } from '../../telemetry/tracing.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
+import type {
+  ChangeRecorded,
+  CloudWatchIngest,
+  IngestSummary,
+  PagerDutyAccepted,
+  ServicesImported,
+} from '../schemas.js';
 
 type Ok = Extract<AdapterResult, { ok: true }>;
 
-function summary(result: IngestResult) {
+/** `POST /v1/services` in JSON: one service, an array of them, or `{ services: [...] }`. */
+export const servicesBody = z.union([
+  z.array(serviceInputSchema).min(1).max(1000),
+  z.strictObject({ services: z.array(serviceInputSchema).min(1).max(1000) }),
+  serviceInputSchema,
+]);
+
+function summary(result: IngestResult): IngestSummary {
   return {
     accepted: result.signals.length,
     signals: result.signals,
@@ -142,7 +156,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
           status: 'pending',
           note: 'recorded for an admin to confirm; OPX never fetches SubscribeURL by itself (see `opx sns list`)',
         })),
-      },
+      } satisfies CloudWatchIngest,
     })),
   );
   app.post(
@@ -158,7 +172,11 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     pagerDutyConfig,
     receiver(parsePagerDutyEvent, (parsed) => ({
       statusCode: 202,
-      body: { status: 'success', message: 'Event processed', dedup_key: parsed.dedupKeys[0] },
+      body: {
+        status: 'success',
+        message: 'Event processed',
+        dedup_key: parsed.dedupKeys[0],
+      } satisfies PagerDutyAccepted,
     })),
   );
   app.post(
@@ -166,7 +184,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     pagerDutyConfig,
     receiver(parsePagerDutyChange, () => ({
       statusCode: 202,
-      body: { status: 'success', message: 'Change event processed' },
+      body: { status: 'success', message: 'Change event processed' } satisfies PagerDutyAccepted,
     })),
   );
 
@@ -174,16 +192,11 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     const input = parseInput(changeInputSchema, request.body);
     const response = await ingest.write(async (scope) => {
       const { change, created } = await ingest.recordChange(scope, input);
-      return { statusCode: created ? 201 : 200, body: { change, created } };
+      return { statusCode: created ? 201 : 200, body: { change, created } satisfies ChangeRecorded };
     }, writeOf(request));
     return sendWrite(reply, response);
   });
 
-  const servicesBody = z.union([
-    z.array(serviceInputSchema).min(1).max(1000),
-    z.strictObject({ services: z.array(serviceInputSchema).min(1).max(1000) }),
-    serviceInputSchema,
-  ]);
   app.post('/v1/services', { config: { scope: 'admin' } }, async (request, reply) => {
     const contentType = String(request.headers['content-type'] ?? '');
     let services: z.output<typeof serviceInputSchema>[];
@@ -204,7 +217,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     }
     const response = await ingest.write(async (scope) => {
       const result = await scope.services.upsertMany(services);
-      return { statusCode: 200, body: { ...result, skipped } };
+      return { statusCode: 200, body: { ...result, skipped } satisfies ServicesImported };
     }, writeOf(request));
     return sendWrite(reply, response);
   });

@@ -7,15 +7,24 @@ import { replayInvestigation } from '../../investigate/replay.js';
 import { investigateIncident } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
+import type {
+  DecisionResponse,
+  InvestigationList,
+  InvestigationRun,
+  RecommendationList,
+  ReplayResultView,
+  TraceList,
+  TraceView,
+} from '../schemas.js';
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
-const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
-const tracesQuery = z.strictObject({
+export const idParams = z.object({ id: z.string().min(1).max(100) });
+export const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
+export const tracesQuery = z.strictObject({
   incidentId: z.string().min(1).max(100).optional(),
   agent: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const decisionBody = z.strictObject({
+export const decisionBody = z.strictObject({
   reason: z.string().trim().min(1, 'give a reason for the decision').max(2000),
 });
 
@@ -30,7 +39,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     const replay = idempotency ? await runtime.ingest.replayed(idempotency) : undefined;
     if (replay) return sendWrite(reply, replay);
     const result = await investigateIncident(runtime, id, { principal: request.principal.name });
-    const body = {
+    const body: InvestigationRun = {
       investigationId: result.investigationId,
       incidentId: result.incidentId,
       bundleId: result.bundle.id,
@@ -48,7 +57,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     return reply.code(201).send(body);
   });
 
-  app.post('/v1/incidents/:id/replay', respond, async (request) => {
+  app.post('/v1/incidents/:id/replay', respond, async (request): Promise<ReplayResultView> => {
     const { id } = parseInput(idParams, request.params, 'params');
     const { investigationId } = parseInput(replayBody, request.body ?? {});
     // Before replaying: a bad Idempotency-Key must be refused before the replay writes anything.
@@ -61,25 +70,25 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     return replayed;
   });
 
-  app.get('/v1/traces', read, async (request) => {
+  app.get('/v1/traces', read, async (request): Promise<TraceList> => {
     const query = parseInput(tracesQuery, request.query ?? {}, 'query');
     return { items: await runtime.store.safety.traces(query) };
   });
 
-  app.get('/v1/traces/:id', read, async (request) => {
+  app.get('/v1/traces/:id', read, async (request): Promise<TraceView> => {
     const { id } = parseInput(idParams, request.params, 'params');
     const trace = await runtime.store.safety.trace(id);
     if (!trace) throw new OpxError('not_found', `no trace ${id}`, { path: 'id' });
     return trace;
   });
 
-  app.get('/v1/incidents/:id/investigations', read, async (request) => {
+  app.get('/v1/incidents/:id/investigations', read, async (request): Promise<InvestigationList> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(runtime.store, id);
     return { items: await runtime.store.investigations.forIncident(id) };
   });
 
-  app.get('/v1/incidents/:id/recommendations', read, async (request) => {
+  app.get('/v1/incidents/:id/recommendations', read, async (request): Promise<RecommendationList> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(runtime.store, id);
     return { items: await runtime.store.investigations.recommendations(id) };
@@ -98,7 +107,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
             principal: request.principal.name,
             reason,
           });
-          return { statusCode: 200, body: { recommendation } };
+          return { statusCode: 200, body: { recommendation } satisfies DecisionResponse };
         }, writeOf(request));
         return sendWrite(reply, response);
       },

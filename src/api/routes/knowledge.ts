@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput } from '../http.js';
+import type { KnowledgeSearch } from '../schemas.js';
 
-const searchQuery = z.strictObject({
+export const searchQuery = z.strictObject({
   q: z.string().trim().max(2000).optional(),
   service: z.string().trim().min(1).max(200).optional(),
   alert: z.string().trim().min(1).max(200).optional(),
@@ -16,7 +17,7 @@ const searchQuery = z.strictObject({
 export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime): void {
   const read = { config: { scope: 'read' as const } };
 
-  app.get('/v1/kb/search', read, async (request) => {
+  app.get('/v1/kb/search', read, async (request): Promise<KnowledgeSearch> => {
     const query = parseInput(searchQuery, request.query, 'query');
     if (!query.q && !query.service && !query.alert) {
       throw new OpxError('invalid_request', 'give at least one of q (symptoms), service or alert', {
