@@ -156,9 +156,9 @@ async function seed(runtime: Runtime, params: Parameters): Promise<Seeded> {
   if (!catalog.ok) throw new Error(catalog.error.message);
   await runtime.store.services.upsertMany(catalog.services);
   const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
-  await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+  await runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
   const examples = readHistoryDirectory(path.join(EXAMPLES, 'history'));
-  await runtime.ingest.writer.run((scope) => importHistory(scope, examples, 'bench'));
+  await runtime.writes.run((scope) => importHistory(scope, examples, 'bench'));
   const generated = generatedHistory(
     examples,
     params,
@@ -167,7 +167,7 @@ async function seed(runtime: Runtime, params: Parameters): Promise<Seeded> {
   );
   const chunk = 50;
   for (let offset = 0; offset < generated.incidents.length; offset += chunk) {
-    await runtime.ingest.writer.run((scope) =>
+    await runtime.writes.run((scope) =>
       importHistory(
         scope,
         {
@@ -265,7 +265,7 @@ async function latencyPhase(runtime: Runtime, seeded: Seeded, params: Parameters
       annotations: {},
       links: [],
     }));
-    const incidentId = await runtime.ingest.writer.run(async (scope) => {
+    const incidentId = await runtime.writes.run(async (scope) => {
       await scope.changes.insert({ ...change, startedAt: Date.parse(change.startedAt), source: 'bench' });
       const result = await runtime.ingest.ingestInScope(scope, drafts, 'bench');
       return result.incidentsCreated[0];

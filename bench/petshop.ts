@@ -133,7 +133,7 @@ async function runCase(
 ): Promise<CaseResult> {
   const started = performance.now();
   const drafts = caseSignals(item, names);
-  const ingested = await runtime.ingest.writer.run((scope) =>
+  const ingested = await runtime.writes.run((scope) =>
     runtime.ingest.ingestInScope(scope, drafts, 'bench:petshop'),
   );
   const incidentId = ingested.incidentsCreated[0];
@@ -283,7 +283,7 @@ export async function run(argv: string[]): Promise<number> {
       const names = serviceNames(scenario.graph.nodes);
       const nodeOf = new Map([...names].map(([node, service]) => [service, node]));
       await runtime.store.services.upsertMany(toServices(scenario.graph, names));
-      await runtime.ingest.writer.run(async (scope) => {
+      await runtime.writes.run(async (scope) => {
         // Only the benchmark's rule correlates here: the built-in per-service rules would open a
         // second incident for the alert alone.
         for (const rule of await scope.rules.list())

@@ -217,9 +217,9 @@ async function buildTemplate(directory: string, correlation: Correlation, inputs
   try {
     await runtime.store.services.upsertMany(inputs.catalog);
     const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
-    await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+    await runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
     const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
-    await runtime.ingest.writer.run((scope) => importHistory(scope, history, PRINCIPAL));
+    await runtime.writes.run((scope) => importHistory(scope, history, PRINCIPAL));
     if (correlation === 'umbrella') {
       const rule = DEFAULT_RULES.find((candidate) => candidate.name === 'multi-service-degradation');
       if (!rule) throw new Error('the built-in multi-service-degradation rule is gone; update the bench');
@@ -371,7 +371,7 @@ async function runCase(
         throw new Error(
           `${scenario.id}: the ${delivery.format} adapter refused a body: ${parsed.error.message}`,
         );
-      const result = await runtime.ingest.writer.run((scope) =>
+      const result = await runtime.writes.run((scope) =>
         runtime.ingest.ingestInScope(scope, parsed.signals, PRINCIPAL, delivery.at),
       );
       for (const outcome of result.signals)
@@ -392,7 +392,7 @@ async function runCase(
         externalId: `${scenario.id}:${change.ref}`,
         source: 'ci',
       });
-      const [recorded] = await runtime.ingest.writer.run((scope) =>
+      const [recorded] = await runtime.writes.run((scope) =>
         runtime.ingest.recordChanges(scope, [input], change.recordedAt),
       );
       changeRef.set(recorded!.change.id, change);

@@ -68,8 +68,8 @@ async function seed(runtime: Runtime) {
   if (!catalog.ok) throw new Error(catalog.error.message);
   await runtime.store.services.upsertMany(catalog.services);
   const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
-  await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
-  await runtime.ingest.writer.run((scope) =>
+  await runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
+  await runtime.writes.run((scope) =>
     importHistory(scope, readHistoryDirectory(path.join(EXAMPLES, 'history')), 'bench'),
   );
   return catalog.services;
@@ -82,7 +82,7 @@ async function openIncident(
   environment: string,
 ): Promise<string> {
   const now = Date.now();
-  return runtime.ingest.writer.run(async (scope) => {
+  return runtime.writes.run(async (scope) => {
     await scope.changes.insert({
       kind: 'deploy',
       service: service.dependsOn[0] ?? service.name,

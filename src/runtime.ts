@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { AuditedWrites } from './audit/writes.js';
 import { type Config, storeUrl } from './config/index.js';
 import { DEFAULT_RULES } from './detect/rules.js';
 import { OpxError } from './domain/errors.js';
@@ -10,10 +11,12 @@ import { KnowledgeService } from './knowledge/search.js';
 import { loadCipher } from './store/crypto.js';
 import { openStore, type Store } from './store/index.js';
 
-/** What every edge (API, CLI, worker) works with: one store, one ingest service, one config. */
+/** What every edge (API, CLI, worker) works with: one store, one write path, one ingest service, one config. */
 export interface Runtime {
   config: Config;
   store: Store;
+  /** Every write goes through here: group-committed, idempotent when keyed, audited with the write. */
+  writes: AuditedWrites;
   ingest: IngestService;
   knowledge: KnowledgeService;
   /** The key for guardrail hashes and stored placeholders (see guardrailKey()). */
@@ -73,6 +76,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     },
     config.redactStoredText ? new StorageRedactor(key) : undefined,
   );
+  const writes = new AuditedWrites(store);
   let checkpointer: Promise<Checkpointer> | undefined;
   const knowledge = new KnowledgeService(store);
   const alertNames = new AlertNameCache();
@@ -80,6 +84,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   return {
     config,
     store,
+    writes,
     ingest,
     knowledge,
     guardrailKey: key,
@@ -111,7 +116,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       return checkpointer;
     },
     async close() {
-      await ingest.close();
+      await writes.close();
       if (checkpointer)
         await checkpointer.then(
           (opened) => opened.close(),

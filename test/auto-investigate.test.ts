@@ -140,7 +140,7 @@ describe.each(BACKENDS)('automatic investigations on %s', (backend) => {
     expect(failedEvents[0]!.data.reason).toContain('exceeded its time limit');
 
     delete process.env[FAULT_HOLD_ENV];
-    expect(await server.runtime.ingest.writer.run((scope) => scope.jobs.redrive(dead.id))).toBe(true);
+    expect(await server.runtime.writes.run((scope) => scope.jobs.redrive(dead.id))).toBe(true);
     await work(server, async () => (await jobFor(server, incidentId))?.status === 'done');
     const after = await server.runtime.store.investigations.forIncident(incidentId);
     expect(after.map((item) => item.status)).toEqual(['completed', 'failed', 'failed']);

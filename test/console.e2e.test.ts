@@ -34,9 +34,9 @@ async function prepareLikeTheDemo(server: TestServer): Promise<string> {
   if (!catalog.ok) throw new Error(catalog.error.message);
   await runtime.store.services.upsertMany(catalog.services);
   const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
-  await runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+  await runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
   const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
-  await runtime.ingest.writer.run((scope) => importHistory(scope, history, 'demo'));
+  await runtime.writes.run((scope) => importHistory(scope, history, 'demo'));
   const now = Date.now();
   await runtime.store.changes.insert({
     kind: 'deploy',

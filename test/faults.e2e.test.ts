@@ -487,7 +487,7 @@ describe.each(BACKENDS)('an unreadable checkpoint of an earlier investigation (%
     const test = await testRuntime(backend, { autoInvestigate: false });
     try {
       const { runtime } = test;
-      const ingested = await runtime.ingest.writer.run((scope) =>
+      const ingested = await runtime.writes.run((scope) =>
         runtime.ingest.ingestInScope(
           scope,
           [

@@ -72,7 +72,7 @@ describe.each(BACKENDS)('knowledge base on %s', (backend) => {
 
   const importAll = async () => {
     const { prepared, skipped } = readKnowledgeDirectory(root);
-    const report = await server.runtime.ingest.writer.run((scope) => importKnowledge(scope, prepared));
+    const report = await server.runtime.writes.run((scope) => importKnowledge(scope, prepared));
     return { ...report, skipped };
   };
 

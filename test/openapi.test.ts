@@ -47,7 +47,7 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
     server = await testServer(backend);
     // The example runbooks, so evidence bundles and searches carry knowledge sections.
     const knowledge = readKnowledgeDirectory(path.join(REPO_ROOT, 'examples', 'kb'));
-    await server.runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared));
+    await server.runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
   });
   afterAll(async () => {
     await server?.cleanup();

@@ -238,7 +238,7 @@ export function selfSignedCertificate(
 
 /** Opens an incident by storing one critical HighErrorRate signal on checkout-service directly. */
 export async function openCheckoutIncident(runtime: Runtime, fingerprint: string): Promise<string> {
-  const result = await runtime.ingest.writer.run((scope) =>
+  const result = await runtime.writes.run((scope) =>
     runtime.ingest.ingestInScope(
       scope,
       [

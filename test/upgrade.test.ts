@@ -296,8 +296,8 @@ describe.each(RELEASES)('a store written by OPX %s', (release) => {
     it('takes new writes, which continue the old hash chains', async () => {
       const current = await open();
       const { payment } = info.incidents;
-      await current.ingest.writer.run((scope) => addNote(scope, payment, 'after the upgrade', 'test'));
-      const ingested = await current.ingest.writer.run((scope) =>
+      await current.writes.run((scope) => addNote(scope, payment, 'after the upgrade', 'test'));
+      const ingested = await current.writes.run((scope) =>
         current.ingest.ingestInScope(
           scope,
           [

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import type { IdempotencyRequest, WriteRequest } from '../audit/writes.js';
 import type { SourceName } from '../auth/sources.js';
 import type { Principal } from '../auth/tokens.js';
 import { formatPath, OpxError } from '../domain/errors.js';
-import type { IdempotencyRequest, WriteRequest } from '../ingest/service.js';
 import type { Scope } from '../store/index.js';
 
 declare module 'fastify' {

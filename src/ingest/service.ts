@@ -1,11 +1,9 @@
 import { type CompiledRuleSet, compileRules } from '../detect/rules.js';
 import { type DependencyGraph, dependencyGraph } from '../detect/topology.js';
 import type { Change, NormalizedChangeInput } from '../domain/change.js';
-import { OpxError } from '../domain/errors.js';
 import type { SignalDraft } from '../domain/signal.js';
 import type { StorageRedactor, StoredRedaction } from '../guardrails/stored.js';
 import type { Store, StoreScope } from '../store/index.js';
-import { canonicalJson, sha256 } from '../util/hash.js';
 import type { SubscriptionConfirmation } from './adapters/types.js';
 import {
   type CompiledSilence,
@@ -14,71 +12,6 @@ import {
   type IngestSettings,
   ingestSignals,
 } from './pipeline.js';
-import { GroupCommitWriter } from './writer.js';
-
-export interface IdempotencyRequest {
-  principal: string;
-  key: string;
-  route: string;
-  body: unknown;
-}
-
-/** Who wrote what, recorded in the audit log in the same transaction as the write. */
-export interface AuditRequest {
-  principal: string;
-  /** The route: `POST /v1/incidents/:id/notes`. */
-  action: string;
-  /** The object written, when the route names one (its `:id`). */
-  target: string | null;
-  requestId: string;
-}
-
-/** A write as the API hands it over: its audit record, and its idempotency key if one was sent. */
-export interface WriteRequest {
-  audit: AuditRequest;
-  idempotency?: IdempotencyRequest | undefined;
-}
-
-/** What a write's work returns: the answer, and optionally a better audit target and detail. */
-export interface WriteResult<T> {
-  statusCode: number;
-  body: T;
-  audit?: { target?: string | null; detail?: Record<string, unknown> };
-}
-
-export interface WriteResponse<T = unknown> {
-  statusCode: number;
-  body: T;
-  replayed: boolean;
-}
-
-function requestHashOf(idempotency: IdempotencyRequest): string {
-  return sha256(canonicalJson({ route: idempotency.route, body: idempotency.body }));
-}
-
-function keyReused(idempotency: IdempotencyRequest): OpxError {
-  return new OpxError(
-    'idempotency_key_reused',
-    `Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for new content`,
-    { path: 'Idempotency-Key' },
-  );
-}
-
-/** One audit entry for a write that took effect. */
-export async function recordAudit(
-  scope: StoreScope,
-  audit: AuditRequest,
-  statusCode: number,
-  extra: WriteResult<unknown>['audit'] = {},
-): Promise<void> {
-  await scope.audit.record({
-    principal: audit.principal,
-    action: audit.action,
-    target: extra.target === undefined ? audit.target : extra.target,
-    at: Date.now(),
-    detail: { status: statusCode, requestId: audit.requestId, ...(extra.detail ?? {}) },
-  });
-}
 
 /** Each value redacted before storage becomes a guardrail_violations row (direction `ingest`). */
 async function recordStoredRedactions(
@@ -101,14 +34,13 @@ async function recordStoredRedactions(
 }
 
 /**
- * The write side of ingestion: signals, changes and SNS confirmations go through one group-commit
- * writer, with rules and silences compiled once per revision and idempotency keys checked in the
- * same transaction as the write they guard.
+ * The write side of ingestion, inside a caller's transaction (src/audit/writes.ts runs it): signals
+ * are redacted, deduplicated and correlated, with rules, silences and the dependency graph compiled once
+ * per revision; changes and SNS confirmations are recorded.
  */
 export class IngestService {
   readonly store: Store;
   readonly settings: IngestSettings;
-  readonly writer: GroupCommitWriter;
   /** Redacts signals and changes before they are stored; absent, text is stored as received. */
   readonly redactor: StorageRedactor | undefined;
   #rules: { revision: string; compiled: CompiledRuleSet } | undefined;
@@ -119,75 +51,6 @@ export class IngestService {
     this.store = store;
     this.settings = settings;
     this.redactor = redactor;
-    this.writer = new GroupCommitWriter(store);
-  }
-
-  /**
-   * Runs `work` through the writer, honouring an idempotency key when one is given. With a request, the
-   * audit entry commits with the write, so no write lands unaudited; a replayed answer writes nothing
-   * and is not recorded again.
-   */
-  async write<T>(
-    work: (scope: StoreScope) => Promise<WriteResult<T>>,
-    request?: WriteRequest,
-  ): Promise<WriteResponse<T>> {
-    const idempotency = request?.idempotency;
-    return this.writer.run(async (scope) => {
-      let requestHash: string | undefined;
-      if (idempotency) {
-        requestHash = requestHashOf(idempotency);
-        const stored = await scope.idempotency.get(idempotency.principal, idempotency.key);
-        if (stored) {
-          if (stored.requestHash !== requestHash) throw keyReused(idempotency);
-          return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
-        }
-      }
-      const { audit, ...result } = await work(scope);
-      if (idempotency && requestHash)
-        await scope.idempotency.put(idempotency.principal, idempotency.key, {
-          route: idempotency.route,
-          requestHash,
-          statusCode: result.statusCode,
-          body: JSON.stringify(result.body ?? null),
-        });
-      if (request) await recordAudit(scope, request.audit, result.statusCode, audit);
-      return { ...result, replayed: false };
-    });
-  }
-
-  /**
-   * For writes too long to run inside one transaction (investigations): the stored answer for a key,
-   * if any; `remember` stores the answer afterwards. A replay returns the first answer; two concurrent
-   * first requests may both run.
-   */
-  async replayed<T>(idempotency: IdempotencyRequest): Promise<WriteResponse<T> | undefined> {
-    const stored = await this.store.idempotency.get(idempotency.principal, idempotency.key);
-    if (!stored) return undefined;
-    if (stored.requestHash !== requestHashOf(idempotency)) throw keyReused(idempotency);
-    return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as T, replayed: true };
-  }
-
-  /** Audits a write that ran outside `write` (investigations), once it has taken effect. */
-  async audited(
-    request: WriteRequest,
-    statusCode: number,
-    extra?: WriteResult<unknown>['audit'],
-  ): Promise<void> {
-    await this.writer.run((scope) => recordAudit(scope, request.audit, statusCode, extra));
-  }
-
-  async remember(
-    idempotency: IdempotencyRequest,
-    response: { statusCode: number; body: unknown },
-  ): Promise<void> {
-    await this.writer.run((scope) =>
-      scope.idempotency.put(idempotency.principal, idempotency.key, {
-        route: idempotency.route,
-        requestHash: requestHashOf(idempotency),
-        statusCode: response.statusCode,
-        body: JSON.stringify(response.body ?? null),
-      }),
-    );
   }
 
   /** Stores and correlates signals inside the caller's transaction scope. */
@@ -259,10 +122,6 @@ export class IngestService {
     confirmations: readonly SubscriptionConfirmation[],
   ): Promise<void> {
     for (const confirmation of confirmations) await scope.sns.recordConfirmation(confirmation);
-  }
-
-  async close(): Promise<void> {
-    await this.writer.close();
   }
 
   async #compiledRules(scope: StoreScope): Promise<CompiledRuleSet> {

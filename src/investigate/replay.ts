@@ -72,7 +72,7 @@ export async function replayInvestigation(
   const storedHash = target.outputHash ?? outputHash(target.findings);
   const differences = jsonDifferences(target.findings, findings, 'findings');
   const identical = replayHash === storedHash && differences.length === 0;
-  await runtime.ingest.writer.run((scope) =>
+  await runtime.writes.run((scope) =>
     appendIncidentEvents(scope, incidentId, [
       {
         type: 'investigation_replayed',

@@ -119,7 +119,7 @@ async function readThread(
     // evidence text that must not leak into the event log.
     const reason = `unreadable checkpoint (${error instanceof Error ? error.name : typeof error})`;
     await saver.deleteThread(threadId);
-    await runtime.ingest.writer.run((scope) =>
+    await runtime.writes.run((scope) =>
       appendIncidentEvents(scope, threadId, [
         {
           type: 'investigation_checkpoint_discarded',
@@ -239,7 +239,7 @@ async function startOrResume(
   options: InvestigateOptions,
 ): Promise<StartedRun> {
   const evidence = await runtime.evidenceOptions(options.principal);
-  return runtime.ingest.writer.run(async (scope): Promise<StartedRun> => {
+  return runtime.writes.run(async (scope): Promise<StartedRun> => {
     const incident = await requireIncident(scope, incidentId);
     if (options.resumeSince !== undefined) {
       const [latest] = await scope.investigations.forIncident(incidentId);
@@ -320,7 +320,7 @@ export async function investigateIncident(
     const error = limit.signal.aborted ? limit.signal.reason : thrown;
     const reason = error instanceof Error ? error.message : String(error);
     observe('failed');
-    await runtime.ingest.writer.run(async (scope) => {
+    await runtime.writes.run(async (scope) => {
       if (
         !(await scope.investigations.finish(started.id, {
           status: 'failed',
@@ -361,7 +361,7 @@ export async function investigateIncident(
     decisionReason: null,
     createdAt: now,
   }));
-  await runtime.ingest.writer.run(async (scope) => {
+  await runtime.writes.run(async (scope) => {
     const finished = await scope.investigations.finish(started.id, {
       status: 'completed',
       finishedAt: now,

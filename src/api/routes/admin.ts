@@ -40,7 +40,7 @@ export const signalsQuery = z.strictObject({
 });
 
 export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, verifier: TokenVerifier): void {
-  const { store, ingest } = runtime;
+  const { store, ingest, writes } = runtime;
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
 
@@ -75,7 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
   app.post('/v1/rules', admin, async (request, reply) => {
     const input = parseInput(ruleInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const rule = await scope.rules.create(input);
       return {
         statusCode: 201,
@@ -88,7 +88,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   app.put('/v1/rules/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
     const input = parseInput(ruleInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const rule = await scope.rules.update(id, input);
       return {
         statusCode: 200,
@@ -100,7 +100,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
   app.delete('/v1/rules/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const rule = await scope.rules.remove(id);
       return {
         statusCode: 200,
@@ -127,7 +127,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     const endsAt = time(input.endsAt, 'endsAt', now);
     if (endsAt <= startsAt)
       throw new OpxError('invalid_request', 'endsAt must be after startsAt', { path: 'endsAt' });
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const silence = await scope.silences.create({
         kind: input.kind,
         matchers: input.matchers,
@@ -142,7 +142,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
   app.delete('/v1/silences/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       if (!(await scope.silences.expire(id)))
         throw new OpxError('not_found', `no active silence ${id}`, { path: 'id' });
       return { statusCode: 200, body: { expired: id } };
@@ -163,7 +163,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
         { path: 'Idempotency-Key' },
       );
     }
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const { token, record } = await createToken(scope, input.name, scopes);
       return {
         statusCode: 201,
@@ -175,7 +175,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
   app.delete('/v1/tokens/:id', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const revoked = await scope.tokens.revoke(id);
       if (revoked === 0) throw new OpxError('not_found', `no active token ${id}`, { path: 'id' });
       return { statusCode: 200, body: { revoked } };

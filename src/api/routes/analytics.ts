@@ -57,7 +57,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
       ...(notify ? { notify } : {}),
       log: (line) => app.log.info(line),
     });
-    await runtime.ingest.audited(write, 200);
+    await runtime.writes.audited(write, 200);
     return result;
   });
 }

@@ -97,7 +97,7 @@ export const severityBody = z.strictObject({
 });
 
 export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const { store, ingest } = runtime;
+  const { store, ingest, writes } = runtime;
   const read = { config: { scope: 'read' as const } };
   const respond = { config: { scope: 'respond' as const } };
 
@@ -169,7 +169,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         to === 'RESOLVED' ? resolveInputSchema : transitionInputSchema,
         request.body ?? {},
       );
-      const response = await ingest.write(async (scope) => {
+      const response = await writes.write(async (scope) => {
         const { incident, event } = await transitionIncident(scope, id, to, {
           principal: request.principal.name,
           at: Date.now(),
@@ -190,7 +190,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.post('/v1/incidents/:id/severity', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const body = parseInput(severityBody, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const incident = await changeSeverity(scope, id, body.severity, {
         principal: request.principal.name,
         at: Date.now(),
@@ -210,7 +210,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.post('/v1/incidents/:id/merge', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const body = parseInput(mergeInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const { incident, merged } = await mergeIncidents(scope, id, body.into, {
         principal: request.principal.name,
         reason: body.reason,
@@ -230,7 +230,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.post('/v1/incidents/:id/split', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const body = parseInput(splitInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const { incident, split } = await splitIncident(scope, id, body.signalIds, {
         principal: request.principal.name,
         reason: body.reason,
@@ -248,7 +248,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
   app.post('/v1/incidents/:id/notes', respond, async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'params');
     const { text } = parseInput(noteInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const event = await addNote(scope, id, text, request.principal.name);
       return { statusCode: 201, body: { event: presentEvent(event) } satisfies NoteResponse };
     }, writeOf(request));
@@ -259,7 +259,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
     const { id } = parseInput(idParams, request.params, 'params');
     // The cached knowledge index, built outside the write transaction.
     const options = await runtime.evidenceOptions(request.principal.name);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const frozen = await freezeEvidence(scope, id, options);
       return { statusCode: 201, body: frozen satisfies EvidenceFrozen };
     }, writeOf(request));

@@ -65,7 +65,7 @@ function recordIngestMetrics(parsed: Ok, result: IngestResult, now: number): voi
 }
 
 export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const { ingest } = runtime;
+  const { ingest, writes } = runtime;
 
   /** Parses with a source adapter, then stores everything it yielded in one transaction. */
   function receiver(
@@ -92,7 +92,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
           // The result of the run that committed (a group commit may re-run the work alone).
           let committed: IngestResult | undefined;
           const trace = currentTraceContext();
-          const response = await ingest.write(async (scope) => {
+          const response = await writes.write(async (scope) => {
             const result = await ingest.ingestInScope(
               scope,
               parsed.signals,
@@ -190,7 +190,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
 
   app.post('/v1/changes', source('changes'), async (request, reply) => {
     const input = parseInput(changeInputSchema, request.body);
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const { change, created } = await ingest.recordChange(scope, input);
       return { statusCode: created ? 201 : 200, body: { change, created } satisfies ChangeRecorded };
     }, writeOf(request));
@@ -215,7 +215,7 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
       const body = parseInput(servicesBody, request.body);
       services = Array.isArray(body) ? body : 'services' in body ? body.services : [body];
     }
-    const response = await ingest.write(async (scope) => {
+    const response = await writes.write(async (scope) => {
       const result = await scope.services.upsertMany(services);
       return { statusCode: 200, body: { ...result, skipped } satisfies ServicesImported };
     }, writeOf(request));

@@ -36,7 +36,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     const { id } = parseInput(idParams, request.params, 'params');
     const write = writeOf(request);
     const idempotency = write.idempotency;
-    const replay = idempotency ? await runtime.ingest.replayed(idempotency) : undefined;
+    const replay = idempotency ? await runtime.writes.replayed(idempotency) : undefined;
     if (replay) return sendWrite(reply, replay);
     const result = await investigateIncident(runtime, id, { principal: request.principal.name });
     const body: InvestigationRun = {
@@ -49,9 +49,9 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       findings: result.findings,
       recommendations: result.recommendations,
     };
-    if (idempotency) await runtime.ingest.remember(idempotency, { statusCode: 201, body });
+    if (idempotency) await runtime.writes.remember(idempotency, { statusCode: 201, body });
     // Too long for one transaction: audited once it has completed.
-    await runtime.ingest.audited(write, 201, {
+    await runtime.writes.audited(write, 201, {
       detail: { investigationId: result.investigationId, outputHash: result.outputHash },
     });
     return reply.code(201).send(body);
@@ -66,7 +66,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       principal: request.principal.name,
       investigationId,
     });
-    await runtime.ingest.audited(write, 200, { detail: { investigationId } });
+    await runtime.writes.audited(write, 200, { detail: { investigationId } });
     return replayed;
   });
 
@@ -101,7 +101,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       async (request, reply) => {
         const { id } = parseInput(idParams, request.params, 'params');
         const { reason } = parseInput(decisionBody, request.body ?? {});
-        const response = await runtime.ingest.write(async (scope) => {
+        const response = await runtime.writes.write(async (scope) => {
           const recommendation = await decideRecommendation(scope, id, {
             status,
             principal: request.principal.name,

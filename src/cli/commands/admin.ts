@@ -160,7 +160,7 @@ export function registerAdmin(program: Command): void {
     .action(async (options: { file: string }, command: Command) => {
       const input = validate(ruleInputSchema, readStructured(options.file), options.file);
       await withRuntime(command, async (runtime) => {
-        const rule = await runtime.ingest.writer.run((scope) => scope.rules.create(input));
+        const rule = await runtime.writes.run((scope) => scope.rules.create(input));
         if (globalOptions(command).json) printJson(rule);
         else process.stdout.write(`created rule ${rule.name} (${rule.id}) version ${rule.version}\n`);
       });
@@ -172,7 +172,7 @@ export function registerAdmin(program: Command): void {
     .action(async (name: string, options: { file: string }, command: Command) => {
       const input = validate(ruleInputSchema, readStructured(options.file), options.file);
       await withRuntime(command, async (runtime) => {
-        const rule = await runtime.ingest.writer.run((scope) => scope.rules.update(name, input));
+        const rule = await runtime.writes.run((scope) => scope.rules.update(name, input));
         if (globalOptions(command).json) printJson(rule);
         else process.stdout.write(`updated rule ${rule.name} to version ${rule.version}\n`);
       });
@@ -186,7 +186,7 @@ export function registerAdmin(program: Command): void {
       .argument('<name>')
       .action(async (name: string, _options: unknown, command: Command) => {
         await withRuntime(command, async (runtime) => {
-          const rule = await runtime.ingest.writer.run(async (scope) => {
+          const rule = await runtime.writes.run(async (scope) => {
             const current = await scope.rules.get(name);
             if (!current) throw new OpxError('not_found', `no rule ${name}`);
             const {
@@ -210,7 +210,7 @@ export function registerAdmin(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const rule = await runtime.ingest.writer.run((scope) => scope.rules.remove(name));
+        const rule = await runtime.writes.run((scope) => scope.rules.remove(name));
         process.stdout.write(`deleted rule ${rule.name}\n`);
       });
     });
@@ -251,7 +251,7 @@ export function registerAdmin(program: Command): void {
           parsed.error.path ? { path: parsed.error.path } : {},
         );
       await withRuntime(command, async (runtime) => {
-        const result = await runtime.ingest.writer.run((scope) => scope.services.upsertMany(parsed.services));
+        const result = await runtime.writes.run((scope) => scope.services.upsertMany(parsed.services));
         if (globalOptions(command).json) return printJson({ ...result, skipped: parsed.skipped });
         process.stdout.write(
           `imported ${parsed.services.length} services (${result.created.length} new, ${result.updated.length} updated)\n`,
@@ -314,9 +314,7 @@ export function registerAdmin(program: Command): void {
         'options',
       );
       await withRuntime(command, async (runtime) => {
-        const { change } = await runtime.ingest.writer.run((scope) =>
-          runtime.ingest.recordChange(scope, input),
-        );
+        const { change } = await runtime.writes.run((scope) => runtime.ingest.recordChange(scope, input));
         if (globalOptions(command).json) printJson(change);
         else process.stdout.write(`recorded ${change.id}\n`);
       });
@@ -332,7 +330,7 @@ export function registerAdmin(program: Command): void {
     .action(async (options: { name: string; scope: string[] }, command: Command) => {
       const scopes = parseScopes(options.scope);
       await withRuntime(command, async (runtime) => {
-        const { token, record } = await runtime.ingest.writer.run((scope) =>
+        const { token, record } = await runtime.writes.run((scope) =>
           createToken(scope, options.name, scopes),
         );
         if (globalOptions(command).json) return printJson({ token, ...record });
@@ -362,7 +360,7 @@ export function registerAdmin(program: Command): void {
     .argument('<id-or-name>')
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const count = await runtime.ingest.writer.run((scope) => scope.tokens.revoke(id));
+        const count = await runtime.writes.run((scope) => scope.tokens.revoke(id));
         if (count === 0) throw new OpxError('not_found', `no active token ${id}`);
         process.stdout.write(`revoked ${count} token(s); running servers stop accepting it within 30 s\n`);
       });
@@ -433,7 +431,7 @@ export function registerAdmin(program: Command): void {
           throw new OpxError('invalid_request', '--starts-at and --ends-at take ISO-8601 times');
         if (endsAt <= startsAt) throw new OpxError('invalid_request', '--ends-at must be after --starts-at');
         await withRuntime(command, async (runtime) => {
-          const silence = await runtime.ingest.writer.run((scope) =>
+          const silence = await runtime.writes.run((scope) =>
             scope.silences.create({
               kind: input.kind,
               matchers: input.matchers,
@@ -456,7 +454,7 @@ export function registerAdmin(program: Command): void {
     .argument('<id>')
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const expired = await runtime.ingest.writer.run((scope) => scope.silences.expire(id));
+        const expired = await runtime.writes.run((scope) => scope.silences.expire(id));
         if (!expired) throw new OpxError('not_found', `no active silence ${id}`);
         process.stdout.write(`expired ${id}\n`);
       });
@@ -486,7 +484,7 @@ export function registerAdmin(program: Command): void {
     .description('record that you confirmed the subscription')
     .action(async (topicArn: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const updated = await runtime.ingest.writer.run((scope) => scope.sns.markConfirmed(topicArn));
+        const updated = await runtime.writes.run((scope) => scope.sns.markConfirmed(topicArn));
         if (!updated) throw new OpxError('not_found', `no subscription request for ${topicArn}`);
         process.stdout.write(`marked ${topicArn} confirmed\n`);
       });

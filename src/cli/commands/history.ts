@@ -13,9 +13,7 @@ export function registerHistory(program: Command): void {
     .action(async (dir: string, _options: unknown, command: Command) => {
       const history = readHistoryDirectory(dir);
       await withRuntime(command, async (runtime) => {
-        const report = await runtime.ingest.writer.run((scope) =>
-          importHistory(scope, history, cliPrincipal()),
-        );
+        const report = await runtime.writes.run((scope) => importHistory(scope, history, cliPrincipal()));
         if (globalOptions(command).json) return printJson(report);
         process.stdout.write(
           `incidents: ${report.incidents.created} imported, ${report.incidents.existing} already there; ` +

@@ -174,7 +174,7 @@ export function registerIncidents(program: Command): void {
       .description(move.description)
       .action(async (id: string, options: { reason?: string }, command: Command) => {
         await withRuntime(command, async (runtime) => {
-          const { incident } = await runtime.ingest.writer.run((scope) =>
+          const { incident } = await runtime.writes.run((scope) =>
             transitionIncident(scope, id, move.to, {
               principal: cliPrincipal(),
               at: Date.now(),
@@ -201,7 +201,7 @@ export function registerIncidents(program: Command): void {
         command: Command,
       ) => {
         await withRuntime(command, async (runtime) => {
-          const { incident } = await runtime.ingest.writer.run((scope) =>
+          const { incident } = await runtime.writes.run((scope) =>
             transitionIncident(scope, id, 'RESOLVED', {
               principal: cliPrincipal(),
               at: Date.now(),
@@ -224,7 +224,7 @@ export function registerIncidents(program: Command): void {
       const [level] = listOf(severity, INCIDENT_SEVERITIES, 'severity') ?? [];
       if (!level) throw new OpxError('invalid_request', `give a severity: ${INCIDENT_SEVERITIES.join(', ')}`);
       await withRuntime(command, async (runtime) => {
-        const incident = await runtime.ingest.writer.run((scope) =>
+        const incident = await runtime.writes.run((scope) =>
           changeSeverity(scope, id, level, {
             principal: cliPrincipal(),
             at: Date.now(),
@@ -244,7 +244,7 @@ export function registerIncidents(program: Command): void {
     .description('merge one incident into another: its signals move, it closes with a pointer')
     .action(async (id: string, options: { into: string; reason?: string }, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const result = await runtime.ingest.writer.run(async (scope) => {
+        const result = await runtime.writes.run(async (scope) => {
           const merged = await mergeIncidents(scope, id, options.into, {
             principal: cliPrincipal(),
             reason: options.reason,
@@ -280,7 +280,7 @@ export function registerIncidents(program: Command): void {
             path: 'signals',
           });
         await withRuntime(command, async (runtime) => {
-          const result = await runtime.ingest.writer.run(async (scope) => {
+          const result = await runtime.writes.run(async (scope) => {
             const split = await splitIncident(scope, id, signalIds, {
               principal: cliPrincipal(),
               reason: options.reason,
@@ -314,7 +314,7 @@ export function registerIncidents(program: Command): void {
       const text = words.join(' ').trim();
       if (!text) throw new OpxError('invalid_request', 'the note is empty');
       await withRuntime(command, async (runtime) => {
-        const event = await runtime.ingest.writer.run((scope) => addNote(scope, id, text, cliPrincipal()));
+        const event = await runtime.writes.run((scope) => addNote(scope, id, text, cliPrincipal()));
         if (globalOptions(command).json) printJson(event);
         else process.stdout.write(`note #${event.seq} added to ${id}\n`);
       });
@@ -327,9 +327,7 @@ export function registerIncidents(program: Command): void {
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
         const options = await runtime.evidenceOptions(cliPrincipal());
-        const { bundle, graph } = await runtime.ingest.writer.run((scope) =>
-          freezeEvidence(scope, id, options),
-        );
+        const { bundle, graph } = await runtime.writes.run((scope) => freezeEvidence(scope, id, options));
         if (globalOptions(command).json) return printJson({ bundle, graph });
         printFields([
           ['bundle', bundle.id],

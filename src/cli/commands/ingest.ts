@@ -46,7 +46,7 @@ export function registerIngest(program: Command): void {
         );
       await withRuntime(command, async (runtime) => {
         const principal = cliPrincipal();
-        const result = await runtime.ingest.writer.run(async (scope) => {
+        const result = await runtime.writes.run(async (scope) => {
           const ingested = await runtime.ingest.ingestInScope(scope, parsed.signals, principal, now);
           const changes = await runtime.ingest.recordChanges(scope, parsed.changes, now);
           await runtime.ingest.recordConfirmations(scope, parsed.confirmations);

@@ -160,7 +160,7 @@ export function registerInvestigate(program: Command): void {
       )
       .action(async (id: string, options: { reason: string }, command: Command) => {
         await withRuntime(command, async (runtime) => {
-          const recommendation = await runtime.ingest.writer.run((scope) =>
+          const recommendation = await runtime.writes.run((scope) =>
             decideRecommendation(scope, id, { status, principal: cliPrincipal(), reason: options.reason }),
           );
           if (globalOptions(command).json) return printJson(recommendation);

@@ -60,7 +60,7 @@ export function registerJobs(program: Command): void {
     .description('queue a dead job again with fresh attempts')
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
-        const redriven = await runtime.ingest.writer.run((scope) => scope.jobs.redrive(id));
+        const redriven = await runtime.writes.run((scope) => scope.jobs.redrive(id));
         if (!redriven) throw new OpxError('not_found', `no dead job ${id}; \`opx jobs dead\` lists them`);
         process.stdout.write(`${id} queued again\n`);
       });

@@ -15,7 +15,7 @@ export function registerKnowledge(program: Command): void {
       const { prepared, skipped } = readKnowledgeDirectory(dir);
       await withRuntime(command, async (runtime) => {
         let done = 0;
-        const report = await runtime.ingest.writer.run((scope) =>
+        const report = await runtime.writes.run((scope) =>
           importKnowledge(scope, prepared, (path, outcome) => {
             done += 1;
             if (!json && outcome !== 'unchanged')

@@ -52,7 +52,7 @@ export function registerServe(program: Command): void {
         const purge = async () => {
           const cutoff = Date.now() - config.idempotencyRetentionHours * 3_600_000;
           try {
-            await runtime.ingest.writer.run((scope) => scope.idempotency.purgeOlderThan(cutoff));
+            await runtime.writes.run((scope) => scope.idempotency.purgeOlderThan(cutoff));
           } catch (error) {
             app.log.warn({ err: error }, 'idempotency purge failed; will retry next hour');
           }

@@ -55,12 +55,12 @@ export async function seedStore(
   );
   const knowledge = readKnowledgeDirectory(path.join(EXAMPLES, 'kb'));
   await stage(`Importing ${knowledge.prepared.length} runbooks and postmortems`, () =>
-    runtime.ingest.writer.run((scope) => importKnowledge(scope, knowledge.prepared)),
+    runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared)),
   );
   const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
   await stage(
     `Loading ${history.incidents.length} past incidents and ${history.changes.length} changes`,
-    () => runtime.ingest.writer.run((scope) => importHistory(scope, history, 'demo')),
+    () => runtime.writes.run((scope) => importHistory(scope, history, 'demo')),
   );
   const now = Date.now();
   const suspect = target.dependsOn[0] ?? target.name;

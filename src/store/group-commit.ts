@@ -1,5 +1,5 @@
 import { OpxError } from '../domain/errors.js';
-import { type Store, type StoreScope, storeFault } from '../store/index.js';
+import { type Store, type StoreScope, storeFault } from './index.js';
 
 interface Pending {
   work: (scope: StoreScope) => Promise<unknown>;

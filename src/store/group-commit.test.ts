@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OpxError } from '../domain/errors.js';
-import type { Store, StoreScope } from '../store/index.js';
-import { GroupCommitWriter } from './writer.js';
+import { GroupCommitWriter } from './group-commit.js';
+import type { Store, StoreScope } from './index.js';
 
 const driverError = (code: string) => Object.assign(new Error(`driver says ${code}`), { code });
 
