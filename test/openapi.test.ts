@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod';
 import { registeredRoutes } from '../bench/support/fuzz.js';
 import { API_ROUTES, openApiText } from '../src/api/openapi.js';
-import type { signalsQuery } from '../src/api/routes/admin.js';
 import type { listQuery } from '../src/api/routes/incidents.js';
 import type { tracesQuery } from '../src/api/routes/investigations.js';
 import type { searchQuery } from '../src/api/routes/knowledge.js';
+import type { signalsQuery } from '../src/api/routes/signals.js';
 import { errorBodySchema } from '../src/api/schemas.js';
 import {
   type IncidentListQuery,

@@ -1,10 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { IdempotencyRequest, WriteRequest } from '../audit/writes.js';
 import type { SourceName } from '../auth/sources.js';
 import type { Principal } from '../auth/tokens.js';
 import { formatPath, OpxError } from '../domain/errors.js';
 import type { Scope } from '../store/index.js';
+
+/** The `:id` of a route that names a record by its id. */
+export const idParams = z.object({ id: z.string().min(1).max(100) });
+/** The `:id` of a route that names a record by its name (a rule, a service, a token). */
+export const nameParams = z.object({ id: z.string().min(1).max(200) });
 
 declare module 'fastify' {
   interface FastifyRequest {

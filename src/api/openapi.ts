@@ -26,19 +26,16 @@ import {
 import { ruleInputSchema, silenceInputSchema } from '../domain/rule.js';
 import { signalInputSchema } from '../domain/signal.js';
 import type { Scope } from '../store/index.js';
-import { auditQuery, changesQuery, dryRunBody, nameParams, signalsQuery, tokenBody } from './routes/admin.js';
+import { idParams, nameParams } from './http.js';
+import { auditQuery, dryRunBody, tokenBody } from './routes/admin.js';
 import { alarmsQuery, tokensQuery } from './routes/analytics.js';
-import { idParams as consoleIdParams } from './routes/console.js';
+import { changesQuery } from './routes/catalog.js';
 import { checkBody } from './routes/guardrails.js';
-import { idParams, listQuery, severityBody } from './routes/incidents.js';
+import { listQuery, severityBody } from './routes/incidents.js';
 import { servicesBody } from './routes/ingest.js';
-import {
-  decisionBody,
-  idParams as investigationIdParams,
-  replayBody,
-  tracesQuery,
-} from './routes/investigations.js';
+import { decisionBody, replayBody, tracesQuery } from './routes/investigations.js';
 import { searchQuery } from './routes/knowledge.js';
+import { signalsQuery } from './routes/signals.js';
 import {
   chainVerificationSchema,
   changeRecordedSchema,
@@ -368,7 +365,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'read',
     tag: 'safety',
     summary: "The incident's guardrail violations and failed output validations",
-    params: consoleIdParams,
+    params: idParams,
     responses: { 200: described('violations (hashes, never values) and validation failures') },
   },
   {
@@ -392,7 +389,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'respond',
     tag: 'investigations',
     summary: 'Investigate now: freeze evidence and run the six agents',
-    params: investigationIdParams,
+    params: idParams,
     responses: { 201: json(investigationRunSchema, 'the completed investigation') },
   },
   {
@@ -401,7 +398,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'read',
     tag: 'investigations',
     summary: "The incident's investigations, newest first",
-    params: investigationIdParams,
+    params: idParams,
     responses: { 200: json(investigationListSchema, 'its investigations with their findings') },
   },
   {
@@ -410,7 +407,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'respond',
     tag: 'investigations',
     summary: 'Re-run a completed investigation on its frozen bundle and compare',
-    params: investigationIdParams,
+    params: idParams,
     body: { 'application/json': replayBody },
     responses: { 200: json(replayResultSchema, 'whether the output is identical, and where not') },
   },
@@ -420,7 +417,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'read',
     tag: 'investigations',
     summary: "The incident's recommendations",
-    params: investigationIdParams,
+    params: idParams,
     responses: { 200: json(recommendationListSchema, 'newest investigation first, by rank') },
   },
   ...(['approve', 'reject'] as const).map(
@@ -430,7 +427,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       scope: 'respond',
       tag: 'investigations',
       summary: `${verb === 'approve' ? 'Approve' : 'Reject'} a recommendation (OPX executes nothing)`,
-      params: investigationIdParams,
+      params: idParams,
       body: { 'application/json': decisionBody },
       responses: { 200: json(decisionResponseSchema, 'the recommendation with its decision') },
     }),
@@ -450,7 +447,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'read',
     tag: 'safety',
     summary: 'One language-model call',
-    params: investigationIdParams,
+    params: idParams,
     responses: { 200: json(traceSchema, 'the call') },
   },
   {

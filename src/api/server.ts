@@ -15,12 +15,14 @@ import { errorBody } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAnalyticsRoutes } from './routes/analytics.js';
+import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerGuardrailRoutes } from './routes/guardrails.js';
 import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
 import { registerInvestigationRoutes } from './routes/investigations.js';
 import { registerKnowledgeRoutes } from './routes/knowledge.js';
+import { registerSignalRoutes } from './routes/signals.js';
 
 export interface ServerOptions {
   /** Log requests (one line each); off keeps the ingest hot path lean. */
@@ -256,6 +258,8 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
 
   registerIngestRoutes(app, runtime);
   registerIncidentRoutes(app, runtime);
+  registerSignalRoutes(app, runtime);
+  registerCatalogRoutes(app, runtime);
   registerAdminRoutes(app, runtime, verifier);
   registerKnowledgeRoutes(app, runtime);
   registerInvestigationRoutes(app, runtime);

@@ -5,12 +5,9 @@ import { dryRunRules, ruleSetSchema } from '../../detect/dry-run.js';
 import { parseTimestamp, timestampSchema, toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
-import { signalStatusSchema } from '../../domain/signal.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput, sendWrite, writeOf } from '../http.js';
-import type { SignalDetail, SignalList } from '../schemas.js';
+import { nameParams, parseInput, sendWrite, writeOf } from '../http.js';
 
-export const nameParams = z.object({ id: z.string().min(1).max(200) });
 export const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   since: timestampSchema.optional(),
@@ -28,15 +25,6 @@ export const dryRunBody = z.strictObject({
 export const tokenBody = z.strictObject({
   name: z.string().min(1).max(100),
   scopes: z.array(z.string()).min(1).max(4),
-});
-export const changesQuery = z.strictObject({
-  service: z.string().min(1).max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
-export const signalsQuery = z.strictObject({
-  service: z.string().min(1).max(200).optional(),
-  status: signalStatusSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
 export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, verifier: TokenVerifier): void {
@@ -185,37 +173,4 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
 
   app.get('/v1/ingest/cloudwatch/subscriptions', admin, async () => ({ items: await store.sns.list() }));
-
-  // Read side of the catalog and raw signals.
-  app.get('/v1/services', read, async () => ({ items: await store.services.list() }));
-  app.get('/v1/services/:id', read, async (request) => {
-    const { id } = parseInput(nameParams, request.params, 'params');
-    const service = await store.services.get(id);
-    if (!service) throw new OpxError('not_found', `no service ${id}`, { path: 'name' });
-    return service;
-  });
-  app.get('/v1/changes', read, async (request) => {
-    const query = parseInput(changesQuery, request.query, 'query');
-    const items = await store.changes.list({
-      ...(query.service ? { services: [query.service] } : {}),
-      limit: query.limit,
-    });
-    return {
-      items: items.map((change) => ({
-        ...change,
-        startedAt: toIso(change.startedAt),
-        finishedAt: toIso(change.finishedAt),
-      })),
-    };
-  });
-  app.get('/v1/signals', read, async (request): Promise<SignalList> => {
-    const query = parseInput(signalsQuery, request.query, 'query');
-    return { items: await store.signals.list(query) };
-  });
-  app.get('/v1/signals/:id', read, async (request): Promise<SignalDetail> => {
-    const { id } = parseInput(nameParams, request.params, 'params');
-    const signal = await store.signals.get(id);
-    if (!signal) throw new OpxError('not_found', `no signal ${id}`, { path: 'id' });
-    return { signal, detections: await store.detections.forSignal(id) };
-  });
 }

@@ -3,12 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput } from '../http.js';
+import { idParams, parseInput } from '../http.js';
 import { presentIncident } from './incidents.js';
 
 /** web/dist, from src/api/routes (tsx, tests) and dist/api/routes (compiled) alike: both are three levels down. */
@@ -27,8 +26,6 @@ const STREAM_HEARTBEAT_MS = 15_000;
  * live. Older incidents still change through the API; the console sees that on its next load.
  */
 const STREAM_WATCHED = 200;
-
-export const idParams = z.object({ id: z.string().min(1).max(100) });
 
 interface Subscriber {
   send(event: string, data: unknown): void;

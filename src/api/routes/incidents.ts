@@ -24,7 +24,7 @@ import {
 import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import { freezeEvidence } from '../../investigate/bundle.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput, sendWrite, writeOf } from '../http.js';
+import { idParams, parseInput, sendWrite, writeOf } from '../http.js';
 import type {
   ChainVerificationView,
   Evidence,
@@ -88,8 +88,6 @@ function decodeCursor(cursor: string): { detectedAt: number; id: string } {
     );
   return { detectedAt: Number(match[1]), id: match[2]! };
 }
-
-export const idParams = z.object({ id: z.string().min(1).max(100) });
 
 export const severityBody = z.strictObject({
   severity: incidentSeveritySchema,

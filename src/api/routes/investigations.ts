@@ -6,7 +6,7 @@ import { requireIncident } from '../../incidents/service.js';
 import { replayInvestigation } from '../../investigate/replay.js';
 import { investigateIncident } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput, sendWrite, writeOf } from '../http.js';
+import { idParams, parseInput, sendWrite, writeOf } from '../http.js';
 import type {
   DecisionResponse,
   InvestigationList,
@@ -17,7 +17,6 @@ import type {
   TraceView,
 } from '../schemas.js';
 
-export const idParams = z.object({ id: z.string().min(1).max(100) });
 export const replayBody = z.strictObject({ investigationId: z.string().min(1).max(100).optional() });
 export const tracesQuery = z.strictObject({
   incidentId: z.string().min(1).max(100).optional(),
