@@ -13,6 +13,9 @@ import {
   WINDOW_STEPS,
 } from '../src/investigate/agents/signal-intelligence.js';
 import { investigateIncident } from '../src/investigate/service.js';
+import { openRuntime, type Runtime } from '../src/runtime.js';
+import { parseFlags, readArgs, UsageError } from './support/cli.js';
+import { REPO_ROOT } from './support/opx.js';
 import {
   caseSignals,
   listScenarios,
@@ -25,10 +28,7 @@ import {
   serviceNames,
   type Target,
   toServices,
-} from '../src/petshop/import.js';
-import { openRuntime, type Runtime } from '../src/runtime.js';
-import { parseFlags, readArgs, UsageError } from './support/cli.js';
-import { REPO_ROOT } from './support/opx.js';
+} from './support/petshop-import.js';
 
 const USAGE = `usage: npm run bench -- petshop [flags]
 

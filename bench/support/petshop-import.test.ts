@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceInputSchema } from '../domain/service.js';
-import { signalInputSchema } from '../domain/signal.js';
+import { serviceInputSchema } from '../../src/domain/service.js';
+import { signalInputSchema } from '../../src/domain/signal.js';
 import {
   caseSignals,
   listScenarios,
@@ -16,7 +16,7 @@ import {
   readScenario,
   serviceNames,
   toServices,
-} from './import.js';
+} from './petshop-import.js';
 
 // A three-node application in the dataset's layout: web calls "search svc", which calls db/main.
 const NODES = ['web', 'search svc', 'db/main'];

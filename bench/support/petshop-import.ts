@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { NormalizedRuleInput } from '../domain/rule.js';
-import { ruleInputSchema } from '../domain/rule.js';
-import { type NormalizedServiceInput, serviceInputSchema } from '../domain/service.js';
-import { type SignalDraft, signalInputSchema } from '../domain/signal.js';
+import type { NormalizedRuleInput } from '../../src/domain/rule.js';
+import { ruleInputSchema } from '../../src/domain/rule.js';
+import { type NormalizedServiceInput, serviceInputSchema } from '../../src/domain/service.js';
+import { type SignalDraft, signalInputSchema } from '../../src/domain/signal.js';
 
 /**
  * Reads the PetShop root-cause dataset (Hardt et al., 2023) in its original layout and turns it into
