@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { sql } from 'kysely';
-import { openStore } from '../src/store/index.js';
+import { openStore } from '../src/store/store.js';
 import { alertmanagerVersion, findAlertmanager, startAlertmanager } from './support/alertmanager.js';
 import { AlertGenerator, BATCH_MIX, SERVICES, SignalModel } from './support/alerts.js';
 import { integerFlag, parseFlags, UsageError } from './support/cli.js';

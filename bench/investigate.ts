@@ -18,7 +18,7 @@ import { analyzeSignals } from '../src/investigate/agents/signal-intelligence.js
 import { investigateIncident } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { openStore } from '../src/store/index.js';
+import { openStore } from '../src/store/store.js';
 import { seededRandom } from './support/alerts.js';
 import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT, staleBuildWarning, startOpx } from './support/opx.js';

@@ -9,7 +9,7 @@ import { AlertNameCache, type FreezeOptions } from './investigate/bundle.js';
 import type { Checkpointer } from './investigate/checkpointer.js';
 import { KnowledgeService } from './knowledge/search.js';
 import { loadCipher } from './store/crypto.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, type Store } from './store/store.js';
 
 /** What every edge (API, CLI, worker) works with: one store, one write path, one ingest service, one config. */
 export interface Runtime {

@@ -5,7 +5,7 @@ import {
   type RunningAlertmanager,
   startAlertmanager,
 } from '../bench/support/alertmanager.js';
-import { alertFingerprint } from '../src/ingest/adapters/index.js';
+import { alertFingerprint } from '../src/ingest/adapters/prometheus.js';
 import { type TestServer, testServer } from './support.js';
 
 const BINARY = findAlertmanager();

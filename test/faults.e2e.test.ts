@@ -11,7 +11,7 @@ import { configSchema } from '../src/config/index.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
 import { investigateIncident } from '../src/investigate/service.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { openStore } from '../src/store/index.js';
+import { openStore } from '../src/store/store.js';
 import {
   BACKENDS,
   exited,

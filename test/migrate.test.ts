@@ -16,7 +16,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RULES } from '../src/detect/rules.js';
 import { migrateAndSeed } from '../src/runtime.js';
-import { openStore, type Store } from '../src/store/index.js';
 import {
   MIGRATION_LOCK_TABLE,
   MIGRATION_NAMES,
@@ -27,6 +26,7 @@ import {
   migrationStatements,
   planMigrations,
 } from '../src/store/migrations.js';
+import { openStore, type Store } from '../src/store/store.js';
 import { BACKENDS, dropSchema, freshPostgresDatabase, POSTGRES_URL, REPO_ROOT } from './support.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConformance } from '../src/store/conformance/index.js';
-import { MIGRATIONS, openStore, type Store } from '../src/store/index.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import { openStore, type Store } from '../src/store/store.js';
 import { dropSchema, POSTGRES_URL } from './support.js';
 
 async function expectEveryMigrationApplied(store: Store): Promise<void> {

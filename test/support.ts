@@ -10,7 +10,7 @@ import { buildServer } from '../src/api/server.js';
 import { createToken } from '../src/auth/tokens.js';
 import { type Config, configSchema } from '../src/config/index.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import type { Scope } from '../src/store/index.js';
+import type { Scope } from '../src/store/repositories/access.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../../src/config/index.js';
 import type { Runtime } from '../../src/runtime.js';
-import type { Scope } from '../../src/store/index.js';
+import type { Scope } from '../../src/store/repositories/access.js';
 import { FIXTURES, REPO_ROOT, type TestServer, testServer } from '../../test/support.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';

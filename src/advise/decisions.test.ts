@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../incidents/service.js';
-import type { Store } from '../store/index.js';
 import { storeWithIncident } from '../store/memory.test-support.js';
+import type { Store } from '../store/store.js';
 import { decideRecommendation } from './decisions.js';
 
 describe('decideRecommendation', () => {

@@ -1,7 +1,7 @@
 import { OpxError } from '../domain/errors.js';
 import { appendIncidentEvents } from '../incidents/service.js';
-import type { StoreScope } from '../store/index.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
+import type { StoreScope } from '../store/store.js';
 
 /**
  * Advice and decisions: OPX is advisory, so a recommendation only changes state when a human approves

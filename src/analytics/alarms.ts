@@ -9,8 +9,8 @@
 
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config/index.js';
-import type { Store } from '../store/index.js';
 import type { AlarmRow, AlarmState } from '../store/repositories/analytics.js';
+import type { Store } from '../store/store.js';
 
 export const ALARM_NAMES = [
   'Guardrails-HighContentViolationRate',

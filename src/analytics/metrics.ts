@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
-import type { Store } from '../store/index.js';
 import type { MetricsSnapshot } from '../store/repositories/analytics.js';
+import type { Store } from '../store/store.js';
 import { processRegistry } from '../telemetry/metrics.js';
 import { ALARM_NAMES, budgetStatus } from './alarms.js';
 

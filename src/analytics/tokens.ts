@@ -3,8 +3,8 @@
  * investigation, with the month's spend against the budget. Everything is summed from llm_traces.
  */
 
-import type { Store } from '../store/index.js';
 import type { UsageRow } from '../store/repositories/analytics.js';
+import type { Store } from '../store/store.js';
 import { type BudgetStatus, budgetStatus } from './alarms.js';
 
 const DAY_MS = 86_400_000;

@@ -4,7 +4,7 @@ import type { IdempotencyRequest, WriteRequest } from '../audit/writes.js';
 import type { SourceName } from '../auth/sources.js';
 import type { Principal } from '../auth/tokens.js';
 import { formatPath, OpxError } from '../domain/errors.js';
-import type { Scope } from '../store/index.js';
+import type { Scope } from '../store/repositories/access.js';
 
 /** The `:id` of a route that names a record by its id. */
 export const idParams = z.object({ id: z.string().min(1).max(100) });

@@ -25,7 +25,7 @@ import {
 } from '../domain/incident.js';
 import { ruleInputSchema, silenceInputSchema } from '../domain/rule.js';
 import { signalInputSchema } from '../domain/signal.js';
-import type { Scope } from '../store/index.js';
+import type { Scope } from '../store/repositories/access.js';
 import { idParams, nameParams } from './http.js';
 import { auditQuery, dryRunBody, tokenBody } from './routes/admin.js';
 import { alarmsQuery, tokensQuery } from './routes/analytics.js';

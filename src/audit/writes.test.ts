@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OpxError } from '../domain/errors.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/store.js';
 import { AuditedWrites, type WriteRequest } from './writes.js';
 
 let store: Store;

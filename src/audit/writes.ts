@@ -1,6 +1,6 @@
 import { OpxError } from '../domain/errors.js';
 import { GroupCommitWriter } from '../store/group-commit.js';
-import type { Store, StoreScope } from '../store/index.js';
+import type { Store, StoreScope } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 
 export interface IdempotencyRequest {

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { OpxError } from '../domain/errors.js';
-import { type ApiToken, SCOPES, type Scope, type Store, type StoreScope } from '../store/index.js';
+import { type ApiToken, SCOPES, type Scope } from '../store/repositories/access.js';
+import type { Store, StoreScope } from '../store/store.js';
 import { sha256 } from '../util/hash.js';
 
 export interface Principal {

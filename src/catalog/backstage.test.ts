@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { serviceInputSchema } from '../domain/index.js';
+import { serviceInputSchema } from '../domain/service.js';
 import { entityRefName, parseBackstageCatalog } from './backstage.js';
 
 const catalog = `

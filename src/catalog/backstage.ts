@@ -1,5 +1,5 @@
 import { parseAllDocuments } from 'yaml';
-import { formatPath, type NormalizedServiceInput, serviceInputSchema } from '../domain/index.js';
+import { formatPath } from '../domain/errors.js';
 import {
   cleanLinks,
   clip,
@@ -17,6 +17,7 @@ import {
   readString,
   toPayloadError,
 } from '../domain/payload.js';
+import { type NormalizedServiceInput, serviceInputSchema } from '../domain/service.js';
 
 export const TIER_ANNOTATION = 'opx.dev/tier';
 export const CUSTOMER_FACING_ANNOTATION = 'opx.dev/customer-facing';

@@ -1,11 +1,11 @@
-import type { Severity } from '../domain/common.js';
+import type { IncidentSeverity, Severity } from '../domain/common.js';
 import { newId } from '../domain/common.js';
-import type { Attachment, IncidentBatch } from '../incidents/batch.js';
-import type { StoreScope } from '../store/index.js';
+import type { JoinReason } from '../domain/incident.js';
 import type { CandidateRow, DetectionRow } from '../store/repositories/detections.js';
 import type { SignalRow } from '../store/repositories/signals.js';
+import type { StoreScope } from '../store/store.js';
 import { type CompiledRuleSet, groupKey, groupValues, renderTitle } from './rules.js';
-import { type DependencyGraph, neighbourhood } from './topology.js';
+import { type DependencyGraph, type GraphPath, neighbourhood } from './topology.js';
 
 export interface CorrelationContext {
   now: number;
@@ -35,6 +35,54 @@ export function asMatchable(row: SignalRow) {
   };
 }
 
+/** A signal joining an incident: what it contributes and why it is there. */
+export interface Attachment {
+  service: string;
+  at: number;
+  severity: Severity;
+  title: string;
+  reason: JoinReason;
+}
+
+/** An incident correlation opens. */
+export interface NewIncident {
+  title: string;
+  severity: IncidentSeverity;
+  correlationKey: string;
+  environment: string | null;
+  rule: { id: string; name: string };
+  startedAt: number;
+}
+
+/**
+ * The incidents of one batch, as correlation sees them: it loads and asks, then decides what opens,
+ * what joins where and what escalates. src/incidents/batch.ts (IncidentBatch) keeps these decisions and
+ * writes them, so correlation never depends on how an incident is stored.
+ */
+export interface IncidentTarget {
+  /** Loads incidents by id (locked on PostgreSQL), skipping those already loaded. */
+  load(ids: readonly string[]): Promise<void>;
+  /** Learns which correlation keys have an active incident, loading those incidents. */
+  loadActive(keys: readonly string[]): Promise<void>;
+  /** Loads the active incidents of an environment that hold any of `services` and are still in window. */
+  loadNear(environment: string, services: readonly string[], since: number): Promise<void>;
+  /** The active incident for a correlation key, if any. */
+  activeFor(key: string): string | undefined;
+  /** The loaded incident a signal on `service` joins by topology, with the path that connects them. */
+  topologyTarget(
+    service: string,
+    environment: string,
+    at: number,
+  ): { id: string; path: GraphPath } | undefined;
+  /** Re-opens the incident that most recently resolved for this key, if within the grace window. */
+  reopen(key: string): Promise<string | undefined>;
+  /** Opens an incident; returns its id. */
+  create(spec: NewIncident): string;
+  /** Raises an incident's severity to at least `severity`. */
+  escalate(id: string, severity: IncidentSeverity, ruleName: string): void;
+  /** Links a signal to an incident. */
+  join(id: string, signalId: string, attachment: Attachment): void;
+}
 /**
  * Correlates new firing signals into incidents, inside the caller's transaction. First the topology
  * rule: a signal joins an open incident of its environment when its service is near the incident's
@@ -47,7 +95,7 @@ export async function correlate(
   scope: StoreScope,
   signals: readonly SignalRow[],
   context: CorrelationContext,
-  incidents: IncidentBatch,
+  incidents: IncidentTarget,
 ): Promise<Map<string, string[]>> {
   const joined = new Map<string, string[]>();
   if (signals.length === 0) return joined;
@@ -250,13 +298,13 @@ export async function correlate(
 
 /**
  * The topology rule's pass: each matching signal, oldest first, joins the open incident nearest to
- * its service (src/incidents/batch.ts topologyTarget). A critical signal that joins this way still
+ * its service (IncidentTarget.topologyTarget, src/incidents/batch.ts). A critical signal that joins this way still
  * raises the incident's severity as the threshold rules that need only one signal would.
  */
 async function joinByTopology(
   signals: readonly SignalRow[],
   context: CorrelationContext,
-  incidents: IncidentBatch,
+  incidents: IncidentTarget,
   link: (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => void,
 ): Promise<Set<string>> {
   const consumed = new Set<string>();

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { formatPath, type Link, parseTimestamp } from './index.js';
+import { type Link, parseTimestamp } from './common.js';
+import { formatPath } from './errors.js';
 
 /**
  * Reading untrusted payloads (webhook bodies, catalog files): path-aware readers that return the

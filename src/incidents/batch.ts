@@ -1,3 +1,4 @@
+import type { Attachment, IncidentTarget, NewIncident } from '../detect/correlate.js';
 import { maxSeverity } from '../detect/rules.js';
 import {
   connection,
@@ -10,11 +11,12 @@ import {
   SIBLING_CHANGE_WINDOW_MS,
   siblingPath,
 } from '../detect/topology.js';
-import { type IncidentSeverity, newId, type Severity } from '../domain/common.js';
+import { type IncidentSeverity, newId } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
-import type { EventDraft, StoreScope } from '../store/index.js';
 import { chunk } from '../store/repositories/base.js';
+import type { EventDraft } from '../store/repositories/incidents.js';
 import { chainEvents, type IncidentRow, openIncidentRow } from '../store/repositories/incidents.js';
+import type { StoreScope } from '../store/store.js';
 import { planTransition } from './lifecycle.js';
 
 /** What the topology rule needs while a batch is correlated. */
@@ -33,15 +35,6 @@ export interface BatchContext {
   /** Move an incident to RESOLVED when its last firing signal resolves. */
   autoResolve: boolean;
   topology: TopologySettings | undefined;
-}
-
-/** A signal joining an incident: what it contributes and why it is there. */
-export interface Attachment {
-  service: string;
-  at: number;
-  severity: Severity;
-  title: string;
-  reason: JoinReason;
 }
 
 /** One incident's pending changes within a batch. `row` is the current state, edited in place. */
@@ -85,7 +78,7 @@ function siblingJoin(
  * escalation, re-opening, signal links with the reason for each, the origin as signals join, and
  * merges of incidents that prove to be one outage.
  */
-export class IncidentBatch {
+export class IncidentBatch implements IncidentTarget {
   readonly #scope: StoreScope;
   readonly #context: BatchContext;
   readonly #work = new Map<string, IncidentWork>();
@@ -310,14 +303,7 @@ export class IncidentBatch {
     return entry.row.id;
   }
 
-  create(spec: {
-    title: string;
-    severity: IncidentSeverity;
-    correlationKey: string;
-    environment: string | null;
-    rule: { id: string; name: string };
-    startedAt: number;
-  }): string {
+  create(spec: NewIncident): string {
     const { now, principal } = this.#context;
     const id = newId('incident', now);
     const row = openIncidentRow({

@@ -5,9 +5,14 @@ import { z } from 'zod';
 import { changeKindSchema, type NormalizedChangeInput } from '../domain/change.js';
 import { incidentSeveritySchema, newId, severitySchema, timestampSchema } from '../domain/common.js';
 import { formatPath, OpxError } from '../domain/errors.js';
-import { type EventDraft, GENESIS_HASH, type StoreScope } from '../store/index.js';
-import { chainEvents, type IncidentRow } from '../store/repositories/incidents.js';
+import {
+  chainEvents,
+  type EventDraft,
+  GENESIS_HASH,
+  type IncidentRow,
+} from '../store/repositories/incidents.js';
 import type { SignalRow } from '../store/repositories/signals.js';
+import type { StoreScope } from '../store/store.js';
 
 const historyChangeSchema = z.object({
   key: z.string().min(1).max(200),

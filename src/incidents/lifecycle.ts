@@ -1,7 +1,6 @@
 import { OpxError } from '../domain/errors.js';
 import { canTransition, type IncidentStatus } from '../domain/incident.js';
-import type { EventDraft } from '../store/index.js';
-import type { IncidentRow } from '../store/repositories/incidents.js';
+import type { EventDraft, IncidentRow } from '../store/repositories/incidents.js';
 
 export interface TransitionDetails {
   principal: string;

@@ -3,13 +3,14 @@ import { type IncidentSeverity, newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Incident, JoinReason } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
-import type { EventDraft, StoreScope } from '../store/index.js';
+import type { EventDraft } from '../store/repositories/incidents.js';
 import {
   chainEvents,
   type IncidentRow,
   incidentFromRow,
   openIncidentRow,
 } from '../store/repositories/incidents.js';
+import type { StoreScope } from '../store/store.js';
 
 export interface HandMove {
   principal: string;

@@ -1,8 +1,13 @@
 import type { IncidentSeverity } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Incident, IncidentEvent, IncidentStatus } from '../domain/incident.js';
-import { type EventDraft, eventHash, GENESIS_HASH, type StoreScope } from '../store/index.js';
-import { incidentFromRow } from '../store/repositories/incidents.js';
+import {
+  type EventDraft,
+  eventHash,
+  GENESIS_HASH,
+  incidentFromRow,
+} from '../store/repositories/incidents.js';
+import type { StoreScope } from '../store/store.js';
 import { planTransition, type TransitionDetails } from './lifecycle.js';
 
 export async function requireIncident(scope: StoreScope, id: string): Promise<Incident> {

@@ -8,8 +8,8 @@ import { INVESTIGATE_JOB } from '../domain/jobs.js';
 import type { Silence } from '../domain/rule.js';
 import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { IncidentBatch } from '../incidents/batch.js';
-import type { StoreScope } from '../store/index.js';
 import type { SignalRow } from '../store/repositories/signals.js';
+import type { StoreScope } from '../store/store.js';
 
 export interface IngestSettings {
   /** Move an incident to RESOLVED when its last firing signal resolves. */

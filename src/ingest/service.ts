@@ -3,7 +3,7 @@ import { type DependencyGraph, dependencyGraph } from '../detect/topology.js';
 import type { Change, NormalizedChangeInput } from '../domain/change.js';
 import type { SignalDraft } from '../domain/signal.js';
 import type { StorageRedactor, StoredRedaction } from '../guardrails/stored.js';
-import type { Store, StoreScope } from '../store/index.js';
+import type { Store, StoreScope } from '../store/store.js';
 import type { SubscriptionConfirmation } from './adapters/types.js';
 import {
   type CompiledSilence,

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { changeInputSchema } from '../domain/change.js';
 import { serviceInputSchema } from '../domain/service.js';
-import type { Store } from '../store/index.js';
 import { storeWithIncident } from '../store/memory.test-support.js';
+import type { Store } from '../store/store.js';
 import { buildEvidenceBundle, freezeEvidence } from './bundle.js';
 
 const MINUTE = 60_000;

@@ -5,7 +5,7 @@ import type { Incident } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
 import { appendIncidentEvents, requireIncident } from '../incidents/service.js';
 import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
-import type { StoreScope } from '../store/index.js';
+import type { StoreScope } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 
 /**

@@ -3,7 +3,8 @@ import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import SqliteDatabase from 'better-sqlite3';
 import type pg from 'pg';
-import { DEFAULT_LOCK_TIMEOUT_MS, type Store, survivePostgresDisconnects } from '../store/index.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, survivePostgresDisconnects } from '../store/connection.js';
+import type { Store } from '../store/store.js';
 import { encryptedPostgresSaver, encryptingSerde } from './encrypted-checkpoints.js';
 
 export interface Checkpointer {

@@ -5,7 +5,7 @@ import type { Finding, RecommendationDraft } from '../domain/finding.js';
 import { canTransition } from '../domain/incident.js';
 import { appendIncidentEvents, requireIncident, transitionIncident } from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
-import { storeFault } from '../store/index.js';
+import { storeFault } from '../store/faults.js';
 import type { Recommendation } from '../store/repositories/investigations.js';
 import { investigationDuration } from '../telemetry/metrics.js';
 import { inSpan } from '../telemetry/tracing.js';

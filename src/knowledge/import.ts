@@ -2,8 +2,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
-import type { StoreScope } from '../store/index.js';
 import type { KbChunk, KbDocument } from '../store/repositories/knowledge.js';
+import type { StoreScope } from '../store/store.js';
 import { sha256 } from '../util/hash.js';
 import { chunkMarkdown, parseMarkdown } from './markdown.js';
 

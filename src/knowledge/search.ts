@@ -1,6 +1,6 @@
 import MiniSearch from 'minisearch';
-import type { Store } from '../store/index.js';
 import type { KbChunk, KbDocument, KbDocumentKind } from '../store/repositories/knowledge.js';
+import type { Store } from '../store/store.js';
 
 export interface KnowledgeQuery {
   /** Free text: symptoms, error messages, the alert's summary. */

@@ -7,11 +7,6 @@ import { defaultRetryOptions, type RetryOptions } from './retry.js';
 import { type LanguageModelConfigInput, languageModelConfigSchema } from './settings.js';
 import { type LanguageModel, PROVIDER_KINDS } from './types.js';
 
-export { LANGUAGE_MODEL_ERROR_CODES, LanguageModelError, type LanguageModelErrorCode } from './errors.js';
-export type { RetryOptions } from './retry.js';
-export * from './settings.js';
-export * from './types.js';
-
 export interface LanguageModelDeps {
   /** Overrides for the retry loop: tests inject `sleep`, `now` and `random`. */
   retry?: Partial<

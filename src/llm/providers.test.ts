@@ -1,17 +1,15 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LanguageModelError } from './errors.js';
 import {
   type FakeProviderServer,
   type FakeWire,
   startFakeProviderServer,
   step,
 } from './fake-server.test-support.js';
-import {
-  createLanguageModel,
-  JSON_INSTRUCTION,
-  type LanguageModelConfigInput,
-  LanguageModelError,
-} from './index.js';
+import { createLanguageModel } from './index.js';
+import type { LanguageModelConfigInput } from './settings.js';
 import { testRetryDeps } from './test-clock.test-support.js';
+import { JSON_INSTRUCTION } from './types.js';
 
 interface ProviderCase {
   name: 'anthropic' | 'bedrock' | 'openai-compatible';

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, OpxError } from '../domain/errors.js';
-import {
-  createLanguageModel,
-  DEFAULT_MAX_TOKENS,
-  LANGUAGE_MODEL_ERROR_CODES,
-  LanguageModelError,
-  type LanguageModelErrorCode,
-  languageModelConfigSchema,
-} from './index.js';
+import { LANGUAGE_MODEL_ERROR_CODES, LanguageModelError, type LanguageModelErrorCode } from './errors.js';
+import { createLanguageModel } from './index.js';
+import { DEFAULT_MAX_TOKENS, languageModelConfigSchema } from './settings.js';
 
 /** The rejection of a call that must fail. */
 function failed(promise: Promise<unknown>): Promise<LanguageModelError> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OpxError } from '../domain/errors.js';
 import { GroupCommitWriter } from './group-commit.js';
-import type { Store, StoreScope } from './index.js';
+import type { Store, StoreScope } from './store.js';
 
 const driverError = (code: string) => Object.assign(new Error(`driver says ${code}`), { code });
 

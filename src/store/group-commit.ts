@@ -1,5 +1,6 @@
 import { OpxError } from '../domain/errors.js';
-import { type Store, type StoreScope, storeFault } from './index.js';
+import { storeFault } from './faults.js';
+import type { Store, StoreScope } from './store.js';
 
 interface Pending {
   work: (scope: StoreScope) => Promise<unknown>;

@@ -1,7 +1,7 @@
 import { compileRules, DEFAULT_RULES } from '../detect/rules.js';
 import { signalInputSchema } from '../domain/signal.js';
 import { ingestSignals } from '../ingest/pipeline.js';
-import { openStore, type Store } from './index.js';
+import { openStore, type Store } from './store.js';
 
 /**
  * An in-memory SQLite store with the shipped rules and one incident, opened by a critical signal on

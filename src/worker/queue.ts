@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Store } from '../store/index.js';
 import type { Job } from '../store/repositories/jobs.js';
+import type { Store } from '../store/store.js';
 
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<void>;
 

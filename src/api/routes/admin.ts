@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createToken, parseScopes, type TokenVerifier } from '../../auth/tokens.js';
-import { dryRunRules, ruleSetSchema } from '../../detect/dry-run.js';
 import { parseTimestamp, timestampSchema, toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
+import { dryRunRules, ruleSetSchema } from '../../ingest/dry-run.js';
 import type { Runtime } from '../../runtime.js';
 import { nameParams, parseInput, sendWrite, writeOf } from '../http.js';
 
@@ -16,7 +16,7 @@ export const auditQuery = z.strictObject({
   target: z.string().min(1).max(200).optional(),
   action: z.string().min(1).max(200).optional(),
 });
-/** Rehearse a candidate rule set on stored signals; writes nothing (src/detect/dry-run.ts). */
+/** Rehearse a candidate rule set on stored signals; writes nothing (src/ingest/dry-run.ts). */
 export const dryRunBody = z.strictObject({
   rules: ruleSetSchema,
   since: timestampSchema.optional(),
@@ -49,7 +49,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     if (!rule) throw new OpxError('not_found', `no rule ${id}`, { path: 'id' });
     return rule;
   });
-  // Rehearse a candidate rule set on stored signals; writes nothing (src/detect/dry-run.ts).
+  // Rehearse a candidate rule set on stored signals; writes nothing (src/ingest/dry-run.ts).
   app.post('/v1/rules/dry-run', admin, async (request) => {
     const body = parseInput(dryRunBody, request.body);
     const until = body.until ?? Date.now();

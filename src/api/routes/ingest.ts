@@ -6,17 +6,13 @@ import { parseBackstageCatalog } from '../../catalog/backstage.js';
 import { changeInputSchema } from '../../domain/change.js';
 import { OpxError } from '../../domain/errors.js';
 import { serviceInputSchema } from '../../domain/service.js';
-import {
-  type Adapter,
-  type AdapterResult,
-  parseAlertmanagerWebhook,
-  parseCloudWatchSns,
-  parseEventBridgeAlarm,
-  parseGenericSignals,
-  parsePagerDutyChange,
-  parsePagerDutyEvent,
-  parsePrometheusAlerts,
-} from '../../ingest/adapters/index.js';
+import { parseAlertmanagerWebhook } from '../../ingest/adapters/alertmanager.js';
+import { parseCloudWatchSns } from '../../ingest/adapters/cloudwatch.js';
+import { parseEventBridgeAlarm } from '../../ingest/adapters/eventbridge.js';
+import { parseGenericSignals } from '../../ingest/adapters/generic.js';
+import { parsePagerDutyChange, parsePagerDutyEvent } from '../../ingest/adapters/pagerduty.js';
+import { parsePrometheusAlerts } from '../../ingest/adapters/prometheus.js';
+import type { Adapter, AdapterResult } from '../../ingest/adapters/types.js';
 import type { IngestResult } from '../../ingest/pipeline.js';
 import type { Runtime } from '../../runtime.js';
 import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';

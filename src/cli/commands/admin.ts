@@ -4,11 +4,11 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createToken, parseScopes } from '../../auth/tokens.js';
 import { parseBackstageCatalog } from '../../catalog/backstage.js';
-import { dryRunRules, ruleSetSchema } from '../../detect/dry-run.js';
 import { CHANGE_KINDS, changeInputSchema } from '../../domain/change.js';
 import { parseTimestamp } from '../../domain/common.js';
 import { formatPath, OpxError } from '../../domain/errors.js';
 import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
+import { dryRunRules, ruleSetSchema } from '../../ingest/dry-run.js';
 import { cliPrincipal, globalOptions, timestampOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { INCIDENT_SEVERITIES } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { JoinReason } from '../../domain/incident.js';
-import { INCIDENT_SEVERITIES, INCIDENT_STATUSES, type IncidentStatus } from '../../domain/index.js';
+import { INCIDENT_STATUSES, type IncidentStatus } from '../../domain/incident.js';
 import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
 import {
   addNote,

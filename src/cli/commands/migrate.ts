@@ -11,10 +11,9 @@ import {
   MIGRATIONS,
   type MigrationPlan,
   migrationStatements,
-  openStore,
   planMigrations,
-  type Store,
-} from '../../store/index.js';
+} from '../../store/migrations.js';
+import { openStore, type Store } from '../../store/store.js';
 import { configFrom, globalOptions } from '../context.js';
 import { printJson } from '../output.js';
 

@@ -1,4 +1,4 @@
-import type { SignalDraft, SignalStatus } from '../../domain/index.js';
+import type { SignalDraft, SignalStatus } from '../../domain/signal.js';
 import {
   guard,
   invalid,

@@ -1,4 +1,5 @@
-import type { Severity, SignalDraft, SignalStatus } from '../../domain/index.js';
+import type { Severity } from '../../domain/common.js';
+import type { SignalDraft, SignalStatus } from '../../domain/signal.js';
 import {
   cleanLinks,
   cleanMetric,

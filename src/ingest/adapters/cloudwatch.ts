@@ -1,4 +1,4 @@
-import type { SignalDraft } from '../../domain/index.js';
+import type { SignalDraft } from '../../domain/signal.js';
 import { type AlarmMetric, alarmToDraft, arnField } from './cloudwatch-alarm.js';
 import { eventBridgeAlarmDraft, isAlarmStateChange } from './eventbridge.js';
 import {

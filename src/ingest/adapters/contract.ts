@@ -1,5 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { changeInputSchema, formatPath, signalInputSchema } from '../../domain/index.js';
+import { changeInputSchema } from '../../domain/change.js';
+import { formatPath } from '../../domain/errors.js';
+import { signalInputSchema } from '../../domain/signal.js';
 import type { AdapterResult } from './types.js';
 
 const ERROR_CODES: readonly string[] = ['invalid_request', 'unsupported_payload'];

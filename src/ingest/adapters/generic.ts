@@ -1,4 +1,4 @@
-import { type SignalDraft, signalInputSchema } from '../../domain/index.js';
+import { type SignalDraft, signalInputSchema } from '../../domain/signal.js';
 import {
   clip,
   fromZodError,

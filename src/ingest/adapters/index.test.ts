@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, checkAdapterResult, INGEST_FORMATS, type IngestFormat, isIngestFormat } from './index.js';
+import { checkAdapterResult } from './contract.js';
+import { ADAPTERS, INGEST_FORMATS, type IngestFormat, isIngestFormat } from './index.js';
 
 const payload = (file: string): unknown =>
   JSON.parse(readFileSync(new URL(`../../../test/fixtures/payloads/${file}`, import.meta.url), 'utf8'));

@@ -6,17 +6,6 @@ import { parsePagerDutyChange, parsePagerDutyEvent } from './pagerduty.js';
 import { parsePrometheusAlerts } from './prometheus.js';
 import type { Adapter } from './types.js';
 
-export { parseAlertmanagerWebhook } from './alertmanager.js';
-export { parseCloudWatchSns } from './cloudwatch.js';
-export { type AlarmFacts, type AlarmMetric, alarmToDraft, arnField } from './cloudwatch-alarm.js';
-export { checkAdapterResult } from './contract.js';
-export { ALARM_STATE_CHANGE, eventBridgeAlarmDraft, parseEventBridgeAlarm } from './eventbridge.js';
-export { genericFingerprint, parseGenericSignals } from './generic.js';
-export * from './normalize.js';
-export { parsePagerDutyChange, parsePagerDutyEvent } from './pagerduty.js';
-export { alertFingerprint, parsePrometheusAlerts, prometheusStyleDraft } from './prometheus.js';
-export type * from './types.js';
-
 export const INGEST_FORMATS = [
   'generic',
   'alertmanager',

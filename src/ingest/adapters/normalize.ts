@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
-import type {
-  Link,
-  Metric,
-  NormalizedChangeInput,
-  Severity,
-  SignalDraft,
-  SignalSource,
-  SignalStatus,
-} from '../../domain/index.js';
+import type { NormalizedChangeInput } from '../../domain/change.js';
+import type { Link, Severity } from '../../domain/common.js';
 import { clip, LIMITS, sliceWholeCharacters, toPayloadError } from '../../domain/payload.js';
+import type { Metric, SignalDraft, SignalSource, SignalStatus } from '../../domain/signal.js';
 import type { Adapter, SubscriptionConfirmation } from './types.js';
 
 // The readers live in domain/payload.ts (the catalog importer reads untrusted files too); adapters

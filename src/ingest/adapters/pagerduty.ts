@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CHANGE_KINDS,
-  type ChangeKind,
-  type NormalizedChangeInput,
-  SEVERITIES,
-  type Severity,
-  type SignalDraft,
-} from '../../domain/index.js';
+import { CHANGE_KINDS, type ChangeKind, type NormalizedChangeInput } from '../../domain/change.js';
+import { SEVERITIES, type Severity } from '../../domain/common.js';
+import type { SignalDraft } from '../../domain/signal.js';
 import {
   cleanLinks,
   clip,

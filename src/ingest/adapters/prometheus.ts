@@ -1,4 +1,4 @@
-import type { SignalDraft, SignalSource, SignalStatus } from '../../domain/index.js';
+import type { SignalDraft, SignalSource, SignalStatus } from '../../domain/signal.js';
 import {
   cleanLinks,
   environmentFromLabels,

@@ -1,5 +1,6 @@
-import type { NormalizedChangeInput, SignalDraft } from '../../domain/index.js';
+import type { NormalizedChangeInput } from '../../domain/change.js';
 import type { PayloadError } from '../../domain/payload.js';
+import type { SignalDraft } from '../../domain/signal.js';
 import type { SubscriptionConfirmation } from '../../domain/sns.js';
 
 export type { SubscriptionConfirmation };

@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../domain/incident.js';
-import { type EventDraft, eventHash, GENESIS_HASH, type IncidentListFilter } from '../index.js';
-import { chainEvents, type IncidentRow } from '../repositories/incidents.js';
+import {
+  chainEvents,
+  type EventDraft,
+  eventHash,
+  GENESIS_HASH,
+  type IncidentListFilter,
+  type IncidentRow,
+} from '../repositories/incidents.js';
 import type { SignalRow } from '../repositories/signals.js';
 import { incidentRow, signalRow, T0 } from './fixtures.js';
 import { expectUniqueViolation, type StoreFactory, unique, useStore } from './harness.js';

@@ -1,13 +1,13 @@
 import { z } from 'zod';
+import { compileRules } from '../detect/rules.js';
+import { dependencyGraph, SIBLING_CHANGE_WINDOW_MS } from '../detect/topology.js';
 import type { IncidentSeverity } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Incident } from '../domain/incident.js';
 import { type NormalizedRuleInput, ruleInputSchema } from '../domain/rule.js';
 import type { Signal, SignalDraft } from '../domain/signal.js';
-import { ingestSignals } from '../ingest/pipeline.js';
-import { openStore, type Store } from '../store/index.js';
-import { compileRules } from './rules.js';
-import { dependencyGraph, SIBLING_CHANGE_WINDOW_MS } from './topology.js';
+import { openStore, type Store } from '../store/store.js';
+import { ingestSignals } from './pipeline.js';
 
 /** A candidate rule set, as a file or a request body holds it: a list, or `{rules: [...]}`. */
 export const ruleSetSchema = z.union([
