@@ -5,6 +5,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
+import { OpxClient } from '../src/client/index.js';
 import { configSchema } from '../src/config/index.js';
 import type { EvidenceBundle } from '../src/domain/evidence.js';
 import type { Finding } from '../src/domain/finding.js';
@@ -326,6 +327,7 @@ async function loadPhase(
     env: { OPX_INVESTIGATE_DELAY_SECONDS: '0' },
   });
   const reader = await openStore(`sqlite:${opx.databaseFile}`, { readOnly: true });
+  const client = new OpxClient({ baseUrl: opx.url, token: adminToken });
   try {
     const random = seededRandom(params.seed + 2);
     const started = Date.now();
@@ -333,17 +335,8 @@ async function loadPhase(
       Array.from({ length: params.concurrent }, async (_, index) => {
         const service = seeded.services[Math.floor(random() * seeded.services.length)]!;
         const { change, signals } = incidentSignals(service, `load-${index}`, Date.now());
-        const post = async (route: string, body: unknown) => {
-          const response = await fetch(`${opx.url}${route}`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-            body: JSON.stringify(body),
-          });
-          if (!response.ok) throw new Error(`${route} answered ${response.status}: ${await response.text()}`);
-          return (await response.json()) as { signals: { incidentIds: string[] }[] };
-        };
-        await post('/v1/changes', change);
-        const result = await post('/v1/signals', signals);
+        await client.recordChange(change);
+        const result = await client.sendSignals(signals);
         return result.signals[0]!.incidentIds[0]!;
       }),
     );

@@ -6,14 +6,15 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import Table from 'cli-table3';
 import { stringify as toYaml } from 'yaml';
+import { OpxClient } from '../src/client/index.js';
 import { integerFlag, parseFlags, readArgs, UsageError } from './support/cli.js';
 import { buildTime, REPO_ROOT, type RunningOpx, staleBuildWarning, startOpx } from './support/opx.js';
 import {
   type Clock,
   expectedFingerprint,
-  OpxClient,
   renderChange,
   renderSignal,
+  sendRequest,
 } from './support/outage-feed.js';
 import {
   distinctiveServices,
@@ -335,11 +336,13 @@ async function sendEvent(
   changeIds: Map<string, string>,
 ): Promise<void> {
   if (event.type === 'change') {
-    const response = (await client.send(renderChange(event.change, clock))) as { change: { id: string } };
+    const response = (await sendRequest(client, renderChange(event.change, clock))) as {
+      change: { id: string };
+    };
     changeIds.set(response.change.id, event.change.id);
     return;
   }
-  await client.send(renderSignal(event.signal, event.status, clock, Date.now()));
+  await sendRequest(client, renderSignal(event.signal, event.status, clock, Date.now()));
 }
 
 /** Waits until no investigation is queued or running (bounded); true when it settled. */
@@ -352,12 +355,10 @@ async function settle(queue: Queue, client: OpxClient, timeoutMs: number): Promi
       quietPolls += 1;
       // Twice in a row, half a second apart: a job finishing can enqueue another in the same breath.
       if (quietPolls >= 2) {
-        const list = (await client.get('/v1/incidents?limit=500')) as { items: { id: string }[] };
+        const list = await client.listIncidents({ limit: 500 });
         let running = false;
         for (const item of list.items) {
-          const investigations = (await client.get(`/v1/incidents/${item.id}/investigations`)) as {
-            items: { status: string }[];
-          };
+          const investigations = await client.investigations(item.id);
           if (investigations.items.some((investigation) => investigation.status === 'running'))
             running = true;
         }
@@ -417,8 +418,8 @@ async function liveFeed(
 /** Every incident, CLOSED ones included even if a later OPX leaves them out of the default list. */
 async function listIncidentIds(client: OpxClient): Promise<string[]> {
   const ids = new Set<string>();
-  for (const query of ['limit=500', 'limit=500&status=CLOSED']) {
-    const list = (await client.get(`/v1/incidents?${query}`)) as { items: { id: string }[] };
+  for (const status of [undefined, ['CLOSED' as const]]) {
+    const list = await client.listIncidents({ limit: 500, ...(status ? { status } : {}) });
     for (const item of list.items) ids.add(item.id);
   }
   return [...ids];
@@ -428,21 +429,11 @@ async function readIncidents(client: OpxClient): Promise<IncidentView[]> {
   const views: IncidentView[] = [];
   for (const id of await listIncidentIds(client)) {
     const item = { id };
-    const detail = (await client.get(`/v1/incidents/${item.id}`)) as {
-      incident: Record<string, unknown> & {
-        id: string;
-        title: string;
-        status: string;
-        severity: string;
-        services: string[];
-        detectedAt: string;
-      };
-      signals: SignalView[];
-    };
-    const investigations = (await client.get(`/v1/incidents/${item.id}/investigations`)) as {
+    const detail = await client.incident(item.id);
+    const investigations = (await client.request('GET', `/v1/incidents/${item.id}/investigations`)) as {
       items: IncidentView['investigations'];
     };
-    const events = (await client.get(`/v1/incidents/${item.id}/events`)) as { items: { data?: unknown }[] };
+    const events = await client.incidentEvents(item.id);
     const { incident } = detail;
     views.push({
       id: incident.id,
@@ -477,7 +468,7 @@ async function readLooseSignals(
   );
   const out: SignalView[] = [];
   for (const id of loose) {
-    const signal = (await client.get(`/v1/signals/${id}`)) as SignalView;
+    const { signal } = await client.signal(id);
     out.push({ id: signal.id, fingerprint: signal.fingerprint, service: signal.service });
   }
   return out;
@@ -697,9 +688,19 @@ async function runScenario(
   let failed = false;
   try {
     opx = await startOpx({ root: parameters.opxRoot, dataDir, adminToken });
-    const client = new OpxClient(opx.url, adminToken);
+    // Busy stores answer 503 with Retry-After: a sender retries.
+    const client = new OpxClient({
+      baseUrl: opx.url,
+      token: adminToken,
+      timeoutMs: 30_000,
+      retryUnavailable: 4,
+    });
     queue = await openQueue(opx.databaseFile);
-    await client.send({ path: '/v1/services', contentType: 'application/yaml', body: catalogYaml(scenario) });
+    await sendRequest(client, {
+      path: '/v1/services',
+      contentType: 'application/yaml',
+      body: catalogYaml(scenario),
+    });
     // Onset lies far enough back that every time the scenario mentions is already past when it is sent.
     const span = timeSpan(scenario);
     const clock: Clock = {

@@ -12,6 +12,7 @@
  *   alarm description.
  */
 import { createHash } from 'node:crypto';
+import type { OpxClient } from '../../src/client/index.js';
 import { alertFingerprint } from '../../src/ingest/adapters/prometheus.js';
 import type { ScenarioChange, ScenarioSignal } from './outage-scenarios.js';
 
@@ -270,44 +271,7 @@ export function renderChange(change: ScenarioChange, clock: Clock): Request {
 // ---------------------------------------------------------------------------------------------------
 // HTTP
 
-export class OpxClient {
-  readonly #url: string;
-  readonly #token: string;
-  requests = 0;
-
-  constructor(url: string, token: string) {
-    this.#url = url;
-    this.#token = token;
-  }
-
-  async #call(method: string, path: string, body?: string, contentType?: string): Promise<unknown> {
-    for (let attempt = 1; ; attempt += 1) {
-      this.requests += 1;
-      const response = await fetch(`${this.#url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.#token}`,
-          ...(contentType ? { 'content-type': contentType } : {}),
-        },
-        ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      // A busy store answers 503 with Retry-After; a sender retries.
-      if (response.status === 503 && attempt < 5) {
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-        continue;
-      }
-      if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text.slice(0, 500)}`);
-      return text === '' ? null : (JSON.parse(text) as unknown);
-    }
-  }
-
-  send(request: Request): Promise<unknown> {
-    return this.#call('POST', request.path, request.body, request.contentType);
-  }
-
-  get(path: string): Promise<unknown> {
-    return this.#call('GET', path);
-  }
+/** Posts a rendered request through the typed client, with the body and media type a sender uses. */
+export function sendRequest(client: OpxClient, request: Request): Promise<unknown> {
+  return client.request('POST', request.path, { body: request.body, contentType: request.contentType });
 }
