@@ -6,18 +6,11 @@ import Table from 'cli-table3';
 import fc from 'fast-check';
 import { POSTGRES_URL } from '../test/support.js';
 import { integerFlag, parseFlags, readArgs, UsageError } from './support/cli.js';
-import {
-  type CaseFailure,
-  checkIncidentChains,
-  type FuzzRequest,
-  otherMethodsByUrl,
-  type RouteSpec,
-  requestArbitrary,
-  routeSpecs,
-  runCase,
-  startFuzzTarget,
-  writesBetween,
-} from './support/fuzz.js';
+import { otherMethodsByUrl, requestArbitrary } from './support/fuzz/generators.js';
+import { type CaseFailure, checkIncidentChains, runCase } from './support/fuzz/properties.js';
+import { type FuzzRequest, type RouteSpec, routeSpecs } from './support/fuzz/routes.js';
+import { startFuzzTarget } from './support/fuzz/target.js';
+import { writesBetween } from './support/fuzz/writes.js';
 import { runCliFuzz } from './support/fuzz-cli.js';
 import { REPO_ROOT } from './support/opx.js';
 import { round } from './support/stats.js';

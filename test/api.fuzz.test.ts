@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mutate } from '../bench/support/fuzz.js';
+import { mutate } from '../bench/support/fuzz/generators.js';
 import { BACKENDS, payload, REPO_ROOT, type TestServer, tableCounts, testServer } from './support.js';
 
 const fixture = (name: string): unknown =>

@@ -1,14 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  checkIncidentChains,
-  type FuzzTarget,
-  otherMethodsByUrl,
-  requestArbitrary,
-  routeSpecs,
-  runCase,
-  startFuzzTarget,
-} from '../bench/support/fuzz.js';
+import { otherMethodsByUrl, requestArbitrary } from '../bench/support/fuzz/generators.js';
+import { checkIncidentChains, runCase } from '../bench/support/fuzz/properties.js';
+import { routeSpecs } from '../bench/support/fuzz/routes.js';
+import { type FuzzTarget, startFuzzTarget } from '../bench/support/fuzz/target.js';
 import { type CliScratch, cliCaseArbitrary, cliScratch, runCliCase } from '../bench/support/fuzz-cli.js';
 import { BACKENDS } from './support.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { registeredRoutes } from '../bench/support/fuzz.js';
+import { registeredRoutes } from '../bench/support/fuzz/routes.js';
 import { API_ROUTES, openApiText } from '../src/api/openapi.js';
 import type { listQuery } from '../src/api/routes/incidents.js';
 import type { tracesQuery } from '../src/api/routes/investigations.js';

@@ -20,7 +20,7 @@ import { readHistoryDirectory } from '../../src/incidents/history.js';
 import { ADAPTERS, INGEST_FORMATS } from '../../src/ingest/adapters/index.js';
 import { readKnowledgeDirectory } from '../../src/knowledge/import.js';
 import { parseMarkdown } from '../../src/knowledge/markdown.js';
-import { mutate } from './fuzz.js';
+import { mutate } from './fuzz/generators.js';
 import { REPO_ROOT } from './opx.js';
 
 /**
