@@ -277,7 +277,8 @@ export async function ingestSignals(
   return { signals: outcomes, incidentsCreated: created, incidentsUpdated: updated };
 }
 
-function signalRow(
+/** The stored row for a new signal, marked suppressed when a silence covers it now. */
+export function signalRow(
   draft: SignalDraft,
   key: string,
   now: number,

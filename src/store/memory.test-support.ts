@@ -1,7 +1,8 @@
 import { compileRules, DEFAULT_RULES } from '../detect/rules.js';
 import { signalInputSchema } from '../domain/signal.js';
-import { ingestSignals } from '../ingest/pipeline.js';
-import { openStore, type Store } from './store.js';
+import { dedupKey, ingestSignals, signalRow } from '../ingest/pipeline.js';
+import type { SignalRow } from './repositories/signals.js';
+import { openStore, type Store, type StoreScope } from './store.js';
 
 /**
  * An in-memory SQLite store with the shipped rules and one incident, opened by a critical signal on
@@ -35,4 +36,32 @@ export async function storeWithIncident(
   const incidentId = result.signals[0]?.incidentIds[0];
   if (!incidentId) throw new Error('the critical signal opened no incident');
   return { store, incidentId, at };
+}
+
+/**
+ * Firing signals stored as ingestion stores them (not yet correlated), one second apart from `at`, for
+ * unit tests of correlation and incident batches.
+ */
+export async function storeSignals(
+  scope: StoreScope,
+  specs: readonly {
+    service: string;
+    severity: 'critical' | 'error' | 'warning' | 'info';
+    environment?: string;
+  }[],
+  at: number,
+): Promise<SignalRow[]> {
+  const rows = specs.map((spec, index) => {
+    const input = signalInputSchema.parse({
+      service: spec.service,
+      severity: spec.severity,
+      environment: spec.environment ?? 'prod',
+      title: `${spec.service} errors`,
+      startsAt: new Date(at + index * 1000).toISOString(),
+    });
+    const draft = { ...input, fingerprint: `${spec.service}-${at}-${index}` };
+    return signalRow(draft, dedupKey(draft.source, draft.fingerprint), at, []);
+  });
+  await scope.signals.insertMany(rows);
+  return rows;
 }
