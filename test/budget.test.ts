@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StandInModel, startStandInModel } from '../src/llm/stand-in.js';
@@ -108,18 +108,29 @@ describe('the budget test of the original design: 80% warns, then 95% is critica
     expect(toAlarm[0]!.at).toBeLessThan(toAlarm[1]!.at);
 
     // CLI, on the same store.
+    // Asynchronous, so the server in this process keeps its event loop while the CLI runs: a blocked
+    // loop lets an idle keep-alive socket expire on both sides at once, and the next request meets a reset.
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [BIN, '--data-dir', server.dataDir, '--json', ...args], {
-        encoding: 'utf8',
-        env: { ...process.env, OPX_DATABASE_URL: '', OPX_BUDGET_MONTHLY_USD: '0.06' },
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, '--data-dir', server.dataDir, '--json', ...args],
+          { encoding: 'utf8', env: { ...process.env, OPX_DATABASE_URL: '', OPX_BUDGET_MONTHLY_USD: '0.06' } },
+          (error, stdout, stderr) =>
+            resolve({
+              status: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+              stdout,
+              stderr,
+            }),
+        );
       });
-    const shown = cli('alarms', '--no-evaluate');
+    const shown = await cli('alarms', '--no-evaluate');
     expect(shown.status, shown.stderr).toBe(0);
     const fromCli = JSON.parse(shown.stdout) as AlarmsBody;
     expect(fromCli.alarms.filter((alarm) => alarm.state === 'ALARM').map((alarm) => alarm.name)).toEqual(
       expect.arrayContaining([WARNING, CRITICAL]),
     );
-    const costs = cli('costs');
+    const costs = await cli('costs');
     expect(costs.status, costs.stderr).toBe(0);
     const report = JSON.parse(costs.stdout);
     expect(report.budget.fraction).toBeGreaterThan(1);
