@@ -82,9 +82,12 @@ export async function runCase(
   const written = writesBetween(before, await writes());
   if (response.status >= 400 && written.length > 0)
     return describeFailure(request, `answered ${response.status} but wrote: ${written.join(', ')}`, response);
-  if (response.headers['idempotent-replayed'] === 'true' && written.length > 0)
+  const replayed = response.headers['idempotent-replayed'] === 'true';
+  if (replayed && written.length > 0)
     return describeFailure(request, `a replay wrote: ${written.join(', ')}`, response);
-  if (response.status < 300 && checkable && spec.verify) {
+  // A replay answers what the key's first request did; later writes may have moved that state on, so
+  // it is not read back (that it wrote nothing is checked above).
+  if (response.status < 300 && checkable && !replayed && spec.verify) {
     const problem = await spec.verify(response, client, context);
     if (problem) return describeFailure(request, problem, response);
   }
