@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import Table from 'cli-table3';
 import { stringify as toYaml } from 'yaml';
-import { OpxClient } from '../src/client/index.js';
+import { type IngestSummary, OpxClient } from '../src/client/index.js';
 import { integerFlag, parseFlags, readArgs, UsageError } from './support/cli.js';
 import { buildTime, REPO_ROOT, type RunningOpx, staleBuildWarning, startOpx } from './support/opx.js';
 import {
@@ -38,7 +38,7 @@ import {
   rootServiceOf,
   survivors,
 } from './support/responder.js';
-import { type Rate, rate, round } from './support/stats.js';
+import { type LatencySummary, type Rate, rate, round, summarizeLatencies } from './support/stats.js';
 
 const USAGE = `usage: npm run bench -- outages [flags]
 
@@ -309,6 +309,12 @@ interface ScenarioOutcome {
   report: Scenario['report'] | null;
   expectedIncidents: number;
   sent: { signals: number; resolves: number; changes: number; requests: number };
+  /**
+   * Milliseconds from sending a firing signal to OPX's answer, which names the incident the signal
+   * opened or joined: correlation runs inside the ingest transaction, so this is signal → incident.
+   * `none`: firing signals that joined no incident, the same route without a join (the baseline).
+   */
+  signalLatencyMs: SignalLatencies;
   incidentsOpened: number;
   incidentsSurviving: number;
   outages: OutageOutcome[];
@@ -329,11 +335,26 @@ interface ScenarioOutcome {
   seconds: number;
 }
 
+interface SignalLatencies {
+  opened: number[];
+  joined: number[];
+  none: number[];
+}
+
+/** Which incidents an ingest answer names for its signals; undefined for a receiver that does not say (PagerDuty). */
+function incidentOutcome(answer: unknown): keyof SignalLatencies | undefined {
+  const summary = answer as Partial<IngestSummary> | null;
+  if (!summary || !Array.isArray(summary.signals) || !summary.incidents) return undefined;
+  if (summary.incidents.created.length > 0) return 'opened';
+  return summary.signals.some((signal) => signal.incidentIds.length > 0) ? 'joined' : 'none';
+}
+
 async function sendEvent(
   client: OpxClient,
   event: FeedEvent,
   clock: Clock,
   changeIds: Map<string, string>,
+  latencies: SignalLatencies,
 ): Promise<void> {
   if (event.type === 'change') {
     const response = (await sendRequest(client, renderChange(event.change, clock))) as {
@@ -342,7 +363,11 @@ async function sendEvent(
     changeIds.set(response.change.id, event.change.id);
     return;
   }
-  await sendRequest(client, renderSignal(event.signal, event.status, clock, Date.now()));
+  const started = performance.now();
+  const answer = await sendRequest(client, renderSignal(event.signal, event.status, clock, Date.now()));
+  const elapsed = performance.now() - started;
+  const outcome = event.status === 'firing' ? incidentOutcome(answer) : undefined;
+  if (outcome) latencies[outcome].push(round(elapsed, 2));
 }
 
 /** Waits until no investigation is queued or running (bounded); true when it settled. */
@@ -715,8 +740,9 @@ async function runScenario(
       ]),
     );
     const changeIds = new Map<string, string>();
+    const latencies: SignalLatencies = { opened: [], joined: [], none: [] };
     const events = feedOf(scenario);
-    const send = (event: FeedEvent) => sendEvent(client, event, clock, changeIds);
+    const send = (event: FeedEvent) => sendEvent(client, event, clock, changeIds, latencies);
     let unsettled = false;
     if (parameters.feed === 'live') {
       if (!(await liveFeed(events, send, queue, parameters.settleTimeoutMs))) unsettled = true;
@@ -738,6 +764,7 @@ async function runScenario(
         changes: events.filter((event) => event.type === 'change').length,
         requests: client.requests,
       },
+      signalLatencyMs: latencies,
       ...scored,
       unsettled,
       seconds: round((performance.now() - started) / 1000, 1),
@@ -760,6 +787,11 @@ async function runScenario(
 
 const mean = (values: readonly number[]) =>
   values.length === 0 ? null : round(values.reduce((sum, value) => sum + value, 0) / values.length, 2);
+
+function latencyText(latency: LatencySummary | null, ratio: number | null): string {
+  if (!latency) return 'n/a';
+  return `${latency.p50} / ${latency.p99} (n=${latency.count})${ratio === null ? '' : `, p99 ${ratio}× baseline`}`;
+}
 
 function summarize(outcomes: readonly ScenarioOutcome[]) {
   const positives = outcomes.filter((outcome) => outcome.kind === 'outage');
@@ -794,7 +826,28 @@ function summarize(outcomes: readonly ScenarioOutcome[]) {
         outcome.negative === 'noise-only' ? outcome.verdict.pass : null,
       ),
     },
+    signalToIncident: signalToIncident(outcomes),
     unsettledScenarios: outcomes.filter((outcome) => outcome.unsettled).map((outcome) => outcome.id),
+  };
+}
+
+/**
+ * Signal → incident latency over every scenario, one request in flight (the live feed), as the sender
+ * sees it. The baseline is the same route in the same run for signals that joined nothing; the ratio
+ * compares p99s, since the machine's absolute speed varies.
+ */
+function signalToIncident(outcomes: readonly ScenarioOutcome[]) {
+  const all = (kind: keyof SignalLatencies) => outcomes.flatMap((outcome) => outcome.signalLatencyMs[kind]);
+  const opened = summarizeLatencies(all('opened'));
+  const joined = summarizeLatencies(all('joined'));
+  const none = summarizeLatencies(all('none'));
+  const incident = summarizeLatencies([...all('opened'), ...all('joined')]);
+  return {
+    opened,
+    joined,
+    incident,
+    noIncident: none,
+    p99RatioToNoIncident: incident && none ? round(incident.p99 / none.p99, 2) : null,
   };
 }
 
@@ -884,6 +937,12 @@ function printReport(
     ['  two outages stayed in separate incidents', show(summary.negatives.twoOutagesSeparate)],
     ['  hub blip stayed out, outage kept its origin', show(summary.negatives.hubBlipHeld)],
     ['  noise opened no incident', show(summary.negatives.noiseOpenedNone)],
+    [
+      'signal → incident p50 / p99 ms (opened or joined)',
+      latencyText(summary.signalToIncident.incident, summary.signalToIncident.p99RatioToNoIncident),
+    ],
+    ['  … joined an open incident', latencyText(summary.signalToIncident.joined, null)],
+    ['  … same route, no incident (baseline)', latencyText(summary.signalToIncident.noIncident, null)],
   );
   process.stdout.write(`\n${totals.toString()}\n`);
   const misses = outcomes.flatMap((outcome) =>
