@@ -1,4 +1,5 @@
 import { type SignalDraft, signalInputSchema } from '../../domain/signal.js';
+import { sha256 } from '../../util/hash.js';
 import {
   clip,
   fromZodError,
@@ -10,7 +11,6 @@ import {
   readArray,
   readRecord,
   safeJson,
-  sha256Hex,
 } from './normalize.js';
 
 function clipValues(value: unknown): unknown {
@@ -48,7 +48,7 @@ export function genericFingerprint(signal: {
   const labels = Object.entries(signal.labels).sort(([left], [right]) =>
     left < right ? -1 : left > right ? 1 : 0,
   );
-  return sha256Hex(safeJson([signal.source, signal.service, signal.environment, signal.title, labels])).slice(
+  return sha256(safeJson([signal.source, signal.service, signal.environment, signal.title, labels])).slice(
     0,
     16,
   );

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { NormalizedChangeInput } from '../../domain/change.js';
 import type { Link, Severity } from '../../domain/common.js';
 import { clip, LIMITS, sliceWholeCharacters, toPayloadError } from '../../domain/payload.js';
 import type { Metric, SignalDraft, SignalSource, SignalStatus } from '../../domain/signal.js';
+import { sha256 } from '../../util/hash.js';
 import type { Adapter, SubscriptionConfirmation } from './types.js';
 
 // The readers live in domain/payload.ts (the catalog importer reads untrusted files too); adapters
@@ -140,17 +140,13 @@ export function clipLabels(labels: Readonly<Record<string, string>>): Record<str
   );
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /**
  * Keeps a source identifier as the fingerprint when it fits the schema; a longer one (an AlarmArn may
  * be 1,600 characters) keeps a readable prefix plus a hash of the whole, so distinct ids stay distinct.
  */
 export function boundedFingerprint(identifier: string): string {
   if (identifier.length > 0 && identifier.length <= LIMITS.fingerprint) return identifier;
-  return `${sliceWholeCharacters(identifier, 180)}~${sha256Hex(identifier)}`;
+  return `${sliceWholeCharacters(identifier, 180)}~${sha256(identifier)}`;
 }
 
 export interface MetricFields {

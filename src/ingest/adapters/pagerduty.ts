@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CHANGE_KINDS, type ChangeKind, type NormalizedChangeInput } from '../../domain/change.js';
 import { SEVERITIES, type Severity } from '../../domain/common.js';
 import type { SignalDraft } from '../../domain/signal.js';
+import { sha256 } from '../../util/hash.js';
 import {
   cleanLinks,
   clip,
@@ -24,7 +25,6 @@ import {
   readString,
   regionFromLabels,
   safeJson,
-  sha256Hex,
   where,
 } from './normalize.js';
 
@@ -231,7 +231,7 @@ export const parsePagerDutyChange = guard((body, context) => {
     explicitId ??
     (timestamp === undefined
       ? undefined
-      : `pd-${sha256Hex(safeJson([service, summary, timestamp])).slice(0, 32)}`);
+      : `pd-${sha256(safeJson([service, summary, timestamp])).slice(0, 32)}`);
   const change: NormalizedChangeInput = {
     kind: changeKind(details),
     service: clip(service, LIMITS.service),
