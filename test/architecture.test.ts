@@ -82,6 +82,7 @@ describe('the import rules (docs/architecture.md)', () => {
       'src/domain/fine.test.ts',
       "import { ingestSignals } from '../ingest/pipeline.js';\nvoid ingestSignals;",
     );
+    probe('web/src/client.ts', "import { OpxClient } from '../../src/client/index';\nvoid OpxClient;");
     probe(
       'web/src/fine.ts',
       "import type { IncidentView } from '../../src/api/schemas';\nexport type I = IncidentView;",

@@ -102,6 +102,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Makes a write safe to send again (docs/api.md, Idempotency). */
   idempotencyKey?: string;
+  /** Cancels the request (a page that no longer needs the answer). */
+  signal?: AbortSignal;
 }
 
 /** `GET /v1/incidents`: several statuses or severities match any of them. */
@@ -167,6 +169,14 @@ function errorBodyOf(text: string): ErrorBody | undefined {
   }
 }
 
+/** The caller's signal, the timeout, or both. */
+function signalOf(signal: AbortSignal | undefined, timeoutMs: number | undefined): { signal?: AbortSignal } {
+  const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  if (signal && timeout) return { signal: AbortSignal.any([signal, timeout]) };
+  const either = signal ?? timeout;
+  return either ? { signal: either } : {};
+}
+
 export class OpxClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
@@ -181,7 +191,8 @@ export class OpxClient {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs;
     this.#retries = options.retryUnavailable ?? 0;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    // Called through a wrapper: a browser's fetch refuses to run with another object as `this`.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   /** Any route: the typed methods below are this with the route's types. Empty answers give undefined. */
@@ -201,7 +212,7 @@ export class OpxClient {
         method,
         headers,
         ...(body === undefined ? {} : { body }),
-        ...(this.#timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(this.#timeoutMs) }),
+        ...signalOf(options.signal, this.#timeoutMs),
       });
       const text = await response.text();
       if (response.status === 503 && attempt < this.#retries) {
@@ -363,10 +374,21 @@ export class OpxClient {
     );
   }
 
-  decide(recommendationId: string, decision: 'approve' | 'reject', reason: string) {
-    return this.#post<DecisionResponse>(`/v1/recommendations/${encode(recommendationId)}/${decision}`, {
-      reason,
-    });
+  /** A human's decision; `idempotencyKey` makes a resent click the same decision, not a second one. */
+  decide(
+    recommendationId: string,
+    decision: 'approve' | 'reject',
+    reason: string,
+    options: { idempotencyKey?: string } = {},
+  ) {
+    return this.request<DecisionResponse>(
+      'POST',
+      `/v1/recommendations/${encode(recommendationId)}/${decision}`,
+      {
+        body: { reason },
+        ...options,
+      },
+    );
   }
 
   traces(query: TraceListQuery = {}) {

@@ -1,4 +1,5 @@
-/** Talking to the OPX API with the token the user pasted; every call sends it as a Bearer header. */
+/** Talking to the OPX API with the token the user pasted, through the typed client (src/client). */
+import { OpxApiError, OpxClient } from '../../src/client/index';
 
 const TOKEN_KEY = 'opx.token';
 
@@ -44,40 +45,39 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
 }
 
-export async function apiGet<T>(route: string, signal?: AbortSignal): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(route, { headers: headers(), ...(signal ? { signal } : {}) });
-  } catch (error) {
-    if ((error as Error).name === 'AbortError') throw error;
-    throw new ApiError(
-      0,
-      'network',
-      `cannot reach the OPX server (${(error as Error).message}); is it running?`,
-    );
-  }
-  if (!response.ok) throw await errorOf(response);
-  return (await response.json()) as T;
+/** The typed API client (src/client) with the pasted token, on the console's own origin. */
+export function opx(): OpxClient {
+  const token = storedToken();
+  return new OpxClient({ baseUrl: '', ...(token ? { token } : {}) });
 }
 
-export async function apiPost<T>(route: string, body: unknown): Promise<T> {
-  let response: Response;
+/** Runs a client call; a failure becomes an ApiError with the API's own words, or says the server is unreachable. */
+export async function call<T>(work: (client: OpxClient) => Promise<T>): Promise<T> {
   try {
-    response = await fetch(route, {
-      method: 'POST',
-      // A fresh key per click: a retry of the same request by the browser or a proxy is not a second decision.
-      headers: headers({ 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() }),
-      body: JSON.stringify(body),
-    });
+    return await work(opx());
   } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    if (error instanceof OpxApiError) {
+      const words = error.body?.error;
+      throw words
+        ? new ApiError(error.status, words.code, words.message)
+        : new ApiError(
+            error.status,
+            'http_error',
+            `the server answered ${error.status}${error.text ? `: ${error.text.slice(0, 300)}` : ''}`,
+          );
+    }
     throw new ApiError(
       0,
       'network',
       `cannot reach the OPX server (${(error as Error).message}); is it running?`,
     );
   }
-  if (!response.ok) throw await errorOf(response);
-  return (await response.json()) as T;
+}
+
+/** A GET of any route, for the pages that read by route; the answer's type is the caller's. */
+export function apiGet<T>(route: string, signal?: AbortSignal): Promise<T> {
+  return call((client) => client.request<T>('GET', route, signal ? { signal } : {}));
 }
 
 export interface StreamHandlers {

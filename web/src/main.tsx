@@ -1,6 +1,6 @@
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { ApiError, apiGet, storedToken, storeToken } from './api';
+import { ApiError, call, storedToken, storeToken } from './api';
 import { AlarmsPage } from './pages/alarms';
 import { CostsPage } from './pages/costs';
 import { IncidentPage } from './pages/incident';
@@ -70,7 +70,7 @@ function TokenForm({ onToken }: { onToken(token: string): void }) {
           storeToken(token);
           try {
             // Checks the token before showing any page: an unknown token gets its answer in words here.
-            await apiGet('/v1/incidents?limit=1');
+            await call((opx) => opx.listIncidents({ limit: 1 }));
             onToken(token);
           } catch (caught) {
             storeToken(null);

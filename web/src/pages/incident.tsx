@@ -1,6 +1,6 @@
 import { lazy, type ReactNode, Suspense, useCallback, useState } from 'react';
 import { documentNodeId, documentOfNodeId, serviceEvidenceId } from '../../../src/domain/evidence-id';
-import { apiPost } from '../api';
+import { call } from '../api';
 import type {
   Evidence,
   Finding,
@@ -100,9 +100,10 @@ function RecommendationCard({
     setBusy(true);
     setError(null);
     try {
-      await apiPost(`/v1/recommendations/${encodeURIComponent(recommendation.id)}/${action}`, {
-        reason: reason.trim(),
-      });
+      // A fresh key per click: a retry of the same request by the browser or a proxy is not a second decision.
+      await call((opx) =>
+        opx.decide(recommendation.id, action, reason.trim(), { idempotencyKey: crypto.randomUUID() }),
+      );
       setReason('');
       onDecided();
     } catch (caught) {
