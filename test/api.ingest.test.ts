@@ -521,4 +521,27 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     expect(response.status).toBe(200);
     expect(response.json.accepted).toBe(1);
   });
+
+  it('a time past what ids or dates can hold neither poisons later writes nor breaks the incident list', async () => {
+    // Past ULID's 48-bit time: the id factory used to keep it and refuse every later id of the process.
+    const change = await server.request('POST', '/v1/changes', {
+      body: { kind: 'deploy', service: 'clock-test', summary: 'far future', startedAt: 281474976710656 },
+      token: server.tokens.ingest,
+    });
+    expect(change.status).toBe(201);
+    const next = await server.request('POST', '/v1/signals', {
+      body: { service: 'clock-test', severity: 'critical', title: 'after the far-future change' },
+      token: server.tokens.ingest,
+    });
+    expect(next.status).toBe(200);
+    expect(next.json.signals[0].id).toMatch(/^sig_/);
+    // Past what a Date can hold: refused, naming the field, instead of opening an incident nobody can list.
+    const beyond = await server.request('POST', '/v1/signals', {
+      body: { service: 'clock-test', severity: 'critical', title: 'beyond', startsAt: 2 ** 53 - 1 },
+      token: server.tokens.ingest,
+    });
+    expect(beyond.status).toBe(400);
+    expect(beyond.json.error.path).toContain('startsAt');
+    expect((await server.request('GET', '/v1/incidents', { token: server.tokens.read })).status).toBe(200);
+  });
 });

@@ -29,9 +29,18 @@ export type IdKind = keyof typeof ID_PREFIXES;
 
 const nextUlid = monotonicFactory();
 
+/**
+ * A new id whose time part is `at` (the record's own time), never later than now: the id factory is
+ * monotonic, so one far-future time from a client would otherwise stamp every later id of the process
+ * with it, and a time past ULID's range (2^48 ms) would make every later id fail.
+ */
 export function newId(kind: IdKind, at: number = Date.now()): string {
-  return `${ID_PREFIXES[kind]}_${nextUlid(at).toLowerCase()}`;
+  const time = Number.isFinite(at) ? Math.max(0, Math.min(at, Date.now())) : Date.now();
+  return `${ID_PREFIXES[kind]}_${nextUlid(time).toLowerCase()}`;
 }
+
+/** The latest time a JavaScript Date can hold (year 275760); a later one cannot be stored or shown. */
+export const MAX_TIMESTAMP = 8.64e15;
 
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export const severitySchema = z.enum(SEVERITIES);
@@ -44,9 +53,12 @@ export const INCIDENT_SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
 export const incidentSeveritySchema = z.enum(INCIDENT_SEVERITIES);
 export type IncidentSeverity = z.infer<typeof incidentSeveritySchema>;
 
-/** Accepts any ISO-8601 timestamp with a zone (or epoch milliseconds) and yields epoch milliseconds. */
+/**
+ * Accepts any ISO-8601 timestamp with a zone (or epoch milliseconds) and yields epoch milliseconds. A
+ * number past what a Date can hold is refused: stored, it could never be shown again.
+ */
 export const timestampSchema = z.union([
-  z.number().int().nonnegative(),
+  z.number().int().nonnegative().max(MAX_TIMESTAMP, 'a time past year 275760 (epoch milliseconds ≤ 8.64e15)'),
   z
     .string()
     .min(1)

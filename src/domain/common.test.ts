@@ -1,0 +1,37 @@
+import { decodeTime } from 'ulid';
+import { describe, expect, it } from 'vitest';
+import { MAX_TIMESTAMP, newId, timestampSchema } from './common.js';
+
+const timeOf = (id: string) => decodeTime(id.slice(id.indexOf('_') + 1).toUpperCase());
+
+describe('newId', () => {
+  it('takes the record time, but never one later than now, so a far-future time cannot poison later ids', () => {
+    const past = Date.UTC(2026, 0, 1);
+    expect(timeOf(newId('change', past))).toBeGreaterThanOrEqual(past);
+    const before = Date.now();
+    expect(() => newId('change', 281474976710656)).not.toThrow();
+    newId('change', Date.UTC(9999, 0, 1));
+    const next = newId('signal');
+    expect(timeOf(next)).toBeLessThanOrEqual(Date.now());
+    expect(timeOf(next)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('ignores a time that is not a number of milliseconds', () => {
+    expect(() => newId('signal', Number.NaN)).not.toThrow();
+    expect(() => newId('signal', -5)).not.toThrow();
+  });
+});
+
+describe('timestampSchema', () => {
+  it('accepts ISO-8601 with a zone and epoch milliseconds up to the last time a Date holds', () => {
+    expect(timestampSchema.parse('2026-12-01T12:00:00+0000')).toBe(Date.UTC(2026, 11, 1, 12));
+    expect(timestampSchema.parse(MAX_TIMESTAMP)).toBe(MAX_TIMESTAMP);
+    expect(new Date(MAX_TIMESTAMP).toISOString()).toBe('+275760-09-13T00:00:00.000Z');
+  });
+
+  it('refuses a number past it, which could never be shown again', () => {
+    const parsed = timestampSchema.safeParse(MAX_TIMESTAMP + 1);
+    expect(parsed.success).toBe(false);
+    expect(timestampSchema.safeParse(2 ** 53 - 1).success).toBe(false);
+  });
+});
