@@ -544,4 +544,32 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     expect(beyond.json.error.path).toContain('startsAt');
     expect((await server.request('GET', '/v1/incidents', { token: server.tokens.read })).status).toBe(200);
   });
+
+  it('refuses a body nested 5,000 arrays deep with a 400 naming the limit, where it used to answer 500', async () => {
+    // Written as text: a JSON text this deep is legal, and JSON.parse reads it.
+    const deep = `${'['.repeat(5000)}"reach me at jane.doe@example.com"${']'.repeat(5000)}`;
+    const pagerDuty = await server.request('POST', '/v2/enqueue', {
+      token: null,
+      rawBody: `{"routing_key":${JSON.stringify(server.tokens.ingest)},"event_action":"trigger","dedup_key":"pd-deep-1","payload":{"summary":"deeply nested details","source":"deep-1.prod","severity":"warning","component":"deep-service","custom_details":{"nested":${deep}}}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(pagerDuty.status).toBe(400);
+    expect(pagerDuty.json.error).toMatchObject({ code: 'invalid_request', path: 'body' });
+    expect(pagerDuty.json.error.message).toContain('deeper than 100 levels');
+    // SNS posts JSON as text/plain: the same limit holds there.
+    const sns = await server.request('POST', '/v1/ingest/cloudwatch', {
+      token: server.tokens.ingest,
+      rawBody: `{"Type":"Notification","Message":${deep}}`,
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(sns.status).toBe(400);
+    // Details 50 levels deep, deeper than real ones, still go in.
+    const nested = `${'{"a":'.repeat(50)}"fine"${'}'.repeat(50)}`;
+    const ok = await server.request('POST', '/v2/enqueue', {
+      token: null,
+      rawBody: `{"routing_key":${JSON.stringify(server.tokens.ingest)},"event_action":"trigger","dedup_key":"pd-nested-1","payload":{"summary":"nested details","source":"deep-1.prod","severity":"warning","component":"deep-service","custom_details":${nested}}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(ok.status).toBe(202);
+  });
 });

@@ -8,6 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, Lo
 import { metricsRegistry } from '../analytics/metrics.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../domain/payload.js';
 import type { Runtime } from '../runtime.js';
 import { storeFault, storeUnavailable } from '../store/faults.js';
 import { ping } from '../store/store.js';
@@ -177,19 +178,30 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
       allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
     });
 
+  // A body nested past MAX_JSON_DEPTH is refused with a 400 (a sender stops retrying it) rather than
+  // failing later with a 500 in code that walks it recursively.
+  const tooDeep = (value: unknown): OpxError | null =>
+    nestsDeeperThan(value)
+      ? new OpxError('invalid_request', `the body nests deeper than ${MAX_JSON_DEPTH} levels`, {
+          path: 'body',
+        })
+      : null;
   // The body's bytes are kept beside the parsed value: signed sources are verified over them.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
     // secure-json-parse reads a Buffer as UTF-8 text.
-    parseJson(request, body as unknown as string, done);
+    parseJson(request, body as unknown as string, (error, value) =>
+      error ? done(error, undefined) : done(tooDeep(value), value),
+    );
   });
   // SNS posts JSON as text/plain; accept JSON under that type too.
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
     try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')));
+      const value: unknown = JSON.parse((body as Buffer).toString('utf8'));
+      done(tooDeep(value), value);
     } catch (error) {
       done(
         new OpxError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`),

@@ -281,3 +281,21 @@ export function cleanLinks(candidates: readonly LinkCandidate[], max: number = L
   }
   return links;
 }
+
+/** How deep a request body may nest: real payloads stay under a dozen levels. */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Whether a parsed JSON value nests deeper than `limit` arrays and objects. Walked with a stack of its
+ * own: JSON.parse accepts any depth, but the recursive code after it (serializing, redacting) would
+ * exhaust the call stack on a value thousands of levels deep.
+ */
+export function nestsDeeperThan(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth >= limit) return true;
+    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
