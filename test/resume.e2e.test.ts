@@ -111,3 +111,84 @@ describe('an investigation survives SIGKILL of its worker', () => {
     }
   });
 });
+
+describe('a hand-started investigation survives SIGKILL of the API process', () => {
+  const ADMIN = 'opx-resume-test-admin-token-0123456789';
+  let dataDir: string;
+  // The automatic run is due in an hour: the only job a worker can take here is the hand-started one.
+  const open = async (): Promise<Runtime> =>
+    openRuntime(configSchema.parse({ dataDir, logLevel: 'silent', investigateDelaySeconds: 3600 }));
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-resume-hand-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('is a leased job: a worker takes it over after the lease and completes it under the same name', async () => {
+    let runtime = await open();
+    let incidentId: string;
+    try {
+      incidentId = await openCheckoutIncident(runtime, 'resume-hand-test');
+    } finally {
+      await runtime.close();
+    }
+
+    const api = spawnOpx(['--data-dir', dataDir, 'serve', '--role', 'api', '--port', '0'], {
+      OPX_DATABASE_URL: '',
+      OPX_ADMIN_TOKEN: ADMIN,
+      OPX_JOB_LEASE_SECONDS: '2',
+      OPX_INVESTIGATE_DELAY_SECONDS: '3600',
+      [FAULT_HOLD_ENV]: 'response-strategy',
+    });
+    const baseUrl = await waitFor('opx serve to listen', () => {
+      if (api.exitCode !== null) throw new Error(`opx serve exited: ${api.output()}`);
+      return /listening on (http:\/\/\S+)/.exec(api.output())?.[1];
+    });
+    const request = fetch(`${baseUrl}/v1/incidents/${incidentId}/investigations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    }).catch((error: unknown) => error);
+    await waitFor('the API to reach response-strategy', () =>
+      api.output().includes('holding node response-strategy'),
+    );
+    api.kill('SIGKILL');
+    expect(await exited(api)).toMatchObject({ signal: 'SIGKILL' });
+    // The caller saw the connection drop, not an answer.
+    expect(await request).toBeInstanceOf(Error);
+
+    runtime = await open();
+    try {
+      expect(await runtime.store.incidents.get(incidentId)).toMatchObject({ status: 'INVESTIGATING' });
+      const [running] = await runtime.store.jobs.list({ kind: INVESTIGATE_JOB, status: 'running' });
+      expect(running?.payload).toEqual({ incidentId, principal: 'admin:bootstrap' });
+    } finally {
+      await runtime.close();
+    }
+
+    const worker = startWorker(dataDir, { OPX_INVESTIGATE_DELAY_SECONDS: '3600' });
+    await waitFor('the hand-started investigation to complete', () =>
+      worker.output().includes('completed (resumed from its checkpoint)'),
+    );
+    worker.kill('SIGTERM');
+    expect(await exited(worker)).toMatchObject({ code: 0 });
+
+    runtime = await open();
+    try {
+      expect(await runtime.store.incidents.get(incidentId)).toMatchObject({ status: 'ADVISORY_READY' });
+      const investigations = await runtime.store.investigations.forIncident(incidentId);
+      expect(investigations.map((investigation) => investigation.status)).toEqual(['completed']);
+      const jobs = await runtime.store.jobs.list({ kind: INVESTIGATE_JOB });
+      expect(jobs.find((job) => job.payload.principal === 'admin:bootstrap')).toMatchObject({
+        status: 'done',
+        attempts: 2,
+      });
+      const events = await runtime.store.incidents.events(incidentId);
+      const count = (type: string) => events.filter((event) => event.type === type).length;
+      expect(count('investigation_completed')).toBe(1);
+      expect(events.find((event) => event.type === 'investigation_started')?.principal).toBe(
+        'admin:bootstrap',
+      );
+    } finally {
+      await runtime.close();
+    }
+  });
+});

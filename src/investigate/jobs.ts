@@ -1,10 +1,12 @@
+import { hostname } from 'node:os';
 import { OpxError } from '../domain/errors.js';
 import { INVESTIGATE_JOB } from '../domain/jobs.js';
+import { requireIncident } from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
 import type { Job } from '../store/repositories/jobs.js';
 import { continueTrace } from '../telemetry/tracing.js';
 import { runWorker, type WorkerEvent } from '../worker/queue.js';
-import { investigateIncident } from './service.js';
+import { type InvestigationResult, investigateIncident } from './service.js';
 
 export const AUTO_INVESTIGATOR = 'system:auto-investigate';
 
@@ -26,10 +28,12 @@ export async function runInvestigationJob(
   const incidentId = job.payload.incidentId;
   if (typeof incidentId !== 'string' || incidentId === '')
     throw new OpxError('invalid_request', `job ${job.id} has no incidentId in its payload`);
+  // A hand-started run that a worker took over after its process died keeps the person's name.
+  const principal = typeof job.payload.principal === 'string' ? job.payload.principal : AUTO_INVESTIGATOR;
   try {
     const result = await continueTrace(job.payload.trace, () =>
       investigateIncident(runtime, incidentId, {
-        principal: AUTO_INVESTIGATOR,
+        principal,
         signal,
         resumeSince: job.createdAt,
       }),
@@ -44,6 +48,50 @@ export async function runInvestigationJob(
     if (error instanceof OpxError && (error.code === 'not_found' || error.code === 'illegal_transition'))
       return { kind: 'skipped', reason: error.message };
     throw error;
+  }
+}
+
+/**
+ * A hand-started investigation (`POST /v1/incidents/:id/investigations`, `opx investigate`), run in
+ * this process while the caller waits, but recorded as an `investigate` job leased to this process and
+ * kept alive by heartbeats. If the process dies mid-run the lease lapses and any worker takes the job
+ * over and resumes the run from its last checkpoint, exactly as it does for automatic runs. A lost
+ * lease (another worker already took over) aborts this run.
+ */
+export async function runHandStartedInvestigation(
+  runtime: Runtime,
+  incidentId: string,
+  principal: string,
+): Promise<InvestigationResult> {
+  // Refused before anything is queued: an unknown incident leaves no job behind.
+  await requireIncident(runtime.store, incidentId);
+  const owner = `${hostname()}:${process.pid}:hand:${Math.random().toString(36).slice(2, 10)}`;
+  const leaseMs = runtime.config.jobLeaseSeconds * 1000;
+  const { job } = await runtime.store.jobs.enqueue(
+    INVESTIGATE_JOB,
+    { incidentId, principal },
+    { lease: { owner, ms: leaseMs } },
+  );
+  const lost = new AbortController();
+  const heartbeat = setInterval(
+    () => {
+      runtime.store.jobs.heartbeat(job.id, owner, leaseMs).then(
+        (held) => {
+          if (!held)
+            lost.abort(new OpxError('conflict', `job ${job.id}: lease lost; another worker owns it`));
+        },
+        () => {},
+      );
+    },
+    Math.max(100, Math.floor(leaseMs / 3)),
+  );
+  try {
+    return await investigateIncident(runtime, incidentId, { principal, signal: lost.signal });
+  } finally {
+    clearInterval(heartbeat);
+    // Done either way: a failed run is recorded on the investigation and answered to the caller, who
+    // decides whether to start another; only a dead process leaves the job for a worker.
+    await runtime.store.jobs.complete(job.id, owner);
   }
 }
 

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { decideRecommendation } from '../../advise/decisions.js';
 import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
+import { runHandStartedInvestigation } from '../../investigate/jobs.js';
 import { replayInvestigation } from '../../investigate/replay.js';
-import { investigateIncident } from '../../investigate/service.js';
 import type { Runtime } from '../../runtime.js';
 import { idParams, parseInput, sendWrite, writeOf } from '../http.js';
 import type {
@@ -37,7 +37,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
     const idempotency = write.idempotency;
     const replay = idempotency ? await runtime.writes.replayed(idempotency) : undefined;
     if (replay) return sendWrite(reply, replay);
-    const result = await investigateIncident(runtime, id, { principal: request.principal.name });
+    const result = await runHandStartedInvestigation(runtime, id, request.principal.name);
     const body: InvestigationRun = {
       investigationId: result.investigationId,
       incidentId: result.incidentId,

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { decideRecommendation } from '../../advise/decisions.js';
 import type { Finding } from '../../domain/finding.js';
 import { requireIncident } from '../../incidents/service.js';
+import { runHandStartedInvestigation } from '../../investigate/jobs.js';
 import { replayInvestigation } from '../../investigate/replay.js';
-import { investigateIncident, threadCheckpoints } from '../../investigate/service.js';
+import { threadCheckpoints } from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
 import type { TrustScore } from '../../trust/trust.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
@@ -62,7 +63,7 @@ export function registerInvestigate(program: Command): void {
         return;
       }
       await withRuntime(command, async (runtime) => {
-        const result = await investigateIncident(runtime, incidentId, { principal: cliPrincipal() });
+        const result = await runHandStartedInvestigation(runtime, incidentId, cliPrincipal());
         if (globalOptions(command).json) return printJson(result);
         const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
         process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);

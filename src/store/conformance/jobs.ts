@@ -92,6 +92,23 @@ export function jobSpecs(init: StoreFactory): void {
       });
     });
 
+    it('a job enqueued with a lease starts running for its owner; once the lease lapses a worker takes it over', async () => {
+      await withFreshStore(init, async (store) => {
+        const { job } = await store.jobs.enqueue('h', { n: 1 }, { lease: { owner: 'api', ms: 1_000 } }, T0);
+        expect(job).toMatchObject({
+          status: 'running',
+          attempts: 1,
+          leaseOwner: 'api',
+          leaseExpiresAt: T0 + 1_000,
+        });
+        expect(await store.jobs.claim('worker', ['h'], 1_000, T0 + 500)).toBeUndefined();
+        expect(await store.jobs.heartbeat(job.id, 'api', 1_000, T0 + 900)).toBe(true);
+        expect(await store.jobs.claim('worker', ['h'], 1_000, T0 + 1_800)).toBeUndefined();
+        const taken = await store.jobs.claim('worker', ['h'], 1_000, T0 + 1_901);
+        expect(taken).toMatchObject({ id: job.id, leaseOwner: 'worker', attempts: 2, payload: { n: 1 } });
+      });
+    });
+
     it('fail retries until the last attempt, then dead-letters; redrive queues it again; the dedup key is freed', async () => {
       await withFreshStore(init, async (store) => {
         const key = unique('dl');

@@ -44,6 +44,11 @@ export interface EnqueueOptions {
   dedupKey?: string;
   runAt?: number;
   maxAttempts?: number;
+  /**
+   * Insert the job already claimed by `owner` (running, first attempt, leased for `ms`): for work a
+   * process starts itself but wants recovered, through the lease, if it dies mid-way.
+   */
+  lease?: { owner: string; ms: number };
 }
 
 export function jobRepository({ db, dialect }: RepositoryContext) {
@@ -58,12 +63,12 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         id: newId('job', now),
         kind,
         payload: toJson(payload),
-        status: 'pending',
-        attempts: 0,
+        status: options.lease ? 'running' : 'pending',
+        attempts: options.lease ? 1 : 0,
         max_attempts: options.maxAttempts ?? 5,
         run_at: options.runAt ?? now,
-        lease_owner: null,
-        lease_expires_at: null,
+        lease_owner: options.lease?.owner ?? null,
+        lease_expires_at: options.lease ? now + options.lease.ms : null,
         last_error: null,
         dedup_key: options.dedupKey ?? null,
         created_at: now,
