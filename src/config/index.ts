@@ -86,6 +86,10 @@ const settingsSchema = z.strictObject({
   investigationMaxAttempts: z.coerce.number().int().min(1).max(50).default(3),
   /** How long a worker's claim on a job lasts without a heartbeat; a crashed worker's job is retried after it. */
   jobLeaseSeconds: z.coerce.number().int().min(1).default(60),
+  /** Live incident streams (`/v1/stream/incidents`) one process holds open at once, over all tokens. */
+  streamMaxClients: z.coerce.number().int().min(1).max(100_000).default(200),
+  /** Live incident streams one token holds open at once. */
+  streamMaxPerToken: z.coerce.number().int().min(1).max(100_000).default(20),
   /** Jobs one worker runs at once. */
   workerConcurrency: z.coerce.number().int().min(1).max(64).default(4),
   /** The agents' reasoner: `deterministic` (no model, the default) or a language model provider. */
@@ -263,6 +267,8 @@ export const ENV_NAMES: Record<SettingKey, string> = {
   investigationMaxAttempts: 'OPX_INVESTIGATION_MAX_ATTEMPTS',
   jobLeaseSeconds: 'OPX_JOB_LEASE_SECONDS',
   workerConcurrency: 'OPX_WORKER_CONCURRENCY',
+  streamMaxClients: 'OPX_STREAM_MAX_CLIENTS',
+  streamMaxPerToken: 'OPX_STREAM_MAX_PER_TOKEN',
   llmProvider: 'OPX_LLM_PROVIDER',
   llmModel: 'OPX_LLM_MODEL',
   llmBaseUrl: 'OPX_LLM_BASE_URL',

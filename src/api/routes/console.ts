@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -27,15 +28,31 @@ const STREAM_HEARTBEAT_MS = 15_000;
  */
 const STREAM_WATCHED = 200;
 
+/**
+ * A client that reads slower than events arrive is dropped once this much is queued for it: the
+ * server never buffers without bound for a reader that is not reading. It reconnects and re-reads.
+ */
+export const STREAM_BUFFER_LIMIT_BYTES = 256 * 1024;
+
 interface Subscriber {
-  send(event: string, data: unknown): void;
-  close(): void;
+  /** The API token the stream was opened with; null for principals that cannot be revoked. */
+  readonly tokenId: string | null;
+  send(frame: string): void;
+  /** Ends the stream, first telling the client why when there is a reason. */
+  close(reason?: { code: string; message: string }): void;
+}
+
+/** One server-sent event, as written on the wire. */
+function sseFrame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /**
  * One poller per server, shared by every open stream. It polls the store rather than listening to
  * this process, because with PostgreSQL the worker that changes an incident may be another process.
  * A change is any new incident, or a new `updated_at` or `last_event_seq` (every event append bumps it).
+ * Each poll also re-checks the tokens the streams were opened with, so a revoked token's stream is
+ * closed within a poll, whichever process revoked it.
  */
 function incidentWatcher(runtime: Runtime, log: (error: unknown) => void) {
   const subscribers = new Set<Subscriber>();
@@ -43,10 +60,22 @@ function incidentWatcher(runtime: Runtime, log: (error: unknown) => void) {
   let timer: NodeJS.Timeout | undefined;
   let polling = false;
 
+  async function closeRevoked(): Promise<void> {
+    const ids = new Set<string>();
+    for (const subscriber of subscribers) if (subscriber.tokenId) ids.add(subscriber.tokenId);
+    if (ids.size === 0) return;
+    const active = await runtime.store.tokens.activeIds([...ids]);
+    for (const subscriber of subscribers) {
+      if (subscriber.tokenId && !active.has(subscriber.tokenId))
+        subscriber.close({ code: 'unauthorized', message: 'the token was revoked' });
+    }
+  }
+
   async function poll(): Promise<void> {
     if (polling) return;
     polling = true;
     try {
+      await closeRevoked();
       // Two narrow columns of the newest incidents; the repositories have no change feed to ask.
       const rows = await runtime.store.db
         .selectFrom('incidents')
@@ -63,8 +92,11 @@ function incidentWatcher(runtime: Runtime, log: (error: unknown) => void) {
       for (const row of changed) {
         const incident = await runtime.store.incidents.get(row.id);
         if (!incident) continue;
-        const data = { incident: presentIncident(incident), lastEventSeq: row.last_event_seq };
-        for (const subscriber of subscribers) subscriber.send('incident', data);
+        const frame = sseFrame('incident', {
+          incident: presentIncident(incident),
+          lastEventSeq: row.last_event_seq,
+        });
+        for (const subscriber of subscribers) subscriber.send(frame);
       }
     } catch (error) {
       log(error);
@@ -97,6 +129,45 @@ function incidentWatcher(runtime: Runtime, log: (error: unknown) => void) {
       if (timer) clearInterval(timer);
       timer = undefined;
     },
+  };
+}
+
+/**
+ * The server side of one live stream over `raw`. Writes are dropped once the stream has ended; a
+ * client with more than STREAM_BUFFER_LIMIT_BYTES queued is cut off (destroyed, not ended: ending
+ * would wait for the queue to drain). `onEnd` runs exactly once, however the stream ends.
+ */
+export function streamSubscriber(
+  raw: Pick<Writable, 'write' | 'end' | 'destroy' | 'writableLength'>,
+  tokenId: string | null,
+  hooks: { onEnd(): void; onSlowClient(queuedBytes: number): void },
+): Subscriber & { ended(): void; isOpen(): boolean } {
+  let open = true;
+  const ended = () => {
+    if (!open) return;
+    open = false;
+    hooks.onEnd();
+  };
+  return {
+    tokenId,
+    send(frame) {
+      if (!open) return;
+      if (raw.writableLength > STREAM_BUFFER_LIMIT_BYTES) {
+        hooks.onSlowClient(raw.writableLength);
+        ended();
+        raw.destroy();
+        return;
+      }
+      raw.write(frame);
+    },
+    close(reason) {
+      if (!open) return;
+      if (reason) raw.write(sseFrame('error', { error: reason }));
+      ended();
+      raw.end();
+    },
+    ended,
+    isOpen: () => open,
   };
 }
 
@@ -172,7 +243,34 @@ export async function registerConsoleRoutes(app: FastifyInstance, runtime: Runti
    * or changed. Browsers' EventSource cannot send the Authorization header, so the console reads this
    * with fetch(); any SSE client that can set headers works too.
    */
+  /** Open streams, in all and per token: both are capped, so idle clients cannot pile up. */
+  let openStreams = 0;
+  const streamsPerKey = new Map<string, number>();
+
+  /**
+   * Server-sent events: `event: incident` with `{incident, lastEventSeq}` whenever an incident is new
+   * or changed. Browsers' EventSource cannot send the Authorization header, so the console reads this
+   * with fetch(); any SSE client that can set headers works too. A stream ends with `event: error`
+   * when its token is revoked, and is dropped when its client stops reading.
+   */
   app.get('/v1/stream/incidents', read, async (request, reply) => {
+    const principal = request.principal;
+    const key = principal.tokenId ?? principal.name;
+    const { streamMaxClients, streamMaxPerToken } = runtime.config;
+    const mine = streamsPerKey.get(key) ?? 0;
+    if (openStreams >= streamMaxClients || mine >= streamMaxPerToken) {
+      reply.header('retry-after', '30');
+      throw new OpxError(
+        'rate_limited',
+        openStreams >= streamMaxClients
+          ? `this server already holds ${streamMaxClients} live streams (streamMaxClients); retry later`
+          : `this token already holds ${streamMaxPerToken} live streams (streamMaxPerToken); close one first`,
+        { retryable: true },
+      );
+    }
+    openStreams += 1;
+    streamsPerKey.set(key, mine + 1);
+
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -183,28 +281,29 @@ export async function registerConsoleRoutes(app: FastifyInstance, runtime: Runti
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
     });
-    let open = true;
-    const subscriber: Subscriber = {
-      send(event, data) {
-        if (open) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let unsubscribe: () => void = () => {};
+    let heartbeat: NodeJS.Timeout | undefined;
+    const subscriber = streamSubscriber(raw, principal.tokenId, {
+      onEnd() {
+        clearInterval(heartbeat);
+        unsubscribe();
+        openStreams -= 1;
+        const left = (streamsPerKey.get(key) ?? 1) - 1;
+        if (left > 0) streamsPerKey.set(key, left);
+        else streamsPerKey.delete(key);
       },
-      close() {
-        if (!open) return;
-        open = false;
-        raw.end();
-      },
-    };
-    const unsubscribe = await watcher.subscribe(subscriber);
-    // Clients reconnect after this many milliseconds if the stream drops.
-    raw.write(`retry: 3000\nevent: ready\ndata: ${JSON.stringify({ pollMs: STREAM_POLL_MS })}\n\n`);
-    const heartbeat = setInterval(() => {
-      if (open) raw.write(': keep-alive\n\n');
-    }, STREAM_HEARTBEAT_MS);
-    request.raw.on('close', () => {
-      open = false;
-      clearInterval(heartbeat);
-      unsubscribe();
+      onSlowClient: (queuedBytes) =>
+        request.log.warn({ queuedBytes }, 'live stream dropped: its client is not reading'),
     });
+    request.raw.on('close', () => subscriber.ended());
+    unsubscribe = await watcher.subscribe(subscriber);
+    if (!subscriber.isOpen()) {
+      unsubscribe();
+      return;
+    }
+    // Clients reconnect after this many milliseconds if the stream drops.
+    subscriber.send(`retry: 3000\n${sseFrame('ready', { pollMs: STREAM_POLL_MS })}`);
+    heartbeat = setInterval(() => subscriber.send(': keep-alive\n\n'), STREAM_HEARTBEAT_MS);
   });
 
   /** What the guardrails and the output validation caught, over the store's whole life. */

@@ -42,6 +42,16 @@ export function tokenSpecs(init: StoreFactory): void {
       expect(listed).toEqual({ ...created, revokedAt: T0 + 10 });
     });
 
+    it('activeIds keeps the ids of tokens that exist and are not revoked', async () => {
+      const kept = await store().tokens.create(unique('kept'), unique('hash'), ['read'], T0);
+      const revoked = await store().tokens.create(unique('gone'), unique('hash'), ['read'], T0);
+      await store().tokens.revoke(revoked.id, T0 + 1);
+      expect(await store().tokens.activeIds([kept.id, revoked.id, 'tok_missing'])).toEqual(
+        new Set([kept.id]),
+      );
+      expect(await store().tokens.activeIds([])).toEqual(new Set());
+    });
+
     it('revoke by name revokes every active token of that name', async () => {
       const name = unique('shared');
       const [first, second] = [unique('hash'), unique('hash')];

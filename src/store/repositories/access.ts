@@ -80,6 +80,18 @@ export function tokenRepository({ db }: RepositoryContext) {
       }));
     },
 
+    /** Which of `ids` are tokens that still work (exist and are not revoked). */
+    async activeIds(ids: readonly string[]): Promise<Set<string>> {
+      if (ids.length === 0) return new Set();
+      const rows = await db
+        .selectFrom('api_tokens')
+        .select('id')
+        .where('id', 'in', [...ids])
+        .where('revoked_at', 'is', null)
+        .execute();
+      return new Set(rows.map((row) => row.id));
+    },
+
     async revoke(idOrName: string, now: number = Date.now()): Promise<number> {
       const result = await db
         .updateTable('api_tokens')
