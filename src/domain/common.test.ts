@@ -29,6 +29,15 @@ describe('timestampSchema', () => {
     expect(new Date(MAX_TIMESTAMP).toISOString()).toBe('+275760-09-13T00:00:00.000Z');
   });
 
+  it('refuses days a month does not have instead of rolling them over, and keeps leap days', () => {
+    expect(timestampSchema.safeParse('2026-02-30T00:00:00Z').success).toBe(false);
+    expect(timestampSchema.safeParse('2026-04-31T10:00:00+00:00').success).toBe(false);
+    expect(timestampSchema.safeParse('2026-00-10T10:00:00Z').success).toBe(false);
+    expect(timestampSchema.parse('2028-02-29T00:00:00Z')).toBe(Date.UTC(2028, 1, 29));
+    expect(timestampSchema.safeParse('2027-02-29T00:00:00Z').success).toBe(false);
+    expect(timestampSchema.parse('2026-12-31T23:59:59Z')).toBe(Date.UTC(2026, 11, 31, 23, 59, 59));
+  });
+
   it('refuses a number past it, which could never be shown again', () => {
     const parsed = timestampSchema.safeParse(MAX_TIMESTAMP + 1);
     expect(parsed.success).toBe(false);

@@ -79,7 +79,12 @@ export const timestampSchema = z.union([
 export function parseTimestamp(value: string): number | undefined {
   if (value.startsWith('0001-01-01')) return undefined;
   const normalized = value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(normalized)) return undefined;
+  const date = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}/.exec(normalized);
+  if (!date) return undefined;
+  // Date.parse rolls 2026-02-30 over to March 2; a day the month does not have is not a timestamp.
+  const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate())
+    return undefined;
   const parsed = Date.parse(normalized);
   return Number.isFinite(parsed) ? parsed : undefined;
 }
