@@ -572,4 +572,33 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     });
     expect(ok.status).toBe(202);
   });
+
+  it('keeps a NUL in a title or a key as U+FFFD on either backend, and names a __proto__ key as the reason it refuses', async () => {
+    const nul = await server.request('POST', '/v1/signals', {
+      token: server.tokens.ingest,
+      rawBody: JSON.stringify({
+        service: 'nul-check',
+        severity: 'warning',
+        title: 'disk\u0000full',
+        labels: { 'zone\u0000': 'a' },
+      }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(nul.status).toBe(200);
+    const stored = await server.request('GET', '/v1/signals?service=nul-check', {
+      token: server.tokens.read,
+    });
+    expect(stored.json.items[0].title).toBe('disk\uFFFDfull');
+    expect(stored.json.items[0].labels).toEqual({ 'zone\uFFFD': 'a' });
+
+    const proto = await server.request('POST', '/v1/signals', {
+      token: server.tokens.ingest,
+      rawBody: '{"service":"proto-check","severity":"warning","title":"t","labels":{"__proto__":"x"}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(proto.status).toBe(400);
+    expect(proto.json.error).toMatchObject({ code: 'invalid_request', path: 'body' });
+    expect(proto.json.error.message).toContain('__proto__');
+    expect(proto.json.error.message).not.toContain('not valid JSON');
+  });
 });

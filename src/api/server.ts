@@ -4,11 +4,18 @@ import { createServer as createHttpsServer } from 'node:https';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import secureJson from 'secure-json-parse';
 import { metricsRegistry } from '../analytics/metrics.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import { OpxError } from '../domain/errors.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../domain/payload.js';
+import { normalizeBody } from '../domain/payload.js';
 import type { Runtime } from '../runtime.js';
 import { storeFault, storeUnavailable } from '../store/faults.js';
 import { ping } from '../store/store.js';
@@ -178,37 +185,47 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
       allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
     });
 
-  // A body nested past MAX_JSON_DEPTH is refused with a 400 (a sender stops retrying it) rather than
-  // failing later with a 500 in code that walks it recursively.
-  const tooDeep = (value: unknown): OpxError | null =>
-    nestsDeeperThan(value)
-      ? new OpxError('invalid_request', `the body nests deeper than ${MAX_JSON_DEPTH} levels`, {
-          path: 'body',
-        })
-      : null;
-  // The body's bytes are kept beside the parsed value: signed sources are verified over them.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    request.rawBody = body as Buffer;
-    // secure-json-parse reads a Buffer as UTF-8 text.
-    parseJson(request, body as unknown as string, (error, value) =>
-      error ? done(error, undefined) : done(tooDeep(value), value),
-    );
-  });
-  // SNS posts JSON as text/plain; accept JSON under that type too.
-  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
-    request.rawBody = body as Buffer;
+  // What JSON allows but OPX refuses (with a 400 a sender stops retrying, not a 500 later) or keeps
+  // differently: see normalizeBody.
+  const checked = (value: unknown): OpxError | null => {
+    const problem = normalizeBody(value);
+    return problem ? new OpxError('invalid_request', problem, { path: 'body' }) : null;
+  };
+  // secure-json-parse is JSON.parse that refuses `__proto__` and `constructor.prototype` keys.
+  const parse = (
+    request: FastifyRequest,
+    body: Buffer,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => {
+    request.rawBody = body;
+    if (body.length === 0)
+      return done(new OpxError('invalid_json', 'the body is empty; send a JSON document'));
+    let value: unknown;
     try {
-      const value: unknown = JSON.parse((body as Buffer).toString('utf8'));
-      done(tooDeep(value), value);
+      value = secureJson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' });
     } catch (error) {
-      done(
-        new OpxError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`),
-        undefined,
+      const message = (error as Error).message;
+      return done(
+        /forbidden prototype property/i.test(message)
+          ? new OpxError(
+              'invalid_request',
+              'the body has a key named "__proto__" (or "constructor" holding "prototype"), which OPX refuses because it can alter objects\' prototypes; rename the key',
+              { path: 'body' },
+            )
+          : new OpxError('invalid_json', `the body is not valid JSON: ${message}`),
       );
     }
-  });
+    done(checked(value), value);
+  };
+  // The body's bytes are kept beside the parsed value: signed sources are verified over them.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) =>
+    parse(request, body as Buffer, done),
+  );
+  // SNS posts JSON as text/plain; accept JSON under that type too, parsed and checked the same way.
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) =>
+    parse(request, body as Buffer, done),
+  );
   app.addContentTypeParser(
     ['application/yaml', 'application/x-yaml', 'text/yaml'],
     { parseAs: 'string' },
@@ -216,14 +233,18 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   );
 
   const verifier = new TokenVerifier(runtime.store, config.adminToken);
-  registerAuth(app, verifier, config.sourceAuth);
+  registerAuth(app, verifier, config.sourceAuth, config.authFailuresPerMinute);
   // Per token, counted after authentication (per address for requests that fail it).
   if (config.rateLimitPerMinute > 0)
     await app.register(rateLimit, {
       hook: 'preHandler',
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+      // By token id: two tokens that share a name do not share a budget.
+      keyGenerator: (request) =>
+        request.principal
+          ? `token:${request.principal.tokenId ?? request.principal.name}`
+          : `ip:${request.ip}`,
       errorResponseBuilder: (_request, context) =>
         new OpxError(
           'rate_limited',

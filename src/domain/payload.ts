@@ -285,17 +285,33 @@ export function cleanLinks(candidates: readonly LinkCandidate[], max: number = L
 /** How deep a request body may nest: real payloads stay under a dozen levels. */
 export const MAX_JSON_DEPTH = 100;
 
+/** A NUL character stands for itself nowhere a person reads; the store keeps U+FFFD in its place. */
+const withoutNul = (text: string): string => text.replaceAll('\0', '\uFFFD');
+
 /**
- * Whether a parsed JSON value nests deeper than `limit` arrays and objects. Walked with a stack of its
- * own: JSON.parse accepts any depth, but the recursive code after it (serializing, redacting) would
- * exhaust the call stack on a value thousands of levels deep.
+ * Readies a parsed request body in place and says what is wrong with it, if anything, in one walk with
+ * a stack of its own (no recursion, so no depth breaks it):
+ * - nesting deeper than `limit` arrays and objects is refused: the recursive code after parsing
+ *   (serializing, redacting) would exhaust the call stack on a value thousands of levels deep;
+ * - a NUL character (U+0000) in a string or a key becomes U+FFFD, as a lone surrogate does. PostgreSQL
+ *   text cannot hold a NUL, so otherwise one backend would refuse what the other stores.
  */
-export function nestsDeeperThan(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
+export function normalizeBody(value: unknown, limit: number = MAX_JSON_DEPTH): string | undefined {
   const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
   for (let next = pending.pop(); next; next = pending.pop()) {
-    if (next.value === null || typeof next.value !== 'object') continue;
-    if (next.depth >= limit) return true;
-    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
+    const current = next.value;
+    if (current === null || typeof current !== 'object') continue;
+    if (next.depth >= limit) return `the body nests deeper than ${limit} levels`;
+    const node = current as Record<string, unknown>;
+    for (const key of Object.keys(node)) {
+      let child = node[key];
+      if (typeof child === 'string' && child.includes('\0')) node[key] = child = withoutNul(child);
+      if (key.includes('\0') && !Array.isArray(node)) {
+        delete node[key];
+        node[withoutNul(key)] = child;
+      }
+      if (child !== null && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
+    }
   }
-  return false;
+  return undefined;
 }
