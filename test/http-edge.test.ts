@@ -72,6 +72,112 @@ describe('the HTTP edge: secure headers, CORS off by default, per-token rate lim
   });
 });
 
+describe('failed authentication, token names and credential parsing', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite', { authFailuresPerMinute: 5, rateLimitPerMinute: 3 });
+  });
+  afterAll(() => server.cleanup());
+
+  it('answers 429 to an address past its failed authentications, whatever the credential, and counts no success', async () => {
+    // Successes never count.
+    for (let i = 0; i < 3; i += 1)
+      expect((await server.request('GET', '/v1/incidents', { token: server.tokens.admin })).status).toBe(200);
+    const statuses: number[] = [];
+    for (const token of ['opx_bad_1', null, 'opx_bad_2']) {
+      statuses.push((await server.request('GET', '/v1/incidents', { token })).status);
+    }
+    // A wrong PagerDuty routing key and a bad bearer token on ingest count the same.
+    const enqueue = (routingKey: string) =>
+      server.request('POST', '/v2/enqueue', {
+        token: null,
+        body: {
+          routing_key: routingKey,
+          event_action: 'trigger',
+          payload: { summary: 'guess', source: 'x', severity: 'error' },
+        },
+      });
+    statuses.push((await enqueue('not-a-routing-key')).status);
+    statuses.push((await server.request('POST', '/v1/signals', { token: 'opx_bad_3', body: {} })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+
+    const limited = await enqueue('another-guess');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.json.error).toMatchObject({ code: 'rate_limited' });
+    expect(limited.json.error.message).toContain('too many failed authentications from this address');
+    // For the rest of the minute the address is refused before its credentials are read.
+    expect((await server.request('GET', '/v1/incidents', { token: server.tokens.admin })).status).toBe(429);
+  });
+});
+
+describe('token names and the Authorization header', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite');
+  });
+  afterAll(() => server.cleanup());
+
+  it('refuses a second live token of one name, and takes the name again once the first is revoked', async () => {
+    const first = await server.request('POST', '/v1/tokens', { body: { name: 'grafana', scopes: ['read'] } });
+    expect(first.status).toBe(201);
+    const again = await server.request('POST', '/v1/tokens', {
+      body: { name: 'grafana', scopes: ['ingest'] },
+    });
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatchObject({ code: 'conflict', path: 'name' });
+    expect(again.json.error.message).toContain('opx tokens revoke grafana');
+    expect((await server.request('DELETE', `/v1/tokens/${first.json.id}`)).status).toBe(200);
+    expect(
+      (await server.request('POST', '/v1/tokens', { body: { name: 'grafana', scopes: ['read'] } })).status,
+    ).toBe(201);
+  });
+
+  it('reads "Bearer" followed by more than one space, and tabs, as the token', async () => {
+    for (const header of [`Bearer  ${server.tokens.admin}`, `bearer\t${server.tokens.admin} `]) {
+      const response = await server.request('GET', '/v1/rules', {
+        token: null,
+        headers: { authorization: header },
+      });
+      expect(response.status).toBe(200);
+    }
+    const missing = await server.request('GET', '/v1/rules', {
+      token: null,
+      headers: { authorization: 'Bearer   ' },
+    });
+    expect(missing.status).toBe(401);
+    expect(missing.json.error.message).toContain('missing credentials');
+  });
+});
+
+describe('per-token budgets', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer('sqlite', { rateLimitPerMinute: 3 });
+  });
+  afterAll(() => server.cleanup());
+
+  it('gives tokens that share a name (made before names were unique) a budget each', async () => {
+    const { createToken } = await import('../src/auth/tokens.js');
+    const one = (await createToken(server.runtime.store, 'legacy-a', ['read'])).token;
+    const other = (await createToken(server.runtime.store, 'legacy-b', ['read'])).token;
+    // Give the second the first one's name, as an older release allowed.
+    await server.runtime.store.db
+      .updateTable('api_tokens')
+      .set({ name: 'legacy-a' })
+      .where('name', '=', 'legacy-b')
+      .execute();
+    const statuses = async (token: string) => {
+      const out: number[] = [];
+      for (let i = 0; i < 4; i += 1)
+        out.push((await server.request('GET', '/v1/incidents', { token })).status);
+      return out;
+    };
+    expect(await statuses(one)).toEqual([200, 200, 200, 429]);
+    expect(await statuses(other)).toEqual([200, 200, 200, 429]);
+  });
+});
+
 describe('CORS for configured origins only', () => {
   let server: TestServer;
   beforeAll(async () => {

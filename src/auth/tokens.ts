@@ -57,6 +57,14 @@ export async function createToken(
       path: 'name',
     });
   }
+  // The name is what the audit log and the logs show: two live tokens of one name could not be told apart.
+  if ((await scope.tokens.list()).some((token) => token.name === name && token.revokedAt === null)) {
+    throw new OpxError(
+      'conflict',
+      `a token named "${name}" already exists; revoke it first (\`opx tokens revoke ${name}\`) or pick another name`,
+      { path: 'name' },
+    );
+  }
   const token = generateToken();
   const record = await scope.tokens.create(name, hashToken(token), scopes);
   return { token, record };

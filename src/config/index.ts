@@ -152,6 +152,8 @@ const settingsSchema = z.strictObject({
         .filter((origin) => origin !== ''),
     ),
   /** Requests per minute per token (per address before authentication); 0 turns the limit off. */
+  /** Failed authentications a minute from one address before it gets 429 for the rest of the minute; 0 is off. */
+  authFailuresPerMinute: z.coerce.number().int().min(0).default(60),
   rateLimitPerMinute: z.coerce.number().int().min(0).default(6000),
   /** Time a client has to send a whole request (headers and body), against slow senders. */
   requestTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(30),
@@ -289,6 +291,7 @@ export const ENV_NAMES: Record<SettingKey, string> = {
   tlsKeyFile: 'OPX_TLS_KEY_FILE',
   corsOrigins: 'OPX_CORS_ORIGINS',
   rateLimitPerMinute: 'OPX_RATE_LIMIT_PER_MINUTE',
+  authFailuresPerMinute: 'OPX_AUTH_FAILURES_PER_MINUTE',
   requestTimeoutSeconds: 'OPX_REQUEST_TIMEOUT_SECONDS',
   storeLockTimeoutMs: 'OPX_STORE_LOCK_TIMEOUT_MS',
   budgetMonthlyUsd: 'OPX_BUDGET_MONTHLY_USD',
