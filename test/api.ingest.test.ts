@@ -601,4 +601,43 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     expect(proto.json.error.message).toContain('__proto__');
     expect(proto.json.error.message).not.toContain('not valid JSON');
   });
+
+  it('refuses more than 256 labels on a signal with a 400 naming the cap, from JSON and Alertmanager alike', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 100_000 }, (_, index) => [`k${index}`, `v${index}`]),
+    );
+    const generic = await server.request('POST', '/v1/signals', {
+      token: server.tokens.ingest,
+      body: { service: 'label-cap', severity: 'warning', title: 'many labels', labels: many },
+    });
+    expect(generic.status).toBe(400);
+    expect(generic.json.error.message).toContain('at most 256');
+    const alertmanager = await server.request('POST', '/v1/ingest/alertmanager', {
+      token: server.tokens.ingest,
+      body: {
+        version: '4',
+        status: 'firing',
+        receiver: 'opx',
+        groupKey: '{}:{alertname="Many"}',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'Many', service: 'label-cap', ...many },
+            annotations: {},
+            startsAt: '2026-12-01T12:00:00Z',
+          },
+        ],
+      },
+    });
+    expect(alertmanager.status).toBe(400);
+    expect(alertmanager.json.error).toMatchObject({ code: 'invalid_request' });
+    expect(alertmanager.json.error.message).toContain('a signal carries at most 256');
+    // 256 is allowed.
+    const atCap = Object.fromEntries(Array.from({ length: 256 }, (_, index) => [`k${index}`, 'v']));
+    const ok = await server.request('POST', '/v1/signals', {
+      token: server.tokens.ingest,
+      body: { service: 'label-cap', severity: 'warning', title: 'at the cap', labels: atCap },
+    });
+    expect(ok.status).toBe(200);
+  });
 });

@@ -6,7 +6,7 @@ import type { Runtime } from '../runtime.js';
 import type { Job } from '../store/repositories/jobs.js';
 import { continueTrace } from '../telemetry/tracing.js';
 import { runWorker, type WorkerEvent } from '../worker/queue.js';
-import { type InvestigationResult, investigateIncident } from './service.js';
+import { assertInvestigable, type InvestigationResult, investigateIncident } from './service.js';
 
 export const AUTO_INVESTIGATOR = 'system:auto-investigate';
 
@@ -63,8 +63,8 @@ export async function runHandStartedInvestigation(
   incidentId: string,
   principal: string,
 ): Promise<InvestigationResult> {
-  // Refused before anything is queued: an unknown incident leaves no job behind.
-  await requireIncident(runtime.store, incidentId);
+  // Refused before anything is queued: an unknown or CLOSED incident leaves no job behind.
+  assertInvestigable(await requireIncident(runtime.store, incidentId));
   const owner = `${hostname()}:${process.pid}:hand:${Math.random().toString(36).slice(2, 10)}`;
   const leaseMs = runtime.config.jobLeaseSeconds * 1000;
   const { job } = await runtime.store.jobs.enqueue(

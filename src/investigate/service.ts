@@ -233,6 +233,15 @@ interface StartedRun {
   completed?: InvestigationResult;
 }
 
+/** A new investigation needs an incident that is not CLOSED. */
+export function assertInvestigable(incident: { id: string; status: string }): void {
+  if (incident.status === 'CLOSED')
+    throw new OpxError(
+      'illegal_transition',
+      `incident ${incident.id} is CLOSED; re-open it before investigating`,
+    );
+}
+
 async function startOrResume(
   runtime: Runtime,
   incidentId: string,
@@ -263,11 +272,7 @@ async function startOrResume(
         if (bundle && latest.status === 'running') return { id: latest.id, bundle };
       }
     }
-    if (incident.status === 'CLOSED')
-      throw new OpxError(
-        'illegal_transition',
-        `incident ${incidentId} is CLOSED; re-open it before investigating`,
-      );
+    assertInvestigable(incident);
     const { bundle } = await freezeEvidence(scope, incidentId, evidence);
     const id = newId('investigation');
     const attempt = (await scope.investigations.forIncident(incidentId)).length + 1;

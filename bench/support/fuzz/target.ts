@@ -43,14 +43,15 @@ async function seedRequest(
 /**
  * A real server on a loopback port with a seeded store: services, an open incident with a signal, a
  * rule, a silence, a token to revoke and a finished investigation with recommendations. The
- * per-token rate limit is off, or the run would measure it instead of the routes.
+ * per-token rate limit and the failed-authentication limit are off, or the run would measure them
+ * instead of the routes (it sends hundreds of deliberately bad credentials from one address).
  */
 export async function startFuzzTarget(
   backend: 'sqlite' | 'postgres',
   sockets = 8,
   overrides: Partial<Config> = {},
 ): Promise<FuzzTarget> {
-  const server = await testServer(backend, { rateLimitPerMinute: 0, ...overrides });
+  const server = await testServer(backend, { rateLimitPerMinute: 0, authFailuresPerMinute: 0, ...overrides });
   const client = httpClient(server.baseUrl, server.tokens.admin, sockets);
   const admin = server.tokens.admin;
   await seedRequest(client, admin, 'POST', '/v1/services', [

@@ -1,6 +1,6 @@
 import type { NormalizedChangeInput } from '../../domain/change.js';
-import type { Link, Severity } from '../../domain/common.js';
-import { clip, LIMITS, sliceWholeCharacters, toPayloadError } from '../../domain/payload.js';
+import { type Link, MAX_LABELS, type Severity } from '../../domain/common.js';
+import { clip, invalid, LIMITS, sliceWholeCharacters, toPayloadError } from '../../domain/payload.js';
 import type { Metric, SignalDraft, SignalSource, SignalStatus } from '../../domain/signal.js';
 import { sha256 } from '../../util/hash.js';
 import type { Adapter, SubscriptionConfirmation } from './types.js';
@@ -132,7 +132,9 @@ export function regionFromLabels(labels: Readonly<Record<string, unknown>>): str
   return pickLabel(labels, REGION_LABELS);
 }
 
-export function clipLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+export function clipLabels(labels: Readonly<Record<string, string>>, field: string): Record<string, string> {
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS) invalid(`${count} ${field}; a signal carries at most ${MAX_LABELS}`, [field]);
   return Object.fromEntries(
     Object.entries(labels)
       .filter(([key]) => key !== '__proto__')
@@ -218,8 +220,8 @@ export function makeDraft(fields: DraftFields): SignalDraft {
     service: clip(nonBlank(fields.service) ?? 'unknown', LIMITS.service),
     environment: clip(nonBlank(fields.environment) ?? 'production', LIMITS.environment),
     title: clip(nonBlank(fields.title) ?? fields.fallbackTitle, LIMITS.title),
-    labels: clipLabels(fields.labels ?? {}),
-    annotations: clipLabels(fields.annotations ?? {}),
+    labels: clipLabels(fields.labels ?? {}, 'labels'),
+    annotations: clipLabels(fields.annotations ?? {}, 'annotations'),
     links: fields.links ?? [],
     startsAt: fields.startsAt,
   };
