@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
@@ -11,51 +10,21 @@ import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import
 import { openRuntime } from '../src/runtime.js';
 import { FieldCipher } from '../src/store/crypto.js';
 import { keyUsage, reencrypt } from '../src/store/reencrypt.js';
-import { BACKENDS, POSTGRES_URL, payload, REPO_ROOT, type TestServer, testServer } from './support.js';
+import {
+  BACKENDS,
+  databaseBytes,
+  payload,
+  postgresHits,
+  REPO_ROOT,
+  type TestServer,
+  testServer,
+} from './support.js';
 
 const RAW_MARKER = `raw-opaque-${randomBytes(6).toString('hex')}`;
 const NOTE_MARKER = `note-${randomBytes(6).toString('hex')} rolled back build 7731 by hand`;
 const REASON_MARKER = `reason-${randomBytes(6).toString('hex')} the replica lag is the real cause`;
 const PROMPT_MARKER = `prompt-${randomBytes(6).toString('hex')}`;
 const ANSWER_MARKER = `answer-${randomBytes(6).toString('hex')}`;
-
-/** Every byte of the SQLite database: the main file, the WAL and the shared memory. */
-function databaseBytes(dataDir: string): Buffer {
-  const files = readdirSync(dataDir).filter((name) => name.startsWith('opx.db'));
-  return Buffer.concat(files.map((name) => readFileSync(path.join(dataDir, name))));
-}
-
-/** Rows of any table in the schema whose text (or bytes) contain the marker. */
-async function postgresHits(schema: string, marker: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    const tables = await client.query<{ table_name: string }>(
-      'select table_name from information_schema.tables where table_schema = $1',
-      [schema],
-    );
-    const hits: string[] = [];
-    for (const { table_name } of tables.rows) {
-      const columns = await client.query<{ column_name: string; data_type: string }>(
-        'select column_name, data_type from information_schema.columns where table_schema = $1 and table_name = $2',
-        [schema, table_name],
-      );
-      for (const { column_name, data_type } of columns.rows) {
-        const test =
-          data_type === 'bytea'
-            ? `position(convert_to($1, 'UTF8') in "${column_name}") > 0`
-            : `"${column_name}"::text like '%' || $1 || '%'`;
-        const found = await client.query(`select 1 from "${schema}"."${table_name}" where ${test} limit 1`, [
-          marker,
-        ]);
-        if (found.rowCount) hits.push(`${table_name}.${column_name}`);
-      }
-    }
-    return hits;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each(BACKENDS)('encryption at rest (%s)', (backend) => {
   let server: TestServer;

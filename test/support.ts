@@ -1,5 +1,5 @@
 import { type ChildProcess, type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -279,4 +279,42 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
       resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+}
+
+/** Every byte of the SQLite database: the main file, the WAL and the shared memory. */
+export function databaseBytes(dataDir: string): Buffer {
+  const files = readdirSync(dataDir).filter((name) => name.startsWith('opx.db'));
+  return Buffer.concat(files.map((name) => readFileSync(path.join(dataDir, name))));
+}
+
+/** Rows of any table in the schema whose text (or bytes) contain the marker. */
+export async function postgresHits(schema: string, marker: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>(
+      'select table_name from information_schema.tables where table_schema = $1',
+      [schema],
+    );
+    const hits: string[] = [];
+    for (const { table_name } of tables.rows) {
+      const columns = await client.query<{ column_name: string; data_type: string }>(
+        'select column_name, data_type from information_schema.columns where table_schema = $1 and table_name = $2',
+        [schema, table_name],
+      );
+      for (const { column_name, data_type } of columns.rows) {
+        const test =
+          data_type === 'bytea'
+            ? `position(convert_to($1, 'UTF8') in "${column_name}") > 0`
+            : `"${column_name}"::text like '%' || $1 || '%'`;
+        const found = await client.query(`select 1 from "${schema}"."${table_name}" where ${test} limit 1`, [
+          marker,
+        ]);
+        if (found.rowCount) hits.push(`${table_name}.${column_name}`);
+      }
+    }
+    return hits;
+  } finally {
+    await client.end();
+  }
 }

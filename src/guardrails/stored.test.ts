@@ -104,11 +104,60 @@ describe('StorageRedactor', () => {
     expect(other).not.toBe(a);
   });
 
+  it('redacts the identifiers a sender chooses too: fingerprint, label keys, metric names, raw keys, versions', () => {
+    const redactor = new StorageRedactor(KEY);
+    const sent = draft({
+      fingerprint: `pd/${EMAIL}`,
+      labels: { [`team/${EMAIL}`]: 'payments', alertname: 'HighErrorRate' },
+      metric: { name: `latency_for_${EMAIL}`, namespace: `ns ${EMAIL}` },
+      raw: { [EMAIL]: 1 },
+    });
+    const once = redactor.signal(sent).draft;
+    const twice = redactor.signal(sent).draft;
+    expect(JSON.stringify(once)).not.toContain(EMAIL);
+    expect(once.fingerprint).toMatch(/^pd\/<EMAIL_[0-9a-f]{10}>$/);
+    // The same sender id becomes the same placeholder each time, so deduplication still matches.
+    expect(twice.fingerprint).toBe(once.fingerprint);
+    expect(Object.keys(once.labels)).toEqual([expect.stringMatching(/^team\/<EMAIL_/), 'alertname']);
+    expect(once.metric?.name).not.toContain(EMAIL);
+
+    const change = redactor.change({
+      kind: 'deploy',
+      service: 'checkout',
+      environment: 'production',
+      summary: 'deploy',
+      startedAt: 1,
+      links: [],
+      versionTo: `build-for-${EMAIL}`,
+      externalId: `deploy/${EMAIL}`,
+      source: 'api',
+    } as Parameters<StorageRedactor['change']>[0]).change;
+    expect(JSON.stringify(change)).not.toContain(EMAIL);
+
+    const silence = redactor.silence({
+      comment: `ask ${EMAIL}`,
+      matchers: [
+        { field: 'customer', op: '=', value: EMAIL },
+        { field: 'service', op: '=~', value: 'check.*' },
+      ],
+    });
+    expect(JSON.stringify(silence)).not.toContain(EMAIL);
+    // An equality matcher's value is the placeholder the stored label value became.
+    const stored = redactor.signal(draft({ labels: { customer: EMAIL } })).draft;
+    expect(silence.matchers[0]).toEqual({ field: 'customer', op: '=', value: stored.labels.customer });
+    expect(silence.matchers[1]).toEqual({ field: 'service', op: '=~', value: 'check.*' });
+  });
+
   it('fails closed: a value the scanner cannot take is replaced, never stored as received', () => {
     const redactor = new StorageRedactor(KEY, { entities: { EMAIL: 'ANONYMIZE' }, maxLength: 10 });
     const { draft: out, redactions } = redactor.signal(draft({ title: `for ${EMAIL}` }));
     expect(out.title).toMatch(/^\[not stored: the guardrail could not scan this value: .*exceeds the limit/);
-    expect(redactions[0]).toMatchObject({ field: 'title', type: 'GUARDRAIL_ERROR' });
+    expect(redactions.find((redaction) => redaction.field === 'title')).toMatchObject({
+      type: 'GUARDRAIL_ERROR',
+    });
+    // Identifiers stay distinct: two fingerprints never become the same text.
+    const other = redactor.signal(draft({ title: `for ${EMAIL}`, fingerprint: 'another-alert' })).draft;
+    expect(other.fingerprint).not.toBe(out.fingerprint);
   });
 });
 

@@ -7,17 +7,20 @@
  * text contains), except IP and MAC addresses and URLs, which stay: they are how an engineer finds
  * the host, and URLs carrying credentials are still caught as PASSWORD or GENERIC_SECRET.
  *
- * What is scanned: every free-text field (title, description, label and annotation values, link
- * targets and texts, a change's summary and author) and every string in the raw payload. Identifiers
- * OPX routes by (service, environment, region, fingerprint, metric names, label keys) are not
- * changed. A label's key is given to the scanner as context, so `ssn: 123456789` is recognised as
- * readily as "SSN 123456789" in prose.
+ * What is scanned: every text a sender chooses: title, description, label and annotation keys and
+ * values, link targets and texts, the fingerprint (and so the dedup key), metric name and namespace,
+ * a change's summary, author, versions and external id, the service, environment and region an
+ * adapter derived (often from an alarm's name), and every key and string in the raw payload. A
+ * redacted value becomes the same keyed placeholder every time, so a redacted fingerprint, label key
+ * or service still deduplicates, groups and matches. A label's key is given to the scanner as context, so `ssn: 123456789` is recognised
+ * as readily as "SSN 123456789" in prose.
  */
 
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedChangeInput } from '../domain/change.js';
+import { MATCHER_FIELDS, type Matcher } from '../domain/rule.js';
 import type { SignalDraft } from '../domain/signal.js';
 import {
   DEFAULT_POLICY,
@@ -82,12 +85,25 @@ export class StorageRedactor {
     const walk = (text: Visit): SignalDraft => {
       const out: SignalDraft = {
         ...draft,
+        // A sender's id (a PagerDuty dedup_key, a generic fingerprint) can be anything; a redacted one
+        // is still the same placeholder each time, so deduplication and resolves keep matching.
+        fingerprint: text('fingerprint', draft.fingerprint, 'fingerprint'),
+        // Adapters derive these from whatever the sender named (an alarm's name, a dimension's value).
+        service: text('service', draft.service, 'service'),
+        environment: text('environment', draft.environment, 'environment'),
         title: text('title', draft.title),
         labels: record('labels', draft.labels, text),
         annotations: record('annotations', draft.annotations, text),
         links: links(draft.links, text),
       };
       if (draft.description !== undefined) out.description = text('description', draft.description);
+      if (draft.region !== undefined) out.region = text('region', draft.region, 'region');
+      if (draft.metric !== undefined) {
+        const metric = { ...draft.metric, name: text('metric.name', draft.metric.name) };
+        if (draft.metric.namespace !== undefined)
+          metric.namespace = text('metric.namespace', draft.metric.namespace);
+        out.metric = metric;
+      }
       if (draft.raw !== undefined) out.raw = json('raw', draft.raw, undefined, text);
       return out;
     };
@@ -103,12 +119,47 @@ export class StorageRedactor {
         links: links(change.links, text),
       };
       if (change.author !== undefined) out.author = text('author', change.author, 'author');
+      if (change.versionFrom !== undefined)
+        out.versionFrom = text('versionFrom', change.versionFrom, 'version');
+      if (change.versionTo !== undefined) out.versionTo = text('versionTo', change.versionTo, 'version');
+      if (change.externalId !== undefined) out.externalId = text('externalId', change.externalId, 'id');
       return out;
     };
     const redacted = this.#redact(walk);
     return redacted
       ? { change: redacted.result, redactions: redacted.redactions }
       : { change, redactions: [] };
+  }
+
+  /**
+   * A silence's comment and the values its matchers compare, redacted as the signals they match were:
+   * an equality value becomes the same placeholder the stored label value became (its field is the
+   * context, as a label's key is), so the silence still matches. A label name is redacted like a
+   * label key. Regular expressions are kept: a pattern redacted would no longer match anything.
+   */
+  silence<T extends { matchers: Matcher[]; comment: string }>(silence: T): T {
+    const walk = (text: Visit): T => ({
+      ...silence,
+      comment: text('comment', silence.comment),
+      matchers: silence.matchers.map((matcher, index): Matcher => {
+        const field = (MATCHER_FIELDS as readonly string[]).includes(matcher.field)
+          ? matcher.field
+          : text(`matchers[${index}].field`, matcher.field);
+        if (matcher.op === '=' || matcher.op === '!=')
+          return { ...matcher, field, value: text(`matchers[${index}].value`, matcher.value, matcher.field) };
+        if (matcher.op === 'in')
+          return {
+            ...matcher,
+            field,
+            values: matcher.values.map((value, at) =>
+              text(`matchers[${index}].values[${at}]`, value, matcher.field),
+            ),
+          };
+        if (matcher.op === '>=') return matcher;
+        return { ...matcher, field };
+      }),
+    });
+    return this.#redact(walk)?.result ?? silence;
   }
 
   /**
@@ -162,15 +213,10 @@ export class StorageRedactor {
       // Fail closed: values the guardrail could not scan are not stored.
       const reason = error instanceof Error ? error.message : String(error);
       for (const piece of pieces) {
-        piece.text = `[not stored: the guardrail could not scan this value: ${reason}]`;
-        piece.spans = [
-          {
-            type: 'GUARDRAIL_ERROR',
-            start: 0,
-            end: piece.value.length,
-            hash: keyedHash(piece.value, this.#key),
-          },
-        ];
+        const hash = keyedHash(piece.value, this.#key);
+        // The hash keeps distinct values distinct: a fingerprint or a label key stays a key.
+        piece.text = `[not stored: the guardrail could not scan this value: ${reason}; ${hash.slice(0, 16)}]`;
+        piece.spans = [{ type: 'GUARDRAIL_ERROR', start: 0, end: piece.value.length, hash }];
       }
       return true;
     }
@@ -210,7 +256,13 @@ function lineStart(piece: Piece): number {
 
 function record(field: string, values: Record<string, string>, text: Visit): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(values)) out[key] = text(`${field}.${key}`, value, key);
+  // Keys are scanned too (a label named after a user's email is still the email); a redacted key is a
+  // stable placeholder, so the same label keeps the same key.
+  // The value's path names the key as stored, so a violation's location holds no raw key either.
+  for (const [key, value] of Object.entries(values)) {
+    const stored = text(`${field}{}`, key);
+    out[stored] = text(`${field}.${stored}`, value, key);
+  }
   return out;
 }
 
@@ -229,7 +281,10 @@ function json(field: string, value: unknown, context: string | undefined, text: 
     return value.map((item, index) => json(`${field}[${index}]`, item, context, text));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = json(`${field}.${key}`, item, key, text);
+    for (const [key, item] of Object.entries(value)) {
+      const stored = text(`${field}{}`, key);
+      out[stored] = json(`${field}.${stored}`, item, key, text);
+    }
     return out;
   }
   return value;

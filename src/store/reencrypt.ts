@@ -30,6 +30,8 @@ const COLUMNS: Target[] = [
     binary: false,
   },
   { table: 'idempotency', column: 'response_body', context: 'idempotency.response_body', binary: false },
+  { table: 'evidence_bundles', column: 'content', context: 'evidence_bundles.content', binary: false },
+  { table: 'evidence_graphs', column: 'content', context: 'evidence_graphs.content', binary: false },
 ];
 
 const CHECKPOINTS: Record<'sqlite' | 'postgres', Target[]> = {

@@ -115,13 +115,15 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     const endsAt = time(input.endsAt, 'endsAt', now);
     if (endsAt <= startsAt)
       throw new OpxError('invalid_request', 'endsAt must be after startsAt', { path: 'endsAt' });
+    // Stored as the signals it matches are: redacted.
+    const { matchers, comment } = ingest.redactor?.silence(input) ?? input;
     const response = await writes.write(async (scope) => {
       const silence = await scope.silences.create({
         kind: input.kind,
-        matchers: input.matchers,
+        matchers,
         startsAt,
         endsAt,
-        comment: input.comment,
+        comment,
         createdBy: request.principal.name,
       });
       return { statusCode: 201, body: silence };

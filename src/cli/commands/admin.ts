@@ -431,13 +431,15 @@ export function registerAdmin(program: Command): void {
           throw new OpxError('invalid_request', '--starts-at and --ends-at take ISO-8601 times');
         if (endsAt <= startsAt) throw new OpxError('invalid_request', '--ends-at must be after --starts-at');
         await withRuntime(command, async (runtime) => {
+          // Stored as the signals it matches are: redacted.
+          const { matchers, comment } = runtime.ingest.redactor?.silence(input) ?? input;
           const silence = await runtime.writes.run((scope) =>
             scope.silences.create({
               kind: input.kind,
-              matchers: input.matchers,
+              matchers,
               startsAt,
               endsAt,
-              comment: input.comment,
+              comment,
               createdBy: cliPrincipal(),
             }),
           );

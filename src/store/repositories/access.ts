@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { newId } from '../../domain/common.js';
+import { sha256 } from '../../util/hash.js';
 import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 export const SCOPES = ['ingest', 'read', 'respond', 'admin'] as const;
@@ -113,6 +114,14 @@ export function tokenRepository({ db }: RepositoryContext) {
 }
 export type TokenRepository = ReturnType<typeof tokenRepository>;
 
+/**
+ * The key as stored: a digest, because a client may build its Idempotency-Key from anything (an
+ * alert's text, a user's address) and the database keeps no sender text it does not need.
+ */
+function storedKey(key: string): string {
+  return `sha256:${sha256(key)}`;
+}
+
 export function idempotencyRepository(context: RepositoryContext) {
   const { db } = context;
   return {
@@ -121,7 +130,8 @@ export function idempotencyRepository(context: RepositoryContext) {
         .selectFrom('idempotency')
         .selectAll()
         .where('principal', '=', principal)
-        .where('key', '=', key)
+        // Rows stored before keys were digested hold the key itself; they age out with the retention.
+        .where('key', 'in', [storedKey(key), key])
         .executeTakeFirst();
       return (
         row && {
@@ -144,7 +154,7 @@ export function idempotencyRepository(context: RepositoryContext) {
         .insertInto('idempotency')
         .values({
           principal,
-          key,
+          key: storedKey(key),
           route: response.route,
           request_hash: response.requestHash,
           status_code: response.statusCode,

@@ -1,7 +1,15 @@
 import type { EvidenceBundle, EvidenceGraph } from '../../domain/evidence.js';
-import { fromJson, type RepositoryContext, toJson } from './base.js';
+import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
-export function evidenceRepository({ db }: RepositoryContext) {
+const BUNDLE = 'evidence_bundles.content';
+const GRAPH = 'evidence_graphs.content';
+
+/**
+ * Frozen evidence and its graph. Both are encrypted at rest like checkpoints: they hold what the
+ * investigation saw, signals and changes included, so a copy of the database must not read as them.
+ */
+export function evidenceRepository(context: RepositoryContext) {
+  const { db } = context;
   return {
     async insertBundle(bundle: EvidenceBundle, now: number = Date.now()): Promise<void> {
       await db
@@ -11,7 +19,7 @@ export function evidenceRepository({ db }: RepositoryContext) {
           incident_id: bundle.incidentId,
           as_of: bundle.asOf,
           hash: bundle.hash,
-          content: toJson(bundle),
+          content: seal(context, toJson(bundle), BUNDLE),
           created_at: now,
         })
         .execute();
@@ -23,7 +31,7 @@ export function evidenceRepository({ db }: RepositoryContext) {
         .select('content')
         .where('id', '=', id)
         .executeTakeFirst();
-      return row && fromJson<EvidenceBundle>(row.content, undefined as never);
+      return row && fromJson<EvidenceBundle>(unseal(context, row.content, BUNDLE), undefined as never);
     },
 
     async latestBundle(incidentId: string): Promise<EvidenceBundle | undefined> {
@@ -35,7 +43,7 @@ export function evidenceRepository({ db }: RepositoryContext) {
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
-      return row && fromJson<EvidenceBundle>(row.content, undefined as never);
+      return row && fromJson<EvidenceBundle>(unseal(context, row.content, BUNDLE), undefined as never);
     },
 
     async insertGraph(graph: EvidenceGraph, now: number = Date.now()): Promise<void> {
@@ -45,7 +53,7 @@ export function evidenceRepository({ db }: RepositoryContext) {
           id: graph.id,
           bundle_id: graph.bundleId,
           incident_id: graph.incidentId,
-          content: toJson(graph),
+          content: seal(context, toJson(graph), GRAPH),
           created_at: now,
         })
         .execute();
@@ -57,7 +65,7 @@ export function evidenceRepository({ db }: RepositoryContext) {
         .select('content')
         .where('bundle_id', '=', bundleId)
         .executeTakeFirst();
-      return row && fromJson<EvidenceGraph>(row.content, undefined as never);
+      return row && fromJson<EvidenceGraph>(unseal(context, row.content, GRAPH), undefined as never);
     },
   };
 }
