@@ -1,6 +1,6 @@
 import { decodeTime } from 'ulid';
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMESTAMP, newId, timestampSchema } from './common.js';
+import { MAX_TIMESTAMP, newId, timestampSchema, toIso } from './common.js';
 
 const timeOf = (id: string) => decodeTime(id.slice(id.indexOf('_') + 1).toUpperCase());
 
@@ -19,6 +19,16 @@ describe('newId', () => {
   it('ignores a time that is not a number of milliseconds', () => {
     expect(() => newId('signal', Number.NaN)).not.toThrow();
     expect(() => newId('signal', -5)).not.toThrow();
+  });
+});
+
+describe('toIso', () => {
+  it('shows a stored time past what a Date holds at the bound instead of throwing', () => {
+    expect(toIso(2 ** 53 - 1)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(toIso(-(2 ** 53 - 1))).toBe('-271821-04-20T00:00:00.000Z');
+    expect(toIso(Number.NaN)).toBe('1970-01-01T00:00:00.000Z');
+    expect(toIso(Date.UTC(2026, 11, 5))).toBe('2026-12-05T00:00:00.000Z');
+    expect(toIso(null)).toBeNull();
   });
 });
 

@@ -102,7 +102,11 @@ export function wellFormed(text: string): string {
 export function toIso(epochMs: number): string;
 export function toIso(epochMs: number | null | undefined): string | null;
 export function toIso(epochMs: number | null | undefined): string | null {
-  return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
+  if (epochMs === null || epochMs === undefined) return null;
+  // A row stored before times were bounded may hold one a Date cannot show: it is shown at the bound
+  // rather than failing every list it appears in.
+  const shown = Number.isFinite(epochMs) ? Math.min(MAX_TIMESTAMP, Math.max(-MAX_TIMESTAMP, epochMs)) : 0;
+  return new Date(shown).toISOString();
 }
 
 /**
