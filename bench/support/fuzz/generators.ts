@@ -111,6 +111,42 @@ const replacementValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1.5, 1e308, -1e308, [], {}, ''),
 );
 
+/**
+ * Values at and just past the edges the schemas draw: numbers a Date or a ULID cannot hold, times that
+ * are not days, invisible and NUL characters, and maps wider than a signal's label cap.
+ */
+const boundaryValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    2 ** 48,
+    8.64e15,
+    8.64e15 + 1,
+    -8.64e15,
+    -1,
+    1e21,
+    0.5,
+    '9999-12-31T23:59:59Z',
+    '0001-01-01T00:00:00Z',
+    '1969-12-31T23:59:59.999Z',
+    '2026-02-30T00:00:00Z',
+    '+275760-09-13T00:00:00.000Z',
+    '2026-12-01T12:00:00+2400',
+    '2026-12-01',
+    'a\u0000b',
+    '\u0000',
+    '\u200B',
+    'AKIA\u200BIOSFODNN7EXAMPLE',
+    '\uFEFFtitle',
+    'x\u202Ey',
+  ),
+  fc
+    .integer({ min: 200, max: 3_000 })
+    .map((count) =>
+      Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, `v${index}`])),
+    ),
+);
+
 interface Draft {
   method: string;
   params: Record<string, string>;
@@ -208,6 +244,17 @@ export function requestArbitrary(
             body: mutated,
           });
         }),
+    },
+    {
+      weight: 12,
+      arbitrary: fc
+        .tuple(fc.array(fc.nat(50), { minLength: 1, maxLength: 6 }), boundaryValue)
+        .map(([choices, boundary]) =>
+          toRequest(spec, 'boundary', {
+            ...withHeader(base(), 'content-type', 'application/json'),
+            body: JSON.stringify(mutate(valid().body ?? {}, choices, boundary)) ?? 'null',
+          }),
+        ),
     },
     {
       weight: 10,

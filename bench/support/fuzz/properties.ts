@@ -91,6 +91,37 @@ export async function runCase(
     const problem = await spec.verify(response, client, context);
     if (problem) return describeFailure(request, problem, response);
   }
+  // A write that breaks a later read (a stored value no list can render) fails here, not in production.
+  if (written.length > 0) {
+    const broken = await checkListReads(client);
+    if (broken) return describeFailure(request, `after this write, ${broken}`, response);
+  }
+  return undefined;
+}
+
+/** The list routes, with their default filters: every one must still answer after any write. */
+export const LIST_READS = [
+  '/v1/incidents',
+  '/v1/incidents?status=OPEN,INVESTIGATING,ADVISORY_READY,ACKNOWLEDGED,MITIGATED,RESOLVED,CLOSED',
+  '/v1/signals',
+  '/v1/changes',
+  '/v1/services',
+  '/v1/rules',
+  '/v1/silences',
+  '/v1/tokens',
+  '/v1/audit',
+  '/v1/traces',
+  '/v1/alarms',
+  '/v1/kb/documents',
+] as const;
+
+/** The first list route that does not answer 200, as a sentence; undefined when all do. */
+export async function checkListReads(client: Client): Promise<string | undefined> {
+  for (const path of LIST_READS) {
+    const response = await client.get(path);
+    if (response.status !== 200)
+      return `GET ${path} answered ${response.status}: ${clip(response.text, 200)}`;
+  }
   return undefined;
 }
 
