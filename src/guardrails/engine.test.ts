@@ -39,6 +39,9 @@ describe('recognizers: true and near-miss examples', () => {
   const cases: [EntityType, string, string][] = [
     ['EMAIL', 'mail ops.fake@example.com now', 'mail ops.fake@ now'],
     ['CREDIT_DEBIT_CARD_NUMBER', 'card 4111 1111 1111 1111', 'card 4111 1111 1111 1112'],
+    // Dotted groups are a card; a Luhn-valid counter beside "offset" is not.
+    ['CREDIT_DEBIT_CARD_NUMBER', 'card 4111.1111.1111.1111', 'kafka partition 3 offset=4111111111111111'],
+    ['CREDIT_DEBIT_CARD_NUMBER', 'paid with 4111111111111111', 'committed 4532015112830366 records'],
     ['US_SOCIAL_SECURITY_NUMBER', 'ssn 123-45-6780', 'ssn 666-45-6780'],
     ['US_BANK_ROUTING_NUMBER', 'routing number 021000021', 'routing number 021000022'],
     [

@@ -31,7 +31,7 @@ export function creditCard(value: string): boolean {
   if (separators.size > 1) return false;
   // Separated numbers are printed in groups of four (Amex and Diners: 4-6-5, 4-6-4).
   if (separators.size === 1) {
-    const groups = value.split(/[ -]/).map((group) => group.length);
+    const groups = value.split(/[ .-]/).map((group) => group.length);
     const fours = groups.slice(0, -1).every((length) => length === 4) && (groups.at(-1) ?? 0) <= 4;
     const amex =
       groups.length === 3 && groups[0] === 4 && groups[1] === 6 && (groups[2] === 5 || groups[2] === 4);
