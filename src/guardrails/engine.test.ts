@@ -38,6 +38,10 @@ const FAKE = {
 describe('recognizers: true and near-miss examples', () => {
   const cases: [EntityType, string, string][] = [
     ['EMAIL', 'mail ops.fake@example.com now', 'mail ops.fake@ now'],
+    ['EMAIL', 'mail jürgen.müller@beispiel.de now', 'mail jürgen.müller@ now'],
+    ['EMAIL', 'contact=jane.doe%40example.com', 'discount=40%40off'],
+    ['EMAIL', 'write to jane [at] example [dot] com', 'meet at the example dot com'],
+    ['AWS_ACCESS_KEY', 'key AKIA\u200BIOSFODNN7EXAMPLE', 'key AKIA\u200BIOSFODNN7EXAMPL'],
     ['CREDIT_DEBIT_CARD_NUMBER', 'card 4111 1111 1111 1111', 'card 4111 1111 1111 1112'],
     // Dotted groups are a card; a Luhn-valid counter beside "offset" is not.
     ['CREDIT_DEBIT_CARD_NUMBER', 'card 4111.1111.1111.1111', 'kafka partition 3 offset=4111111111111111'],

@@ -246,6 +246,33 @@ function checkPolicy(policy: Policy): void {
   CHECKED.add(policy);
 }
 
+/** Characters that render as nothing: pasted between a key's characters, they hide it from a regex. */
+const INVISIBLE = /[\u00AD\u200B-\u200D\u2060\uFEFF]/g;
+
+/**
+ * candidates(), on the text as a reader sees it: invisible characters are removed before matching and
+ * each match is mapped back onto the original text, so `AKIA\u200BIOSFODNN7EXAMPLE` is found and its
+ * placeholder covers the invisible characters too.
+ */
+function candidatesThroughInvisibles(text: string, policy: Policy): Candidate[] {
+  INVISIBLE.lastIndex = 0;
+  if (!INVISIBLE.test(text)) return candidates(text, policy);
+  const origin: number[] = [];
+  let visible = '';
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index]!;
+    if (/[\u00AD\u200B-\u200D\u2060\uFEFF]/.test(char)) continue;
+    origin.push(index);
+    visible += char;
+  }
+  origin.push(text.length);
+  return candidates(visible, policy).map((candidate) => ({
+    ...candidate,
+    start: origin[candidate.start]!,
+    end: origin[candidate.end - 1]! + 1,
+  }));
+}
+
 /**
  * Scans `text` under `policy`. Every kept entity is replaced in `redacted` by its placeholder
  * (BLOCK entities too, so a blocked text can still be logged). The action is `block` when any
@@ -262,7 +289,7 @@ export function scan(
   const maxLength = policy.maxLength ?? DEFAULT_MAX_LENGTH;
   if (text.length > maxLength)
     throw new Error(`text of ${text.length} characters exceeds the limit of ${maxLength}`);
-  const kept = resolveOverlaps(candidates(text, policy));
+  const kept = resolveOverlaps(candidatesThroughInvisibles(text, policy));
   const entities: Entity[] = [];
   const parts: string[] = [];
   let cursor = 0;

@@ -129,12 +129,22 @@ const NEG_COUNTER: ContextRule = {
 export const RECOGNIZERS: readonly Recognizer[] = [
   // ---------------------------------------------------------------- PII
   {
+    // Letters of any script (jürgen.müller@beispiel.de), and `%40` for the at sign in URL-encoded text.
     id: 'email',
     type: 'EMAIL',
-    anchor: /@/,
+    anchor: /@|%40/,
     pattern:
-      /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])/g,
+      /(?<![\p{L}\p{N}_.%+-])[\p{L}\p{N}][\p{L}\p{N}._%+-]{0,63}(?:@|%40)(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.){1,8}\p{L}{2,24}(?![\p{L}\p{N}_-])/gu,
     baseScore: 0.9,
+  },
+  {
+    // Spelled out to dodge scrapers: `jane [at] example [dot] com`, `jane(at)example.com`.
+    id: 'email-obfuscated',
+    type: 'EMAIL',
+    anchor: /[[(] ?at ?[\])]/i,
+    pattern:
+      /(?<![\p{L}\p{N}_.+-])[\p{L}\p{N}][\p{L}\p{N}._+-]{0,63} ?[[(] ?at ?[\])] ?[\p{L}\p{N}-]{1,63}(?: ?[[(] ?dot ?[\])] ?[\p{L}\p{N}-]{1,63}| ?\. ?[\p{L}\p{N}-]{1,63}){1,8}/giu,
+    baseScore: 0.85,
   },
   {
     id: 'phone',
