@@ -456,7 +456,7 @@ async function readIncidents(client: OpxClient): Promise<IncidentView[]> {
     const item = { id };
     const detail = await client.incident(item.id);
     const investigations = (await client.request('GET', `/v1/incidents/${item.id}/investigations`)) as {
-      items: IncidentView['investigations'];
+      items: (Omit<IncidentView['investigations'][number], 'startedAt'> & { startedAt: string })[];
     };
     const events = await client.incidentEvents(item.id);
     const { incident } = detail;
@@ -476,7 +476,11 @@ async function readIncidents(client: OpxClient): Promise<IncidentView[]> {
         service: signal.service,
       })),
       everAttached: [...new Set(events.items.flatMap((event) => eventSignalIds(event.data)))],
-      investigations: investigations.items,
+      // The API answers ISO-8601; the scoring below compares times as numbers.
+      investigations: investigations.items.map((investigation) => ({
+        ...investigation,
+        startedAt: Date.parse(investigation.startedAt),
+      })),
     });
   }
   return views;

@@ -27,6 +27,28 @@ async function openIncident(
   return id;
 }
 
+/** ISO-8601 in UTC to the millisecond, as the API writes every time of a live row. */
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const iso = (epochMs: number) => new Date(epochMs).toISOString();
+
+/**
+ * Every time field (`at`, `…At`) in an answer is ISO text or null. Findings (the agents' hashed output)
+ * and metric datapoints (the series as sent) keep their numbers and are not walked.
+ */
+function expectIsoTimes(body: unknown, what: string, path = ''): void {
+  if (Array.isArray(body)) {
+    for (const [index, item] of body.entries()) expectIsoTimes(item, what, `${path}[${index}]`);
+    return;
+  }
+  if (body === null || typeof body !== 'object') return;
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'findings' || key === 'datapoints') continue;
+    if (/^at$|At$/.test(key) && value !== null)
+      expect(typeof value === 'string' && ISO.test(value), `${what}: ${path}.${key} is ${value}`).toBe(true);
+    else expectIsoTimes(value, what, `${path}.${key}`);
+  }
+}
+
 describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
   let server: TestServer;
   beforeAll(async () => {
@@ -352,6 +374,140 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     expect(
       (await server.request('POST', '/v1/signals', { body: { service: 'a', title: 'b' }, token })).status,
     ).toBe(401);
+  });
+
+  it('answers every live row with ISO-8601 UTC times, the stored time to the millisecond; frozen evidence keeps epoch ms', async () => {
+    const { store } = server.runtime;
+    const { ingest, read, respond } = server.tokens;
+    const startsAt = new Date(Date.now() - 5 * 60_000 + 123).toISOString();
+    const sent = await server.request('POST', '/v1/signals', {
+      body: critical('iso-times', 'iso-times-1', {
+        startsAt,
+        // Datapoints are part of the metric as sent and frozen: they stay epoch ms.
+        metric: { name: 'error_ratio', value: 0.2, datapoints: [{ at: Date.parse(startsAt), value: 0.2 }] },
+      }),
+      token: ingest,
+    });
+    const signalId: string = sent.json.signals[0].id;
+    const incidentId: string = sent.json.signals[0].incidentIds[0];
+    const stored = (await store.signals.get(signalId))!;
+
+    const listed = await server.request('GET', '/v1/signals?service=iso-times', { token: read });
+    const signal = listed.json.items.find((item: { id: string }) => item.id === signalId);
+    expect(signal).toMatchObject({
+      startsAt,
+      endsAt: null,
+      receivedAt: iso(stored.receivedAt),
+      lastSeenAt: iso(stored.lastSeenAt),
+      acknowledgedAt: null,
+    });
+    expect(signal.metric.datapoints).toEqual([{ at: Date.parse(startsAt), value: 0.2 }]);
+    expectIsoTimes(listed.json, 'GET /v1/signals');
+
+    const one = await server.request('GET', `/v1/signals/${signalId}`, { token: read });
+    expect(one.json.signal).toEqual(signal);
+    const detections = await store.detections.forSignal(signalId);
+    expect(detections.length).toBeGreaterThan(0);
+    expect(one.json.detections).toEqual(
+      detections.map((detection) => ({
+        ...detection,
+        at: iso(detection.at),
+        createdAt: iso(detection.createdAt),
+      })),
+    );
+
+    const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: read });
+    const attached = detail.json.signals.find((item: { id: string }) => item.id === signalId);
+    expect(attached).toMatchObject({
+      startsAt,
+      receivedAt: signal.receivedAt,
+      lastSeenAt: signal.lastSeenAt,
+    });
+    expectIsoTimes(detail.json, `GET /v1/incidents/${incidentId}`);
+
+    const created = await server.request('POST', '/v1/tokens', {
+      body: { name: 'iso-check', scopes: ['read'] },
+    });
+    expect(created.status).toBe(201);
+    const token = (await store.tokens.list()).find((item) => item.id === created.json.id)!;
+    expect(created.json).toMatchObject({
+      createdAt: iso(token.createdAt),
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    const tokens = await server.request('GET', '/v1/tokens');
+    expect(tokens.json.items.find((item: { id: string }) => item.id === token.id)).toEqual({
+      ...token,
+      createdAt: iso(token.createdAt),
+    });
+    expectIsoTimes(tokens.json, 'GET /v1/tokens');
+
+    const run = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: respond,
+    });
+    expect(run.status).toBe(201);
+    expectIsoTimes(run.json, 'POST /v1/incidents/:id/investigations');
+    const [investigation] = await store.investigations.forIncident(incidentId);
+    const investigations = await server.request('GET', `/v1/incidents/${incidentId}/investigations`, {
+      token: read,
+    });
+    expect(investigations.json.items[0]).toMatchObject({
+      id: investigation!.id,
+      startedAt: iso(investigation!.startedAt),
+      finishedAt: iso(investigation!.finishedAt!),
+    });
+    expectIsoTimes(investigations.json, 'GET /v1/incidents/:id/investigations');
+    const recommendations = await server.request('GET', `/v1/incidents/${incidentId}/recommendations`, {
+      token: read,
+    });
+    const recommendation = recommendations.json.items[0];
+    expect(recommendation.createdAt).toMatch(ISO);
+    const decided = await server.request('POST', `/v1/recommendations/${recommendation.id}/approve`, {
+      body: { reason: 'checking the times' },
+      token: respond,
+    });
+    const approved = (await store.investigations.recommendations(incidentId)).find(
+      (item) => item.id === recommendation.id,
+    )!;
+    expect(decided.json.recommendation).toMatchObject({
+      createdAt: iso(approved.createdAt),
+      decidedAt: iso(approved.decidedAt!),
+    });
+
+    // The rest of the live rows: catalog, changes, rules, silences, audit, traces, alarms.
+    const silence = await server.request('POST', '/v1/silences', {
+      body: { matchers: [{ field: 'service', op: '=', value: 'nowhere' }], endsAt: '2099-01-01T00:00:00Z' },
+    });
+    expect(silence.json).toMatchObject({
+      endsAt: '2099-01-01T00:00:00.000Z',
+      createdAt: expect.stringMatching(ISO),
+    });
+    const evaluated = await server.request('POST', '/v1/alarms/evaluate');
+    expect(evaluated.status).toBe(200);
+    expectIsoTimes(evaluated.json, 'POST /v1/alarms/evaluate');
+    for (const route of [
+      '/v1/changes',
+      '/v1/services',
+      '/v1/services/billing',
+      '/v1/rules',
+      '/v1/silences',
+      '/v1/audit',
+      `/v1/traces?incidentId=${incidentId}`,
+      '/v1/alarms',
+      '/v1/kb/documents',
+      '/v1/ingest/cloudwatch/subscriptions',
+    ]) {
+      const answer = await server.request('GET', route);
+      expect(answer.status, route).toBe(200);
+      expectIsoTimes(answer.json, `GET ${route}`);
+    }
+
+    // Frozen evidence is hashed and replayed as it was frozen: its times stay epoch milliseconds.
+    const evidence = await server.request('GET', `/v1/incidents/${incidentId}/evidence`, { token: read });
+    expect(evidence.json.bundle.asOf).toEqual(expect.any(Number));
+    expect(evidence.json.bundle.incident.detectedAt).toEqual(expect.any(Number));
+    const frozen = evidence.json.bundle.signals.find((item: { id: string }) => item.id === signalId);
+    expect(frozen.startsAt).toBe(Date.parse(startsAt));
   });
 });
 

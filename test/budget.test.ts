@@ -10,7 +10,7 @@ const CRITICAL = 'TokenAnalytics-BudgetCritical-95pct';
 
 interface AlarmsBody {
   alarms: { name: string; state: string; value: number | null }[];
-  history: { alarm: string; from: string; to: string; at: number }[];
+  history: { alarm: string; from: string; to: string; at: string }[];
 }
 
 async function investigate(server: TestServer, service: string, n: number) {
@@ -105,7 +105,7 @@ describe('the budget test of the original design: 80% warns, then 95% is critica
     expect(alarms.alarms.find((alarm) => alarm.name === CRITICAL)?.state).toBe('ALARM');
     const toAlarm = alarms.history.filter((item) => item.to === 'ALARM').reverse();
     expect(toAlarm.map((item) => item.alarm)).toEqual([WARNING, CRITICAL]);
-    expect(toAlarm[0]!.at).toBeLessThan(toAlarm[1]!.at);
+    expect(Date.parse(toAlarm[0]!.at)).toBeLessThan(Date.parse(toAlarm[1]!.at));
 
     // CLI, on the same store.
     // Asynchronous, so the server in this process keeps its event loop while the CLI runs: a blocked

@@ -101,7 +101,7 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
     }
   });
 
-  it('answers as the document says: ingest, incidents, signals, investigations, errors', async () => {
+  it('answers as the document says: ingest, incidents, signals, catalog, tokens, investigations, errors', async () => {
     const { ingest, respond } = server.tokens;
     await answer('GET', '/healthz', '/healthz', 200, { token: null });
     await answer('POST', '/v1/changes', '/v1/changes', 201, {
@@ -148,6 +148,15 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
     expect(signals.json.items.length).toBeGreaterThan(1);
     for (const signal of signals.json.items)
       await answer('GET', '/v1/signals/:id', `/v1/signals/${signal.id}`, 200);
+    const changes = await answer('GET', '/v1/changes', '/v1/changes', 200);
+    expect(changes.json.items.length).toBeGreaterThan(0);
+    await server.request('POST', '/v1/services', { body: [{ name: 'api-gateway', tier: 1 }] });
+    await answer('GET', '/v1/services', '/v1/services', 200);
+    await answer('GET', '/v1/services/:id', '/v1/services/api-gateway', 200);
+    await answer('POST', '/v1/tokens', '/v1/tokens', 201, {
+      body: { name: 'openapi-test', scopes: ['read'] },
+    });
+    await answer('GET', '/v1/tokens', '/v1/tokens', 200);
 
     await answer('POST', '/v1/incidents/:id/severity', `/v1/incidents/${id}/severity`, 200, {
       token: respond,

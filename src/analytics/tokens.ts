@@ -3,6 +3,7 @@
  * investigation, with the month's spend against the budget. Everything is summed from llm_traces.
  */
 
+import { toIso } from '../domain/common.js';
 import type { UsageRow } from '../store/repositories/analytics.js';
 import type { Store } from '../store/store.js';
 import { type BudgetStatus, budgetStatus } from './alarms.js';
@@ -27,7 +28,8 @@ export interface TokenReport {
     /** The costliest, at most 20. */
     top: UsageRow[];
   };
-  budget: BudgetStatus & { hardCap: boolean };
+  /** The month's start as ISO-8601, like the window: the report is printed and answered as it is. */
+  budget: Omit<BudgetStatus, 'monthStart'> & { monthStart: string; hardCap: boolean };
 }
 
 export interface TokenReportOptions {
@@ -80,6 +82,6 @@ export async function tokenReport(store: Store, options: TokenReportOptions): Pr
       maxUsd: costs.at(-1) ?? 0,
       top: investigations.slice(0, 20),
     },
-    budget: { ...budget, hardCap: options.hardCap },
+    budget: { ...budget, monthStart: toIso(budget.monthStart), hardCap: options.hardCap },
   };
 }

@@ -38,6 +38,7 @@ import { searchQuery } from './routes/knowledge.js';
 import { signalsQuery } from './routes/signals.js';
 import {
   chainVerificationSchema,
+  changeListSchema,
   changeRecordedSchema,
   cloudWatchIngestSchema,
   decisionResponseSchema,
@@ -57,11 +58,15 @@ import {
   pagerDutyAcceptedSchema,
   recommendationListSchema,
   replayResultSchema,
+  serviceListSchema,
+  serviceSchema,
   servicesImportedSchema,
   severityResponseSchema,
   signalDetailSchema,
   signalListSchema,
   splitResponseSchema,
+  tokenCreatedSchema,
+  tokenListSchema,
   traceListSchema,
   traceSchema,
   transitionResponseSchema,
@@ -494,7 +499,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'read',
     tag: 'catalog',
     summary: 'The service catalog',
-    responses: { 200: described('the services') },
+    responses: { 200: json(serviceListSchema, 'the services') },
   },
   {
     method: 'get',
@@ -503,7 +508,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     tag: 'catalog',
     summary: 'One service',
     params: nameParams,
-    responses: { 200: described('the service') },
+    responses: { 200: json(serviceSchema, 'the service') },
   },
   {
     method: 'get',
@@ -512,7 +517,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     tag: 'catalog',
     summary: 'Recorded changes, newest first',
     query: changesQuery,
-    responses: { 200: described('the changes, times as ISO-8601') },
+    responses: { 200: json(changeListSchema, 'the changes') },
   },
   {
     method: 'get',
@@ -521,7 +526,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     tag: 'signals',
     summary: 'Stored signals, newest first',
     query: signalsQuery,
-    responses: { 200: json(signalListSchema, 'the signals, times in epoch milliseconds') },
+    responses: { 200: json(signalListSchema, 'the signals') },
   },
   {
     method: 'get',
@@ -629,7 +634,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     scope: 'admin',
     tag: 'admin',
     summary: 'API tokens (never their secrets)',
-    responses: { 200: described('the tokens') },
+    responses: { 200: json(tokenListSchema, 'the tokens, revoked ones included') },
   },
   {
     method: 'post',
@@ -638,7 +643,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     tag: 'admin',
     summary: 'Create a token; the secret is shown once',
     body: { 'application/json': tokenBody },
-    responses: { 201: described('the token with its secret') },
+    responses: { 201: json(tokenCreatedSchema, 'the token with its secret') },
   },
   {
     method: 'delete',

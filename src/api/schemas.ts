@@ -23,7 +23,11 @@ export const isoTimeSchema = z.iso
   .datetime()
   .meta({ id: 'IsoTime', description: 'ISO-8601 time in UTC, e.g. 2026-11-26T10:00:00.000Z' });
 
-/** A time some routes return as stored: epoch milliseconds. */
+/**
+ * A time as the store keeps it: epoch milliseconds. Only frozen evidence bundles answer with it: a
+ * bundle is hashed and replayed as it was frozen, so it keeps that form. Every live row is presented
+ * with isoTimeSchema (src/api/present.ts).
+ */
 const epochMs = z.number().int().meta({ description: 'epoch milliseconds' });
 
 const incidentSeverity = z.enum(INCIDENT_SEVERITIES);
@@ -42,7 +46,11 @@ const metric = z.object({
   threshold: z.number().optional(),
   comparison: z.string().optional(),
   unit: z.string().optional(),
-  datapoints: z.array(z.object({ at: z.number().int(), value: z.number() })).optional(),
+  // Kept as the sender gave them (the input takes epoch ms only) and as the frozen bundle holds them:
+  // a series of samples, not a row's times.
+  datapoints: z
+    .array(z.object({ at: z.number().int().meta({ description: 'epoch milliseconds' }), value: z.number() }))
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,15 +158,22 @@ const signalFields = {
   suppressedBy: z.string().nullable().meta({ description: 'the silence that suppressed it' }),
 };
 
+/** A signal's times in the given form: ISO text in answers, epoch ms in frozen bundles. */
+function signalTimes<Time extends z.ZodType>(time: Time) {
+  return {
+    startsAt: time,
+    endsAt: time.nullable(),
+    receivedAt: time,
+    lastSeenAt: time,
+    acknowledgedAt: time.nullable(),
+  };
+}
+
 /** A signal as the incident detail shows it: ISO times, and why it joined the incident. */
 export const incidentSignalSchema = z
   .object({
     ...signalFields,
-    startsAt: isoTimeSchema,
-    endsAt: isoTimeSchema.nullable(),
-    receivedAt: isoTimeSchema,
-    lastSeenAt: isoTimeSchema,
-    acknowledgedAt: isoTimeSchema.nullable(),
+    ...signalTimes(isoTimeSchema),
     joinedBy: joinReasonSchema.nullable(),
     pinned: z
       .boolean()
@@ -220,41 +235,43 @@ export const noteResponseSchema = z.object({ event: incidentEventSchema });
 export type NoteResponse = z.infer<typeof noteResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------------
-// Signals, detections, changes, services: as stored, times in epoch milliseconds
+// Signals, detections, changes, services: ISO times in answers, epoch ms in frozen bundles
 
 export const signalSchema = z
-  .object({
-    ...signalFields,
-    startsAt: epochMs,
-    endsAt: epochMs.nullable(),
-    receivedAt: epochMs,
-    lastSeenAt: epochMs,
-    acknowledgedAt: epochMs.nullable(),
-  })
+  .object({ ...signalFields, ...signalTimes(isoTimeSchema) })
   .meta({ id: 'Signal' });
 export type SignalView = z.infer<typeof signalSchema>;
+
+/** A signal as a frozen bundle holds it. */
+const storedSignalSchema = z
+  .object({ ...signalFields, ...signalTimes(epochMs) })
+  .meta({ id: 'StoredSignal' });
 
 export const signalListSchema = z.object({ items: z.array(signalSchema) }).meta({ id: 'SignalList' });
 export type SignalList = z.infer<typeof signalListSchema>;
 
-export const detectionSchema = z
-  .object({
+function detectionFields<Time extends z.ZodType>(time: Time) {
+  return {
     id: z.string(),
     ruleId: z.string(),
     ruleVersion: z.number().int(),
     signalId: z.string(),
     candidateId: z.string(),
     service: z.string(),
-    at: epochMs,
-    createdAt: epochMs,
-  })
-  .meta({ id: 'Detection' });
+    at: time,
+    createdAt: time,
+  };
+}
+
+export const detectionSchema = z.object(detectionFields(isoTimeSchema)).meta({ id: 'Detection' });
+export type DetectionView = z.infer<typeof detectionSchema>;
+const storedDetectionSchema = z.object(detectionFields(epochMs)).meta({ id: 'StoredDetection' });
 
 export const signalDetailSchema = z.object({ signal: signalSchema, detections: z.array(detectionSchema) });
 export type SignalDetail = z.infer<typeof signalDetailSchema>;
 
-export const changeSchema = z
-  .object({
+function changeFields<Time extends z.ZodType>(time: Time) {
+  return {
     id: z.string(),
     kind: z.enum(CHANGE_KINDS),
     service: z.string(),
@@ -263,14 +280,21 @@ export const changeSchema = z
     versionTo: z.string().nullable(),
     author: z.string().nullable(),
     summary: z.string(),
-    startedAt: epochMs,
-    finishedAt: epochMs.nullable(),
+    startedAt: time,
+    finishedAt: time.nullable(),
     links: z.array(link),
     externalId: z.string().nullable(),
     source: z.string(),
-    createdAt: epochMs,
-  })
-  .meta({ id: 'Change' });
+    createdAt: time,
+  };
+}
+
+export const changeSchema = z.object(changeFields(isoTimeSchema)).meta({ id: 'Change' });
+export type ChangeView = z.infer<typeof changeSchema>;
+const storedChangeSchema = z.object(changeFields(epochMs)).meta({ id: 'StoredChange' });
+
+export const changeListSchema = z.object({ items: z.array(changeSchema) });
+export type ChangeList = z.infer<typeof changeListSchema>;
 
 export const changeRecordedSchema = z.object({
   change: changeSchema,
@@ -278,8 +302,8 @@ export const changeRecordedSchema = z.object({
 });
 export type ChangeRecorded = z.infer<typeof changeRecordedSchema>;
 
-export const serviceSchema = z
-  .object({
+function serviceFields<Time extends z.ZodType>(time: Time) {
+  return {
     name: z.string(),
     kind: z.enum(['component', 'resource']),
     type: z.string().optional(),
@@ -290,10 +314,17 @@ export const serviceSchema = z
     description: z.string().optional(),
     dependsOn: z.array(z.string()),
     runbooks: z.array(link),
-    createdAt: epochMs,
-    updatedAt: epochMs,
-  })
-  .meta({ id: 'Service' });
+    createdAt: time,
+    updatedAt: time,
+  };
+}
+
+export const serviceSchema = z.object(serviceFields(isoTimeSchema)).meta({ id: 'Service' });
+export type ServiceView = z.infer<typeof serviceSchema>;
+const storedServiceSchema = z.object(serviceFields(epochMs)).meta({ id: 'StoredService' });
+
+export const serviceListSchema = z.object({ items: z.array(serviceSchema) });
+export type ServiceList = z.infer<typeof serviceListSchema>;
 
 export const servicesImportedSchema = z.object({
   created: z.array(z.string()),
@@ -347,8 +378,8 @@ export const investigationSchema = z
     bundleId: z.string().nullable(),
     status: z.enum(['running', 'completed', 'failed']),
     attempt: z.number().int(),
-    startedAt: epochMs,
-    finishedAt: epochMs.nullable(),
+    startedAt: isoTimeSchema,
+    finishedAt: isoTimeSchema.nullable(),
     error: z.string().nullable(),
     outputHash: z.string().nullable(),
     findings: z.array(finding),
@@ -368,9 +399,9 @@ export const recommendationSchema = recommendationDraftSchema
     rank: z.number().int(),
     status: z.enum(['proposed', 'approved', 'rejected']),
     decidedBy: z.string().nullable(),
-    decidedAt: epochMs.nullable(),
+    decidedAt: isoTimeSchema.nullable(),
     decisionReason: z.string().nullable(),
-    createdAt: epochMs,
+    createdAt: isoTimeSchema,
   })
   .meta({ id: 'Recommendation' });
 export type RecommendationView = z.infer<typeof recommendationSchema>;
@@ -431,13 +462,38 @@ export const traceSchema = z
     latencyMs: z.number(),
     status: z.enum(['ok', 'invalid', 'error', 'blocked']),
     error: z.string().nullable(),
-    createdAt: epochMs,
+    createdAt: isoTimeSchema,
   })
   .meta({ id: 'Trace' });
 export type TraceView = z.infer<typeof traceSchema>;
 
 export const traceListSchema = z.object({ items: z.array(traceSchema) });
 export type TraceList = z.infer<typeof traceListSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// Tokens
+
+/** An API token as `GET /v1/tokens` lists it: never its secret, which is stored only as a digest. */
+export const tokenSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(z.enum(['ingest', 'read', 'respond', 'admin'])),
+    createdAt: isoTimeSchema,
+    lastUsedAt: isoTimeSchema.nullable(),
+    revokedAt: isoTimeSchema.nullable(),
+  })
+  .meta({ id: 'Token' });
+export type TokenView = z.infer<typeof tokenSchema>;
+
+export const tokenListSchema = z.object({ items: z.array(tokenSchema) });
+export type TokenList = z.infer<typeof tokenListSchema>;
+
+export const tokenCreatedSchema = tokenSchema.extend({
+  token: z.string().meta({ description: 'the secret, shown this once' }),
+  note: z.string(),
+});
+export type TokenCreated = z.infer<typeof tokenCreatedSchema>;
 
 // ---------------------------------------------------------------------------------------------------
 // Evidence and knowledge
@@ -488,7 +544,11 @@ export const evidenceGraphSchema = z
   })
   .meta({ id: 'EvidenceGraph' });
 
-/** The immutable snapshot an investigation reads; `hash` covers everything but `id` and `hash`. */
+/**
+ * The immutable snapshot an investigation reads; `hash` covers everything but `id` and `hash`. Its times
+ * stay epoch milliseconds, as frozen: presenting them as text would change what the hash covers and
+ * what a replay reads.
+ */
 export const evidenceBundleSchema = z
   .object({
     id: z.string(),
@@ -496,10 +556,10 @@ export const evidenceBundleSchema = z
     asOf: epochMs,
     lookbackMs: z.number().int(),
     incident: storedIncident,
-    signals: z.array(signalSchema),
-    detections: z.array(detectionSchema),
-    changes: z.array(changeSchema),
-    services: z.array(serviceSchema),
+    signals: z.array(storedSignalSchema),
+    detections: z.array(storedDetectionSchema),
+    changes: z.array(storedChangeSchema),
+    services: z.array(storedServiceSchema),
     neighbourhood: z.array(
       z.object({
         service: z.string(),
@@ -538,7 +598,7 @@ export const evidenceBundleSchema = z
       }),
     ),
     neighbourSignals: z
-      .array(z.object({ incidentId: z.string().nullable(), signal: signalSchema }))
+      .array(z.object({ incidentId: z.string().nullable(), signal: storedSignalSchema }))
       .optional()
       .meta({ description: 'firing signals nearby that belong to another incident or none: context only' }),
     hash: z.string(),

@@ -53,7 +53,7 @@ export type Recommendation = RecommendationView;
 
 export type KnowledgeHit = KnowledgeHitView;
 
-/** GET /v1/incidents/:id/evidence: the frozen bundle and its graph. */
+/** GET /v1/incidents/:id/evidence: the frozen bundle and its graph; its times are epoch ms, as frozen. */
 export type Evidence = EvidenceAnswer;
 
 export type EvidenceGraph = NonNullable<Evidence['graph']>;
@@ -99,7 +99,7 @@ export interface TokenReport {
   byAgent: Usage[];
   byModel: Usage[];
   investigations: { count: number; meanUsd: number; medianUsd: number; maxUsd: number };
-  budget: { monthStart: number; budgetUsd: number; spentUsd: number; fraction: number; hardCap: boolean };
+  budget: { monthStart: string; budgetUsd: number; spentUsd: number; fraction: number; hardCap: boolean };
 }
 
 export interface Alarm {
@@ -107,7 +107,7 @@ export interface Alarm {
   state: string;
   reason: string;
   value: number | null;
-  updatedAt: number;
+  updatedAt: string;
 }
 
 export interface AlarmTransition {
@@ -117,7 +117,7 @@ export interface AlarmTransition {
   to: string;
   reason: string;
   value: number | null;
-  at: number;
+  at: string;
 }
 
 export type Trace = TraceView;

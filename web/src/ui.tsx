@@ -35,7 +35,10 @@ export function Link({
   );
 }
 
-/** Times in UTC, as the API and the CLI print them: on-call engineers compare them with logs. */
+/**
+ * Times in UTC, as the API and the CLI print them: on-call engineers compare them with logs. Answers
+ * carry ISO-8601 text; a frozen evidence bundle keeps epoch milliseconds, so both are taken.
+ */
 export function formatTime(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '–';
   const date = new Date(value);

@@ -7,6 +7,8 @@ import { ruleInputSchema, silenceInputSchema } from '../../domain/rule.js';
 import { dryRunRules, ruleSetSchema } from '../../ingest/dry-run.js';
 import type { Runtime } from '../../runtime.js';
 import { nameParams, parseInput, sendWrite, writeOf } from '../http.js';
+import { presentRule, presentSilence, presentSubscription, presentToken } from '../present.js';
+import type { TokenCreated, TokenList } from '../schemas.js';
 
 export const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -42,12 +44,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
 
   // Rules: data, versioned on every edit.
-  app.get('/v1/rules', read, async () => ({ items: await store.rules.list({ includeDisabled: true }) }));
+  app.get('/v1/rules', read, async () => ({
+    items: (await store.rules.list({ includeDisabled: true })).map(presentRule),
+  }));
   app.get('/v1/rules/:id', read, async (request) => {
     const { id } = parseInput(nameParams, request.params, 'params');
     const rule = await store.rules.get(id);
     if (!rule) throw new OpxError('not_found', `no rule ${id}`, { path: 'id' });
-    return rule;
+    return presentRule(rule);
   });
   // Rehearse a candidate rule set on stored signals; writes nothing (src/ingest/dry-run.ts).
   app.post('/v1/rules/dry-run', admin, async (request) => {
@@ -67,7 +71,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       const rule = await scope.rules.create(input);
       return {
         statusCode: 201,
-        body: rule,
+        body: presentRule(rule),
         audit: { target: rule.id, detail: { event: 'rule.create', name: rule.name } },
       };
     }, writeOf(request));
@@ -80,7 +84,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       const rule = await scope.rules.update(id, input);
       return {
         statusCode: 200,
-        body: rule,
+        body: presentRule(rule),
         audit: { target: rule.id, detail: { event: 'rule.update', version: rule.version } },
       };
     }, writeOf(request));
@@ -100,7 +104,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
 
   // Silences and maintenance windows: matching signals are stored, marked suppressed, and open nothing.
-  app.get('/v1/silences', read, async () => ({ items: await store.silences.list() }));
+  app.get('/v1/silences', read, async () => ({ items: (await store.silences.list()).map(presentSilence) }));
   app.post('/v1/silences', admin, async (request, reply) => {
     const input = parseInput(silenceInputSchema, request.body);
     const now = Date.now();
@@ -126,7 +130,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
         comment,
         createdBy: request.principal.name,
       });
-      return { statusCode: 201, body: silence };
+      return { statusCode: 201, body: presentSilence(silence) };
     }, writeOf(request));
     return sendWrite(reply, response);
   });
@@ -141,7 +145,10 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
   });
 
   // Tokens.
-  app.get('/v1/tokens', admin, async () => ({ items: await store.tokens.list() }));
+  app.get('/v1/tokens', admin, async (): Promise<TokenList> => {
+    const tokens = await store.tokens.list();
+    return { items: tokens.map(presentToken) };
+  });
   app.post('/v1/tokens', admin, async (request, reply) => {
     const input = parseInput(tokenBody, request.body);
     const scopes = parseScopes(input.scopes);
@@ -157,7 +164,11 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
       const { token, record } = await createToken(scope, input.name, scopes);
       return {
         statusCode: 201,
-        body: { token, ...record, note: 'store this token now: it is not shown again' },
+        body: {
+          token,
+          ...presentToken(record),
+          note: 'store this token now: it is not shown again',
+        } satisfies TokenCreated,
         audit: { target: record.id, detail: { event: 'token.create', name: record.name, scopes } },
       };
     }, writeOf(request));
@@ -174,5 +185,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, veri
     return sendWrite(reply, response);
   });
 
-  app.get('/v1/ingest/cloudwatch/subscriptions', admin, async () => ({ items: await store.sns.list() }));
+  app.get('/v1/ingest/cloudwatch/subscriptions', admin, async () => ({
+    items: (await store.sns.list()).map(presentSubscription),
+  }));
 }

@@ -6,6 +6,7 @@ import { timestampSchema } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, writeOf } from '../http.js';
+import { presentAlarm, presentAlarmChange } from '../present.js';
 
 export const tokensQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(3660).default(30),
@@ -39,13 +40,12 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
 
   app.get('/v1/alarms', read, async (request) => {
     const query = parseInput(alarmsQuery, request.query ?? {}, 'query');
-    return {
-      alarms: await runtime.store.analytics.alarms(),
-      history: await runtime.store.analytics.alarmHistory({
-        limit: query.history,
-        ...(query.alarm ? { alarm: query.alarm } : {}),
-      }),
-    };
+    const alarms = await runtime.store.analytics.alarms();
+    const history = await runtime.store.analytics.alarmHistory({
+      limit: query.history,
+      ...(query.alarm ? { alarm: query.alarm } : {}),
+    });
+    return { alarms: alarms.map(presentAlarm), history: history.map(presentAlarmChange) };
   });
 
   /** Evaluates now instead of waiting for the schedule; returns the readings and what changed. */
@@ -58,6 +58,6 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
       log: (line) => app.log.info(line),
     });
     await runtime.writes.audited(write, 200);
-    return result;
+    return { ...result, changes: result.changes.map(presentAlarmChange) };
   });
 }

@@ -25,6 +25,7 @@ import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import { freezeEvidence } from '../../investigate/bundle.js';
 import type { Runtime } from '../../runtime.js';
 import { idParams, parseInput, sendWrite, writeOf } from '../http.js';
+import { presentSignal } from '../present.js';
 import type {
   ChainVerificationView,
   Evidence,
@@ -129,14 +130,9 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
         currentInvestigationId: await store.investigations.currentId(id),
       },
       signals: signals.map((signal) => ({
-        ...signal,
+        ...presentSignal(signal),
         joinedBy: links.get(signal.id)?.reason ?? null,
         pinned: links.get(signal.id)?.pinned ?? false,
-        startsAt: toIso(signal.startsAt),
-        endsAt: toIso(signal.endsAt),
-        receivedAt: toIso(signal.receivedAt),
-        lastSeenAt: toIso(signal.lastSeenAt),
-        acknowledgedAt: toIso(signal.acknowledgedAt),
       })),
     };
   });

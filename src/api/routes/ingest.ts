@@ -18,6 +18,7 @@ import type { Runtime } from '../../runtime.js';
 import { detectionLatency, signalsIngested } from '../../telemetry/metrics.js';
 import { currentTraceContext, inSpan } from '../../telemetry/tracing.js';
 import { parseInput, sendWrite, writeOf } from '../http.js';
+import { presentChange } from '../present.js';
 import type {
   ChangeRecorded,
   CloudWatchIngest,
@@ -188,7 +189,10 @@ export function registerIngestRoutes(app: FastifyInstance, runtime: Runtime): vo
     const input = parseInput(changeInputSchema, request.body);
     const response = await writes.write(async (scope) => {
       const { change, created } = await ingest.recordChange(scope, input);
-      return { statusCode: created ? 201 : 200, body: { change, created } satisfies ChangeRecorded };
+      return {
+        statusCode: created ? 201 : 200,
+        body: { change: presentChange(change), created } satisfies ChangeRecorded,
+      };
     }, writeOf(request));
     return sendWrite(reply, response);
   });

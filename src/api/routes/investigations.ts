@@ -7,6 +7,7 @@ import { runHandStartedInvestigation } from '../../investigate/jobs.js';
 import { replayInvestigation } from '../../investigate/replay.js';
 import type { Runtime } from '../../runtime.js';
 import { idParams, parseInput, sendWrite, writeOf } from '../http.js';
+import { presentInvestigation, presentRecommendation, presentTrace } from '../present.js';
 import type {
   DecisionResponse,
   InvestigationList,
@@ -46,7 +47,7 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
       checkpoints: result.checkpoints,
       trust: result.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust ?? null,
       findings: result.findings,
-      recommendations: result.recommendations,
+      recommendations: result.recommendations.map(presentRecommendation),
     };
     if (idempotency) await runtime.writes.remember(idempotency, { statusCode: 201, body });
     // Too long for one transaction: audited once it has completed.
@@ -71,26 +72,26 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
 
   app.get('/v1/traces', read, async (request): Promise<TraceList> => {
     const query = parseInput(tracesQuery, request.query ?? {}, 'query');
-    return { items: await runtime.store.safety.traces(query) };
+    return { items: (await runtime.store.safety.traces(query)).map(presentTrace) };
   });
 
   app.get('/v1/traces/:id', read, async (request): Promise<TraceView> => {
     const { id } = parseInput(idParams, request.params, 'params');
     const trace = await runtime.store.safety.trace(id);
     if (!trace) throw new OpxError('not_found', `no trace ${id}`, { path: 'id' });
-    return trace;
+    return presentTrace(trace);
   });
 
   app.get('/v1/incidents/:id/investigations', read, async (request): Promise<InvestigationList> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(runtime.store, id);
-    return { items: await runtime.store.investigations.forIncident(id) };
+    return { items: (await runtime.store.investigations.forIncident(id)).map(presentInvestigation) };
   });
 
   app.get('/v1/incidents/:id/recommendations', read, async (request): Promise<RecommendationList> => {
     const { id } = parseInput(idParams, request.params, 'params');
     await requireIncident(runtime.store, id);
-    return { items: await runtime.store.investigations.recommendations(id) };
+    return { items: (await runtime.store.investigations.recommendations(id)).map(presentRecommendation) };
   });
 
   for (const status of ['approved', 'rejected'] as const) {
@@ -106,7 +107,10 @@ export function registerInvestigationRoutes(app: FastifyInstance, runtime: Runti
             principal: request.principal.name,
             reason,
           });
-          return { statusCode: 200, body: { recommendation } satisfies DecisionResponse };
+          return {
+            statusCode: 200,
+            body: { recommendation: presentRecommendation(recommendation) } satisfies DecisionResponse,
+          };
         }, writeOf(request));
         return sendWrite(reply, response);
       },

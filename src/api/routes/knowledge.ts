@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput } from '../http.js';
@@ -40,7 +41,7 @@ export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime):
     return {
       items: documents.map(({ body: _body, ...document }) => ({
         ...document,
-        importedAt: new Date(document.importedAt).toISOString(),
+        importedAt: toIso(document.importedAt),
       })),
     };
   });
