@@ -81,6 +81,9 @@ describe('recognizers: true and near-miss examples', () => {
     ['PASSWORD', 'postgres://app:s3cr3tP4ss@db:5432/x', 'postgres://app@db:5432/x'],
     ['PASSWORD', 'Server=db;Password=Fake_pw_123;', 'password=********'],
     ['AUTHORIZATION_HEADER', 'Authorization: Bearer abcDEF123456789xyz', 'Authorization: Bearer'],
+    // HTTP Basic credentials away from an Authorization key: the value must decode to user:password.
+    ['AUTHORIZATION_HEADER', 'auth header basic YWRtaW46aHVudGVyMg==', 'basic YWRtaW5pc3RyYXRvcg== enabled'],
+    ['PASSWORD', 'curl -u admin:hunter2 https://x', 'curl -u admin https://x'],
   ];
   for (const [type, positive, negative] of cases) {
     it(`${type}: ${JSON.stringify(positive)}`, () => {
@@ -99,6 +102,26 @@ describe('recognizers: true and near-miss examples', () => {
       'build 20240502.1 version 3.12.4',
     ];
     for (const line of noise) expect(scan(line).entities, line).toEqual([]);
+  });
+});
+
+describe('findings fixed after review', () => {
+  it('redacts a whole unquoted password, & included, and still ends one at a query string', () => {
+    expect(scan('login passwd: Tr0ub4dor&3 ok').redacted).toBe('login passwd: <PASSWORD_1> ok');
+    expect(scan('password=Tr0ub4dor&3&user=x').redacted).toBe('password=<PASSWORD_1>&user=x');
+  });
+
+  it('takes an IPv4-mapped IPv6 address whole, and a sentence-ending dot stays outside', () => {
+    expect(scan('client ::ffff:192.0.2.1 connected').redacted).toBe('client <IP_ADDRESS_1> connected');
+    expect(scan('from [::ffff:10.1.2.3]:443').redacted).toBe('from [<IP_ADDRESS_1>]:443');
+    expect(scan('addr fe80::1. next').redacted).toBe('addr <IP_ADDRESS_1>. next');
+  });
+
+  it('does not read the account id of an ARN as a card number', () => {
+    // Luhn-valid, twelve digits with a Maestro prefix.
+    expect(typesIn('assumed arn:aws:iam::602774911674:role/reader', ALL_ON)).toEqual([]);
+    expect(typesIn('queue arn:aws:sqs:us-east-1:602774911674:orders', ALL_ON)).toEqual([]);
+    expect(typesIn('paid with 602774911674', ALL_ON)).toContain('CREDIT_DEBIT_CARD_NUMBER');
   });
 });
 

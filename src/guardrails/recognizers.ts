@@ -192,7 +192,10 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     id: 'credit-card',
     type: 'CREDIT_DEBIT_CARD_NUMBER',
     anchor: /\d/,
-    pattern: /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])/g,
+    // Not the account id of an ARN (arn:partition:service:region:account-id:...): twelve digits, and one
+    // in ten of them passes Luhn with a Maestro prefix.
+    pattern:
+      /(?<![\w-])(?<!\barn:[a-z-]{1,20}:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:)\d(?:[ -]?\d){11,18}(?![\w-])/g,
     validate: validators.creditCard,
     bonus: { test: validators.knownCardPrefix, amount: 0.4 },
     baseScore: 0.45,
@@ -298,7 +301,10 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     id: 'ipv6',
     type: 'IP_ADDRESS',
     anchor: /:/,
-    pattern: /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g,
+    // The dotted tail of an IPv4-mapped address (::ffff:192.0.2.1) is part of it: a match may not stop
+    // before ".<digit>", so the whole address is one entity.
+    pattern:
+      /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\d)/g,
     validate: validators.ipv6,
     baseScore: 0.85,
   },
@@ -460,9 +466,10 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     type: 'PASSWORD',
     anchor: /pass|pwd/i,
     group: 'secret',
-    // password=…, pwd: …, "password": "…" (connection strings, config dumps, JSON).
+    // password=…, pwd: …, "password": "…" (connection strings, config dumps, JSON). An unquoted value
+    // runs to whitespace, `;` or `,`; `&` ends it only where a query string's next `name=` follows.
     pattern:
-      /(?<![A-Za-z0-9])(?:password|passwd|passphrase|pwd|pass)["']?\s{0,4}[:=]\s{0,4}(?<secret>"[^"\r\n]{1,256}"|'[^'\r\n]{1,256}'|[^\s;,&'"]{1,256})/dgi,
+      /(?<![A-Za-z0-9])(?:password|passwd|passphrase|pwd|pass)["']?\s{0,4}[:=]\s{0,4}(?<secret>"[^"\r\n]{1,256}"|'[^'\r\n]{1,256}'|(?:[^\s;,&'"]|&(?![A-Za-z_][\w.-]{0,40}=)){1,256})/dgi,
     validate: validators.secretValue,
     baseScore: 0.9,
   },
@@ -474,6 +481,27 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     pattern:
       /(?:authorization|proxy-authorization)["']?\s{0,4}[:=]\s{0,4}["']?(?:bearer|basic|token|digest|apikey)\s{1,4}(?<secret>[A-Za-z0-9._~+/=-]{8,4096})/dgi,
     validate: validators.secretValue,
+    baseScore: 0.9,
+  },
+  {
+    // curl -u user:password, wget --user=... --password handled by assigned-password.
+    id: 'curl-user',
+    type: 'PASSWORD',
+    anchor: /(?:^|\s)(?:-u|--user)[\s=]/,
+    group: 'secret',
+    pattern: /(?<=^|\s)(?:-u|--user)(?:\s{1,4}|=)["']?[^\s:"']{1,64}:(?<secret>[^\s"']{1,128})/dg,
+    validate: validators.secretValue,
+    baseScore: 0.9,
+  },
+  {
+    // "basic <base64>" away from an Authorization key (a header dumped by name, a config value): the
+    // value must decode to printable user:password.
+    id: 'basic-credentials',
+    type: 'AUTHORIZATION_HEADER',
+    anchor: /basic/i,
+    group: 'secret',
+    pattern: /\bbasic\s{1,4}(?<secret>[A-Za-z0-9+/]{6,512}={0,2})(?![A-Za-z0-9+/=])/dgi,
+    validate: validators.basicCredentials,
     baseScore: 0.9,
   },
   {

@@ -289,6 +289,14 @@ export function secretValue(value: string): boolean {
   return true;
 }
 
+/** Base64 that decodes to printable `user:password` (HTTP Basic credentials). */
+export function basicCredentials(value: string): boolean {
+  if (value.replace(/=+$/, '').length % 4 === 1) return false;
+  const decoded = Buffer.from(value, 'base64').toString('latin1');
+  const colon = decoded.indexOf(':');
+  return colon > 0 && colon < decoded.length - 1 && /^[\x20-\x7e]+$/.test(decoded);
+}
+
 /** A generic token value (API keys in env dumps, bearer tokens): long, mixed letters and digits. */
 export function tokenValue(value: string): boolean {
   const bare = value.replace(/^["']|["']$/g, '');
