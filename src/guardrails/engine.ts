@@ -5,6 +5,7 @@
 
 import { createHmac } from 'node:crypto';
 import { ENTITY_TYPES, type EntityType, isSecretType, RECOGNIZERS, type Recognizer } from './recognizers.js';
+import { vendorMatches } from './vendor.js';
 
 export type EntityMode = 'BLOCK' | 'ANONYMIZE' | 'OFF';
 
@@ -207,6 +208,9 @@ export function candidates(
       if (score < minScore) continue;
       out.push({ type: recognizer.type, start, end, score, recognizer: recognizer.id });
     }
+  }
+  for (const match of vendorMatches(text, (type) => (policy.entities[type] ?? 'OFF') !== 'OFF', prefilter)) {
+    if (match.score >= minScore) out.push(match);
   }
   return out;
 }

@@ -58,6 +58,8 @@ export const SECRET_TYPES = [
   'PASSWORD',
   'AUTHORIZATION_HEADER',
   'GENERIC_SECRET',
+  /** A vendor token format from secretlint's preset with no type of its own here (vendor.ts). */
+  'API_TOKEN',
 ] as const;
 
 export type PiiType = (typeof PII_TYPES)[number];
@@ -503,6 +505,23 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     pattern: /\bbasic\s{1,4}(?<secret>[A-Za-z0-9+/]{6,512}={0,2})(?![A-Za-z0-9+/=])/dgi,
     validate: validators.basicCredentials,
     baseScore: 0.9,
+  },
+  {
+    // Google API keys (Maps, Firebase, Gemini): AIza and 35 URL-safe characters. Not in secretlint's preset.
+    id: 'google-api-key',
+    type: 'API_TOKEN',
+    anchor: /AIza/,
+    pattern: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g,
+    baseScore: 0.95,
+  },
+  {
+    // Azure Storage connection strings: AccountKey is 64 bytes, 88 base64 characters. Not in the preset.
+    id: 'azure-storage-key',
+    type: 'API_TOKEN',
+    anchor: /AccountKey=/i,
+    group: 'secret',
+    pattern: /AccountKey=(?<secret>[A-Za-z0-9+/]{86}==)/dgi,
+    baseScore: 0.95,
   },
   {
     id: 'assigned-secret',
