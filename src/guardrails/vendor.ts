@@ -10,6 +10,10 @@
  * handler that calls `context.report({ message, range })`. Here the "file" is the text under scan and the
  * context collects the ranges; the translator returns the message id, which names the format.
  *
+ * The package declares Node 22 or later (from 12.1.0 on; the last release declaring Node 20 has no Stripe,
+ * Cloudflare or Tailscale rules). Its text rules use nothing newer than Node 20: plain regular expressions
+ * over a string. The tests run every rule used here, on the Node version CI and users run.
+ *
  * Rules not run:
  * - gcp: acts only on `.json` and `.p12` files (and reads `.p12` from disk, asynchronously);
  * - aws: its reported range for a secret key starts at the key name and is cut short, which would leave
