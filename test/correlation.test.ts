@@ -35,6 +35,7 @@ interface Alert {
   startsAt?: number;
   fingerprint?: string;
   status?: string;
+  labels?: Record<string, string>;
 }
 
 describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
@@ -56,6 +57,7 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
         fingerprint: alert.fingerprint ?? `${env}-${alert.service}`,
         status: alert.status ?? 'firing',
         startsAt: new Date(alert.startsAt ?? base).toISOString(),
+        ...(alert.labels ? { labels: alert.labels } : {}),
       })),
     });
     expect(response.status, response.text).toBe(200);
@@ -184,6 +186,40 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     const open = incidents.filter((entry) => entry.incident.mergedInto === null);
     expect(open).toHaveLength(2);
     expect(open.map((entry) => entry.incident.rootService).sort()).toEqual(['payments', 'search']);
+  });
+
+  it("sends a hub's alert to the outage on the route it names, not to the incident already holding the hub", async () => {
+    const env = environment();
+    await send(env, [{ service: 'search', startsAt: base }]);
+    await send(env, [
+      {
+        service: 'gateway',
+        startsAt: base + MINUTE,
+        fingerprint: `${env}-gw-search`,
+        labels: { route: '/search' },
+      },
+    ]);
+    await send(env, [{ service: 'payments', startsAt: base + 2 * MINUTE }]);
+    await send(env, [{ service: 'orders', startsAt: base + 3 * MINUTE }]);
+    await send(env, [
+      {
+        service: 'gateway',
+        startsAt: base + 3 * MINUTE,
+        fingerprint: `${env}-gw-orders`,
+        labels: { route: '/api/v1/orders/checkout' },
+      },
+    ]);
+    const incidents = await Promise.all((await incidentsOf(env)).map((incident) => detail(incident.id)));
+    const byRoot = new Map(incidents.map((entry) => [entry.incident.rootService, entry] as const));
+    expect([...byRoot.keys()].sort()).toEqual(['payments', 'search']);
+    const servicesOf = (root: string) =>
+      (byRoot.get(root)!.signals as { service: string }[]).map((signal) => signal.service).sort();
+    expect(servicesOf('search')).toEqual(['gateway', 'search']);
+    expect(servicesOf('payments')).toEqual(['gateway', 'orders', 'payments']);
+    const routed = (
+      byRoot.get('payments')!.signals as { service: string; joinedBy: { path?: string[] } }[]
+    ).find((signal) => signal.service === 'gateway');
+    expect(routed?.joinedBy.path).toEqual(['gateway', 'orders']);
   });
 
   it('joins services that only share a dependency when that dependency has just changed', async () => {

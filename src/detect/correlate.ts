@@ -5,7 +5,7 @@ import type { CandidateRow, DetectionRow } from '../store/repositories/detection
 import type { SignalRow } from '../store/repositories/signals.js';
 import type { StoreScope } from '../store/store.js';
 import { type CompiledRuleSet, groupKey, groupValues, renderTitle } from './rules.js';
-import { type DependencyGraph, type GraphPath, neighbourhood } from './topology.js';
+import { type DependencyGraph, type GraphPath, namedDependencies, neighbourhood } from './topology.js';
 
 export interface CorrelationContext {
   now: number;
@@ -33,6 +33,12 @@ export function asMatchable(row: SignalRow) {
     title: row.title,
     labels: JSON.parse(row.labels) as Record<string, string>,
   };
+}
+
+/** The dependencies a signal's route labels name (src/detect/topology.ts namedDependencies). */
+function routeOf(graph: DependencyGraph | undefined, signal: SignalRow): string[] {
+  if (!graph) return [];
+  return namedDependencies(graph, signal.service, JSON.parse(signal.labels) as Record<string, string>);
 }
 
 /** A signal joining an incident: what it contributes and why it is there. */
@@ -68,11 +74,15 @@ export interface IncidentTarget {
   loadNear(environment: string, services: readonly string[], since: number): Promise<void>;
   /** The active incident for a correlation key, if any. */
   activeFor(key: string): string | undefined;
-  /** The loaded incident a signal on `service` joins by topology, with the path that connects them. */
+  /**
+   * The loaded incident a signal on `service` joins by topology, with the path that connects them;
+   * `via`, the dependencies its route labels name (namedDependencies), when it has any.
+   */
   topologyTarget(
     service: string,
     environment: string,
     at: number,
+    via?: readonly string[],
   ): { id: string; path: GraphPath } | undefined;
   /** Re-opens the incident that most recently resolved for this key, if within the grace window. */
   reopen(key: string): Promise<string | undefined>;
@@ -253,7 +263,12 @@ export async function correlate(
       // An incident about to open joins a nearby open one instead: an earlier candidate of this batch
       // may have opened it, or its members' services may only now be near one.
       for (const member of memberSignals) {
-        const target = incidents.topologyTarget(member.service, member.environment, member.starts_at);
+        const target = incidents.topologyTarget(
+          member.service,
+          member.environment,
+          member.starts_at,
+          routeOf(context.graph, member),
+        );
         if (!target) continue;
         incidentId = target.id;
         memberReason = { kind: 'topology', rule: context.rules.topology.rule.name, ...target.path };
@@ -329,7 +344,12 @@ async function joinByTopology(
     (compiled) => compiled.rule.threshold.kind === 'count' && compiled.rule.threshold.value === 1,
   );
   for (const signal of eligible) {
-    const target = incidents.topologyTarget(signal.service, signal.environment, signal.starts_at);
+    const target = incidents.topologyTarget(
+      signal.service,
+      signal.environment,
+      signal.starts_at,
+      routeOf(graph, signal),
+    );
     if (!target) continue;
     link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
     consumed.add(signal.id);

@@ -3,6 +3,7 @@ import {
   connection,
   dependencyGraph,
   dependsWithin,
+  namedDependencies,
   neighbourhood,
   nextOrigin,
   pathTo,
@@ -160,5 +161,29 @@ describe('connection', () => {
     const orders = { id: 'a', origin: 'orders', services: ['orders', 'gateway', 'shared-db'] };
     const search = { id: 'b', origin: 'search', services: ['search'] };
     expect(connection(graph, orders, search, 2)).toBeNull();
+  });
+});
+
+describe('namedDependencies', () => {
+  const graph = dependencyGraph([
+    { service: 'gateway', dependsOn: 'checkout-api' },
+    { service: 'gateway', dependsOn: 'search-api' },
+    { service: 'gateway', dependsOn: 'catalog-service' },
+  ]);
+
+  it('reads the dependency a route, upstream or destination label names', () => {
+    expect(namedDependencies(graph, 'gateway', { route: '/checkout' })).toEqual(['checkout-api']);
+    expect(namedDependencies(graph, 'gateway', { upstream: 'outbound|8080||search-api.prod.svc' })).toEqual([
+      'search-api',
+    ]);
+    expect(namedDependencies(graph, 'gateway', { destination_service: 'catalog' })).toEqual([
+      'catalog-service',
+    ]);
+  });
+
+  it('ignores generic words, other labels, and services with no dependencies', () => {
+    expect(namedDependencies(graph, 'gateway', { route: '/api/v1/health' })).toEqual([]);
+    expect(namedDependencies(graph, 'gateway', { team: 'checkout' })).toEqual([]);
+    expect(namedDependencies(graph, 'checkout-api', { route: '/search' })).toEqual([]);
   });
 });

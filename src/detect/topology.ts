@@ -61,6 +61,76 @@ export function pathTo(
   return null;
 }
 
+/**
+ * Label keys whose value says where a request went: a gateway's route, a proxy's upstream or cluster,
+ * a mesh's destination. An alert on a hub that carries one is about that path, not the hub.
+ */
+export const ROUTE_LABELS = [
+  'route',
+  'path',
+  'upstream',
+  'upstream_cluster',
+  'envoy_cluster_name',
+  'backend',
+  'destination_service',
+  'destination_workload',
+  'target_service',
+] as const;
+
+/** Words in service names and routes that name no service in particular. */
+const GENERIC_WORDS = new Set([
+  'api',
+  'apis',
+  'svc',
+  'service',
+  'services',
+  'http',
+  'https',
+  'grpc',
+  'www',
+  'web',
+  'app',
+  'internal',
+  'public',
+  'prod',
+  'production',
+  'staging',
+  'server',
+  'backend',
+  'frontend',
+  'default',
+  'cluster',
+]);
+
+function words(text: string): string[] {
+  return text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word.length >= 3 && !GENERIC_WORDS.has(word) && !/^v\d+$/.test(word));
+}
+
+/**
+ * The direct dependencies of `service` that a signal's route labels name (a deterministic heuristic,
+ * docs/correlation.md): `route: /checkout` on the gateway names `checkout-api`. A dependency is named
+ * when one of its name's words (not a generic one such as `api` or `service`) is a word of a route
+ * label's value. Empty when no route label is set or none names a dependency.
+ */
+export function namedDependencies(
+  graph: DependencyGraph,
+  service: string,
+  labels: Readonly<Record<string, string>>,
+): string[] {
+  const dependencies = graph.dependsOn.get(service) ?? [];
+  if (dependencies.length === 0) return [];
+  const named = new Set<string>();
+  for (const key of ROUTE_LABELS) {
+    const value = labels[key];
+    if (typeof value === 'string') for (const word of words(value.slice(0, 512))) named.add(word);
+  }
+  if (named.size === 0) return [];
+  return dependencies.filter((dependency) => words(dependency).some((word) => named.has(word))).sort();
+}
+
 /** How long before an incident's first signal a change on a shared dependency may start to join siblings. */
 export const SIBLING_CHANGE_WINDOW_MS = 60 * 60_000;
 

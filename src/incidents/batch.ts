@@ -63,6 +63,32 @@ interface IncidentWork {
 const SERVICES_SUFFIX = / \(\+\d+ services?\)$/;
 const RELATION_RANK = { same: 0, caller: 1, dependency: 2, sibling: 3 } as const;
 
+function compareRanks(left: readonly number[], right: readonly number[]): number {
+  for (let index = 0; index < left.length; index += 1)
+    if (left[index] !== right[index]) return left[index]! - right[index]!;
+  return 0;
+}
+
+/**
+ * The caller path from `service` through one of the dependencies its route labels name (`via`) to
+ * `services`, the shortest; null when no named dependency is, or calls into, one of them.
+ */
+function routedPath(
+  topology: TopologySettings,
+  service: string,
+  via: readonly string[],
+  services: ReadonlySet<string>,
+): GraphPath | null {
+  let best: GraphPath | null = null;
+  for (const dependency of via) {
+    const path = pathTo(topology.graph, dependency, services, topology.hops - 1);
+    if (!path || (path.relation !== 'same' && path.relation !== 'caller')) continue;
+    const full = [service, ...path.path];
+    if (!best || full.length < best.path.length) best = { relation: 'caller', path: full };
+  }
+  return best;
+}
+
 function siblingJoin(
   topology: TopologySettings,
   service: string,
@@ -194,26 +220,47 @@ export class IncidentBatch implements IncidentTarget {
    * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
    * such as a busy database behind the gateway, is another problem. A service that only shares a
    * dependency with the incident joins when that dependency changed shortly before (siblingPath).
-   * Ranked by path length, then a symptom before a cause before a sibling, then the oldest incident.
+   * Ranked by path length, then a symptom before a cause before a sibling, then the incident whose last
+   * signal is the most recent (a fault shows in its callers within minutes: of two incidents within
+   * reach, the one still spreading is the likelier cause), then the oldest.
+   *
+   * `via`: the dependencies the signal's route labels name (namedDependencies). When set, the signal is
+   * about that path, not its own service: it joins an incident its named dependency reaches, through
+   * that dependency, and holding the service already is no reason to join. When no incident is
+   * reachable that way, the signal is ranked as if it named nothing.
    */
   topologyTarget(
     service: string,
     environment: string,
     at: number,
+    via: readonly string[] = [],
   ): { id: string; path: GraphPath } | undefined {
     const topology = this.#context.topology;
     if (!topology) return undefined;
-    let best: { id: string; path: GraphPath; rank: readonly [number, number, number] } | undefined;
+    const routed = via.length > 0 ? this.#bestTarget(service, environment, at, via) : undefined;
+    return routed ?? this.#bestTarget(service, environment, at, []);
+  }
+
+  #bestTarget(
+    service: string,
+    environment: string,
+    at: number,
+    via: readonly string[],
+  ): { id: string; path: GraphPath } | undefined {
+    const topology = this.#context.topology!;
+    let best: { id: string; path: GraphPath; rank: readonly number[] } | undefined;
     for (const entry of this.#work.values()) {
       const { row } = entry;
       if (row.active_key === null || row.environment !== environment) continue;
       const last = row.last_signal_at ?? row.started_at;
       if (at < row.started_at - topology.windowMs || at > last + topology.windowMs) continue;
       const path =
-        pathTo(topology.graph, service, entry.services, topology.hops) ??
-        siblingJoin(topology, service, entry.services, (shared) =>
-          this.#recentChange(environment, shared, row.started_at, at),
-        );
+        via.length > 0
+          ? routedPath(topology, service, via, entry.services)
+          : (pathTo(topology.graph, service, entry.services, topology.hops) ??
+            siblingJoin(topology, service, entry.services, (shared) =>
+              this.#recentChange(environment, shared, row.started_at, at),
+            ));
       if (!path) continue;
       if (
         path.relation === 'dependency' &&
@@ -221,15 +268,9 @@ export class IncidentBatch implements IncidentTarget {
         !dependsWithin(topology.graph, row.root_service, service, topology.hops, entry.services)
       )
         continue;
-      const rank = [path.path.length, RELATION_RANK[path.relation], row.detected_at] as const;
-      const better =
-        !best ||
-        rank[0] < best.rank[0] ||
-        (rank[0] === best.rank[0] &&
-          (rank[1] < best.rank[1] ||
-            (rank[1] === best.rank[1] &&
-              (rank[2] < best.rank[2] || (rank[2] === best.rank[2] && row.id < best.id)))));
-      if (better) best = { id: row.id, path, rank };
+      const rank = [path.path.length, RELATION_RANK[path.relation], -last, row.detected_at];
+      const order = best ? compareRanks(rank, best.rank) : -1;
+      if (order < 0 || (order === 0 && row.id < best!.id)) best = { id: row.id, path, rank };
     }
     return best && { id: best.id, path: best.path };
   }
