@@ -148,6 +148,21 @@ describe('StorageRedactor', () => {
     expect(silence.matchers[1]).toEqual({ field: 'service', op: '=~', value: 'check.*' });
   });
 
+  it('walks a raw payload of any depth without exhausting the stack, and keeps its shape and key order', () => {
+    const redactor = new StorageRedactor(KEY);
+    let deep: unknown = { user: EMAIL, z: 1, a: [EMAIL] };
+    for (let level = 0; level < 20_000; level += 1) deep = level % 2 === 0 ? [deep] : { level: deep };
+    const { draft: out, redactions } = redactor.signal(draft({ raw: { detail: deep } }));
+    let inner: unknown = (out.raw as { detail: unknown }).detail;
+    for (let level = 19_999; level >= 0; level -= 1)
+      inner = level % 2 === 0 ? (inner as unknown[])[0] : (inner as { level: unknown }).level;
+    expect(Object.keys(inner as object)).toEqual(['user', 'z', 'a']);
+    expect(inner).toMatchObject({ z: 1 });
+    expect((inner as { user: string }).user).toMatch(PLACEHOLDER);
+    expect((inner as { a: string[] }).a[0]).toBe((inner as { user: string }).user);
+    expect(redactions).toHaveLength(2);
+  });
+
   it('fails closed: a value the scanner cannot take is replaced, never stored as received', () => {
     const redactor = new StorageRedactor(KEY, { entities: { EMAIL: 'ANONYMIZE' }, maxLength: 10 });
     const { draft: out, redactions } = redactor.signal(draft({ title: `for ${EMAIL}` }));

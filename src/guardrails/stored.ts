@@ -274,20 +274,53 @@ function links<T extends { href: string; text?: string | undefined }>(list: read
   }));
 }
 
-/** Strings anywhere in a JSON value; object keys are kept and serve as context for their values. */
+/**
+ * Strings anywhere in a JSON value; object keys are kept and serve as context for their values. The
+ * walk keeps its own stack, so no depth of nesting can exhaust the call stack; it visits keys and
+ * values in the order a recursive walk would (a key, then everything under it, then the next key).
+ */
 function json(field: string, value: unknown, context: string | undefined, text: Visit): unknown {
-  if (typeof value === 'string') return text(field, value, context);
-  if (Array.isArray(value))
-    return value.map((item, index) => json(`${field}[${index}]`, item, context, text));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      const stored = text(`${field}{}`, key);
-      out[stored] = json(`${field}.${stored}`, item, key, text);
-    }
-    return out;
+  interface Frame {
+    field: string;
+    value: unknown;
+    context: string | undefined;
+    assign: (result: unknown) => void;
+    /** An object entry: its key is redacted when the entry is visited, and names the field. */
+    entry?: { out: Record<string, unknown>; key: string };
   }
-  return value;
+  let result: unknown;
+  const stack: Frame[] = [{ field, value, context, assign: (item) => (result = item) }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if (frame.entry) {
+      const { out, key } = frame.entry;
+      const stored = text(`${frame.field}{}`, key);
+      frame.field = `${frame.field}.${stored}`;
+      frame.assign = (item) => (out[stored] = item);
+    }
+    const current = frame.value;
+    if (typeof current === 'string') frame.assign(text(frame.field, current, frame.context));
+    else if (Array.isArray(current)) {
+      const out: unknown[] = new Array(current.length);
+      frame.assign(out);
+      for (let index = current.length - 1; index >= 0; index -= 1)
+        stack.push({
+          field: `${frame.field}[${index}]`,
+          value: current[index],
+          context: frame.context,
+          assign: (item) => (out[index] = item),
+        });
+    } else if (current !== null && typeof current === 'object') {
+      const out: Record<string, unknown> = {};
+      frame.assign(out);
+      const entries = Object.entries(current);
+      for (let index = entries.length - 1; index >= 0; index -= 1) {
+        const [key, item] = entries[index]!;
+        stack.push({ field: frame.field, value: item, context: key, assign: () => {}, entry: { out, key } });
+      }
+    } else frame.assign(current);
+  }
+  return result;
 }
 
 /**
