@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,28 @@ describe('opx CLI on a SQLite data dir', () => {
     expect(first.stdout).toContain('installed 5 default rules');
     const second = opx(data('migrate'));
     expect(second.stdout).toContain('schema already current');
+  });
+
+  it('imports a runbook repo as published, names the files it cannot read, and exits 1 for them', () => {
+    const kb = path.join(dir, 'runbooks');
+    mkdirSync(path.join(kb, 'node'), { recursive: true });
+    writeFileSync(path.join(kb, 'README.md'), '# Runbooks\nHow this repo works.');
+    writeFileSync(
+      path.join(kb, 'node', 'NodeClockNotSynchronising.md'),
+      '---\ntitle: NodeClockNotSynchronising\nweight: 3\n---\n## Meaning\nThe clock drifts.\n',
+    );
+    writeFileSync(path.join(kb, 'node', 'latin1.md'), Buffer.from('# Caf\xe9\n', 'latin1'));
+    const result = opx(data('kb', 'import', kb));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('1 new, 0 updated, 0 unchanged');
+    expect(result.stdout).toContain('ignored README.md');
+    expect(result.stderr).toContain('skipped node/latin1.md: not UTF-8 text');
+    const search = opx(data('--json', 'kb', 'search', '--alert', 'NodeClockNotSynchronising', 'clock'));
+    expect(search.code).toBe(0);
+    expect(JSON.parse(search.stdout)[0]).toMatchObject({
+      path: 'node/NodeClockNotSynchronising.md',
+      kind: 'runbook',
+    });
   });
 
   it('ingests a real Alertmanager payload from a file and from stdin, then walks the incident', () => {

@@ -71,15 +71,16 @@ describe.each(BACKENDS)('knowledge base on %s', (backend) => {
   });
 
   const importAll = async () => {
-    const { prepared, skipped } = readKnowledgeDirectory(root);
+    const { prepared, skipped, ignored } = readKnowledgeDirectory(root);
     const report = await server.runtime.writes.run((scope) => importKnowledge(scope, prepared));
-    return { ...report, skipped };
+    return { ...report, skipped, ignored };
   };
 
-  it('imports documents as heading-aware chunks, skipping files without front matter', async () => {
+  it('imports documents as heading-aware chunks, ignoring the README', async () => {
     const report = await importAll();
     expect(report.created).toHaveLength(4);
-    expect(report.skipped).toEqual([{ path: 'README.md', reason: expect.stringContaining('front matter') }]);
+    expect(report.skipped).toEqual([]);
+    expect(report.ignored).toEqual([{ path: 'README.md', reason: expect.stringContaining('not a runbook') }]);
     expect(report.chunks).toBe(8);
     const documents = await server.request('GET', '/v1/kb/documents', { token: server.tokens.read });
     expect(documents.json.items.map((document: { path: string }) => document.path)).toContain(
@@ -152,12 +153,23 @@ describe.each(BACKENDS)('knowledge base on %s', (backend) => {
     expect((await server.request('GET', '/v1/kb/search?q=x', { token: null })).status).toBe(401);
   });
 
-  it('imports nothing when any file is invalid, and names it', async () => {
+  it('skips a file it cannot read, names it and why, and imports the rest', async () => {
     writeDoc(root, 'runbooks/broken.md', { title: 'Broken', kind: 'wiki' }, '# Broken\ntext');
+    writeFileSync(
+      path.join(root, 'runbooks', 'latin1.md'),
+      Buffer.from('# Caf\xe9 alert\n\ntext\n', 'latin1'),
+    );
+    writeFileSync(path.join(root, 'runbooks', 'empty.md'), '');
     try {
-      expect(() => readKnowledgeDirectory(root)).toThrow(/runbooks\/broken\.md: front matter kind/);
+      const { prepared, skipped } = readKnowledgeDirectory(root);
+      expect(prepared).toHaveLength(4);
+      expect(skipped).toEqual([
+        { path: 'runbooks/broken.md', reason: expect.stringContaining('front matter kind') },
+        { path: 'runbooks/empty.md', reason: 'the file is empty' },
+        { path: 'runbooks/latin1.md', reason: 'not UTF-8 text' },
+      ]);
     } finally {
-      rmSync(path.join(root, 'runbooks', 'broken.md'));
+      for (const name of ['broken.md', 'latin1.md', 'empty.md']) rmSync(path.join(root, 'runbooks', name));
     }
     expect(() => readKnowledgeDirectory(path.join(root, 'missing'))).toThrow(/no such directory/);
   });

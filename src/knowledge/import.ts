@@ -37,15 +37,21 @@ function markdownFiles(root: string): string[] {
   return out;
 }
 
+/** Files a documentation repository holds beside its pages: read by people, not runbooks. */
+const NOT_A_DOCUMENT = /^(?:readme|_index|changelog|contributing|code_of_conduct|license|security)\.md$/i;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * Reads every Markdown file under `root` and checks it before anything is written: one bad file fails
- * the import with every problem listed, so a knowledge base is never half-updated. Files without front
- * matter (a README) are skipped and reported.
+ * Reads every Markdown file under `root`, with any front matter or none (parseMarkdown fills what is
+ * missing). A file that cannot be read as a document (not UTF-8, empty, front matter that is not YAML
+ * or names an unknown kind) is skipped with its reason and the rest are imported; a README, a
+ * static-site section page (`_index.md`) and the like are ignored.
  */
 export function readKnowledgeDirectory(
   root: string,
   now: number = Date.now(),
-): { prepared: Prepared[]; skipped: ImportReport['skipped'] } {
+): { prepared: Prepared[]; skipped: ImportReport['skipped']; ignored: ImportReport['skipped'] } {
   let stats: ReturnType<typeof statSync>;
   try {
     stats = statSync(root);
@@ -56,21 +62,36 @@ export function readKnowledgeDirectory(
     throw new OpxError('invalid_request', `${root} is not a directory of Markdown files`);
   const prepared: Prepared[] = [];
   const skipped: ImportReport['skipped'] = [];
-  const problems: string[] = [];
+  const ignored: ImportReport['skipped'] = [];
   for (const file of markdownFiles(root)) {
     const relative = path.relative(root, file).split(path.sep).join('/');
-    const text = readFileSync(file, 'utf8');
-    const parsed = parseMarkdown(text);
+    if (NOT_A_DOCUMENT.test(path.basename(file))) {
+      ignored.push({ path: relative, reason: 'not a runbook or postmortem (by its name)' });
+      continue;
+    }
+    let text: string;
+    try {
+      text = UTF8.decode(readFileSync(file));
+    } catch (error) {
+      const reason =
+        error instanceof TypeError ? 'not UTF-8 text' : `cannot be read: ${(error as Error).message}`;
+      skipped.push({ path: relative, reason });
+      continue;
+    }
+    if (text.trim() === '') {
+      skipped.push({ path: relative, reason: 'the file is empty' });
+      continue;
+    }
+    const parsed = parseMarkdown(text, relative);
     if (!parsed.ok) {
-      if (parsed.missingFrontMatter) skipped.push({ path: relative, reason: parsed.reason });
-      else problems.push(`${relative}: ${parsed.reason}`);
+      skipped.push({ path: relative, reason: parsed.reason });
       continue;
     }
     const { frontMatter } = parsed;
     const documentId = newId('document', now);
     const sections = chunkMarkdown(parsed.body, frontMatter.title);
     if (sections.length === 0) {
-      problems.push(`${relative}: the body is empty`);
+      skipped.push({ path: relative, reason: 'the body is empty' });
       continue;
     }
     prepared.push({
@@ -96,13 +117,7 @@ export function readKnowledgeDirectory(
       })),
     });
   }
-  if (problems.length > 0) {
-    throw new OpxError(
-      'invalid_request',
-      `nothing imported; fix these files first:\n  ${problems.join('\n  ')}`,
-    );
-  }
-  return { prepared, skipped };
+  return { prepared, skipped, ignored };
 }
 
 /** Writes prepared documents: unchanged content is skipped, changed content replaces the old version. */

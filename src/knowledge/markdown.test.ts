@@ -25,7 +25,6 @@ describe('parseMarkdown', () => {
   });
 
   it('names what is wrong with bad front matter', () => {
-    expect(parseMarkdown('# no front matter')).toMatchObject({ ok: false, missingFrontMatter: true });
     expect(parseMarkdown(doc('title: x\nkind: howto', 'body'))).toMatchObject({
       ok: false,
       reason: expect.stringContaining('kind'),
@@ -34,9 +33,58 @@ describe('parseMarkdown', () => {
       ok: false,
       reason: expect.stringContaining('not valid YAML'),
     });
-    expect(parseMarkdown(doc('kind: runbook', 'body'))).toMatchObject({
+    expect(parseMarkdown(doc('- a list', 'body'))).toMatchObject({
       ok: false,
-      reason: expect.stringContaining('title'),
+      reason: expect.stringContaining('mapping'),
+    });
+  });
+
+  it('takes runbooks as published: static-site front matter, or none, named after the alert', () => {
+    // Hugo or Docsy front matter: title and weight, no kind; the alert is the file name.
+    expect(
+      parseMarkdown(
+        doc('title: KubePodCrashLooping\nweight: 20', '## Meaning\ntext'),
+        'kubernetes/KubePodCrashLooping.md',
+      ),
+    ).toMatchObject({
+      ok: true,
+      frontMatter: {
+        title: 'KubePodCrashLooping',
+        kind: 'runbook',
+        services: [],
+        alerts: ['KubePodCrashLooping'],
+      },
+      extra: { weight: 20 },
+      inferred: ['kind', 'alerts'],
+    });
+    // No front matter: the title is the first heading, whose first word is the alert.
+    expect(
+      parseMarkdown('# TargetDown: a scrape target is unreachable\n## Meaning\ntext', 'prometheus/target.md'),
+    ).toMatchObject({
+      ok: true,
+      frontMatter: {
+        title: 'TargetDown: a scrape target is unreachable',
+        kind: 'runbook',
+        alerts: ['TargetDown'],
+      },
+      inferred: ['title', 'kind', 'alerts'],
+    });
+    // No heading either: the file name; a directory of postmortems makes a postmortem.
+    expect(parseMarkdown('what happened', 'postmortems/2026-03-14-gateway.md')).toMatchObject({
+      ok: true,
+      frontMatter: { title: '2026-03-14-gateway', kind: 'postmortem', alerts: [] },
+    });
+    // A type or tags value can say so too, and a single alert may be written without a list.
+    expect(
+      parseMarkdown(
+        doc('title: Gateway outage\ntags: [postmortem, gateway]\nalerts: HighErrorRate', 'text'),
+        'docs/g.md',
+      ),
+    ).toMatchObject({ ok: true, frontMatter: { kind: 'postmortem', alerts: ['HighErrorRate'] } });
+    // Headings that are plain words are not alert names.
+    expect(parseMarkdown('# Meaning\ntext', 'docs/overview.md')).toMatchObject({
+      ok: true,
+      frontMatter: { title: 'Meaning', alerts: [] },
     });
   });
 

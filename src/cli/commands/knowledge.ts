@@ -8,11 +8,16 @@ export function registerKnowledge(program: Command): void {
   const kb = program.command('kb').description('runbooks and postmortems: import and ranked search');
 
   kb.command('import')
-    .argument('<dir>', 'directory of Markdown files with front matter (title, kind, services, alerts)')
-    .description('import or refresh a knowledge base; unchanged files are skipped')
+    .argument(
+      '<dir>',
+      'directory of Markdown files; front matter (title, kind, services, alerts) optional, any other keys kept',
+    )
+    .description(
+      'import or refresh a knowledge base; unchanged files are left as they are; exits 1 when a file could not be read',
+    )
     .action(async (dir: string, _options: unknown, command: Command) => {
       const json = globalOptions(command).json ?? false;
-      const { prepared, skipped } = readKnowledgeDirectory(dir);
+      const { prepared, skipped, ignored } = readKnowledgeDirectory(dir);
       await withRuntime(command, async (runtime) => {
         let done = 0;
         const report = await runtime.writes.run((scope) =>
@@ -22,11 +27,15 @@ export function registerKnowledge(program: Command): void {
               process.stderr.write(`[${done}/${prepared.length}] ${outcome} ${path}\n`);
           }),
         );
-        if (json) return printJson({ ...report, skipped });
+        // Files that could not be read are named, the rest are imported, and the exit code says so.
+        if (skipped.length > 0) process.exitCode = 1;
+        if (json) return printJson({ ...report, skipped, ignored });
         process.stdout.write(
-          `${report.created.length} new, ${report.updated.length} updated, ${report.unchanged.length} unchanged (${report.chunks} chunks written)\n`,
+          `${report.created.length} new, ${report.updated.length} updated, ${report.unchanged.length} unchanged (${report.chunks} chunks written)` +
+            `${skipped.length > 0 ? `; ${skipped.length} skipped` : ''}\n`,
         );
-        for (const item of skipped) process.stdout.write(`  skipped ${item.path}: ${item.reason}\n`);
+        for (const item of ignored) process.stdout.write(`  ignored ${item.path}: ${item.reason}\n`);
+        for (const item of skipped) process.stderr.write(`  skipped ${item.path}: ${item.reason}\n`);
       });
     });
 
