@@ -30,6 +30,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'LLM mode: tokens per investigation (o200k_base) and wall time against one call',
     load: () => import('./tokens.js'),
   },
+  kb: {
+    description:
+      'a runbook repo as published through kb import, then recall@1/@3 of the right runbook per alert',
+    load: () => import('./kb.js'),
+  },
   quality: {
     description: 'root-cause quality: seeded synthetic incidents over the example topology, scored',
     load: () => import('./quality.js'),

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
-import { BACKENDS, type TestServer, testServer } from './support.js';
+import { KnowledgeIndex } from '../src/knowledge/search.js';
+import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
 
 function writeDoc(root: string, relative: string, front: Record<string, unknown>, body: string): void {
   const file = path.join(root, relative);
@@ -172,5 +173,37 @@ describe.each(BACKENDS)('knowledge base on %s', (backend) => {
       for (const name of ['broken.md', 'latin1.md', 'empty.md']) rmSync(path.join(root, 'runbooks', name));
     }
     expect(() => readKnowledgeDirectory(path.join(root, 'missing'))).toThrow(/no such directory/);
+  });
+});
+
+describe('a runbook repository as published (bench/data/runbooks-realworld)', () => {
+  const root = path.join(REPO_ROOT, 'bench', 'data', 'runbooks-realworld');
+  const queries = JSON.parse(readFileSync(path.join(root, 'queries.json'), 'utf8')) as {
+    alert: string;
+    expected: string;
+  }[];
+
+  it('imports every runbook whole, in all three shapes, and names what it leaves out', () => {
+    const { prepared, skipped, ignored } = readKnowledgeDirectory(root);
+    expect(prepared).toHaveLength(24);
+    expect(ignored.map((item) => item.path)).toEqual(['kubernetes/_index.md', 'README.md']);
+    expect(skipped).toEqual([
+      { path: 'node/EMPTY.md', reason: 'the file is empty' },
+      { path: 'node/latin1.md', reason: 'not UTF-8 text' },
+    ]);
+    for (const { document } of prepared) expect(document.kind).toBe('runbook');
+    // Each query's runbook carries its alert, from front matter, file name or heading.
+    const byPath = new Map(prepared.map((item) => [item.path, item.document]));
+    for (const query of queries) expect(byPath.get(query.expected)?.alerts).toContain(query.alert);
+  });
+
+  it("finds each alert's runbook first by the alert name alone", () => {
+    const { prepared } = readKnowledgeDirectory(root);
+    const index = new KnowledgeIndex(
+      prepared.map((item) => item.document),
+      prepared.flatMap((item) => item.chunks),
+    );
+    for (const query of queries)
+      expect(index.search({ alert: query.alert, limit: 3 })[0]?.path, query.alert).toBe(query.expected);
   });
 });
