@@ -197,6 +197,24 @@ describe('a runbook repository as published (bench/data/runbooks-realworld)', ()
     for (const query of queries) expect(byPath.get(query.expected)?.alerts).toContain(query.alert);
   });
 
+  it('follows a runbook_url to the document it names, whatever the site layout', () => {
+    const { prepared } = readKnowledgeDirectory(root);
+    const index = new KnowledgeIndex(
+      prepared.map((item) => item.document),
+      prepared.flatMap((item) => item.chunks),
+    );
+    const at = (link: string) => index.documentsAt(link).map((document) => document.path);
+    expect(at('https://runbooks.example.com/runbooks/kubernetes/kubepodcrashlooping')).toEqual([
+      'kubernetes/KubePodCrashLooping.md',
+    ]);
+    expect(at('https://git.example.com/sre/runbooks/blob/main/opx/etcd-members-down.md#mitigation')).toEqual([
+      'opx/etcd-members-down.md',
+    ]);
+    expect(at('prometheus/TargetDown')).toEqual(['prometheus/TargetDown.md']);
+    expect(at('https://runbooks.example.com/')).toEqual([]);
+    expect(at('https://runbooks.example.com/no-such-runbook')).toEqual([]);
+  });
+
   it("finds each alert's runbook first by the alert name alone", () => {
     const { prepared } = readKnowledgeDirectory(root);
     const index = new KnowledgeIndex(

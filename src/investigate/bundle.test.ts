@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changeInputSchema } from '../domain/change.js';
 import { serviceInputSchema } from '../domain/service.js';
@@ -66,5 +67,48 @@ describe('evidence bundles', () => {
     // The same incident at the same point in time gives the same content hash (a new id).
     expect(before.hash).toBe(bundle.hash);
     expect(before.id).not.toBe(bundle.id);
+  });
+
+  it('puts the runbook an alert links to (runbook_url) first, above every search hit', async () => {
+    const setup = await storeWithIncident('checkout', undefined, {
+      runbook_url: 'https://runbooks.example.com/runbooks/kubernetes/kubepodcrashlooping',
+    });
+    store = setup.store;
+    const { incidentId, at } = setup;
+    const { readKnowledgeDirectory, importKnowledge } = await import('../knowledge/import.js');
+    const root = path.join(import.meta.dirname, '..', '..', 'bench', 'data', 'runbooks-realworld');
+    const { prepared } = readKnowledgeDirectory(root, at);
+    // A runbook that matches the signal's words better than the linked one.
+    const decoy = {
+      ...prepared[0]!,
+      path: 'checkout/checkout-5xx.md',
+      document: {
+        ...prepared[0]!.document,
+        id: 'doc_decoy',
+        path: 'checkout/checkout-5xx.md',
+        title: 'checkout 5xx above 20%',
+        services: ['checkout'],
+        contentHash: 'decoy',
+      },
+      chunks: prepared[0]!.chunks.map((chunk, ordinal) => ({
+        ...chunk,
+        id: `chk_decoy_${ordinal}`,
+        documentId: 'doc_decoy',
+      })),
+    };
+    await store.transaction((scope) => importKnowledge(scope, [...prepared, decoy]));
+    const options = { asOf: at + MINUTE, lookbackMs: 60 * MINUTE, radius: 2 };
+    const bundle = await buildEvidenceBundle(store, incidentId, options);
+    expect(bundle.knowledge[0]).toMatchObject({ path: 'kubernetes/KubePodCrashLooping.md', kind: 'runbook' });
+    expect(bundle.knowledge.map((section) => section.path)).toContain('checkout/checkout-5xx.md');
+
+    const unlinked = await storeWithIncident('checkout', at);
+    try {
+      await unlinked.store.transaction((scope) => importKnowledge(scope, [...prepared, decoy]));
+      const plain = await buildEvidenceBundle(unlinked.store, unlinked.incidentId, options);
+      expect(plain.knowledge[0]?.path).toBe('checkout/checkout-5xx.md');
+    } finally {
+      await unlinked.store.close();
+    }
   });
 });

@@ -139,6 +139,27 @@ async function relevantKnowledge(
       best.set(hit.chunkId, { ...hit, score, text: index.chunkText(hit.chunkId) });
     }
   }
+  // A runbook an alert links to (Alertmanager's `runbook_url` annotation) is the one its authors meant:
+  // its sections rank above every search hit, the first-firing alert's link first.
+  const linked = linkedDocuments(index, ordered);
+  const ceiling = Math.max(0, ...[...best.values()].map((section) => section.score));
+  for (const [rank, document] of linked.entries()) {
+    const score = Math.round((ceiling + linked.length - rank) * 10_000) / 10_000;
+    for (const section of index.sectionsMatching(document.id, /(?:)/).slice(0, 1)) {
+      best.set(section.id, {
+        chunkId: section.id,
+        documentId: document.id,
+        path: document.path,
+        title: document.title,
+        kind: document.kind,
+        heading: section.heading,
+        text: section.text,
+        score,
+        services: document.services,
+        alerts: document.alerts,
+      });
+    }
+  }
   const top = [...best.values()]
     .sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId))
     .slice(0, 10);
@@ -164,6 +185,20 @@ async function relevantKnowledge(
     }
   }
   return [...top, ...extra].sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId));
+}
+
+/** Annotation keys that hold a link to an alert's runbook. */
+const RUNBOOK_LINK = /^runbook(?:[_-]?url)?$/i;
+
+/** The documents the signals' runbook links name, in the order the signals fired, each once. */
+function linkedDocuments(index: KnowledgeIndex, ordered: readonly Signal[]) {
+  const out: ReturnType<KnowledgeIndex['documentsAt']> = [];
+  for (const signal of ordered)
+    for (const [key, value] of Object.entries(signal.annotations))
+      if (RUNBOOK_LINK.test(key))
+        for (const document of index.documentsAt(value))
+          if (!out.some((item) => item.id === document.id)) out.push(document);
+  return out.slice(0, 3);
 }
 
 /** Resolved incidents that touched any of these services before `asOf`, newest first. */

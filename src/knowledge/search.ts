@@ -13,6 +13,15 @@ export interface KnowledgeQuery {
   perDocument?: number | undefined;
 }
 
+/** A path as a comparable key: lower case, no extension, every run of other characters a `-`. */
+function pathKey(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/\.(?:md|markdown|html?)$/, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
 export interface KnowledgeHit {
   chunkId: string;
   documentId: string;
@@ -91,6 +100,40 @@ export class KnowledgeIndex {
 
   get size(): number {
     return this.#chunks.size;
+  }
+
+  /**
+   * The documents a runbook link points at (an alert's `runbook_url`), by path: the link's path and a
+   * document's path (or its file name), lower-cased with every run of other characters read as `-`
+   * and without extension, match when one ends the other at a separator
+   * (`…/runbooks/kubernetes/kubepodcrashlooping` names `kubernetes/KubePodCrashLooping.md`;
+   * `…/api-gateway/high-error-rate` names `runbooks/api-gateway-high-error-rate.md`). Of several, the
+   * ones matched by the longest key.
+   */
+  documentsAt(link: string): KbDocument[] {
+    let linkPath = link.trim();
+    try {
+      linkPath = new URL(linkPath).pathname;
+    } catch {
+      linkPath = linkPath.replace(/[?#].*$/, '');
+    }
+    const target = pathKey(linkPath);
+    if (target.length < 3) return [];
+    let longest = 0;
+    let found: KbDocument[] = [];
+    for (const document of this.#documents.values()) {
+      const keys = [pathKey(document.path), pathKey(document.path.split('/').at(-1) ?? '')];
+      for (const key of keys) {
+        if (key.length < 3 || !(target === key || target.endsWith(`-${key}`) || key.endsWith(`-${target}`)))
+          continue;
+        const length = Math.min(key.length, target.length);
+        if (length > longest) {
+          longest = length;
+          found = [document];
+        } else if (length === longest && !found.includes(document)) found.push(document);
+      }
+    }
+    return found;
   }
 
   /** A document's sections whose heading matches, in document order (e.g. its Mitigation section). */
