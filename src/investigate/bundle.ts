@@ -160,9 +160,22 @@ async function relevantKnowledge(
       });
     }
   }
-  const top = [...best.values()]
-    .sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId))
-    .slice(0, 10);
+  // Runbooks and postmortems ranked for what they are: the runbooks written for an alert that fired
+  // (and the linked ones) before everything else, each group by score. A postmortem of the same service
+  // is context; it should not push the runbook for the alert out of the top places.
+  const fired = new Set(
+    ordered.map((signal) => signal.labels.alertname?.toLowerCase()).filter((name) => name !== undefined),
+  );
+  const linkedIds = new Set(linked.map((document) => document.id));
+  const group = (section: KnowledgeSection) =>
+    linkedIds.has(section.documentId)
+      ? 0
+      : section.kind === 'runbook' && section.alerts.some((alert) => fired.has(alert.toLowerCase()))
+        ? 1
+        : 2;
+  const order = (a: KnowledgeSection, b: KnowledgeSection) =>
+    group(a) - group(b) || b.score - a.score || a.chunkId.localeCompare(b.chunkId);
+  const top = [...best.values()].sort(order).slice(0, 10);
   // A runbook's steps live in its mitigation section, which may not be the section that matched best:
   // freeze it too for the two best runbooks, ranked just below the section that found the document.
   const extra: KnowledgeSection[] = [];
@@ -184,7 +197,7 @@ async function relevantKnowledge(
       });
     }
   }
-  return [...top, ...extra].sort((a, b) => b.score - a.score || a.chunkId.localeCompare(b.chunkId));
+  return [...top, ...extra].sort(order);
 }
 
 /** Annotation keys that hold a link to an alert's runbook. */

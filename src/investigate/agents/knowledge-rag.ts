@@ -35,10 +35,11 @@ export function analyzeKnowledge(bundle: EvidenceBundle): FindingOf<'knowledge-r
     };
   }
   const top = sections[0]!;
-  // The top score's lead over the next distinct document: a clear winner deserves more trust.
+  // The top score's lead over the next distinct document: a clear winner deserves more trust. The
+  // bundle puts the runbook for a fired alert first even when a postmortem scored higher: no lead, 0.5.
   const runnerUp = sections.find((section) => section.documentId !== top.documentId);
-  const confidence =
-    Math.round(Math.min(0.9, runnerUp ? 0.5 + 0.4 * (1 - runnerUp.score / top.score) : 0.7) * 100) / 100;
+  const lead = runnerUp ? Math.max(0, 1 - runnerUp.score / top.score) : undefined;
+  const confidence = Math.round(Math.min(0.9, lead === undefined ? 0.7 : 0.5 + 0.4 * lead) * 100) / 100;
   const claims: Claim[] = [];
   const cite = (section: KnowledgeSection, what: string): Claim => ({
     text: `${what} ${section.path}, section "${section.heading}".`,
