@@ -71,7 +71,7 @@ describe('evidence bundles', () => {
 
   it('puts the runbook an alert links to (runbook_url) first, above every search hit', async () => {
     const setup = await storeWithIncident('checkout', undefined, {
-      runbook_url: 'https://runbooks.example.com/runbooks/kubernetes/kubepodcrashlooping',
+      annotations: { runbook_url: 'https://runbooks.example.com/runbooks/kubernetes/kubepodcrashlooping' },
     });
     store = setup.store;
     const { incidentId, at } = setup;
@@ -110,5 +110,54 @@ describe('evidence bundles', () => {
     } finally {
       await unlinked.store.close();
     }
+  });
+
+  it('ranks the runbook for the alert that fired above a postmortem that matches more words', async () => {
+    const setup = await storeWithIncident('checkout', undefined, { labels: { alertname: 'CheckoutErrors' } });
+    store = setup.store;
+    const { incidentId, at } = setup;
+    const { importKnowledge } = await import('../knowledge/import.js');
+    const document = (
+      id: string,
+      kind: 'runbook' | 'postmortem',
+      title: string,
+      alerts: string[],
+      text: string,
+    ) => ({
+      path: `${kind}s/${id}.md`,
+      document: {
+        id,
+        path: `${kind}s/${id}.md`,
+        title,
+        kind,
+        services: ['checkout'],
+        alerts,
+        contentHash: id,
+        body: text,
+        importedAt: at,
+      },
+      chunks: [{ id: `${id}_0`, documentId: id, ordinal: 0, heading: title, text }],
+    });
+    await store.transaction((scope) =>
+      importKnowledge(scope, [
+        document(
+          'pm',
+          'postmortem',
+          'checkout 5xx above 20% after a deploy',
+          [],
+          'checkout 5xx above 20%: checkout 5xx, 5xx and more 5xx.',
+        ),
+        document('rb', 'runbook', 'Checkout errors', ['CheckoutErrors'], 'Roll back the last deploy.'),
+      ]),
+    );
+    const bundle = await buildEvidenceBundle(store, incidentId, {
+      asOf: at + MINUTE,
+      lookbackMs: 60 * MINUTE,
+      radius: 2,
+    });
+    const [first, second] = bundle.knowledge;
+    expect(first).toMatchObject({ documentId: 'rb', kind: 'runbook' });
+    expect(second).toMatchObject({ documentId: 'pm', kind: 'postmortem' });
+    expect(second!.score).toBeGreaterThan(first!.score);
   });
 });

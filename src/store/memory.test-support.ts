@@ -11,7 +11,7 @@ import { openStore, type Store, type StoreScope } from './store.js';
 export async function storeWithIncident(
   service = 'checkout',
   at = Date.UTC(2026, 11, 1, 12),
-  annotations: Record<string, string> = {},
+  extra: { annotations?: Record<string, string>; labels?: Record<string, string> } = {},
 ): Promise<{ store: Store; incidentId: string; at: number }> {
   const store = await openStore(':memory:');
   await store.migrate();
@@ -24,7 +24,8 @@ export async function storeWithIncident(
     severity: 'critical',
     title: `${service} 5xx above 20%`,
     startsAt: new Date(at).toISOString(),
-    annotations,
+    annotations: extra.annotations ?? {},
+    labels: extra.labels ?? {},
   });
   const result = await store.transaction((scope) =>
     ingestSignals(scope, [{ ...input, fingerprint: `${service}-5xx` }], {
