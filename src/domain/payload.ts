@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type Link, parseTimestamp } from './common.js';
+import { type Link, MAX_TIMESTAMP, parseTimestamp } from './common.js';
 import { formatPath } from './errors.js';
 
 /**
@@ -199,15 +199,18 @@ export function readOptionalTimestamp(value: unknown, path: Path): number | unde
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number') {
     // `+ 0` turns -0 into 0, which would otherwise slip past the non-negative check.
-    if (Number.isSafeInteger(value) && value >= 0) return value + 0;
-    invalid(`${where(path)} must be epoch milliseconds or an ISO-8601 timestamp (got ${value})`, path);
+    if (Number.isSafeInteger(value) && value >= 0 && value <= MAX_TIMESTAMP) return value + 0;
+    invalid(
+      `${where(path)} must be epoch milliseconds up to ${MAX_TIMESTAMP} (year 275760) or an ISO-8601 timestamp (got ${value})`,
+      path,
+    );
   }
   if (typeof value !== 'string') {
     invalid(`${where(path)} must be an ISO-8601 timestamp (got ${describeValue(value)})`, path);
   }
   if (value.trim() === '' || value.startsWith('0001-01-01')) return undefined;
   const parsed = parseTimestamp(value);
-  if (parsed === undefined || parsed < 0 || !Number.isSafeInteger(parsed)) {
+  if (parsed === undefined || parsed < 0 || !Number.isSafeInteger(parsed) || parsed > MAX_TIMESTAMP) {
     invalid(
       `${where(path)} must be an ISO-8601 timestamp after 1970 such as 2024-05-01T12:00:00Z (got ${preview(value)})`,
       path,
@@ -220,7 +223,9 @@ export function readOptionalTimestamp(value: unknown, path: Path): number | unde
 export function lenientTimestamp(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const parsed = parseTimestamp(value);
-  return parsed !== undefined && parsed >= 0 && Number.isSafeInteger(parsed) ? parsed : undefined;
+  return parsed !== undefined && parsed >= 0 && Number.isSafeInteger(parsed) && parsed <= MAX_TIMESTAMP
+    ? parsed
+    : undefined;
 }
 
 /** JSON text for a value taken from a body; never throws, even on what JSON cannot encode. */

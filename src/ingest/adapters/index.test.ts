@@ -183,6 +183,19 @@ describe('ADAPTERS', () => {
   });
 });
 
+describe('times past what a Date holds', () => {
+  it('are refused by name in a sender payload, never passed on as a draft out of range', () => {
+    for (const startsAt of [8_640_000_000_000_001, Number.MAX_SAFE_INTEGER]) {
+      const body = structuredClone(VALID.alertmanager[0]) as { alerts: { startsAt: unknown }[] };
+      body.alerts[0]!.startsAt = startsAt;
+      expectContract('alertmanager', body);
+      const result = ADAPTERS.alertmanager(body, { now });
+      expect(result.ok).toBe(false);
+      expect(JSON.stringify(result)).toContain('startsAt');
+    }
+  });
+});
+
 describe.each(INGEST_FORMATS)('%s adapter properties', (format) => {
   it('never throws on random JSON and keeps the result contract', () => {
     fc.assert(
