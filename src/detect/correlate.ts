@@ -36,9 +36,12 @@ export function asMatchable(row: SignalRow) {
 }
 
 /** The dependencies a signal's route labels name (src/detect/topology.ts namedDependencies). */
-function routeOf(graph: DependencyGraph | undefined, signal: SignalRow): string[] {
-  if (!graph) return [];
-  return namedDependencies(graph, signal.service, JSON.parse(signal.labels) as Record<string, string>);
+function routeOf(
+  graph: DependencyGraph | undefined,
+  signal: SignalRow,
+  labels: Record<string, string> = JSON.parse(signal.labels) as Record<string, string>,
+): string[] {
+  return graph ? namedDependencies(graph, signal.service, labels) : [];
 }
 
 /** A signal joining an incident: what it contributes and why it is there. */
@@ -344,16 +347,16 @@ async function joinByTopology(
     (compiled) => compiled.rule.threshold.kind === 'count' && compiled.rule.threshold.value === 1,
   );
   for (const signal of eligible) {
+    const matchable = asMatchable(signal);
     const target = incidents.topologyTarget(
       signal.service,
       signal.environment,
       signal.starts_at,
-      routeOf(graph, signal),
+      routeOf(graph, signal, matchable.labels),
     );
     if (!target) continue;
     link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
     consumed.add(signal.id);
-    const matchable = asMatchable(signal);
     for (const compiled of single)
       if (compiled.matches(matchable))
         incidents.escalate(target.id, compiled.rule.severity, compiled.rule.name);

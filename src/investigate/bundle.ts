@@ -5,6 +5,7 @@ import type { Incident } from '../domain/incident.js';
 import type { Signal } from '../domain/signal.js';
 import { appendIncidentEvents, requireIncident } from '../incidents/service.js';
 import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
+import type { KbChunk, KbDocument } from '../store/repositories/knowledge.js';
 import type { StoreScope } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 
@@ -145,20 +146,8 @@ async function relevantKnowledge(
   const ceiling = Math.max(0, ...[...best.values()].map((section) => section.score));
   for (const [rank, document] of linked.entries()) {
     const score = Math.round((ceiling + linked.length - rank) * 10_000) / 10_000;
-    for (const section of index.sectionsMatching(document.id, /(?:)/).slice(0, 1)) {
-      best.set(section.id, {
-        chunkId: section.id,
-        documentId: document.id,
-        path: document.path,
-        title: document.title,
-        kind: document.kind,
-        heading: section.heading,
-        text: section.text,
-        score,
-        services: document.services,
-        alerts: document.alerts,
-      });
-    }
+    const first = index.sectionsMatching(document.id)[0];
+    if (first) best.set(first.id, sectionOf(document, first, score));
   }
   // Runbooks and postmortems ranked for what they are: the runbooks written for an alert that fired
   // (and the linked ones) before everything else, each group by score. A postmortem of the same service
@@ -183,21 +172,26 @@ async function relevantKnowledge(
     const document = index.document(hit.documentId)!;
     for (const section of index.sectionsMatching(hit.documentId, MITIGATION_HEADING)) {
       if (best.has(section.id)) continue;
-      extra.push({
-        chunkId: section.id,
-        documentId: hit.documentId,
-        path: document.path,
-        title: document.title,
-        kind: document.kind,
-        heading: section.heading,
-        text: section.text,
-        score: Math.round(hit.score * 0.99 * 10_000) / 10_000,
-        services: document.services,
-        alerts: document.alerts,
-      });
+      extra.push(sectionOf(document, section, Math.round(hit.score * 0.99 * 10_000) / 10_000));
     }
   }
   return [...top, ...extra].sort(order);
+}
+
+/** A document's section as the bundle freezes it, with its text. */
+function sectionOf(document: KbDocument, section: KbChunk, score: number): KnowledgeSection {
+  return {
+    chunkId: section.id,
+    documentId: document.id,
+    path: document.path,
+    title: document.title,
+    kind: document.kind,
+    heading: section.heading,
+    text: section.text,
+    score,
+    services: document.services,
+    alerts: document.alerts,
+  };
 }
 
 /** Annotation keys that hold a link to an alert's runbook. */

@@ -136,10 +136,13 @@ export class KnowledgeIndex {
     return found;
   }
 
-  /** A document's sections whose heading matches, in document order (e.g. its Mitigation section). */
-  sectionsMatching(documentId: string, heading: RegExp): KbChunk[] {
+  /**
+   * A document's sections whose heading matches (e.g. its Mitigation section), or all of them without
+   * `heading`, in document order.
+   */
+  sectionsMatching(documentId: string, heading?: RegExp): KbChunk[] {
     return [...this.#chunks.values()]
-      .filter((item) => item.documentId === documentId && heading.test(item.heading))
+      .filter((item) => item.documentId === documentId && (heading?.test(item.heading) ?? true))
       .sort((a, b) => a.ordinal - b.ordinal);
   }
 
