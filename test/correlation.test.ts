@@ -33,6 +33,7 @@ interface Alert {
   service: string;
   severity?: string;
   startsAt?: number;
+  endsAt?: number;
   fingerprint?: string;
   status?: string;
   labels?: Record<string, string>;
@@ -57,6 +58,7 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
         fingerprint: alert.fingerprint ?? `${env}-${alert.service}`,
         status: alert.status ?? 'firing',
         startsAt: new Date(alert.startsAt ?? base).toISOString(),
+        ...(alert.endsAt ? { endsAt: new Date(alert.endsAt).toISOString() } : {}),
         ...(alert.labels ? { labels: alert.labels } : {}),
       })),
     });
@@ -278,6 +280,72 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
       'orders',
       'payments',
     ]);
+  });
+
+  it("splits off a blip on the origin's dependency that recovers while the outage goes on", async () => {
+    const env = environment();
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+    const [outage] = await incidentsOf(env);
+    // The origin calls payments-db, so its alert joins as a possible cause and takes the origin.
+    const dbAlert = { service: 'payments-db', severity: 'error', startsAt: base + 4 * MINUTE };
+    const joined = await send(env, [dbAlert]);
+    expect(joined.signals[0].incidentIds).toEqual([outage!.id]);
+    expect((await detail(outage!.id)).incident.rootService).toBe('payments-db');
+    // Ninety seconds later it has recovered; payments and orders, failing since before it, still fail.
+    const resolved = await send(env, [{ ...dbAlert, status: 'resolved', endsAt: base + 5.5 * MINUTE }]);
+    expect(resolved.signals[0].action).toBe('resolved');
+
+    const { incident, signals } = await detail(outage!.id);
+    expect(incident.rootService).toBe('payments');
+    expect(incident.title.startsWith('payments: ')).toBe(true);
+    expect(incident.services).toEqual(['orders', 'payments']);
+    expect(signals.map((signal: { service: string }) => signal.service).sort()).toEqual([
+      'orders',
+      'payments',
+    ]);
+    const split = (await events(outage!.id)).find((event) => event.type === 'signals_split')!;
+    expect(split.data.reason).toMatch(/payments-db recovered within 1\.5 min while payments/);
+    const blip = await detail(split.data.incidentId as string);
+    expect(blip.incident).toMatchObject({
+      rootService: 'payments-db',
+      severity: 'SEV4',
+      services: ['payments-db'],
+    });
+    expect(blip.incident.signalsResolvedAt).not.toBeNull();
+    expect(blip.signals).toHaveLength(1);
+    expect(blip.signals[0].joinedBy).toMatchObject({
+      kind: 'split',
+      from: outage!.id,
+      principal: 'system:correlate',
+    });
+    expect((await events(blip.incident.id)).map((event) => event.type)).toContain('split_from');
+    expect(await verified(outage!.id)).toBe(true);
+    expect(await verified(blip.incident.id)).toBe(true);
+  });
+
+  it('keeps a dependency that stays down for longer than a blip, or outlasts its callers, as the origin', async () => {
+    for (const { endsAt, callersEnd } of [
+      { endsAt: base + 12 * MINUTE, callersEnd: undefined },
+      { endsAt: base + 5 * MINUTE, callersEnd: base + 4.5 * MINUTE },
+    ]) {
+      const env = environment();
+      await send(env, [{ service: 'payments', startsAt: base }]);
+      await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+      const [outage] = await incidentsOf(env);
+      const dbAlert = { service: 'payments-db', severity: 'error', startsAt: base + 4 * MINUTE };
+      await send(env, [dbAlert]);
+      if (callersEnd)
+        await send(env, [
+          { service: 'payments', status: 'resolved', endsAt: callersEnd },
+          { service: 'orders', status: 'resolved', endsAt: callersEnd },
+        ]);
+      await send(env, [{ ...dbAlert, status: 'resolved', endsAt }]);
+      expect(await incidentsOf(env)).toHaveLength(1);
+      const { incident, signals } = await detail(outage!.id);
+      expect(incident.rootService).toBe('payments-db');
+      expect(signals).toHaveLength(3);
+    }
   });
 
   it('never joins across environments, and falls back to per-service grouping without topology', async () => {

@@ -130,6 +130,12 @@ export const joinReasonSchema = z
     }),
     z.object({ kind: z.literal('merge'), from: z.string(), principal: z.string() }),
     z.object({
+      kind: z.literal('split'),
+      from: z.string(),
+      principal: z.string(),
+      reason: z.string().meta({ description: 'why the signal was split off automatically' }),
+    }),
+    z.object({
       kind: z.literal('manual'),
       principal: z.string(),
       action: z.enum(['merge', 'split']),

@@ -125,6 +125,8 @@ export type JoinReason =
       change?: string;
     }
   | { kind: 'merge'; from: string; principal: string }
+  /** Split off automatically: a blip beside the incident it left (src/detect/blip.ts). */
+  | { kind: 'split'; from: string; principal: string; reason: string }
   | { kind: 'manual'; principal: string; action: 'merge' | 'split'; from: string };
 
 export const mergeInputSchema = z.strictObject({

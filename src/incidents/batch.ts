@@ -1,3 +1,4 @@
+import { type Blip, findBlip, type Member } from '../detect/blip.js';
 import type { Attachment, IncidentTarget, NewIncident } from '../detect/correlate.js';
 import { maxSeverity } from '../detect/rules.js';
 import {
@@ -58,6 +59,8 @@ interface IncidentWork {
   wasActive: boolean;
   /** Set when what the incident is changed enough to investigate it again. */
   material: boolean;
+  /** Set when services left the incident, so its service links are rewritten. */
+  servicesShrank: boolean;
 }
 
 const SERVICES_SUFFIX = / \(\+\d+ services?\)$/;
@@ -142,6 +145,7 @@ export class IncidentBatch implements IncidentTarget {
       resolvedNow: false,
       wasActive: row.active_key !== null,
       material: false,
+      servicesShrank: false,
     };
     this.#work.set(row.id, entry);
     if (row.active_key !== null) this.#activeByKey.set(row.active_key, row.id);
@@ -508,6 +512,159 @@ export class IncidentBatch implements IncidentTarget {
     }
   }
 
+  /**
+   * Splits off each blip on the incidents whose signals just resolved (src/detect/blip.ts findBlip): a
+   * dependency that joined while the incident was open, recovered within minutes and was outlasted by
+   * failures that began before it. Its signals move, with those that joined through it, to a new
+   * incident of their own; the origin moves back when it was the blip. Both timelines say why.
+   * Returns the new incidents, so their resolution is noted too.
+   */
+  async detachBlips(incidentIds: readonly string[]): Promise<string[]> {
+    const topology = this.#context.topology;
+    if (!topology || incidentIds.length === 0) return [];
+    await this.load(incidentIds);
+    const created: string[] = [];
+    for (const id of new Set(incidentIds)) {
+      const entry = this.get(id);
+      if (entry.created || entry.row.active_key === null) continue;
+      const links = await this.#scope.incidents.signalLinks(id);
+      const signals = new Map(
+        (await this.#scope.signals.getMany(links.map((link) => link.signalId))).map((signal) => [
+          signal.id,
+          signal,
+        ]),
+      );
+      let members: Member[] = links.flatMap((link) => {
+        const signal = signals.get(link.signalId);
+        return signal
+          ? [
+              {
+                signalId: signal.id,
+                service: signal.service,
+                startsAt: signal.startsAt,
+                endsAt: signal.status === 'resolved' ? (signal.endsAt ?? signal.lastSeenAt) : null,
+                reason: link.reason,
+                pinned: link.pinned,
+              },
+            ]
+          : [];
+      });
+      for (let blip = findBlip(members); blip; blip = findBlip(members)) {
+        const moving = new Set(blip.signalIds);
+        const staying = members.filter((member) => !moving.has(member.signalId));
+        created.push(await this.#splitBlip(entry, blip, members, staying, signals));
+        members = staying;
+      }
+    }
+    return created;
+  }
+
+  async #splitBlip(
+    entry: IncidentWork,
+    blip: Blip,
+    members: readonly Member[],
+    staying: readonly Member[],
+    signals: ReadonlyMap<string, { title: string; severity: Attachment['severity'] }>,
+  ): Promise<string> {
+    const { now } = this.#context;
+    const topology = this.#context.topology!;
+    const principal = 'system:correlate';
+    const { row } = entry;
+    const minutes = Math.round((blip.endedAt - blip.startedAt) / 6_000) / 10;
+    const why =
+      `${blip.service} recovered within ${minutes} min while ${blip.outlasting}, failing since before it ` +
+      'started, kept failing: a blip during the incident, not its cause';
+    const leaving = members.filter((member) => blip.signalIds.includes(member.signalId));
+    const first = leaving.find((member) => member.service === blip.service)!;
+    const id = newId('incident', now);
+    const split = this.#adopt({
+      ...openIncidentRow({
+        id,
+        title: `${blip.service}: ${signals.get(first.signalId)?.title ?? 'blip'}`,
+        // The blip is over when it is split off: kept on record at the lowest severity.
+        severity: 'SEV4',
+        environment: row.environment,
+        correlationKey: `split:${id}`,
+        ruleId: null,
+        startedAt: blip.startedAt,
+        at: now,
+      }),
+      root_service: blip.service,
+      last_signal_at: Math.max(...leaving.map((member) => member.startsAt)),
+      signal_count: leaving.length,
+    });
+    split.created = true;
+    split.dirty = true;
+    split.services = new Set(leaving.map((member) => member.service));
+    split.row.services = JSON.stringify([...split.services].sort());
+    split.servicesShrank = true;
+    split.leading.push(
+      {
+        type: 'created',
+        principal,
+        at: now,
+        data: { title: split.row.title, severity: split.row.severity, splitFrom: row.id },
+      },
+      {
+        type: 'split_from',
+        principal,
+        at: now,
+        data: { incidentId: row.id, signalIds: blip.signalIds, reason: why },
+      },
+    );
+    await this.#scope.incidents.detachSignals(row.id, blip.signalIds);
+    await this.#scope.incidents.attachSignalsMany(
+      blip.signalIds.map((signalId) => ({
+        incidentId: id,
+        signalId,
+        reason: { kind: 'split', from: row.id, principal, reason: why },
+      })),
+      now,
+    );
+
+    entry.services = new Set(staying.map((member) => member.service));
+    entry.servicesShrank = true;
+    row.services = JSON.stringify([...entry.services].sort());
+    row.signal_count = Math.max(0, row.signal_count - leaving.length);
+    row.last_signal_at = Math.max(...staying.map((member) => member.startsAt));
+    entry.material = true;
+    entry.dirty = true;
+    entry.events.push({
+      type: 'signals_split',
+      principal,
+      at: now,
+      data: { incidentId: id, signalIds: blip.signalIds, reason: why },
+    });
+    if (row.root_service !== null && !entry.services.has(row.root_service)) {
+      // The origin was the blip or rode on it: the deepest of what stays, replayed in start order.
+      let origin: string | null = null;
+      const alerting = new Set<string>();
+      for (const member of [...staying].sort(
+        (a, b) => a.startsAt - b.startsAt || a.signalId.localeCompare(b.signalId),
+      )) {
+        alerting.add(member.service);
+        const signal = signals.get(member.signalId);
+        origin = nextOrigin(
+          topology.graph,
+          origin,
+          { service: member.service, severity: signal?.severity ?? 'error' },
+          topology.hops,
+          alerting,
+        ).origin;
+      }
+      const title = staying.find((member) => member.service === origin);
+      this.#moveOrigin(entry, origin!, title && signals.get(title.signalId), undefined, undefined);
+      const base = row.title.replace(SERVICES_SUFFIX, '');
+      if (entry.services.size > 1)
+        row.title =
+          `${base} (+${entry.services.size - 1} service${entry.services.size === 2 ? '' : 's'})`.slice(
+            0,
+            500,
+          );
+    }
+    return id;
+  }
+
   /** Marks incidents whose every signal has now resolved, and auto-resolves them when configured. */
   async noteResolutions(incidentIds: readonly string[]): Promise<void> {
     if (incidentIds.length === 0) return;
@@ -604,6 +761,9 @@ export class IncidentBatch implements IncidentTarget {
     }
     await this.#scope.incidents.upsertRows(rows);
     await this.#scope.incidents.insertEvents(events);
+    for (const entry of this.#work.values())
+      if (entry.servicesShrank)
+        await this.#scope.incidents.replaceServices(entry.row.id, [...entry.services].sort());
     await this.#scope.incidents.addServicesMany(serviceLinks);
     for (const id of deactivated) await this.#scope.detections.closeCandidatesOfIncident(id);
     return { created, updated, changed };

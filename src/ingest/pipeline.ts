@@ -243,7 +243,9 @@ export async function ingestSignals(
       .filter((link) => link.signalId === outcome.id)
       .map((link) => link.incidentId);
   }
-  await incidents.noteResolutions(resolvedLinks.map((link) => link.incidentId));
+  const resolvedIncidents = resolvedLinks.map((link) => link.incidentId);
+  const blips = await incidents.detachBlips(resolvedIncidents);
+  await incidents.noteResolutions([...resolvedIncidents, ...blips]);
 
   const { created, updated, changed: material } = await incidents.flush();
   const { investigate } = context.settings;

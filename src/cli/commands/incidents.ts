@@ -381,6 +381,8 @@ export function describeJoin(reason: JoinReason | null): string {
       return `${reason.rule}: ${graphPathText(reason)}`;
     case 'merge':
       return `merged from ${reason.from}`;
+    case 'split':
+      return `split from ${reason.from}: ${reason.reason}`;
     case 'manual':
       return `${reason.action} by ${reason.principal}`;
   }

@@ -631,6 +631,8 @@ function joinedBy(reason: JoinReason | null | undefined): string {
       return `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')} (${reason.relation === 'caller' ? 'calls into the incident' : 'the incident calls it'})`;
     case 'merge':
       return `merged from ${reason.from}`;
+    case 'split':
+      return `split from ${reason.from}: ${reason.reason}`;
     default:
       return `${reason.action} by ${reason.principal}`;
   }
