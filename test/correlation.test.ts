@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { investigateIncident } from '../src/investigate/service.js';
 import { BACKENDS, type TestServer, testServer } from './support.js';
 
 // A chain of calls, the origin at the bottom: web → api → orders → payments → payments-db. A gateway
@@ -346,6 +347,41 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
       expect(incident.rootService).toBe('payments-db');
       expect(signals).toHaveLength(3);
     }
+  });
+
+  it('renames the incident when its investigation moves the origin, so title and origin agree', async () => {
+    const env = environment();
+    const change = await server.request('POST', '/v1/changes', {
+      token: server.tokens.ingest,
+      body: {
+        kind: 'deploy',
+        service: 'payments',
+        environment: env,
+        summary: 'payments 4.2.0: new card tokenizer',
+        startedAt: new Date(base - 2 * MINUTE).toISOString(),
+      },
+    });
+    expect(change.status, change.text).toBe(201);
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+    // The database alerts later, takes the origin as a possible cause, and recovers after longer than a
+    // blip, so it stays on the incident; the investigation weighs it and answers otherwise.
+    const dbAlert = { service: 'payments-db', severity: 'error', startsAt: base + 3 * MINUTE };
+    await send(env, [dbAlert]);
+    await send(env, [{ ...dbAlert, status: 'resolved', endsAt: base + 10 * MINUTE }]);
+    const [only] = await incidentsOf(env);
+    expect((await detail(only!.id)).incident).toMatchObject({ rootService: 'payments-db' });
+    expect((await detail(only!.id)).incident.title.startsWith('payments-db: ')).toBe(true);
+
+    const result = await investigateIncident(server.runtime, only!.id, { principal: 'test' });
+    const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
+    const answered = (strategy.data.probableRootCause as { service: string }).service;
+    expect(answered).toBe('payments');
+    const { incident } = await detail(only!.id);
+    expect(incident.rootService).toBe('payments');
+    expect(incident.title).toBe('payments: payments is failing (+2 services)');
+    const moved = (await events(only!.id)).filter((event) => event.type === 'origin_moved').at(-1)!;
+    expect(moved.data).toMatchObject({ from: 'payments-db', to: 'payments' });
   });
 
   it('never joins across environments, and falls back to per-service grouping without topology', async () => {

@@ -421,7 +421,16 @@ export async function investigateIncident(
     // The origin follows the evidence: the investigation's probable root cause becomes the incident's.
     const answered = (strategy.data.probableRootCause as { service?: string } | null | undefined)?.service;
     if (answered && answered !== incident.rootService && incident.status !== 'CLOSED') {
-      await scope.incidents.update(incidentId, { root_service: answered, updated_at: now });
+      // The title names the origin, as correlation's own moves do: the origin's first alert leads it.
+      const lead = started.bundle.signals
+        .filter((signal) => signal.service === answered)
+        .sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id))[0];
+      const suffix = / \(\+\d+ services?\)$/.exec(incident.title)?.[0] ?? '';
+      await scope.incidents.update(incidentId, {
+        root_service: answered,
+        ...(lead ? { title: `${answered}: ${lead.title}`.slice(0, 500 - suffix.length) + suffix } : {}),
+        updated_at: now,
+      });
       await appendIncidentEvents(
         scope,
         incidentId,
