@@ -117,6 +117,43 @@ describe('signal-intelligence: datapoints around the start', () => {
     expect(assessSeries(short)).toMatchObject({ basis: 'change', score: 5, reference: 10 });
   });
 
+  describe('availability', () => {
+    const availability = (id: string, baseline: number[], window: number[], name = 'availability') =>
+      signal(id, 'search', 0, { metric: { name, unit: '%', datapoints: series(baseline, window) } });
+    const FLAT = Array.from({ length: 40 }, () => 100);
+    // Low traffic: a failed request now and then takes a five-minute point down to 85-95%.
+    const NOISY = Array.from({ length: 40 }, (_, index) => [100, 100, 91, 100, 86, 100, 94, 100][index % 8]!);
+
+    it('reads a drop against the series own level and noise: 9% is an outage where it never moves', () => {
+      const still = assessSeries(availability('sig_still', FLAT, [100, 100, 91, 92, 100]))!;
+      const noisy = assessSeries(availability('sig_noisy', NOISY, [100, 100, 91, 92, 100]))!;
+      expect(still).toMatchObject({ basis: 'baseline', reference: 100 });
+      expect(still.score).toBeGreaterThanOrEqual(ANOMALY_Z);
+      expect(noisy.score).toBeLessThan(ANOMALY_Z);
+    });
+
+    it('without reference data, takes the pre-onset points as the baseline, their steps as the noise', () => {
+      const steady = assessSeries(availability('sig_steady', [], [100, 100, 91, 92, 100]))!;
+      expect(steady).toMatchObject({ basis: 'change', reference: 100, value: 91 });
+      // A percentage's noise is at least 1% of its level: a 9-point drop scores 9.
+      expect(steady.score).toBe(9);
+      // Pre-onset points that already moved by 8 points make the same drop ordinary.
+      expect(assessSeries(availability('sig_jumpy', [], [100, 92, 91, 92, 100]))!.score).toBeLessThan(
+        ANOMALY_Z,
+      );
+      // Latency is not a percentage: without reference data its noise is taken as 10% of its level.
+      const latency = signal('sig_latency', 'search', 0, {
+        metric: { name: 'latency', datapoints: series([], [100, 100, 109, 100, 100]) },
+      });
+      expect(assessSeries(latency)!.score).toBe(0.9);
+    });
+
+    it('counts only drops of a success ratio: availability back up to its level is no anomaly', () => {
+      expect(assessSeries(availability('sig_up', [], [71, 71, 100, 100, 100]))!.score).toBe(0);
+      expect(assessSeries(availability('sig_errors', [], [1, 1, 9, 9, 1], 'error_percent'))!.score).toBe(800);
+    });
+  });
+
   it('orders onsets by when the datapoints crossed the line and abstains when none did', () => {
     const early = signal('sig_early', 'db', -5, {
       severity: 'info',

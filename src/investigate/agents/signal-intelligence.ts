@@ -55,6 +55,18 @@ export const CORROBORATION_Z = 2;
 /** Scores at or past this are all equally certain anomalies (strength 1). */
 export const SATURATION_Z = 10;
 const ASSUMED_VARIATION = 0.1;
+/** The least noise assumed of a percentage judged by its pre-onset points alone: 1% of its level. */
+const PERCENTAGE_VARIATION = 0.01;
+
+/** A metric of the share of requests that succeed (availability, success rate, uptime), by its name. */
+function successRatio(signal: Signal): boolean {
+  return /availability|success[_ ]?(rate|ratio)|uptime/i.test(signal.metric?.name ?? '');
+}
+
+/** A percentage metric: unit `%`, or a success ratio. */
+function isPercentage(signal: Signal): boolean {
+  return signal.metric?.unit === '%' || successRatio(signal);
+}
 const MAX_SCORE = 1e6;
 
 export interface SeriesAssessment {
@@ -134,18 +146,25 @@ export function assessSeries(signal: Signal): SeriesAssessment | undefined {
     };
   } else if (pre.length > 0) {
     const level = median(pre.map((point) => point.value));
-    const unit = ASSUMED_VARIATION * Math.abs(level);
+    // No reference period: the pre-onset points are the series' own baseline, and the largest step
+    // between them its noise. Never less than a share of the level: 10% for most metrics, 1% for a
+    // percentage such as availability, whose normal level hardly moves (100% to 91% is an outage).
+    const steps = pre.slice(1).map((point, index) => Math.abs(point.value - pre[index]!.value));
+    const floor = isPercentage(signal) ? PERCENTAGE_VARIATION : ASSUMED_VARIATION;
+    const unit = Math.max(...steps, floor * Math.abs(level));
     reference = level;
     basis = 'change';
     score = (value) => (value === level ? 0 : unit === 0 ? MAX_SCORE : Math.abs(value - level) / unit);
   } else {
     return undefined;
   }
+  // A success ratio only fails downwards: availability rising back to its level is no anomaly.
+  const onlyDrops = successRatio(signal);
   let best = atOnset[0]!;
   let bestScore = -1;
   let onsetAt: number | null = null;
   for (const point of atOnset) {
-    const value = Math.min(MAX_SCORE, score(point.value));
+    const value = onlyDrops && point.value >= reference ? 0 : Math.min(MAX_SCORE, score(point.value));
     if (value > bestScore) {
       best = point;
       bestScore = value;
