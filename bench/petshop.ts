@@ -50,7 +50,7 @@ the right answer is empty (specificity).
   --help                   this text`;
 
 /** Targets from the issue, and the published anomaly-traversal baseline on all 68 issues. */
-const TARGETS = { top1: 0.8, top3: 0.95, specificity: 0.8 } as const;
+const TARGETS = { top1: 0.85, top3: 0.97, specificity: 0.9, availabilityTop1: 0.8 } as const;
 const PUBLISHED_BASELINE = { top1: 0.71, top3: 0.87, specificityLatencyAsLowAs: 0.17 } as const;
 const SPLITS = ['train', 'test'] as const;
 
@@ -357,6 +357,7 @@ export async function run(argv: string[]): Promise<number> {
     '',
     `≥ ${TARGETS.specificity}`,
   ]);
+  table.push(['target', 'availability', '', `≥ ${TARGETS.availabilityTop1}`, '', '', '', '']);
   table.push([
     'published baseline',
     '(68 issues)',

@@ -106,6 +106,87 @@ describe('risk-blast-radius with datapoints', () => {
   });
 });
 
+describe('risk-blast-radius: load balancers and proxies', () => {
+  const spread = 1.4826; // NORMAL: median 100, MAD 1
+  const measured = (id: string, name: string, z: number, severity: 'critical' | 'info' = 'info') =>
+    signal(id, name, 0, {
+      severity,
+      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 100 + z * spread, 100, 100]) },
+    });
+  // web calls the search service and, as a tracing map draws it, the load balancer in front of it.
+  const bundleWith = (
+    signals: ReturnType<typeof signal>[],
+    services = [
+      service('web', ['search-lb', 'search-api', 'cart'], { tier: 1, customerFacing: true }),
+      service('search-lb', []),
+      service('search-api', []),
+      service('cart', []),
+    ],
+  ) =>
+    shopBundle({
+      signals,
+      services,
+      changes: [],
+      neighbourhood: services.map((entry) => ({
+        service: entry.name,
+        distance: 0,
+        relation: 'affected' as const,
+      })),
+    });
+
+  it('names the service behind a load balancer that shows its fault more sharply, and says so', () => {
+    const bundle = bundleWith([
+      measured('sig_web', 'web', 12, 'critical'),
+      measured('sig_lb', 'search-lb', 40),
+      // Too faint to count on its own, but the same way as the load balancer's.
+      measured('sig_search', 'search-api', 2.5),
+    ]);
+    const traced = traceOrigins(bundle);
+    expect(traced[0]).toMatchObject({ service: 'search-api', origin: true, behind: { proxy: 'search-lb' } });
+    expect(traced.find((entry) => entry.service === 'search-lb')).toMatchObject({ origin: false });
+    const finding = analyzeBlastRadius(bundle);
+    expect(finding.claims[0]!.text).toMatch(/^search-api is behind search-lb, a load balancer or proxy/);
+    expect(validateFinding(finding, bundle)).toEqual([]);
+  });
+
+  it('keeps the load balancer when nothing behind it deviates, or deviates the other way', () => {
+    const flat = bundleWith([
+      measured('sig_web', 'web', 12, 'critical'),
+      measured('sig_lb', 'search-lb', 40),
+      measured('sig_search', 'search-api', 0.5),
+      measured('sig_cart', 'cart', 2.5),
+    ]);
+    expect(traceOrigins(flat)[0]).toMatchObject({ service: 'search-lb', origin: true });
+    const opposite = bundleWith([
+      measured('sig_web', 'web', 12, 'critical'),
+      measured('sig_lb', 'search-lb', 40),
+      measured('sig_search', 'search-api', -4),
+    ]);
+    expect(traceOrigins(opposite)[0]).toMatchObject({ service: 'search-lb', origin: true });
+  });
+
+  it('follows the catalog where it says what a proxy calls, whatever the names', () => {
+    const declared = bundleWith(
+      [
+        measured('sig_web', 'web', 12, 'critical'),
+        measured('sig_edge', 'edge', 40),
+        measured('sig_orders', 'orders', 3.5),
+      ],
+      [
+        service('web', ['edge'], { tier: 1, customerFacing: true }),
+        service('edge', ['orders'], { type: 'load-balancer' }),
+        service('orders', []),
+      ],
+    );
+    const traced = traceOrigins(declared);
+    expect(traced.map((entry) => [entry.service, entry.origin])).toEqual([
+      ['orders', true],
+      ['edge', false],
+      ['web', false],
+    ]);
+  });
+});
+
 describe('risk-blast-radius: origins that never alerted', () => {
   const agentBundle = hostAgentBundle;
 

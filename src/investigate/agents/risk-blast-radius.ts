@@ -4,7 +4,8 @@ import type { EvidenceBundle } from '../../domain/evidence.js';
 import { serviceEvidenceId } from '../../domain/evidence-id.js';
 import type { Claim, FindingOf } from '../../domain/finding.js';
 import { DETERMINISTIC_ENGINE, onsetOf } from '../evidence.js';
-import { ANOMALY_Z, signalEvidence } from './signal-intelligence.js';
+import { isProxy, servicesBehind } from './proxy.js';
+import { ANOMALY_Z, assessSeries, CORROBORATION_Z, signalEvidence } from './signal-intelligence.js';
 
 export interface BlastRadius {
   /** Symptoms and the unhealthy services traced from them, in onset order. */
@@ -34,6 +35,83 @@ export interface TracedService {
   /** No unhealthy service it depends on (transitively) is at least as strongly anomalous. */
   origin: boolean;
   signalId: string;
+  /** A load balancer or proxy in front of it showed its fault more sharply (see attributeProxies). */
+  behind?: { proxy: string; score: number | null };
+}
+
+/** Direction and size of a service's largest deviation in its own series, or null when none can be scored. */
+function deviationOf(
+  bundle: EvidenceBundle,
+  service: string,
+): { score: number; up: boolean; signalId: string; onsetAt: number } | null {
+  let best: { score: number; up: boolean; signalId: string; onsetAt: number } | null = null;
+  for (const signal of bundle.signals) {
+    if (signal.service !== service || signal.status !== 'firing') continue;
+    const assessed = assessSeries(signal);
+    if (!assessed || (best && assessed.score <= best.score)) continue;
+    best = {
+      score: assessed.score,
+      up: assessed.value > assessed.reference,
+      signalId: signal.id,
+      onsetAt: assessed.onsetAt ?? signal.startsAt,
+    };
+  }
+  return best;
+}
+
+/**
+ * A proxy's anomaly is the service behind it seen more sharply (src/investigate/agents/proxy.ts): when a
+ * traced origin is a load balancer or proxy and a service behind it deviates the same way in its own
+ * series, at least CORROBORATION_Z, that service is the origin and the proxy is not. A service behind
+ * it that was not traced (its deviation alone is faint) joins the candidates with the proxy's trace
+ * and strength, marked `behind`, so the answer says how it was reached.
+ */
+function attributeProxies(
+  bundle: EvidenceBundle,
+  traced: TracedService[],
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+  callers: ReadonlyMap<string, readonly string[]>,
+): void {
+  const types = new Map(bundle.services.map((service) => [service.name, service.type ?? null]));
+  for (const proxy of [...traced]) {
+    if (!proxy.origin || !isProxy(proxy.service, types.get(proxy.service))) continue;
+    const own = deviationOf(bundle, proxy.service);
+    const backends = servicesBehind(proxy.service, dependsOn, callers)
+      .map((service) => ({ service, deviation: deviationOf(bundle, service) }))
+      .filter(
+        (entry) =>
+          entry.deviation !== null &&
+          entry.deviation.score >= CORROBORATION_Z &&
+          (own === null || entry.deviation.up === own.up),
+      )
+      .sort((a, b) => b.deviation!.score - a.deviation!.score || a.service.localeCompare(b.service));
+    const backend = backends[0];
+    if (!backend) continue;
+    proxy.origin = false;
+    const behind = { proxy: proxy.service, score: proxy.score };
+    const existing = traced.find((entry) => entry.service === backend.service);
+    if (existing) {
+      // Something it depends on may be more anomalous still: then that stays the origin.
+      if (existing.origin) {
+        existing.behind = behind;
+        existing.weight = Math.max(existing.weight, proxy.weight);
+      }
+      continue;
+    }
+    const deviation = backend.deviation!;
+    traced.push({
+      service: backend.service,
+      strength: proxy.strength,
+      trace: proxy.trace,
+      explains: proxy.explains,
+      weight: proxy.weight,
+      score: deviation.score,
+      onsetAt: deviation.onsetAt,
+      origin: true,
+      signalId: deviation.signalId,
+      behind,
+    });
+  }
 }
 
 interface ServiceHealth {
@@ -175,6 +253,7 @@ export function traceOrigins(bundle: EvidenceBundle): TracedService[] {
       signalId: entry.signalId,
     };
   });
+  attributeProxies(bundle, traced, dependsOn, callers);
   return traced.sort(
     (a, b) =>
       Number(b.origin) - Number(a.origin) ||
@@ -358,9 +437,10 @@ export function blastRadius(
   const health = serviceHealth(bundle);
   const symptoms = [...health.values()].filter((entry) => entry.symptom).map((entry) => entry.service);
   const unhealthySet = new Set([...symptoms, ...traced.map((entry) => entry.service)]);
-  const unhealthy = [...unhealthySet].sort(
-    (a, b) => health.get(a)!.onsetAt - health.get(b)!.onsetAt || a.localeCompare(b),
-  );
+  // A service reached through its proxy has no health entry of its own: its traced onset stands in.
+  const onsetOf = (name: string) =>
+    health.get(name)?.onsetAt ?? traced.find((entry) => entry.service === name)!.onsetAt;
+  const unhealthy = [...unhealthySet].sort((a, b) => onsetOf(a) - onsetOf(b) || a.localeCompare(b));
   const origins = traced.filter((entry) => entry.origin).map((entry) => entry.service);
   if (inferred) {
     unhealthy.unshift(inferred.service);
@@ -554,11 +634,13 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): FindingOf<'risk-blas
   } else if (top) {
     const measured = top.score !== null;
     claims.push({
-      text: measured
-        ? `${origin} is the deepest strong anomaly traced from the alerts (score ${top.score}, trace ${top.trace}, explains ${top.explains} other unhealthy service${top.explains === 1 ? '' : 's'}); nothing it depends on is as anomalous, so it is the probable origin${radius.origins.length > 1 ? ` (${radius.origins.length} candidates: ${radius.origins.slice(0, 5).join(', ')})` : ''}.`
-        : radius.origins.length === 1
-          ? `${origin} is the most-downstream unhealthy service: none of its dependencies is alerting, so it is the probable origin.`
-          : `${radius.origins.length} unhealthy services have no unhealthy dependency (${radius.origins.join(', ')}); ${origin} alerted first.`,
+      text: top.behind
+        ? `${origin} is behind ${top.behind.proxy}, a load balancer or proxy that shows its fault more sharply (score ${top.behind.score ?? 'unmeasured'}); ${origin}'s own series deviates the same way (score ${top.score}), so ${origin} is the probable origin and ${top.behind.proxy} its view.`
+        : measured
+          ? `${origin} is the deepest strong anomaly traced from the alerts (score ${top.score}, trace ${top.trace}, explains ${top.explains} other unhealthy service${top.explains === 1 ? '' : 's'}); nothing it depends on is as anomalous, so it is the probable origin${radius.origins.length > 1 ? ` (${radius.origins.length} candidates: ${radius.origins.slice(0, 5).join(', ')})` : ''}.`
+          : radius.origins.length === 1
+            ? `${origin} is the most-downstream unhealthy service: none of its dependencies is alerting, so it is the probable origin.`
+            : `${radius.origins.length} unhealthy services have no unhealthy dependency (${radius.origins.join(', ')}); ${origin} alerted first.`,
       evidenceIds: [serviceEvidenceId(origin), top.signalId],
       confidence,
     });
