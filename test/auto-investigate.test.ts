@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
-import { runInvestigationWorker } from '../src/investigate/jobs.js';
+import { runInvestigationJob, runInvestigationWorker } from '../src/investigate/jobs.js';
 import type { Job } from '../src/store/repositories/jobs.js';
 import type { WorkerEvent } from '../src/worker/queue.js';
 import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
@@ -112,6 +112,35 @@ describe.each(BACKENDS)('automatic investigations on %s', (backend) => {
     expect(incident.json.incident.status).toBe('ADVISORY_READY');
     expect(incident.json.incident.currentInvestigationId).toBe(investigations[0]!.id);
     expect(lines.some((line) => line.includes(`investigation ${investigations[0]!.id}`))).toBe(true);
+  });
+
+  it('runs a queued re-investigation afresh, whatever the clocks say; only its own retry returns its earlier run', async () => {
+    const incidentId = await openIncident(server, 'inventory-service');
+    await work(server, async () => (await jobFor(server, incidentId))?.status === 'done');
+    // The incident changed an hour ago by its sender's clock: a re-investigation was queued then, and
+    // the investigation above started after it by this process's clock. It saw none of the change.
+    const stamp = Date.now() - 3_600_000;
+    const { job } = await server.runtime.store.jobs.enqueue(
+      INVESTIGATE_JOB,
+      { incidentId, trigger: 'changed' },
+      { dedupKey: `${INVESTIGATE_JOB}:${incidentId}:rerun`, runAt: stamp },
+      stamp,
+    );
+    const claimed = (await server.runtime.store.jobs.claim('test-worker', [INVESTIGATE_JOB], 5_000))!;
+    expect(claimed).toMatchObject({ id: job.id, attempts: 1 });
+    const first = await runInvestigationJob(server.runtime, claimed, new AbortController().signal);
+    expect(first).toMatchObject({ kind: 'completed', resumed: false });
+    const runs = await server.runtime.store.investigations.forIncident(incidentId);
+    expect(runs).toHaveLength(2);
+    expect(first.kind === 'completed' && first.investigationId).toBe(runs[0]!.id);
+    // The worker died before marking the job done: the retry finds the run this job made, not a third.
+    const retry = await runInvestigationJob(
+      server.runtime,
+      { ...claimed, attempts: 2 },
+      new AbortController().signal,
+    );
+    expect(retry).toMatchObject({ kind: 'completed', investigationId: runs[0]!.id });
+    expect(await server.runtime.store.investigations.forIncident(incidentId)).toHaveLength(2);
   });
 
   it('fails an attempt that runs past the time limit, records why, retries with backoff, then dead-letters; redrive completes it', async () => {

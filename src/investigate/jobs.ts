@@ -35,7 +35,9 @@ export async function runInvestigationJob(
       investigateIncident(runtime, incidentId, {
         principal,
         signal,
-        resumeSince: job.createdAt,
+        // Only a re-run of this job can find an investigation of its own to resume or return; a first
+        // attempt always starts afresh. Comparing start times alone would take one clock for another.
+        resumeSince: job.attempts > 1 ? job.createdAt : undefined,
       }),
     );
     return {
