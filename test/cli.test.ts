@@ -55,6 +55,11 @@ describe('opx CLI on a SQLite data dir', () => {
       path: 'node/NodeClockNotSynchronising.md',
       kind: 'runbook',
     });
+    // Keys OPX does not read are kept with the document, not refused.
+    const list = opx(data('--json', 'kb', 'list'));
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ path: 'node/NodeClockNotSynchronising.md', frontMatter: { weight: 3 } }),
+    ]);
   });
 
   it('ingests a real Alertmanager payload from a file and from stdin, then walks the incident', () => {

@@ -107,6 +107,7 @@ export function readKnowledgeDirectory(
         contentHash: sha256(`${relative}\n${text}`),
         body: parsed.body,
         importedAt: now,
+        frontMatter: parsed.extra,
       },
       chunks: sections.map((section, ordinal) => ({
         id: newId('chunk', now),

@@ -44,6 +44,10 @@ export const MIGRATIONS: readonly OpxMigration[] = [
       'correlation over the topology: incidents gain root_service, merged_into and last_signal_at; each incident signal records why it joined and whether a human placed it; stores with rules get the built-in service-topology rule',
     up: topologyCorrelation,
   },
+  {
+    summary: 'kb_documents gains front_matter: the front-matter keys OPX does not read, kept as imported',
+    up: keptFrontMatter,
+  },
 ];
 
 /** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
@@ -691,6 +695,10 @@ async function topologyCorrelation(db: Kysely<unknown>): Promise<void> {
   await sql`insert into correlation_rules (id, name, version, enabled, priority, description, definition, built_in, created_at, updated_at, deleted_at)
     select ${newId('rule', now)}, 'service-topology', 1, 1, 5, ${TOPOLOGY_RULE_DESCRIPTION_0003}, ${definition}, 1, ${now}, ${now}, null
     where not exists (select 1 from correlation_rules where name = 'service-topology')`.execute(db);
+}
+
+async function keptFrontMatter(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('kb_documents').addColumn('front_matter', 'text').execute();
 }
 
 /** The built-in topology rule's description as migration 0003 installs it (frozen with the migration). */

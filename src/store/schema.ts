@@ -248,6 +248,8 @@ export interface KbDocumentsTable {
   content_hash: string;
   body: string;
   imported_at: number;
+  /** JSON: front-matter keys OPX does not read (`weight`, `tags`, …), as imported; null when none. */
+  front_matter: string | null;
 }
 
 export interface KbChunksTable {

@@ -15,6 +15,7 @@ function document(overrides: Partial<KbDocument> = {}): KbDocument {
     contentHash: unique('hash'),
     body: '# Gateway 5xx\nbody',
     importedAt: T0,
+    frontMatter: {},
     ...overrides,
   };
 }
@@ -33,7 +34,12 @@ export function knowledgeSpecs(init: StoreFactory): void {
   describe('knowledge', () => {
     it('insert stores a document and its chunks; find by hash and by path round-trip every field', async () => {
       await withFreshStore(init, async (store) => {
-        const doc = document({ kind: 'postmortem', services: ['a', 'b'], alerts: [] });
+        const doc = document({
+          kind: 'postmortem',
+          services: ['a', 'b'],
+          alerts: [],
+          frontMatter: { weight: 3, tags: ['dns', 'on-call'], draft: false },
+        });
         await store.knowledge.insert(doc, chunks(doc.id, 3));
         expect(await store.knowledge.findByHash(doc.contentHash)).toEqual(doc);
         expect(await store.knowledge.findByPath(doc.path)).toEqual(doc);

@@ -14,6 +14,8 @@ export interface KbDocument {
   contentHash: string;
   body: string;
   importedAt: number;
+  /** Front-matter keys OPX does not read (`weight`, `tags`, …), kept as imported; empty when none. */
+  frontMatter?: Record<string, unknown>;
 }
 
 export interface KbChunk {
@@ -35,6 +37,7 @@ function documentFromRow(row: Selectable<KbDocumentsTable>): KbDocument {
     contentHash: row.content_hash,
     body: row.body,
     importedAt: row.imported_at,
+    frontMatter: fromJson(row.front_matter ?? '{}', {}),
   };
 }
 
@@ -77,6 +80,10 @@ export function knowledgeRepository({ db }: RepositoryContext) {
           content_hash: document.contentHash,
           body: document.body,
           imported_at: document.importedAt,
+          front_matter:
+            document.frontMatter && Object.keys(document.frontMatter).length > 0
+              ? toJson(document.frontMatter)
+              : null,
         })
         .execute();
       for (const part of chunk(chunks, 100)) {
