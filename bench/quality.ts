@@ -98,9 +98,9 @@ Scores (over fault cases unless said otherwise):
   abstention         quiet windows: the strategy says "insufficient evidence" (or no incident opened);
                      false abstention: the same on fault cases
 
-Targets (reported, not asserted): root-cause top-1 >= 0.90, culprit top-1 >= 0.85, runbook recall@3 >= 0.90.`;
+Targets (reported, not asserted): root-cause top-1 >= 0.95, culprit top-1 >= 0.90, runbook recall@3 >= 0.95.`;
 
-const TARGETS = { rootCauseTop1: 0.9, culpritTop1: 0.85, runbookRecallAt3: 0.9 } as const;
+const TARGETS = { rootCauseTop1: 0.95, culpritTop1: 0.9, runbookRecallAt3: 0.95 } as const;
 const EXAMPLES = path.join(REPO_ROOT, 'examples');
 const PRINCIPAL = 'bench:quality';
 /** The cases happen on this day (UTC), after the example history ends (2026-11-20). */
