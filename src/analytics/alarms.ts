@@ -9,8 +9,11 @@
 
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config/index.js';
+import type { BudgetStatus } from '../domain/analytics.js';
 import type { AlarmRow, AlarmState } from '../store/repositories/analytics.js';
 import type { Store } from '../store/store.js';
+
+export type { BudgetStatus };
 
 export const ALARM_NAMES = [
   'Guardrails-HighContentViolationRate',
@@ -40,14 +43,6 @@ const HOUR_MS = 3_600_000;
 export function monthStart(now: number): number {
   const date = new Date(now);
   return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
-}
-
-export interface BudgetStatus {
-  monthStart: number;
-  budgetUsd: number;
-  spentUsd: number;
-  /** spent / budget. */
-  fraction: number;
 }
 
 export async function budgetStatus(store: Store, budgetUsd: number, now: number): Promise<BudgetStatus> {

@@ -3,34 +3,15 @@
  * investigation, with the month's spend against the budget. Everything is summed from llm_traces.
  */
 
+import type { TokenReport } from '../domain/analytics.js';
 import { toIso } from '../domain/common.js';
-import type { UsageRow } from '../store/repositories/analytics.js';
+import { OpxError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
-import { type BudgetStatus, budgetStatus } from './alarms.js';
+import { budgetStatus } from './alarms.js';
+
+export type { TokenReport };
 
 const DAY_MS = 86_400_000;
-
-export interface TokenReport {
-  since: string;
-  until: string;
-  total: UsageRow;
-  byDay: UsageRow[];
-  byAgent: UsageRow[];
-  byModel: UsageRow[];
-  /** The costliest incidents, at most 20. */
-  byIncident: UsageRow[];
-  investigations: {
-    count: number;
-    /** Priced cost per investigation; investigations whose calls had no price count at what was priced. */
-    meanUsd: number;
-    medianUsd: number;
-    maxUsd: number;
-    /** The costliest, at most 20. */
-    top: UsageRow[];
-  };
-  /** The month's start as ISO-8601, like the window: the report is printed and answered as it is. */
-  budget: Omit<BudgetStatus, 'monthStart'> & { monthStart: string; hardCap: boolean };
-}
 
 export interface TokenReportOptions {
   since: number;
@@ -38,6 +19,23 @@ export interface TokenReportOptions {
   budgetUsd: number;
   hardCap: boolean;
   now?: number;
+}
+
+/**
+ * A report's window: from `since`, else the last `days` days, up to `until`, else now. An empty one
+ * is refused with `empty` (the message and field, in the caller's words).
+ */
+export function reportWindow(
+  query: { days: number; since?: number | undefined; until?: number | undefined },
+  now: number,
+  empty: { message: string; path: string },
+): { since: number; until: number } {
+  const window =
+    query.since === undefined ? lastDays(query.days, now) : { since: query.since, until: now + 1 };
+  if (query.until !== undefined) window.until = query.until;
+  if (window.until <= window.since)
+    throw new OpxError('invalid_request', empty.message, { path: empty.path });
+  return window;
 }
 
 /** The window `--days N` means: the last N days up to now, starting at midnight UTC. */

@@ -15,6 +15,12 @@ import type {
   TraceView,
 } from '../../src/api/schemas';
 import type {
+  AlarmRow,
+  AlarmTransition as AlarmTransitionRow,
+  TokenReport as TokenReportView,
+  UsageRow,
+} from '../../src/domain/analytics';
+import type {
   Claim as ClaimView,
   Finding as FindingView,
   TrustScore as TrustScoreView,
@@ -76,49 +82,13 @@ export interface ValidationFailure {
   createdAt: string;
 }
 
-export interface Usage {
-  /** Set on the row of the grouping it belongs to: `YYYY-MM-DD` (UTC), agent or model. */
-  day?: string;
-  agent?: string | null;
-  model?: string;
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costUsd: number;
-  unknownTokenCalls: number;
-  unpricedCalls: number;
-}
+/** Times are ISO-8601 text in the API's answers. */
+type Iso<T, Keys extends keyof T> = Omit<T, Keys> & { [K in Keys]: string };
 
-export interface TokenReport {
-  since: string;
-  until: string;
-  total: Usage;
-  byDay: Usage[];
-  byAgent: Usage[];
-  byModel: Usage[];
-  investigations: { count: number; meanUsd: number; medianUsd: number; maxUsd: number };
-  budget: { monthStart: string; budgetUsd: number; spentUsd: number; fraction: number; hardCap: boolean };
-}
-
-export interface Alarm {
-  name: string;
-  state: string;
-  reason: string;
-  value: number | null;
-  updatedAt: string;
-}
-
-export interface AlarmTransition {
-  id: string;
-  alarm: string;
-  from: string;
-  to: string;
-  reason: string;
-  value: number | null;
-  at: string;
-}
+export type Usage = UsageRow;
+export type TokenReport = TokenReportView;
+export type Alarm = Iso<AlarmRow, 'updatedAt'>;
+export type AlarmTransition = Iso<AlarmTransitionRow, 'at'>;
 
 export type Trace = TraceView;
 

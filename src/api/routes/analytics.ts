@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
-import { lastDays, tokenReport } from '../../analytics/tokens.js';
+import { reportWindow, tokenReport } from '../../analytics/tokens.js';
 import { timestampSchema } from '../../domain/common.js';
-import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
 import { parseInput, writeOf } from '../http.js';
 import { presentAlarm, presentAlarmChange } from '../present.js';
@@ -25,11 +24,10 @@ export function registerAnalyticsRoutes(app: FastifyInstance, runtime: Runtime):
   app.get('/v1/analytics/tokens', read, async (request) => {
     const query = parseInput(tokensQuery, request.query ?? {}, 'query');
     const now = Date.now();
-    const window =
-      query.since === undefined ? lastDays(query.days, now) : { since: query.since, until: now + 1 };
-    if (query.until !== undefined) window.until = query.until;
-    if (window.until <= window.since)
-      throw new OpxError('invalid_request', 'query.until: must be after since', { path: 'query.until' });
+    const window = reportWindow(query, now, {
+      message: 'query.until: must be after since',
+      path: 'query.until',
+    });
     return tokenReport(runtime.store, {
       ...window,
       budgetUsd: runtime.config.budgetMonthlyUsd,

@@ -1,7 +1,10 @@
 import { sql } from 'kysely';
+import type { AuditEntry } from '../../domain/analytics.js';
 import { newId } from '../../domain/common.js';
 import { sha256 } from '../../util/hash.js';
 import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
+
+export type { AuditEntry };
 
 export const SCOPES = ['ingest', 'read', 'respond', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -174,15 +177,6 @@ export function idempotencyRepository(context: RepositoryContext) {
   };
 }
 export type IdempotencyRepository = ReturnType<typeof idempotencyRepository>;
-
-export interface AuditEntry {
-  id: string;
-  principal: string;
-  action: string;
-  target: string | null;
-  at: number;
-  detail: Record<string, unknown>;
-}
 
 export function auditRepository({ db, dialect }: RepositoryContext) {
   return {

@@ -1,30 +1,15 @@
 import { type ExpressionBuilder, sql } from 'kysely';
+import type { AlarmRow, AlarmState, AlarmTransition, UsageRow } from '../../domain/analytics.js';
 import { newId } from '../../domain/common.js';
 import type { Database } from '../schema.js';
 import type { RepositoryContext } from './base.js';
+
+export type { AlarmRow, AlarmState, AlarmTransition, UsageRow };
 
 export const USAGE_KEYS = ['day', 'agent', 'model', 'incident', 'investigation'] as const;
 export type UsageKey = (typeof USAGE_KEYS)[number];
 
 /** Sums over model calls. Token sums skip unknown counts; `unknownTokenCalls` says how many were unknown. */
-export interface UsageRow {
-  /** `YYYY-MM-DD` (UTC) when grouped by day. */
-  day?: string;
-  agent?: string | null;
-  model?: string;
-  incidentId?: string | null;
-  investigationId?: string | null;
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costUsd: number;
-  /** Calls whose input or output count the provider did not report. */
-  unknownTokenCalls: number;
-  /** Calls with no price (unknown model or unknown counts): their cost is missing from `costUsd`. */
-  unpricedCalls: number;
-}
 
 export interface CallStats {
   /** Model calls made (blocked prompts, attempt 0, are not calls). */
@@ -38,8 +23,6 @@ export interface CallStats {
   blocked: number;
 }
 
-export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
-
 export interface MetricsSnapshot {
   calls: ({ agent: string; model: string; status: string } & Pick<
     UsageRow,
@@ -50,24 +33,6 @@ export interface MetricsSnapshot {
   violations: { direction: string; type: string; action: string; count: number }[];
   incidents: { status: string; severity: string; count: number }[];
   jobs: { kind: string; status: string; count: number }[];
-}
-
-export interface AlarmRow {
-  name: string;
-  state: AlarmState;
-  reason: string;
-  value: number | null;
-  updatedAt: number;
-}
-
-export interface AlarmTransition {
-  id: string;
-  alarm: string;
-  from: AlarmState;
-  to: AlarmState;
-  reason: string;
-  value: number | null;
-  at: number;
 }
 
 const DAY_MS = 86_400_000;
