@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/index.js';
 import { parseTimestamp } from '../domain/common.js';
+import { OpxError } from '../domain/errors.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
 export interface GlobalOptions {
@@ -23,9 +25,20 @@ export function configFrom(command: Command, extra: Partial<Record<keyof Config,
   });
 }
 
-/** Opens the store for one CLI command and always closes it. */
+/**
+ * Opens the store for one CLI command and always closes it. A SQLite data directory that does not
+ * exist is refused rather than created: only `serve`, `migrate` and `demo` create a store, so a
+ * mistyped `--data-dir` is not taken for a new, empty one.
+ */
 export async function withRuntime<T>(command: Command, work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(configFrom(command));
+  const config = configFrom(command);
+  if (!config.databaseUrl && !existsSync(config.dataDir))
+    throw new OpxError(
+      'invalid_request',
+      `no OPX store at ${config.dataDir}: check --data-dir or OPX_DATA_DIR (\`opx migrate\`, \`opx serve\` and \`opx demo\` create one)`,
+      { path: 'data-dir' },
+    );
+  const runtime = await openRuntime(config);
   try {
     return await work(runtime);
   } finally {

@@ -17,6 +17,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTraces } from './commands/traces.js';
 import { reportError } from './output.js';
+import { assertRunnable } from './remote.js';
 
 export function buildProgram(): Command {
   const program = new Command('opx')
@@ -26,6 +27,8 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead (OPX_DATABASE_URL)')
     .option('--config <file>', 'settings file (OPX_CONFIG, default ./opx.config.yaml)')
     .option('--json', 'machine-readable output')
+    .option('--server <url>', 'talk to a running OPX over its API instead of the store (OPX_SERVER)')
+    .option('--token <token>', 'API token for --server (OPX_TOKEN); its scope decides what you may do')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServe(program);
@@ -44,6 +47,8 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerDemo(program);
   registerFakeLlm(program);
+  // A command with no remote form refuses --server before it opens anything.
+  program.hook('preAction', (_program, action) => assertRunnable(action));
   const override = (command: Command): void => {
     command.exitOverride();
     for (const child of command.commands) override(child);

@@ -1,5 +1,7 @@
 import Table from 'cli-table3';
+import { OpxApiError } from '../client/index.js';
 import { OpxError } from '../domain/errors.js';
+import { describeRemoteError } from './remote.js';
 
 export interface OutputOptions {
   json?: boolean;
@@ -33,8 +35,11 @@ export function printFields(fields: [string, unknown][]): void {
   }
 }
 
-export function shortTime(epochMs: number | null | undefined): string {
-  if (epochMs === null || epochMs === undefined) return '';
+/** A time as `2026-11-24 09:36:33Z`, from epoch ms (the store) or ISO-8601 text (the API). */
+export function shortTime(time: number | string | null | undefined): string {
+  if (time === null || time === undefined) return '';
+  const epochMs = typeof time === 'string' ? Date.parse(time) : time;
+  if (Number.isNaN(epochMs)) return String(time);
   return new Date(epochMs)
     .toISOString()
     .replace('T', ' ')
@@ -47,6 +52,11 @@ export function clipText(text: string, width: number): string {
 
 /** Prints an error the way a user can act on and returns the exit code. */
 export function reportError(error: unknown): number {
+  const remote = describeRemoteError(error);
+  if (remote !== undefined) {
+    process.stderr.write(`error: ${remote}\n`);
+    return error instanceof OpxApiError && error.status < 500 ? 2 : 1;
+  }
   if (error instanceof OpxError) {
     process.stderr.write(
       `error: ${error.message}${error.path ? ` (at ${error.path})` : ''} [${error.code}]\n`,

@@ -40,6 +40,7 @@ import type {
   TraceView,
   TransitionResponse,
 } from '../api/schemas.js';
+import type { AlarmRow, AlarmTransition, AuditEntry, TokenReport } from '../domain/analytics.js';
 import type { ChangeInput } from '../domain/change.js';
 import type { IncidentSeverity } from '../domain/common.js';
 import type {
@@ -51,6 +52,20 @@ import type {
 } from '../domain/incident.js';
 import type { ServiceInput } from '../domain/service.js';
 import type { SignalInput, SignalStatus } from '../domain/signal.js';
+
+/** An answer's times are ISO-8601 text. */
+type Iso<T, Keys extends keyof T> = Omit<T, Keys> & { [K in Keys]: string };
+
+/** `GET /v1/alarms`: each alarm's state and the latest state changes, newest first. */
+export interface AlarmList {
+  alarms: Iso<AlarmRow, 'updatedAt'>[];
+  history: Iso<AlarmTransition, 'at'>[];
+}
+
+/** `GET /v1/audit`. */
+export interface AuditList {
+  items: Iso<AuditEntry, 'at'>[];
+}
 
 export type * from '../api/schemas.js';
 
@@ -397,6 +412,31 @@ export class OpxClient {
 
   trace(id: string) {
     return this.#get<TraceView>(`/v1/traces/${encode(id)}`);
+  }
+
+  // Costs, alarms, audit.
+
+  /** Tokens and cost by day, agent and model, and the month against the budget (`days`, or `since`/`until`). */
+  tokenUsage(query: { days?: number; since?: string | Date; until?: string | Date } = {}) {
+    return this.#get<TokenReport>('/v1/analytics/tokens', query);
+  }
+
+  alarms(query: { history?: number; alarm?: string } = {}) {
+    return this.#get<AlarmList>('/v1/alarms', query);
+  }
+
+  /** Needs an admin token. */
+  audit(
+    query: {
+      principal?: string;
+      target?: string;
+      action?: string;
+      since?: string | Date;
+      until?: string | Date;
+      limit?: number;
+    } = {},
+  ) {
+    return this.#get<AuditList>('/v1/audit', query);
   }
 
   // Signals and knowledge.

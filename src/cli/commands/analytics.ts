@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { ALARM_NAMES, configuredNotifier, evaluateAlarms } from '../../analytics/alarms.js';
-import { lastDays, tokenReport } from '../../analytics/tokens.js';
-import { OpxError } from '../../domain/errors.js';
+import { reportWindow, tokenReport } from '../../analytics/tokens.js';
 import type { UsageRow } from '../../store/repositories/analytics.js';
 import { globalOptions, positiveIntegerOption, timestampOption, withRuntime } from '../context.js';
 import { printFields, printJson, printTable, shortTime } from '../output.js';
+import { remoteClient } from '../remote.js';
 
 const BAR_WIDTH = 30;
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -50,21 +50,25 @@ export function registerAnalytics(program: Command): void {
     .option('--since <time>', 'start of the window (overrides --days)', timestampOption('--since'))
     .option('--until <time>', 'end of the window (default now)', timestampOption('--until'))
     .action(async (options: { days: number; since?: number; until?: number }, command: Command) => {
-      await withRuntime(command, async (runtime) => {
-        const now = Date.now();
-        const window =
-          options.since === undefined
-            ? lastDays(options.days, now)
-            : { since: options.since, until: now + 1 };
-        if (options.until !== undefined) window.until = options.until;
-        if (window.until <= window.since)
-          throw new OpxError('invalid_request', '--until must be after --since', { path: 'until' });
-        const report = await tokenReport(runtime.store, {
-          ...window,
-          budgetUsd: runtime.config.budgetMonthlyUsd,
-          hardCap: runtime.config.budgetHardCap,
-          now,
-        });
+      const now = Date.now();
+      const window = reportWindow(options, now, { message: '--until must be after --since', path: 'until' });
+      const client = remoteClient(command);
+      // Remotely the server's budget settings apply: the report comes from its store and its config.
+      const report = client
+        ? await client.tokenUsage(
+            options.since === undefined && options.until === undefined
+              ? { days: options.days }
+              : { since: new Date(window.since), until: new Date(window.until) },
+          )
+        : await withRuntime(command, (runtime) =>
+            tokenReport(runtime.store, {
+              ...window,
+              budgetUsd: runtime.config.budgetMonthlyUsd,
+              hardCap: runtime.config.budgetHardCap,
+              now,
+            }),
+          );
+      {
         if (globalOptions(command).json) return printJson(report);
         const { total, budget } = report;
         process.stdout.write(
@@ -99,7 +103,7 @@ export function registerAnalytics(program: Command): void {
             budget.hardCap ? 'agents use the deterministic engine (hard cap)' : 'nothing changes (advisory)',
           ],
         ]);
-      });
+      }
     });
 
   program
@@ -115,30 +119,37 @@ export function registerAnalytics(program: Command): void {
     )
     .option('--no-evaluate', 'show the stored states without evaluating now')
     .action(async (options: { history: number; evaluate: boolean }, command: Command) => {
-      await withRuntime(command, async (runtime) => {
-        const notify = configuredNotifier(runtime.config);
-        const evaluated = options.evaluate
-          ? await evaluateAlarms(runtime.store, runtime.config, notify ? { notify } : {})
-          : undefined;
-        const alarms = await runtime.store.analytics.alarms();
-        const history = await runtime.store.analytics.alarmHistory({ limit: options.history });
-        if (globalOptions(command).json)
-          return printJson({ alarms, history, changes: evaluated?.changes ?? [] });
-        if (alarms.length === 0) {
-          process.stdout.write('no alarm has been evaluated yet: run `opx alarms` without --no-evaluate\n');
-          return;
-        }
+      const client = remoteClient(command);
+      // Remotely: the states the server keeps (it evaluates on its own schedule; `POST
+      // /v1/alarms/evaluate` is for admin tokens), not an evaluation by this process.
+      const { alarms, history, changes } = client
+        ? { ...(await client.alarms({ history: options.history })), changes: [] }
+        : await withRuntime(command, async (runtime) => {
+            const notify = configuredNotifier(runtime.config);
+            const evaluated = options.evaluate
+              ? await evaluateAlarms(runtime.store, runtime.config, notify ? { notify } : {})
+              : undefined;
+            return {
+              alarms: await runtime.store.analytics.alarms(),
+              history: await runtime.store.analytics.alarmHistory({ limit: options.history }),
+              changes: evaluated?.changes ?? [],
+            };
+          });
+      if (globalOptions(command).json) return printJson({ alarms, history, changes });
+      if (alarms.length === 0) {
+        process.stdout.write('no alarm has been evaluated yet: run `opx alarms` without --no-evaluate\n');
+        return;
+      }
+      printTable(
+        ['alarm', 'state', 'since', 'why'],
+        alarms.map((alarm) => [alarm.name, alarm.state, shortTime(alarm.updatedAt), alarm.reason]),
+      );
+      if (history.length > 0) {
+        process.stdout.write('\n== State changes ==\n');
         printTable(
-          ['alarm', 'state', 'since', 'why'],
-          alarms.map((alarm) => [alarm.name, alarm.state, shortTime(alarm.updatedAt), alarm.reason]),
+          ['at', 'alarm', 'from', 'to', 'why'],
+          history.map((item) => [shortTime(item.at), item.alarm, item.from, item.to, item.reason]),
         );
-        if (history.length > 0) {
-          process.stdout.write('\n== State changes ==\n');
-          printTable(
-            ['at', 'alarm', 'from', 'to', 'why'],
-            history.map((item) => [shortTime(item.at), item.alarm, item.from, item.to, item.reason]),
-          );
-        }
-      });
+      }
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { OpxError } from '../../domain/errors.js';
 import { globalOptions, positiveIntegerOption, timestampOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
+import { remoteClient } from '../remote.js';
 
 export function registerAudit(program: Command): void {
   program
@@ -27,28 +28,38 @@ export function registerAudit(program: Command): void {
       ) => {
         if (options.since !== undefined && options.until !== undefined && options.until <= options.since)
           throw new OpxError('invalid_request', '--until must be after --since', { path: 'until' });
-        await withRuntime(command, async ({ store }) => {
-          const entries = await store.audit.list(options);
-          if (globalOptions(command).json) return printJson(entries);
-          if (entries.length === 0) {
-            process.stdout.write('no audit entries match\n');
-            return;
-          }
-          printTable(
-            ['at', 'principal', 'action', 'target', 'status', 'detail'],
-            entries.map((entry) => {
-              const { status, requestId: _requestId, ...rest } = entry.detail as Record<string, unknown>;
-              return [
-                shortTime(entry.at),
-                entry.principal,
-                entry.action,
-                entry.target ?? '',
-                String(status ?? ''),
-                clipText(Object.keys(rest).length ? JSON.stringify(rest) : '', 60),
-              ];
-            }),
-          );
-        });
+        const client = remoteClient(command);
+        const entries = client
+          ? (
+              await client.audit({
+                ...(options.principal ? { principal: options.principal } : {}),
+                ...(options.target ? { target: options.target } : {}),
+                ...(options.action ? { action: options.action } : {}),
+                ...(options.since !== undefined ? { since: new Date(options.since) } : {}),
+                ...(options.until !== undefined ? { until: new Date(options.until) } : {}),
+                limit: Math.min(options.limit, 1000),
+              })
+            ).items
+          : await withRuntime(command, ({ store }) => store.audit.list(options));
+        if (globalOptions(command).json) return printJson(entries);
+        if (entries.length === 0) {
+          process.stdout.write('no audit entries match\n');
+          return;
+        }
+        printTable(
+          ['at', 'principal', 'action', 'target', 'status', 'detail'],
+          entries.map((entry) => {
+            const { status, requestId: _requestId, ...rest } = entry.detail as Record<string, unknown>;
+            return [
+              shortTime(entry.at),
+              entry.principal,
+              entry.action,
+              entry.target ?? '',
+              String(status ?? ''),
+              clipText(Object.keys(rest).length ? JSON.stringify(rest) : '', 60),
+            ];
+          }),
+        );
       },
     );
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { TransitionVerb } from '../../client/index.js';
 import { INCIDENT_SEVERITIES } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { JoinReason } from '../../domain/incident.js';
@@ -15,6 +16,7 @@ import { scheduleReinvestigation } from '../../ingest/pipeline.js';
 import { freezeEvidence } from '../../investigate/bundle.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
+import { remoteClient } from '../remote.js';
 
 function listOf<T extends string>(
   value: string | undefined,
@@ -50,27 +52,29 @@ export function registerIncidents(program: Command): void {
           throw new OpxError('invalid_request', '--limit must be 1-1000');
         const status = listOf(options.status, INCIDENT_STATUSES, 'status');
         const severity = listOf(options.severity, INCIDENT_SEVERITIES, 'severity');
-        await withRuntime(command, async ({ store }) => {
-          const items = await store.incidents.list({
-            limit,
-            ...(status ? { status } : {}),
-            ...(severity ? { severity } : {}),
-            ...(options.service ? { service: options.service } : {}),
-          });
-          if (globalOptions(command).json) return printJson(items);
-          printTable(
-            ['id', 'sev', 'status', 'services', 'signals', 'detected', 'title'],
-            items.map((incident) => [
-              incident.id,
-              incident.severity,
-              incident.status,
-              incident.services.join(','),
-              incident.signalCount,
-              shortTime(incident.detectedAt),
-              clipText(incident.title, 60),
-            ]),
-          );
-        });
+        const filter = {
+          limit,
+          ...(status ? { status } : {}),
+          ...(severity ? { severity } : {}),
+          ...(options.service ? { service: options.service } : {}),
+        };
+        const client = remoteClient(command);
+        const items = client
+          ? (await client.listIncidents({ ...filter, limit: Math.min(limit, 500) })).items
+          : await withRuntime(command, ({ store }) => store.incidents.list(filter));
+        if (globalOptions(command).json) return printJson(items);
+        printTable(
+          ['id', 'sev', 'status', 'services', 'signals', 'detected', 'title'],
+          items.map((incident) => [
+            incident.id,
+            incident.severity,
+            incident.status,
+            incident.services.join(','),
+            incident.signalCount,
+            shortTime(incident.detectedAt),
+            clipText(incident.title, 60),
+          ]),
+        );
       },
     );
 
@@ -79,46 +83,52 @@ export function registerIncidents(program: Command): void {
     .argument('<id>')
     .description('an incident with its signals')
     .action(async (id: string, _options: unknown, command: Command) => {
-      await withRuntime(command, async ({ store }) => {
-        const incident = await requireIncident(store, id);
-        const links = new Map((await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]));
-        const signals = (await store.signals.getMany([...links.keys()])).map((signal) => ({
-          ...signal,
-          joinedBy: links.get(signal.id)?.reason ?? null,
-        }));
-        if (globalOptions(command).json) return printJson({ incident, signals });
-        printFields([
-          ['id', incident.id],
-          ['title', incident.title],
-          ['severity', incident.severity],
-          ['status', incident.status],
-          ['origin', incident.rootService],
-          ['merged into', incident.mergedInto],
-          ['services', incident.services.join(', ')],
-          ['started', shortTime(incident.startedAt)],
-          ['detected', shortTime(incident.detectedAt)],
-          ['acknowledged', shortTime(incident.acknowledgedAt)],
-          ['resolved', shortTime(incident.resolvedAt)],
-          ['all signals resolved', shortTime(incident.signalsResolvedAt)],
-          ['root cause', incident.rootCause],
-          ['resolution', incident.resolution],
-        ]);
-        process.stdout.write('\n');
-        printTable(
-          ['signal', 'source', 'severity', 'status', 'service', 'starts', 'seen', 'title', 'joined by'],
-          signals.map((signal) => [
-            signal.id,
-            signal.source,
-            signal.severity,
-            signal.status,
-            signal.service,
-            shortTime(signal.startsAt),
-            signal.occurrences,
-            clipText(signal.title, 40),
-            describeJoin(signal.joinedBy),
-          ]),
-        );
-      });
+      const client = remoteClient(command);
+      const { incident, signals } = client
+        ? await client.incident(id)
+        : await withRuntime(command, async ({ store }) => {
+            const incident = await requireIncident(store, id);
+            const links = new Map(
+              (await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]),
+            );
+            const signals = (await store.signals.getMany([...links.keys()])).map((signal) => ({
+              ...signal,
+              joinedBy: links.get(signal.id)?.reason ?? null,
+            }));
+            return { incident, signals };
+          });
+      if (globalOptions(command).json) return printJson({ incident, signals });
+      printFields([
+        ['id', incident.id],
+        ['title', incident.title],
+        ['severity', incident.severity],
+        ['status', incident.status],
+        ['origin', incident.rootService],
+        ['merged into', incident.mergedInto],
+        ['services', incident.services.join(', ')],
+        ['started', shortTime(incident.startedAt)],
+        ['detected', shortTime(incident.detectedAt)],
+        ['acknowledged', shortTime(incident.acknowledgedAt)],
+        ['resolved', shortTime(incident.resolvedAt)],
+        ['all signals resolved', shortTime(incident.signalsResolvedAt)],
+        ['root cause', incident.rootCause],
+        ['resolution', incident.resolution],
+      ]);
+      process.stdout.write('\n');
+      printTable(
+        ['signal', 'source', 'severity', 'status', 'service', 'starts', 'seen', 'title', 'joined by'],
+        signals.map((signal) => [
+          signal.id,
+          signal.source,
+          signal.severity,
+          signal.status,
+          signal.service,
+          shortTime(signal.startsAt),
+          signal.occurrences,
+          clipText(signal.title, 40),
+          describeJoin(signal.joinedBy),
+        ]),
+      );
     });
 
   incidents
@@ -126,22 +136,25 @@ export function registerIncidents(program: Command): void {
     .argument('<id>')
     .description("the incident's append-only event log")
     .action(async (id: string, _options: unknown, command: Command) => {
-      await withRuntime(command, async ({ store }) => {
-        await requireIncident(store, id);
-        const events = await store.incidents.events(id);
-        if (globalOptions(command).json) return printJson(events);
-        printTable(
-          ['#', 'at', 'type', 'principal', 'data', 'hash'],
-          events.map((event) => [
-            event.seq,
-            shortTime(event.at),
-            event.type,
-            event.principal,
-            clipText(JSON.stringify(event.data), 60),
-            event.hash.slice(0, 12),
-          ]),
-        );
-      });
+      const client = remoteClient(command);
+      const events = client
+        ? (await client.incidentEvents(id)).items
+        : await withRuntime(command, async ({ store }) => {
+            await requireIncident(store, id);
+            return store.incidents.events(id);
+          });
+      if (globalOptions(command).json) return printJson(events);
+      printTable(
+        ['#', 'at', 'type', 'principal', 'data', 'hash'],
+        events.map((event) => [
+          event.seq,
+          shortTime(event.at),
+          event.type,
+          event.principal,
+          clipText(JSON.stringify(event.data), 60),
+          event.hash.slice(0, 12),
+        ]),
+      );
     });
 
   incidents
@@ -149,23 +162,27 @@ export function registerIncidents(program: Command): void {
     .argument('<id>')
     .description("check the incident's event hash chain")
     .action(async (id: string, _options: unknown, command: Command) => {
-      await withRuntime(command, async ({ store }) => {
-        const result = await verifyChain(store, id);
-        if (globalOptions(command).json) printJson(result);
-        else if (result.valid) process.stdout.write(`chain intact: ${result.events} events verified\n`);
-        else
-          process.stdout.write(
-            `CHAIN BROKEN at event #${result.brokenAt?.seq}: ${result.brokenAt?.reason}\n`,
-          );
-        if (!result.valid) process.exitCode = 3;
-      });
+      const client = remoteClient(command);
+      const result = client
+        ? await client.verifyIncident(id)
+        : await withRuntime(command, ({ store }) => verifyChain(store, id));
+      if (globalOptions(command).json) printJson(result);
+      else if (result.valid) process.stdout.write(`chain intact: ${result.events} events verified\n`);
+      else
+        process.stdout.write(`CHAIN BROKEN at event #${result.brokenAt?.seq}: ${result.brokenAt?.reason}\n`);
+      if (!result.valid) process.exitCode = 3;
     });
 
-  const moves: { name: string; to: IncidentStatus; description: string }[] = [
-    { name: 'ack', to: 'ACKNOWLEDGED', description: 'acknowledge: a human owns it' },
-    { name: 'mitigate', to: 'MITIGATED', description: 'impact is stopped; the cause may remain' },
-    { name: 'close', to: 'CLOSED', description: 'close a resolved incident (final)' },
-    { name: 'reopen', to: 'OPEN', description: 're-open a resolved incident' },
+  const moves: { name: string; to: IncidentStatus; verb: TransitionVerb; description: string }[] = [
+    { name: 'ack', to: 'ACKNOWLEDGED', verb: 'acknowledge', description: 'acknowledge: a human owns it' },
+    {
+      name: 'mitigate',
+      to: 'MITIGATED',
+      verb: 'mitigate',
+      description: 'impact is stopped; the cause may remain',
+    },
+    { name: 'close', to: 'CLOSED', verb: 'close', description: 'close a resolved incident (final)' },
+    { name: 'reopen', to: 'OPEN', verb: 'reopen', description: 're-open a resolved incident' },
   ];
   for (const move of moves) {
     incidents
@@ -174,17 +191,20 @@ export function registerIncidents(program: Command): void {
       .option('--reason <text>')
       .description(move.description)
       .action(async (id: string, options: { reason?: string }, command: Command) => {
-        await withRuntime(command, async (runtime) => {
-          const { incident } = await runtime.writes.run((scope) =>
-            transitionIncident(scope, id, move.to, {
-              principal: cliPrincipal(),
-              at: Date.now(),
-              reason: options.reason,
-            }),
-          );
-          if (globalOptions(command).json) printJson(incident);
-          else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
-        });
+        const client = remoteClient(command);
+        const { incident } = client
+          ? await client.transition(id, move.verb, options.reason ? { reason: options.reason } : {})
+          : await withRuntime(command, (runtime) =>
+              runtime.writes.run((scope) =>
+                transitionIncident(scope, id, move.to, {
+                  principal: cliPrincipal(),
+                  at: Date.now(),
+                  reason: options.reason,
+                }),
+              ),
+            );
+        if (globalOptions(command).json) printJson(incident);
+        else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
       });
   }
 
@@ -201,17 +221,24 @@ export function registerIncidents(program: Command): void {
         options: { rootCause?: string; resolution?: string; reason?: string },
         command: Command,
       ) => {
-        await withRuntime(command, async (runtime) => {
-          const { incident } = await runtime.writes.run((scope) =>
-            transitionIncident(scope, id, 'RESOLVED', {
-              principal: cliPrincipal(),
-              at: Date.now(),
-              ...options,
-            }),
-          );
-          if (globalOptions(command).json) printJson(incident);
-          else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
-        });
+        const client = remoteClient(command);
+        const { incident } = client
+          ? await client.transition(id, 'resolve', {
+              ...(options.rootCause ? { rootCause: options.rootCause } : {}),
+              ...(options.resolution ? { resolution: options.resolution } : {}),
+              ...(options.reason ? { reason: options.reason } : {}),
+            })
+          : await withRuntime(command, (runtime) =>
+              runtime.writes.run((scope) =>
+                transitionIncident(scope, id, 'RESOLVED', {
+                  principal: cliPrincipal(),
+                  at: Date.now(),
+                  ...options,
+                }),
+              ),
+            );
+        if (globalOptions(command).json) printJson(incident);
+        else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
       },
     );
 
@@ -224,17 +251,20 @@ export function registerIncidents(program: Command): void {
     .action(async (id: string, severity: string, options: { reason?: string }, command: Command) => {
       const [level] = listOf(severity, INCIDENT_SEVERITIES, 'severity') ?? [];
       if (!level) throw new OpxError('invalid_request', `give a severity: ${INCIDENT_SEVERITIES.join(', ')}`);
-      await withRuntime(command, async (runtime) => {
-        const incident = await runtime.writes.run((scope) =>
-          changeSeverity(scope, id, level, {
-            principal: cliPrincipal(),
-            at: Date.now(),
-            reason: options.reason,
-          }),
-        );
-        if (globalOptions(command).json) printJson(incident);
-        else process.stdout.write(`${incident.id} is now ${incident.severity}\n`);
-      });
+      const client = remoteClient(command);
+      const incident = client
+        ? (await client.setSeverity(id, level, options.reason)).incident
+        : await withRuntime(command, (runtime) =>
+            runtime.writes.run((scope) =>
+              changeSeverity(scope, id, level, {
+                principal: cliPrincipal(),
+                at: Date.now(),
+                reason: options.reason,
+              }),
+            ),
+          );
+      if (globalOptions(command).json) printJson(incident);
+      else process.stdout.write(`${incident.id} is now ${incident.severity}\n`);
     });
 
   incidents
@@ -244,23 +274,29 @@ export function registerIncidents(program: Command): void {
     .option('--reason <text>')
     .description('merge one incident into another: its signals move, it closes with a pointer')
     .action(async (id: string, options: { into: string; reason?: string }, command: Command) => {
-      await withRuntime(command, async (runtime) => {
-        const result = await runtime.writes.run(async (scope) => {
-          const merged = await mergeIncidents(scope, id, options.into, {
-            principal: cliPrincipal(),
-            reason: options.reason,
-          });
-          const { investigate } = runtime.ingest.settings;
-          if (investigate)
-            await scheduleReinvestigation(scope, [merged.incident.id], Date.now(), investigate);
-          return merged;
-        });
-        if (globalOptions(command).json) printJson(result);
-        else
-          process.stdout.write(
-            `${result.merged.id} merged into ${result.incident.id} (${result.incident.signalCount} signals, ${result.incident.services.join(', ')})\n`,
+      const client = remoteClient(command);
+      const result = client
+        ? await client.merge(id, {
+            into: options.into,
+            ...(options.reason ? { reason: options.reason } : {}),
+          })
+        : await withRuntime(command, (runtime) =>
+            runtime.writes.run(async (scope) => {
+              const merged = await mergeIncidents(scope, id, options.into, {
+                principal: cliPrincipal(),
+                reason: options.reason,
+              });
+              const { investigate } = runtime.ingest.settings;
+              if (investigate)
+                await scheduleReinvestigation(scope, [merged.incident.id], Date.now(), investigate);
+              return merged;
+            }),
           );
-      });
+      if (globalOptions(command).json) printJson(result);
+      else
+        process.stdout.write(
+          `${result.merged.id} merged into ${result.incident.id} (${result.incident.signalCount} signals, ${result.incident.services.join(', ')})\n`,
+        );
     });
 
   incidents
@@ -280,29 +316,36 @@ export function registerIncidents(program: Command): void {
           throw new OpxError('invalid_request', '--signals needs at least one signal id', {
             path: 'signals',
           });
-        await withRuntime(command, async (runtime) => {
-          const result = await runtime.writes.run(async (scope) => {
-            const split = await splitIncident(scope, id, signalIds, {
-              principal: cliPrincipal(),
-              reason: options.reason,
-              title: options.title,
-            });
-            const { investigate } = runtime.ingest.settings;
-            if (investigate)
-              await scheduleReinvestigation(
-                scope,
-                [split.incident.id, split.split.id],
-                Date.now(),
-                investigate,
-              );
-            return split;
-          });
-          if (globalOptions(command).json) printJson(result);
-          else
-            process.stdout.write(
-              `${signalIds.length} signal(s) split off ${result.incident.id} into ${result.split.id}: ${result.split.title}\n`,
+        const client = remoteClient(command);
+        const result = client
+          ? await client.split(id, {
+              signalIds,
+              ...(options.title ? { title: options.title } : {}),
+              ...(options.reason ? { reason: options.reason } : {}),
+            })
+          : await withRuntime(command, (runtime) =>
+              runtime.writes.run(async (scope) => {
+                const split = await splitIncident(scope, id, signalIds, {
+                  principal: cliPrincipal(),
+                  reason: options.reason,
+                  title: options.title,
+                });
+                const { investigate } = runtime.ingest.settings;
+                if (investigate)
+                  await scheduleReinvestigation(
+                    scope,
+                    [split.incident.id, split.split.id],
+                    Date.now(),
+                    investigate,
+                  );
+                return split;
+              }),
             );
-        });
+        if (globalOptions(command).json) printJson(result);
+        else
+          process.stdout.write(
+            `${signalIds.length} signal(s) split off ${result.incident.id} into ${result.split.id}: ${result.split.title}\n`,
+          );
       },
     );
 
@@ -314,11 +357,14 @@ export function registerIncidents(program: Command): void {
     .action(async (id: string, words: string[], _options: unknown, command: Command) => {
       const text = words.join(' ').trim();
       if (!text) throw new OpxError('invalid_request', 'the note is empty');
-      await withRuntime(command, async (runtime) => {
-        const event = await runtime.writes.run((scope) => addNote(scope, id, text, cliPrincipal()));
-        if (globalOptions(command).json) printJson(event);
-        else process.stdout.write(`note #${event.seq} added to ${id}\n`);
-      });
+      const client = remoteClient(command);
+      const event = client
+        ? (await client.addNote(id, text)).event
+        : await withRuntime(command, (runtime) =>
+            runtime.writes.run((scope) => addNote(scope, id, text, cliPrincipal())),
+          );
+      if (globalOptions(command).json) printJson(event);
+      else process.stdout.write(`note #${event.seq} added to ${id}\n`);
     });
 
   incidents

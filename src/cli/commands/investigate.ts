@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { decideRecommendation } from '../../advise/decisions.js';
+import { OpxError } from '../../domain/errors.js';
 import type { Finding } from '../../domain/finding.js';
 import { requireIncident } from '../../incidents/service.js';
 import { runHandStartedInvestigation } from '../../investigate/jobs.js';
@@ -9,6 +10,7 @@ import type { Recommendation } from '../../store/repositories/investigations.js'
 import type { TrustScore } from '../../trust/trust.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
+import { remoteClient } from '../remote.js';
 
 export function printFindings(findings: readonly Finding[]): void {
   for (const finding of findings) {
@@ -36,7 +38,12 @@ export function printTrust(trust: TrustScore | undefined): void {
   for (const reason of trust.reasons) process.stdout.write(`  - ${reason}\n`);
 }
 
-export function printRecommendations(recommendations: readonly Recommendation[]): void {
+export function printRecommendations(
+  recommendations: readonly Pick<
+    Recommendation,
+    'rank' | 'id' | 'kind' | 'risk' | 'confidence' | 'trust' | 'status' | 'title'
+  >[],
+): void {
   printTable(
     ['#', 'id', 'kind', 'risk', 'conf', 'trust', 'status', 'recommendation'],
     recommendations.map((item) => [
@@ -62,8 +69,13 @@ export function registerInvestigate(program: Command): void {
         command.help({ error: true });
         return;
       }
-      await withRuntime(command, async (runtime) => {
-        const result = await runHandStartedInvestigation(runtime, incidentId, cliPrincipal());
+      const client = remoteClient(command);
+      const result = client
+        ? await client.investigate(incidentId)
+        : await withRuntime(command, (runtime) =>
+            runHandStartedInvestigation(runtime, incidentId, cliPrincipal()),
+          );
+      {
         if (globalOptions(command).json) return printJson(result);
         const strategy = result.findings.find((finding) => finding.agent === 'response-strategy')!;
         process.stdout.write(`investigation ${result.investigationId}: ${strategy.summary}\n`);
@@ -74,7 +86,7 @@ export function registerInvestigate(program: Command): void {
         process.stdout.write(
           `\n${result.checkpoints} checkpoints on thread ${incidentId}; output hash ${result.outputHash}\n`,
         );
-      });
+      }
     });
 
   investigate
@@ -83,40 +95,58 @@ export function registerInvestigate(program: Command): void {
     .option('--checkpoints', 'list the LangGraph checkpoints of the incident thread')
     .description('the latest investigation of an incident')
     .action(async (incidentId: string, options: { checkpoints?: boolean }, command: Command) => {
-      await withRuntime(command, async (runtime) => {
-        await requireIncident(runtime.store, incidentId);
-        const [latest] = await runtime.store.investigations.forIncident(incidentId);
-        const recommendations = await runtime.store.investigations.recommendations(incidentId, latest?.id);
-        const checkpoints = options.checkpoints ? await threadCheckpoints(runtime, incidentId) : [];
-        if (globalOptions(command).json)
-          return printJson({ investigation: latest ?? null, recommendations, checkpoints });
-        if (!latest) {
-          process.stdout.write(
-            `incident ${incidentId} has not been investigated; run \`opx investigate ${incidentId}\`\n`,
-          );
-          return;
-        }
-        process.stdout.write(
-          `investigation ${latest.id} (${latest.status}, attempt ${latest.attempt}) started ${shortTime(latest.startedAt)}\n`,
+      const client = remoteClient(command);
+      if (client && options.checkpoints)
+        throw new OpxError(
+          'invalid_request',
+          '--checkpoints reads the checkpoint store directly: run it without --server',
+          { path: 'checkpoints' },
         );
-        if (latest.error) process.stdout.write(`error: ${latest.error}\n`);
-        printTrust(latest.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust);
-        printFindings(latest.findings);
-        process.stdout.write('\n');
-        printRecommendations(recommendations);
-        if (options.checkpoints) {
-          process.stdout.write(`\n${checkpoints.length} checkpoints on thread ${incidentId}\n`);
-          printTable(
-            ['checkpoint', 'investigation', 'step', 'source'],
-            checkpoints.map((item) => [
-              item.id,
-              String(item.investigationId),
-              String(item.step),
-              String(item.source),
-            ]),
-          );
-        }
-      });
+      const { latest, recommendations, checkpoints } = client
+        ? await (async () => {
+            const [latest] = (await client.investigations(incidentId)).items;
+            const recommendations = (await client.recommendations(incidentId)).items.filter(
+              (item) => item.investigationId === latest?.id,
+            );
+            return { latest, recommendations, checkpoints: [] };
+          })()
+        : await withRuntime(command, async (runtime) => {
+            await requireIncident(runtime.store, incidentId);
+            const [latest] = await runtime.store.investigations.forIncident(incidentId);
+            return {
+              latest,
+              recommendations: await runtime.store.investigations.recommendations(incidentId, latest?.id),
+              checkpoints: options.checkpoints ? await threadCheckpoints(runtime, incidentId) : [],
+            };
+          });
+      if (globalOptions(command).json)
+        return printJson({ investigation: latest ?? null, recommendations, checkpoints });
+      if (!latest) {
+        process.stdout.write(
+          `incident ${incidentId} has not been investigated; run \`opx investigate ${incidentId}\`\n`,
+        );
+        return;
+      }
+      process.stdout.write(
+        `investigation ${latest.id} (${latest.status}, attempt ${latest.attempt}) started ${shortTime(latest.startedAt)}\n`,
+      );
+      if (latest.error) process.stdout.write(`error: ${latest.error}\n`);
+      printTrust(latest.findings.find((finding) => finding.agent === 'response-strategy')?.data.trust);
+      printFindings(latest.findings);
+      process.stdout.write('\n');
+      printRecommendations(recommendations);
+      if (options.checkpoints) {
+        process.stdout.write(`\n${checkpoints.length} checkpoints on thread ${incidentId}\n`);
+        printTable(
+          ['checkpoint', 'investigation', 'step', 'source'],
+          checkpoints.map((item) => [
+            item.id,
+            String(item.investigationId),
+            String(item.step),
+            String(item.source),
+          ]),
+        );
+      }
     });
 
   program
@@ -125,28 +155,31 @@ export function registerInvestigate(program: Command): void {
     .option('--investigation <id>', 'replay this investigation (default: the latest completed one)')
     .description('re-run the agents on a frozen evidence bundle and compare with the recorded output')
     .action(async (incidentId: string, options: { investigation?: string }, command: Command) => {
-      await withRuntime(command, async (runtime) => {
-        const result = await replayInvestigation(runtime, incidentId, {
-          principal: cliPrincipal(),
-          investigationId: options.investigation,
-        });
-        if (!result.identical) process.exitCode = 1;
-        if (globalOptions(command).json) return printJson(result);
-        process.stdout.write(
-          `replayed investigation ${result.investigationId} on bundle ${result.bundleId}: ${result.identical ? 'IDENTICAL' : 'DIFFERENT'}\n` +
-            `  recorded output hash ${result.storedHash}\n  replayed output hash ${result.replayHash}\n`,
-        );
-        if (result.differences.length > 0) {
-          printTable(
-            ['path', 'recorded', 'replayed'],
-            result.differences.map((difference) => [
-              difference.path,
-              clipText(JSON.stringify(difference.stored) ?? 'absent', 50),
-              clipText(JSON.stringify(difference.replayed) ?? 'absent', 50),
-            ]),
+      const client = remoteClient(command);
+      const result = client
+        ? await client.replay(incidentId, options.investigation)
+        : await withRuntime(command, (runtime) =>
+            replayInvestigation(runtime, incidentId, {
+              principal: cliPrincipal(),
+              investigationId: options.investigation,
+            }),
           );
-        }
-      });
+      if (!result.identical) process.exitCode = 1;
+      if (globalOptions(command).json) return printJson(result);
+      process.stdout.write(
+        `replayed investigation ${result.investigationId} on bundle ${result.bundleId}: ${result.identical ? 'IDENTICAL' : 'DIFFERENT'}\n` +
+          `  recorded output hash ${result.storedHash}\n  replayed output hash ${result.replayHash}\n`,
+      );
+      if (result.differences.length > 0) {
+        printTable(
+          ['path', 'recorded', 'replayed'],
+          result.differences.map((difference) => [
+            difference.path,
+            clipText(JSON.stringify(difference.stored) ?? 'absent', 50),
+            clipText(JSON.stringify(difference.replayed) ?? 'absent', 50),
+          ]),
+        );
+      }
     });
 
   for (const status of ['approved', 'rejected'] as const) {
@@ -160,13 +193,21 @@ export function registerInvestigate(program: Command): void {
           : 'reject a recommendation',
       )
       .action(async (id: string, options: { reason: string }, command: Command) => {
-        await withRuntime(command, async (runtime) => {
-          const recommendation = await runtime.writes.run((scope) =>
-            decideRecommendation(scope, id, { status, principal: cliPrincipal(), reason: options.reason }),
-          );
-          if (globalOptions(command).json) return printJson(recommendation);
-          process.stdout.write(`${recommendation.id} ${status}: ${recommendation.title}\n`);
-        });
+        const client = remoteClient(command);
+        const recommendation = client
+          ? (await client.decide(id, status === 'approved' ? 'approve' : 'reject', options.reason))
+              .recommendation
+          : await withRuntime(command, (runtime) =>
+              runtime.writes.run((scope) =>
+                decideRecommendation(scope, id, {
+                  status,
+                  principal: cliPrincipal(),
+                  reason: options.reason,
+                }),
+              ),
+            );
+        if (globalOptions(command).json) return printJson(recommendation);
+        process.stdout.write(`${recommendation.id} ${status}: ${recommendation.title}\n`);
       });
   }
 }

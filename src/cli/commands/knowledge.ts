@@ -3,6 +3,7 @@ import { OpxError } from '../../domain/errors.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../knowledge/import.js';
 import { globalOptions, withRuntime } from '../context.js';
 import { clipText, printJson, printTable } from '../output.js';
+import { remoteClient } from '../remote.js';
 
 export function registerKnowledge(program: Command): void {
   const kb = program.command('kb').description('runbooks and postmortems: import and ranked search');
@@ -61,20 +62,20 @@ export function registerKnowledge(program: Command): void {
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 50)
           throw new OpxError('invalid_request', '--limit must be 1-50');
-        await withRuntime(command, async (runtime) => {
-          const hits = await runtime.knowledge.search({
-            text,
-            service: options.service,
-            alert: options.alert,
-            kind: options.kind as 'runbook' | 'postmortem' | undefined,
-            limit,
-          });
-          if (globalOptions(command).json) return printJson(hits);
-          printTable(
-            ['score', 'kind', 'document', 'section'],
-            hits.map((hit) => [hit.score.toFixed(2), hit.kind, hit.path, clipText(hit.heading, 60)]),
-          );
-        });
+        const { service, alert } = options;
+        const kind = options.kind as 'runbook' | 'postmortem' | undefined;
+        const client = remoteClient(command);
+        const hits = client
+          ? (await client.searchKnowledge({ ...(text ? { q: text } : {}), service, alert, kind, limit }))
+              .items
+          : await withRuntime(command, (runtime) =>
+              runtime.knowledge.search({ text, service, alert, kind, limit }),
+            );
+        if (globalOptions(command).json) return printJson(hits);
+        printTable(
+          ['score', 'kind', 'document', 'section'],
+          hits.map((hit) => [hit.score.toFixed(2), hit.kind, hit.path, clipText(hit.heading, 60)]),
+        );
       },
     );
 
