@@ -1,12 +1,16 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   findAlertmanager,
   type RunningAlertmanager,
   startAlertmanager,
 } from '../bench/support/alertmanager.js';
 import { alertFingerprint } from '../src/ingest/adapters/prometheus.js';
-import { type TestServer, testServer } from './support.js';
+import { REPO_ROOT, type TestServer, testServer } from './support.js';
 
 const BINARY = findAlertmanager();
 const MISSING =
@@ -26,38 +30,26 @@ const LABELS = {
   instance: 'checkout-7f9c4:8080',
 };
 
-describe('a real Alertmanager delivering to OPX through its webhook', () => {
+describe('a real Alertmanager on the wiring example delivering to OPX through its webhook', () => {
   let server: TestServer | undefined;
   let alertmanager: RunningAlertmanager | undefined;
+  let tokenDirectory: string | undefined;
 
   beforeAll(async () => {
     if (!BINARY) return;
     server = await testServer('sqlite');
-    alertmanager = await startAlertmanager({
-      binary: BINARY,
-      config: {
-        route: {
-          receiver: 'opx',
-          group_by: ['alertname', 'service'],
-          // One-second grouping so a notification, and the resolve after it, arrive within the test.
-          group_wait: '1s',
-          group_interval: '1s',
-          repeat_interval: '1h',
-        },
-        receivers: [
-          {
-            name: 'opx',
-            webhook_configs: [
-              {
-                url: `${server.baseUrl}/v1/ingest/alertmanager`,
-                send_resolved: true,
-                http_config: { authorization: { type: 'Bearer', credentials: server.tokens.ingest } },
-              },
-            ],
-          },
-        ],
-      },
-    });
+    // The wiring example as shipped, with what a user replaces (OPX's address, the token file) and,
+    // so a notification and the resolve after it arrive within the test, one-second grouping.
+    tokenDirectory = mkdtempSync(path.join(os.tmpdir(), 'opx-am-token-'));
+    const tokenFile = path.join(tokenDirectory, 'opx.token');
+    writeFileSync(tokenFile, server.tokens.ingest, { mode: 0o600 });
+    const config = parseYaml(
+      readFileSync(path.join(REPO_ROOT, 'examples', 'wiring', 'alertmanager.yml'), 'utf8')
+        .replaceAll('http://opx.example.internal:8080', server.baseUrl)
+        .replaceAll('/etc/alertmanager/opx.token', tokenFile),
+    ) as { route: Record<string, unknown> };
+    Object.assign(config.route, { group_wait: '1s', group_interval: '1s' });
+    alertmanager = await startAlertmanager({ binary: BINARY, config });
   });
 
   afterAll(async () => {
@@ -65,6 +57,7 @@ describe('a real Alertmanager delivering to OPX through its webhook', () => {
       await alertmanager?.stop();
     } finally {
       await server?.cleanup();
+      if (tokenDirectory) rmSync(tokenDirectory, { recursive: true, force: true });
     }
   });
 
