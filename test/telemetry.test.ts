@@ -235,6 +235,12 @@ describe('OTLP export configured by the standard OTEL_* variables', () => {
       OTEL_SERVICE_NAME: 'opx-under-test',
     };
     const data = ['--data-dir', path.join(dir, 'data')];
+    // Only serve, migrate and demo create a store.
+    const migrate = spawnSync(process.execPath, [BIN, ...data, 'migrate'], {
+      encoding: 'utf8',
+      env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: '' },
+    });
+    expect(migrate.status, migrate.stderr).toBe(0);
     const ingest = spawnSync(
       process.execPath,
       [BIN, ...data, '--json', 'ingest', '--format', 'generic', '-'],
