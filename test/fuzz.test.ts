@@ -75,8 +75,8 @@ describe.each(BACKENDS)('every HTTP route under fast-check (%s)', (backend) => {
 
 describe('CLI parsers under fast-check', () => {
   let scratch: CliScratch;
-  beforeAll(() => {
-    scratch = cliScratch();
+  beforeAll(async () => {
+    scratch = await cliScratch();
   });
   afterAll(() => {
     scratch?.cleanup();

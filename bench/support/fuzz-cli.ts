@@ -37,7 +37,7 @@ interface CommandShape {
   arguments: number;
 }
 
-function commandShapes(): CommandShape[] {
+function commandShapes(program: Command): CommandShape[] {
   const shapes: CommandShape[] = [];
   const walk = (command: Command, prefix: string[]) => {
     for (const child of command.commands) {
@@ -61,7 +61,7 @@ function commandShapes(): CommandShape[] {
       walk(child, commandPath);
     }
   };
-  walk(buildProgram(), []);
+  walk(program, []);
   return shapes;
 }
 
@@ -106,8 +106,10 @@ function valueArbitrary(files: readonly string[]): fc.Arbitrary<string> {
   );
 }
 
-export function argvArbitrary(files: readonly string[]): fc.Arbitrary<string[]> {
-  const shapes = commandShapes();
+export function argvArbitrary(
+  files: readonly string[],
+  shapes: readonly CommandShape[],
+): fc.Arbitrary<string[]> {
   const value = valueArbitrary(files);
   return fc
     .tuple(
@@ -146,6 +148,8 @@ export function argvArbitrary(files: readonly string[]): fc.Arbitrary<string[]> 
 export interface CliScratch {
   root: string;
   dataDir: string;
+  /** Every command of the CLI with its options, to build argument lists from. */
+  shapes: readonly CommandShape[];
   files: {
     json: string;
     yaml: string;
@@ -157,7 +161,8 @@ export interface CliScratch {
   cleanup(): void;
 }
 
-export function cliScratch(): CliScratch {
+export async function cliScratch(): Promise<CliScratch> {
+  const shapes = commandShapes(await buildProgram());
   const root = mkdtempSync(path.join(os.tmpdir(), 'opx-fuzz-cli-'));
   const dataDir = path.join(root, 'data');
   const markdownDir = path.join(root, 'kb');
@@ -168,6 +173,7 @@ export function cliScratch(): CliScratch {
   return {
     root,
     dataDir,
+    shapes,
     files: {
       json: path.join(root, 'input.json'),
       yaml: path.join(root, 'input.yaml'),
@@ -245,7 +251,7 @@ export function cliCaseArbitrary(scratch: CliScratch): fc.Arbitrary<CliCase> {
       weight: 4,
       arbitrary: fc.record({
         kind: fc.constant('argv' as const),
-        argv: argvArbitrary(paths),
+        argv: argvArbitrary(paths, scratch.shapes),
         file: fc.oneof(
           mutated(VALID.ingest).map((value) => JSON.stringify(value) ?? 'null'),
           fc.string({ maxLength: 200 }),
@@ -316,7 +322,7 @@ export async function runCliCase(scratch: CliScratch, input: CliCase): Promise<C
         writeFileSync(files.yaml, input.yaml);
         writeFileSync(path.join(files.markdownDir, 'doc.md'), input.markdown);
         writeFileSync(path.join(files.historyDir, 'incidents.yaml'), input.yaml);
-        const program = buildProgram();
+        const program = await buildProgram();
         program.configureOutput({ writeOut: () => {}, writeErr: () => {} });
         for (const command of program.commands)
           command.configureOutput({ writeOut: () => {}, writeErr: () => {} });
@@ -379,7 +385,7 @@ export async function runCliFuzz(
   byKind: Record<string, Partial<Record<CliOutcome | 'crash', number>>>;
   examples: CliFailure[];
 }> {
-  const scratch = cliScratch();
+  const scratch = await cliScratch();
   const started = performance.now();
   const byKind: Record<string, Partial<Record<CliOutcome | 'crash', number>>> = {};
   const examples: CliFailure[] = [];

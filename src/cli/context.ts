@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/index.js';
 import { parseTimestamp } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
-import { openRuntime, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 
 export interface GlobalOptions {
   dataDir?: string;
@@ -38,6 +38,9 @@ export async function withRuntime<T>(command: Command, work: (runtime: Runtime) 
       `no OPX store at ${config.dataDir}: check --data-dir or OPX_DATA_DIR (\`opx migrate\`, \`opx serve\` and \`opx demo\` create one)`,
       { path: 'data-dir' },
     );
+  // Loaded here, not at the top: a command that never opens the store (--help, a remote call) does
+  // not pay for the store, LangGraph and the model SDKs the runtime brings.
+  const { openRuntime } = await import('../runtime.js');
   const runtime = await openRuntime(config);
   try {
     return await work(runtime);

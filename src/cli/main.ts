@@ -1,26 +1,62 @@
 import { Command, CommanderError } from 'commander';
-import { shutdownTelemetry, tracingRequested } from '../telemetry/tracing.js';
-import { registerAdmin } from './commands/admin.js';
-import { registerAnalytics } from './commands/analytics.js';
-import { registerAudit } from './commands/audit.js';
-import { registerDemo } from './commands/demo/index.js';
-import { registerFakeLlm } from './commands/fake-llm.js';
-import { registerGuardrails } from './commands/guardrails.js';
-import { registerHistory } from './commands/history.js';
-import { registerIncidents } from './commands/incidents.js';
-import { registerIngest } from './commands/ingest.js';
-import { registerInvestigate } from './commands/investigate.js';
-import { registerJobs } from './commands/jobs.js';
-import { registerKeys } from './commands/keys.js';
-import { registerKnowledge } from './commands/knowledge.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerServe } from './commands/serve.js';
-import { registerTraces } from './commands/traces.js';
 import { reportError } from './output.js';
 import { assertRunnable } from './remote.js';
 
-export function buildProgram(): Command {
-  const program = new Command('opx')
+type Register = (program: Command) => void;
+
+/**
+ * Each module's top-level commands, and how to load it. A run loads only the module of the command it
+ * names, so `opx --version`, or a command that talks to a server, starts without the store, LangGraph
+ * or the AWS SDKs; help and unknown commands load them all. The order is the order of `opx --help`.
+ */
+const MODULES: readonly { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ['serve', 'worker'], load: async () => (await import('./commands/serve.js')).registerServe },
+  { commands: ['migrate'], load: async () => (await import('./commands/migrate.js')).registerMigrate },
+  { commands: ['ingest'], load: async () => (await import('./commands/ingest.js')).registerIngest },
+  { commands: ['incidents'], load: async () => (await import('./commands/incidents.js')).registerIncidents },
+  {
+    commands: ['rules', 'services', 'changes', 'tokens', 'silences', 'sns'],
+    load: async () => (await import('./commands/admin.js')).registerAdmin,
+  },
+  { commands: ['kb'], load: async () => (await import('./commands/knowledge.js')).registerKnowledge },
+  { commands: ['jobs'], load: async () => (await import('./commands/jobs.js')).registerJobs },
+  { commands: ['keys'], load: async () => (await import('./commands/keys.js')).registerKeys },
+  { commands: ['history'], load: async () => (await import('./commands/history.js')).registerHistory },
+  {
+    commands: ['investigate', 'replay', 'approve', 'reject'],
+    load: async () => (await import('./commands/investigate.js')).registerInvestigate,
+  },
+  {
+    commands: ['guardrails'],
+    load: async () => (await import('./commands/guardrails.js')).registerGuardrails,
+  },
+  { commands: ['traces'], load: async () => (await import('./commands/traces.js')).registerTraces },
+  {
+    commands: ['costs', 'alarms'],
+    load: async () => (await import('./commands/analytics.js')).registerAnalytics,
+  },
+  { commands: ['audit'], load: async () => (await import('./commands/audit.js')).registerAudit },
+  { commands: ['demo'], load: async () => (await import('./commands/demo/index.js')).registerDemo },
+  { commands: ['fake-llm'], load: async () => (await import('./commands/fake-llm.js')).registerFakeLlm },
+];
+
+/** Global options that take a value: the word after them is not a command. */
+const VALUED_OPTIONS = new Set(['--data-dir', '--database-url', '--config', '--server', '--token']);
+
+/** The command `argv` (Node's, with the executable and script) names, or undefined when it names none. */
+export function commandOf(argv: readonly string[]): string | undefined {
+  const words = argv.slice(2);
+  for (let index = 0; index < words.length; index += 1) {
+    const word = words[index]!;
+    if (word === '--') return words[index + 1];
+    if (!word.startsWith('-')) return word;
+    if (VALUED_OPTIONS.has(word)) index += 1;
+  }
+  return undefined;
+}
+
+function baseProgram(): Command {
+  return new Command('opx')
     .description('OPX incident control plane: signals in, incidents out, advisory investigations')
     .version('0.1.0')
     .option('--data-dir <dir>', 'where the SQLite store lives (OPX_DATA_DIR, default ./.opx)')
@@ -31,22 +67,9 @@ export function buildProgram(): Command {
     .option('--token <token>', 'API token for --server (OPX_TOKEN); its scope decides what you may do')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerServe(program);
-  registerMigrate(program);
-  registerIngest(program);
-  registerIncidents(program);
-  registerAdmin(program);
-  registerKnowledge(program);
-  registerJobs(program);
-  registerKeys(program);
-  registerHistory(program);
-  registerInvestigate(program);
-  registerGuardrails(program);
-  registerTraces(program);
-  registerAnalytics(program);
-  registerAudit(program);
-  registerDemo(program);
-  registerFakeLlm(program);
+}
+
+function finish(program: Command): Command {
   // A command with no remote form refuses --server before it opens anything.
   program.hook('preAction', (_program, action) => assertRunnable(action));
   const override = (command: Command): void => {
@@ -57,10 +80,31 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The program with every command registered (help, the CLI fuzzer). `only` registers just the module
+ * that holds that top-level command, when one does.
+ */
+export async function buildProgram(only?: string): Promise<Command> {
+  const program = baseProgram();
+  const chosen = only === undefined ? undefined : MODULES.find((module) => module.commands.includes(only));
+  for (const module of chosen ? [chosen] : MODULES) (await module.load())(program);
+  return finish(program);
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const command = commandOf(argv);
+  const versionOnly =
+    command === undefined && argv.slice(2).some((word) => word === '-V' || word === '--version');
+  const program = versionOnly ? finish(baseProgram()) : await buildProgram(command);
+  // Tracing is loaded only when asked for: the OpenTelemetry API alone costs a command's start-up.
+  const tracing =
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
+    process.env.OTEL_TRACES_EXPORTER
+      ? await import('../telemetry/tracing.js')
+      : undefined;
   try {
-    if (tracingRequested()) await (await import('../telemetry/sdk.js')).startTelemetry();
+    if (tracing?.tracingRequested()) await (await import('../telemetry/sdk.js')).startTelemetry();
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -70,6 +114,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.exitCode = reportError(error);
   } finally {
-    await shutdownTelemetry();
+    await tracing?.shutdownTelemetry();
   }
 }
