@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type Config, loadConfig } from '../config/index.js';
 import { parseTimestamp } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
@@ -17,20 +16,13 @@ export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals() as GlobalOptions;
 }
 
-export function configFrom(command: Command, extra: Partial<Record<keyof Config, unknown>> = {}): Config {
-  const options = globalOptions(command);
-  return loadConfig({
-    flags: { dataDir: options.dataDir, databaseUrl: options.databaseUrl, ...extra },
-    ...(options.config ? { file: options.config } : {}),
-  });
-}
-
 /**
  * Opens the store for one CLI command and always closes it. A SQLite data directory that does not
  * exist is refused rather than created: only `serve`, `migrate` and `demo` create a store, so a
  * mistyped `--data-dir` is not taken for a new, empty one.
  */
 export async function withRuntime<T>(command: Command, work: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const { configFrom } = await import('./config.js');
   const config = configFrom(command);
   if (!config.databaseUrl && !existsSync(config.dataDir))
     throw new OpxError(

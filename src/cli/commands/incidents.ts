@@ -4,16 +4,6 @@ import { INCIDENT_SEVERITIES } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { JoinReason } from '../../domain/incident.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../../domain/incident.js';
-import { mergeIncidents, splitIncident } from '../../incidents/merge.js';
-import {
-  addNote,
-  changeSeverity,
-  requireIncident,
-  transitionIncident,
-  verifyChain,
-} from '../../incidents/service.js';
-import { scheduleReinvestigation } from '../../ingest/pipeline.js';
-import { freezeEvidence } from '../../investigate/bundle.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
 import { remoteClient } from '../remote.js';
@@ -30,6 +20,25 @@ function listOf<T extends string>(
       throw new OpxError('invalid_request', `unknown ${name} ${item}: use ${allowed.join(', ')}`);
   }
   return items as T[];
+}
+
+/**
+ * What a local run does on the store, loaded only then: a run against a server (--server) needs none
+ * of it, and it brings the store and the evidence machinery.
+ */
+async function local() {
+  const [service, merge, pipeline, bundle] = await Promise.all([
+    import('../../incidents/service.js'),
+    import('../../incidents/merge.js'),
+    import('../../ingest/pipeline.js'),
+    import('../../investigate/bundle.js'),
+  ]);
+  return {
+    ...service,
+    ...merge,
+    scheduleReinvestigation: pipeline.scheduleReinvestigation,
+    freezeEvidence: bundle.freezeEvidence,
+  };
 }
 
 export function registerIncidents(program: Command): void {
@@ -87,6 +96,7 @@ export function registerIncidents(program: Command): void {
       const { incident, signals } = client
         ? await client.incident(id)
         : await withRuntime(command, async ({ store }) => {
+            const { requireIncident } = await local();
             const incident = await requireIncident(store, id);
             const links = new Map(
               (await store.incidents.signalLinks(id)).map((link) => [link.signalId, link]),
@@ -140,7 +150,7 @@ export function registerIncidents(program: Command): void {
       const events = client
         ? (await client.incidentEvents(id)).items
         : await withRuntime(command, async ({ store }) => {
-            await requireIncident(store, id);
+            await (await local()).requireIncident(store, id);
             return store.incidents.events(id);
           });
       if (globalOptions(command).json) return printJson(events);
@@ -165,7 +175,7 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const result = client
         ? await client.verifyIncident(id)
-        : await withRuntime(command, ({ store }) => verifyChain(store, id));
+        : await withRuntime(command, async ({ store }) => (await local()).verifyChain(store, id));
       if (globalOptions(command).json) printJson(result);
       else if (result.valid) process.stdout.write(`chain intact: ${result.events} events verified\n`);
       else
@@ -194,15 +204,16 @@ export function registerIncidents(program: Command): void {
         const client = remoteClient(command);
         const { incident } = client
           ? await client.transition(id, move.verb, options.reason ? { reason: options.reason } : {})
-          : await withRuntime(command, (runtime) =>
-              runtime.writes.run((scope) =>
+          : await withRuntime(command, async (runtime) => {
+              const { transitionIncident } = await local();
+              return runtime.writes.run((scope) =>
                 transitionIncident(scope, id, move.to, {
                   principal: cliPrincipal(),
                   at: Date.now(),
                   reason: options.reason,
                 }),
-              ),
-            );
+              );
+            });
         if (globalOptions(command).json) printJson(incident);
         else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
       });
@@ -228,15 +239,16 @@ export function registerIncidents(program: Command): void {
               ...(options.resolution ? { resolution: options.resolution } : {}),
               ...(options.reason ? { reason: options.reason } : {}),
             })
-          : await withRuntime(command, (runtime) =>
-              runtime.writes.run((scope) =>
+          : await withRuntime(command, async (runtime) => {
+              const { transitionIncident } = await local();
+              return runtime.writes.run((scope) =>
                 transitionIncident(scope, id, 'RESOLVED', {
                   principal: cliPrincipal(),
                   at: Date.now(),
                   ...options,
                 }),
-              ),
-            );
+              );
+            });
         if (globalOptions(command).json) printJson(incident);
         else process.stdout.write(`${incident.id} is now ${incident.status}\n`);
       },
@@ -254,15 +266,16 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const incident = client
         ? (await client.setSeverity(id, level, options.reason)).incident
-        : await withRuntime(command, (runtime) =>
-            runtime.writes.run((scope) =>
+        : await withRuntime(command, async (runtime) => {
+            const { changeSeverity } = await local();
+            return runtime.writes.run((scope) =>
               changeSeverity(scope, id, level, {
                 principal: cliPrincipal(),
                 at: Date.now(),
                 reason: options.reason,
               }),
-            ),
-          );
+            );
+          });
       if (globalOptions(command).json) printJson(incident);
       else process.stdout.write(`${incident.id} is now ${incident.severity}\n`);
     });
@@ -280,8 +293,9 @@ export function registerIncidents(program: Command): void {
             into: options.into,
             ...(options.reason ? { reason: options.reason } : {}),
           })
-        : await withRuntime(command, (runtime) =>
-            runtime.writes.run(async (scope) => {
+        : await withRuntime(command, async (runtime) => {
+            const { mergeIncidents, scheduleReinvestigation } = await local();
+            return runtime.writes.run(async (scope) => {
               const merged = await mergeIncidents(scope, id, options.into, {
                 principal: cliPrincipal(),
                 reason: options.reason,
@@ -290,8 +304,8 @@ export function registerIncidents(program: Command): void {
               if (investigate)
                 await scheduleReinvestigation(scope, [merged.incident.id], Date.now(), investigate);
               return merged;
-            }),
-          );
+            });
+          });
       if (globalOptions(command).json) printJson(result);
       else
         process.stdout.write(
@@ -323,8 +337,9 @@ export function registerIncidents(program: Command): void {
               ...(options.title ? { title: options.title } : {}),
               ...(options.reason ? { reason: options.reason } : {}),
             })
-          : await withRuntime(command, (runtime) =>
-              runtime.writes.run(async (scope) => {
+          : await withRuntime(command, async (runtime) => {
+              const { splitIncident, scheduleReinvestigation } = await local();
+              return runtime.writes.run(async (scope) => {
                 const split = await splitIncident(scope, id, signalIds, {
                   principal: cliPrincipal(),
                   reason: options.reason,
@@ -339,8 +354,8 @@ export function registerIncidents(program: Command): void {
                     investigate,
                   );
                 return split;
-              }),
-            );
+              });
+            });
         if (globalOptions(command).json) printJson(result);
         else
           process.stdout.write(
@@ -360,9 +375,10 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const event = client
         ? (await client.addNote(id, text)).event
-        : await withRuntime(command, (runtime) =>
-            runtime.writes.run((scope) => addNote(scope, id, text, cliPrincipal())),
-          );
+        : await withRuntime(command, async (runtime) => {
+            const { addNote } = await local();
+            return runtime.writes.run((scope) => addNote(scope, id, text, cliPrincipal()));
+          });
       if (globalOptions(command).json) printJson(event);
       else process.stdout.write(`note #${event.seq} added to ${id}\n`);
     });
@@ -374,6 +390,7 @@ export function registerIncidents(program: Command): void {
     .action(async (id: string, _options: unknown, command: Command) => {
       await withRuntime(command, async (runtime) => {
         const options = await runtime.evidenceOptions(cliPrincipal());
+        const { freezeEvidence } = await local();
         const { bundle, graph } = await runtime.writes.run((scope) => freezeEvidence(scope, id, options));
         if (globalOptions(command).json) return printJson({ bundle, graph });
         printFields([

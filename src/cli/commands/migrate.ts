@@ -14,7 +14,8 @@ import {
   planMigrations,
 } from '../../store/migrations.js';
 import { openStore, type Store } from '../../store/store.js';
-import { configFrom, globalOptions } from '../context.js';
+import { configFrom } from '../config.js';
+import { globalOptions } from '../context.js';
 import { printJson } from '../output.js';
 
 export function registerMigrate(program: Command): void {

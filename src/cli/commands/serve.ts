@@ -8,7 +8,7 @@ import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
 import { openRuntime } from '../../runtime.js';
 import { shutdownTelemetry } from '../../telemetry/tracing.js';
-import { configFrom } from '../context.js';
+import { configFrom } from '../config.js';
 
 export function registerServe(program: Command): void {
   program
