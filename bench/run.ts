@@ -13,6 +13,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'alert ingest: OPX vs a real Alertmanager on POST /api/v2/alerts',
     load: () => import('./ingest.js'),
   },
+  cli: {
+    description: 'CLI start-up: opx --version and incidents list (local, remote) against node -e 0',
+    load: () => import('./cli.js'),
+  },
   investigate: {
     description: 'investigation latency on a store with a past, and N incidents investigated at once',
     load: () => import('./investigate.js'),
