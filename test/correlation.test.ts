@@ -323,6 +323,30 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     expect((await events(blip.incident.id)).map((event) => event.type)).toContain('split_from');
     expect(await verified(outage!.id)).toBe(true);
     expect(await verified(blip.incident.id)).toBe(true);
+    // The blip's record is over (resolved with the shipped settings, which do not auto-resolve), so
+    // the outage's next alert neither merges it back nor hands it the origin again.
+    expect(blip.incident.status).toBe('RESOLVED');
+    await send(env, [{ service: 'payments', startsAt: base + 7 * MINUTE, fingerprint: `${env}-payments-2` }]);
+    expect((await detail(blip.incident.id)).incident).toMatchObject({ status: 'RESOLVED', mergedInto: null });
+    expect((await detail(outage!.id)).incident).toMatchObject({ rootService: 'payments' });
+    // Nobody is asked to investigate a blip that is over.
+    const jobs = await server.runtime.store.jobs.list({ kind: 'investigate', limit: 500 });
+    expect(jobs.some((job) => job.payload.incidentId === blip.incident.id)).toBe(false);
+  });
+
+  it('recounts the services in the title when a blip that never took the origin leaves', async () => {
+    const env = environment();
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+    const [outage] = await incidentsOf(env);
+    // A warning joins as a possible cause but may not take the origin.
+    const dbAlert = { service: 'payments-db', severity: 'warning', startsAt: base + 4 * MINUTE };
+    await send(env, [dbAlert]);
+    expect((await detail(outage!.id)).incident.title).toBe('payments: payments is failing (+2 services)');
+    await send(env, [{ ...dbAlert, status: 'resolved', endsAt: base + 5 * MINUTE }]);
+    const { incident } = await detail(outage!.id);
+    expect(incident).toMatchObject({ rootService: 'payments', services: ['orders', 'payments'] });
+    expect(incident.title).toBe('payments: payments is failing (+1 service)');
   });
 
   it('keeps a dependency that stays down for longer than a blip, or outlasts its callers, as the origin', async () => {

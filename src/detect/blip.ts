@@ -50,8 +50,11 @@ function joinedThrough(member: Member): string[] {
  */
 export function findBlip(members: readonly Member[], maxMs = BLIP_MAX_MS): Blip | null {
   const byService = new Map<string, Member[]>();
-  for (const member of members)
-    byService.set(member.service, [...(byService.get(member.service) ?? []), member]);
+  for (const member of members) {
+    const list = byService.get(member.service);
+    if (list) list.push(member);
+    else byService.set(member.service, [member]);
+  }
   const candidates = [...byService.entries()]
     .map(([service, list]) => ({
       service,

@@ -117,6 +117,8 @@ export class IncidentBatch implements IncidentTarget {
   readonly #activeByKey = new Map<string, string | null>();
   /** Incidents this batch re-opened. */
   readonly reopened: string[] = [];
+  /** Incidents this batch created for blips it split off (resolved already: not to investigate). */
+  readonly blips: string[] = [];
 
   constructor(scope: StoreScope, context: BatchContext) {
     this.#scope = scope;
@@ -528,6 +530,10 @@ export class IncidentBatch implements IncidentTarget {
       const entry = this.get(id);
       if (entry.created || entry.row.active_key === null) continue;
       const links = await this.#scope.incidents.signalLinks(id);
+      // Only a service that joined as a possible cause can be a blip: most incidents have none, and
+      // their signals are not read.
+      if (!links.some((link) => link.reason?.kind === 'topology' && link.reason.relation === 'dependency'))
+        continue;
       const signals = new Map(
         (await this.#scope.signals.getMany(links.map((link) => link.signalId))).map((signal) => [
           signal.id,
@@ -574,7 +580,8 @@ export class IncidentBatch implements IncidentTarget {
     const why =
       `${blip.service} recovered within ${minutes} min while ${blip.outlasting}, failing since before it ` +
       'started, kept failing: a blip during the incident, not its cause';
-    const leaving = members.filter((member) => blip.signalIds.includes(member.signalId));
+    const moving = new Set(blip.signalIds);
+    const leaving = members.filter((member) => moving.has(member.signalId));
     const first = leaving.find((member) => member.service === blip.service)!;
     const id = newId('incident', now);
     const split = this.#adopt({
@@ -595,6 +602,15 @@ export class IncidentBatch implements IncidentTarget {
     });
     split.created = true;
     split.dirty = true;
+    // Over when it is split off: resolved at once, so it is never active to join or merge into again.
+    const over = planTransition(split.row, 'RESOLVED', {
+      principal,
+      at: now,
+      reason: 'a blip during another incident, over when split off',
+    });
+    Object.assign(split.row, over.values);
+    split.events.push(over.event);
+    this.blips.push(id);
     split.services = new Set(leaving.map((member) => member.service));
     split.row.services = JSON.stringify([...split.services].sort());
     split.servicesShrank = true;
@@ -635,7 +651,10 @@ export class IncidentBatch implements IncidentTarget {
       at: now,
       data: { incidentId: id, signalIds: blip.signalIds, reason: why },
     });
-    if (row.root_service !== null && !entry.services.has(row.root_service)) {
+    // The origin moves back only when it left with the blip (an origin an investigation inferred, on a
+    // service that never alerted, stays).
+    const root = row.root_service;
+    if (root !== null && leaving.some((member) => member.service === root) && !entry.services.has(root)) {
       // The origin was the blip or rode on it: the deepest of what stays, replayed in start order.
       let origin: string | null = null;
       const alerting = new Set<string>();
@@ -654,14 +673,11 @@ export class IncidentBatch implements IncidentTarget {
       }
       const title = staying.find((member) => member.service === origin);
       this.#moveOrigin(entry, origin!, title && signals.get(title.signalId), undefined, undefined);
-      const base = row.title.replace(SERVICES_SUFFIX, '');
-      if (entry.services.size > 1)
-        row.title =
-          `${base} (+${entry.services.size - 1} service${entry.services.size === 2 ? '' : 's'})`.slice(
-            0,
-            500,
-          );
     }
+    // The title counts the services that are left.
+    const base = row.title.replace(SERVICES_SUFFIX, '');
+    const others = entry.services.size - 1;
+    row.title = (others > 0 ? `${base} (+${others} service${others === 1 ? '' : 's'})` : base).slice(0, 500);
     return id;
   }
 

@@ -258,7 +258,9 @@ export async function ingestSignals(
       investigate,
     );
     const reopened = new Set(incidents.reopened);
-    for (const incidentId of [...created, ...reopened]) {
+    // A blip split off is over and on record; nobody needs it investigated.
+    const blipRecords = new Set(incidents.blips);
+    for (const incidentId of [...created.filter((id) => !blipRecords.has(id)), ...reopened]) {
       await scope.jobs.enqueue(
         INVESTIGATE_JOB,
         // The trace context lets the investigation's spans continue the ingest trace that opened it.
