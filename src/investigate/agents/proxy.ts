@@ -28,7 +28,6 @@ const PROXY_WORDS = new Set([
   'lb',
   'loadbalancer',
   'balancer',
-  'load',
   'proxy',
   'ingress',
   'envoy',

@@ -165,6 +165,24 @@ describe('risk-blast-radius: load balancers and proxies', () => {
     expect(traceOrigins(opposite)[0]).toMatchObject({ service: 'search-lb', origin: true });
   });
 
+  it('reads worse the way each metric fails: a balancer error rise and an availability drop agree', () => {
+    const availability = (id: string, name: string, drop: number) =>
+      signal(id, name, 0, {
+        severity: 'info',
+        metric: {
+          name: 'availability',
+          unit: '%',
+          datapoints: series(NORMAL, [100, 100, 100 - drop * spread, 100, 100]),
+        },
+      });
+    const bundle = bundleWith([
+      measured('sig_web', 'web', 12, 'critical'),
+      measured('sig_lb', 'search-lb', 40),
+      availability('sig_search', 'search-api', 2.5),
+    ]);
+    expect(traceOrigins(bundle)[0]).toMatchObject({ service: 'search-api', behind: { proxy: 'search-lb' } });
+  });
+
   it('follows the catalog where it says what a proxy calls, whatever the names', () => {
     const declared = bundleWith(
       [

@@ -5,7 +5,13 @@ import { serviceEvidenceId } from '../../domain/evidence-id.js';
 import type { Claim, FindingOf } from '../../domain/finding.js';
 import { DETERMINISTIC_ENGINE, onsetOf } from '../evidence.js';
 import { isProxy, servicesBehind } from './proxy.js';
-import { ANOMALY_Z, assessSeries, CORROBORATION_Z, signalEvidence } from './signal-intelligence.js';
+import {
+  ANOMALY_Z,
+  assessSeries,
+  CORROBORATION_Z,
+  signalEvidence,
+  successRatio,
+} from './signal-intelligence.js';
 
 export interface BlastRadius {
   /** Symptoms and the unhealthy services traced from them, in onset order. */
@@ -43,15 +49,17 @@ export interface TracedService {
 function deviationOf(
   bundle: EvidenceBundle,
   service: string,
-): { score: number; up: boolean; signalId: string; onsetAt: number } | null {
-  let best: { score: number; up: boolean; signalId: string; onsetAt: number } | null = null;
+): { score: number; worse: boolean; signalId: string; onsetAt: number } | null {
+  let best: { score: number; worse: boolean; signalId: string; onsetAt: number } | null = null;
   for (const signal of bundle.signals) {
     if (signal.service !== service || signal.status !== 'firing') continue;
     const assessed = assessSeries(signal);
     if (!assessed || (best && assessed.score <= best.score)) continue;
+    // Worse, whichever way that is for the metric: a success ratio fails downwards, the rest upwards.
+    const up = assessed.value > assessed.reference;
     best = {
       score: assessed.score,
-      up: assessed.value > assessed.reference,
+      worse: successRatio(signal) ? !up : up,
       signalId: signal.id,
       onsetAt: assessed.onsetAt ?? signal.startsAt,
     };
@@ -82,7 +90,7 @@ function attributeProxies(
         (entry) =>
           entry.deviation !== null &&
           entry.deviation.score >= CORROBORATION_Z &&
-          (own === null || entry.deviation.up === own.up),
+          (own === null || entry.deviation.worse === own.worse),
       )
       .sort((a, b) => b.deviation!.score - a.deviation!.score || a.service.localeCompare(b.service));
     const backend = backends[0];

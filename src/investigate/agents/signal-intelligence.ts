@@ -59,7 +59,7 @@ const ASSUMED_VARIATION = 0.1;
 const PERCENTAGE_VARIATION = 0.01;
 
 /** A metric of the share of requests that succeed (availability, success rate, uptime), by its name. */
-function successRatio(signal: Signal): boolean {
+export function successRatio(signal: Signal): boolean {
   return /availability|success[_ ]?(rate|ratio)|uptime/i.test(signal.metric?.name ?? '');
 }
 
@@ -146,12 +146,14 @@ export function assessSeries(signal: Signal): SeriesAssessment | undefined {
     };
   } else if (pre.length > 0) {
     const level = median(pre.map((point) => point.value));
-    // No reference period: the pre-onset points are the series' own baseline, and the largest step
-    // between them its noise. Never less than a share of the level: 10% for most metrics, 1% for a
-    // percentage such as availability, whose normal level hardly moves (100% to 91% is an outage).
+    // No reference period: the pre-onset points are the series' own baseline. A percentage such as
+    // availability hardly moves at its normal level (100% to 91% is an outage): its noise is the
+    // largest step between those points, never less than 1% of the level. Other metrics keep an
+    // assumed 10% of the level (their pre-onset points may already hold the ramp of an alert's `for:`).
     const steps = pre.slice(1).map((point, index) => Math.abs(point.value - pre[index]!.value));
-    const floor = isPercentage(signal) ? PERCENTAGE_VARIATION : ASSUMED_VARIATION;
-    const unit = Math.max(...steps, floor * Math.abs(level));
+    const unit = isPercentage(signal)
+      ? Math.max(...steps, PERCENTAGE_VARIATION * Math.abs(level))
+      : ASSUMED_VARIATION * Math.abs(level);
     reference = level;
     basis = 'change';
     score = (value) => (value === level ? 0 : unit === 0 ? MAX_SCORE : Math.abs(value - level) / unit);
