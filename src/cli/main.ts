@@ -49,6 +49,8 @@ export function commandOf(argv: readonly string[]): string | undefined {
   for (let index = 0; index < words.length; index += 1) {
     const word = words[index]!;
     if (word === '--') return words[index + 1];
+    // `opx --help incidents` prints the whole program's help: every command must be there.
+    if (word === '-h' || word === '--help') return undefined;
     if (!word.startsWith('-')) return word;
     if (VALUED_OPTIONS.has(word)) index += 1;
   }

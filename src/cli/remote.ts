@@ -74,8 +74,18 @@ export function assertRunnable(command: Command): void {
   );
 }
 
-/** The API client for this run, or undefined in local mode. */
-export function remoteClient(command: Command): OpxClient | undefined {
+/** Set once this run talks to a server: network errors are then the server's, in words. */
+let remoteRun = false;
+
+/**
+ * The API client for this run, or undefined in local mode. Requests give up after `timeoutMs`
+ * (2 minutes); `null` waits as long as the server takes (an investigation answers when it is done,
+ * and the server bounds it).
+ */
+export function remoteClient(
+  command: Command,
+  options: { timeoutMs?: number | null } = {},
+): OpxClient | undefined {
   const { server, token } = remoteOptions(command);
   if (server === undefined) return undefined;
   let url: URL;
@@ -90,11 +100,19 @@ export function remoteClient(command: Command): OpxClient | undefined {
     throw new OpxError('invalid_request', `--server ${server} must be an http:// or https:// URL`, {
       path: 'server',
     });
+  if (url.username || url.password || url.search || url.hash)
+    throw new OpxError(
+      'invalid_request',
+      `--server takes the server's address only (scheme, host, port, path): no user, password, query or fragment`,
+      { path: 'server' },
+    );
   if (!token)
     throw new OpxError('invalid_request', `--server needs a token: give --token or set OPX_TOKEN`, {
       path: 'token',
     });
-  return new OpxClient({ baseUrl: url.toString(), token, timeoutMs: 120_000 });
+  remoteRun = true;
+  const timeoutMs = options.timeoutMs === undefined ? 120_000 : options.timeoutMs;
+  return new OpxClient({ baseUrl: url.toString(), token, ...(timeoutMs === null ? {} : { timeoutMs }) });
 }
 
 /** Network error codes worth naming, in words. */
@@ -124,6 +142,7 @@ export function describeRemoteError(error: unknown): string | undefined {
           : (body?.message ?? `HTTP ${error.status}`);
     return `${error.method} ${error.path}: ${what}${body?.code ? ` [${body.code}]` : ` [HTTP ${error.status}]`}`;
   }
+  if (!remoteRun) return undefined;
   if (error instanceof TypeError && error.message === 'fetch failed') {
     const cause = (error as TypeError & { cause?: { code?: string; message?: string } }).cause;
     const reason = (cause?.code && NETWORK_CAUSES[cause.code]) ?? cause?.message ?? 'the request failed';

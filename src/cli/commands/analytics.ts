@@ -55,11 +55,11 @@ export function registerAnalytics(program: Command): void {
       const client = remoteClient(command);
       // Remotely the server's budget settings apply: the report comes from its store and its config.
       const report = client
-        ? await client.tokenUsage(
-            options.since === undefined && options.until === undefined
-              ? { days: options.days }
-              : { since: new Date(window.since), until: new Date(window.until) },
-          )
+        ? await client.tokenUsage({
+            days: options.days,
+            ...(options.since === undefined ? {} : { since: new Date(options.since) }),
+            ...(options.until === undefined ? {} : { until: new Date(options.until) }),
+          })
         : await withRuntime(command, (runtime) =>
             tokenReport(runtime.store, {
               ...window,
@@ -137,7 +137,11 @@ export function registerAnalytics(program: Command): void {
           });
       if (globalOptions(command).json) return printJson({ alarms, history, changes });
       if (alarms.length === 0) {
-        process.stdout.write('no alarm has been evaluated yet: run `opx alarms` without --no-evaluate\n');
+        process.stdout.write(
+          client
+            ? 'the server has not evaluated any alarm yet: it does on its own schedule, and an admin token can ask now (POST /v1/alarms/evaluate)\n'
+            : 'no alarm has been evaluated yet: run `opx alarms` without --no-evaluate\n',
+        );
         return;
       }
       printTable(

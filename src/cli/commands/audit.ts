@@ -29,6 +29,10 @@ export function registerAudit(program: Command): void {
         if (options.since !== undefined && options.until !== undefined && options.until <= options.since)
           throw new OpxError('invalid_request', '--until must be after --since', { path: 'until' });
         const client = remoteClient(command);
+        if (client && options.limit > 1000)
+          throw new OpxError('invalid_request', '--limit: the API answers at most 1000 audit entries', {
+            path: 'limit',
+          });
         const entries = client
           ? (
               await client.audit({
@@ -37,7 +41,7 @@ export function registerAudit(program: Command): void {
                 ...(options.action ? { action: options.action } : {}),
                 ...(options.since !== undefined ? { since: new Date(options.since) } : {}),
                 ...(options.until !== undefined ? { until: new Date(options.until) } : {}),
-                limit: Math.min(options.limit, 1000),
+                limit: options.limit,
               })
             ).items
           : await withRuntime(command, ({ store }) => store.audit.list(options));

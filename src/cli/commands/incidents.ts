@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { TransitionVerb } from '../../client/index.js';
+import type { IncidentListQuery, OpxClient, TransitionVerb } from '../../client/index.js';
 import { INCIDENT_SEVERITIES } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { JoinReason } from '../../domain/incident.js';
@@ -41,6 +41,19 @@ async function local() {
   };
 }
 
+/** Up to `limit` incidents from the API, page after page (it answers at most 500 at a time). */
+async function remoteIncidents(
+  client: OpxClient,
+  filter: { limit: number } & Omit<IncidentListQuery, 'limit' | 'cursor'>,
+) {
+  const items = [];
+  for await (const incident of client.eachIncident({ ...filter, limit: Math.min(filter.limit, 500) })) {
+    items.push(incident);
+    if (items.length >= filter.limit) break;
+  }
+  return items;
+}
+
 export function registerIncidents(program: Command): void {
   const incidents = program.command('incidents').description('list, inspect and respond to incidents');
 
@@ -69,7 +82,7 @@ export function registerIncidents(program: Command): void {
         };
         const client = remoteClient(command);
         const items = client
-          ? (await client.listIncidents({ ...filter, limit: Math.min(limit, 500) })).items
+          ? await remoteIncidents(client, filter)
           : await withRuntime(command, ({ store }) => store.incidents.list(filter));
         if (globalOptions(command).json) return printJson(items);
         printTable(

@@ -69,7 +69,7 @@ export function registerInvestigate(program: Command): void {
         command.help({ error: true });
         return;
       }
-      const client = remoteClient(command);
+      const client = remoteClient(command, { timeoutMs: null });
       const result = client
         ? await client.investigate(incidentId)
         : await withRuntime(command, (runtime) =>
@@ -155,7 +155,7 @@ export function registerInvestigate(program: Command): void {
     .option('--investigation <id>', 'replay this investigation (default: the latest completed one)')
     .description('re-run the agents on a frozen evidence bundle and compare with the recorded output')
     .action(async (incidentId: string, options: { investigation?: string }, command: Command) => {
-      const client = remoteClient(command);
+      const client = remoteClient(command, { timeoutMs: null });
       const result = client
         ? await client.replay(incidentId, options.investigation)
         : await withRuntime(command, (runtime) =>
