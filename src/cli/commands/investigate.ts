@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import { decideRecommendation } from '../../advise/decisions.js';
 import { OpxError } from '../../domain/errors.js';
 import type { Finding } from '../../domain/finding.js';
-import { requireIncident } from '../../incidents/service.js';
-import { runHandStartedInvestigation } from '../../investigate/jobs.js';
-import { replayInvestigation } from '../../investigate/replay.js';
-import { threadCheckpoints } from '../../investigate/service.js';
 import type { Recommendation } from '../../store/repositories/investigations.js';
 import type { TrustScore } from '../../trust/trust.js';
 import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
@@ -59,6 +54,27 @@ export function printRecommendations(
   );
 }
 
+/**
+ * What a local run does on the store, loaded only then: a run against a server (--server) needs none
+ * of it, and it brings LangGraph and the model SDKs.
+ */
+async function local() {
+  const [decisions, incidents, jobs, replay, service] = await Promise.all([
+    import('../../advise/decisions.js'),
+    import('../../incidents/service.js'),
+    import('../../investigate/jobs.js'),
+    import('../../investigate/replay.js'),
+    import('../../investigate/service.js'),
+  ]);
+  return {
+    decideRecommendation: decisions.decideRecommendation,
+    requireIncident: incidents.requireIncident,
+    runHandStartedInvestigation: jobs.runHandStartedInvestigation,
+    replayInvestigation: replay.replayInvestigation,
+    threadCheckpoints: service.threadCheckpoints,
+  };
+}
+
 export function registerInvestigate(program: Command): void {
   const investigate = program
     .command('investigate')
@@ -72,8 +88,8 @@ export function registerInvestigate(program: Command): void {
       const client = remoteClient(command, { timeoutMs: null });
       const result = client
         ? await client.investigate(incidentId)
-        : await withRuntime(command, (runtime) =>
-            runHandStartedInvestigation(runtime, incidentId, cliPrincipal()),
+        : await withRuntime(command, async (runtime) =>
+            (await local()).runHandStartedInvestigation(runtime, incidentId, cliPrincipal()),
           );
       {
         if (globalOptions(command).json) return printJson(result);
@@ -111,6 +127,7 @@ export function registerInvestigate(program: Command): void {
             return { latest, recommendations, checkpoints: [] };
           })()
         : await withRuntime(command, async (runtime) => {
+            const { requireIncident, threadCheckpoints } = await local();
             await requireIncident(runtime.store, incidentId);
             const [latest] = await runtime.store.investigations.forIncident(incidentId);
             return {
@@ -158,8 +175,8 @@ export function registerInvestigate(program: Command): void {
       const client = remoteClient(command, { timeoutMs: null });
       const result = client
         ? await client.replay(incidentId, options.investigation)
-        : await withRuntime(command, (runtime) =>
-            replayInvestigation(runtime, incidentId, {
+        : await withRuntime(command, async (runtime) =>
+            (await local()).replayInvestigation(runtime, incidentId, {
               principal: cliPrincipal(),
               investigationId: options.investigation,
             }),
@@ -197,15 +214,16 @@ export function registerInvestigate(program: Command): void {
         const recommendation = client
           ? (await client.decide(id, status === 'approved' ? 'approve' : 'reject', options.reason))
               .recommendation
-          : await withRuntime(command, (runtime) =>
-              runtime.writes.run((scope) =>
+          : await withRuntime(command, async (runtime) => {
+              const { decideRecommendation } = await local();
+              return runtime.writes.run((scope) =>
                 decideRecommendation(scope, id, {
                   status,
                   principal: cliPrincipal(),
                   reason: options.reason,
                 }),
-              ),
-            );
+              );
+            });
         if (globalOptions(command).json) return printJson(recommendation);
         process.stdout.write(`${recommendation.id} ${status}: ${recommendation.title}\n`);
       });
