@@ -62,6 +62,22 @@ describe('opx CLI on a SQLite data dir', () => {
     ]);
   });
 
+  it('stops quietly when the reader of its output goes away', () => {
+    // `true` exits without reading: every write after that meets a closed pipe.
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; "${process.execPath}" "${BIN}" --data-dir "$1" --json kb list | true`,
+        'opx',
+        path.join(dir, 'data'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, OPX_DATABASE_URL: '' } },
+    );
+    expect(piped.stderr).not.toContain('EPIPE');
+    expect(piped.status, piped.stderr).toBe(0);
+  });
+
   it('ingests a real Alertmanager payload from a file and from stdin, then walks the incident', () => {
     const file = path.join(FIXTURES, 'payloads', 'alertmanager-0.25-webhook-firing.json');
     const ingest = opx(data('--json', 'ingest', '--format', 'alertmanager', file));

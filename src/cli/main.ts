@@ -94,6 +94,12 @@ export async function buildProgram(only?: string): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A reader that stops early (`opx incidents list | head`) closes the pipe: stop quietly, as Unix
+  // tools do, instead of dying with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const command = commandOf(argv);
   const versionOnly =
     command === undefined && argv.slice(2).some((word) => word === '-V' || word === '--version');
