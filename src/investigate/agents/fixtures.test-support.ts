@@ -19,6 +19,25 @@ export function series(baseline: number[], window: number[]): { at: number; valu
 /** A normal baseline: 98, 100, 102, 99, 101 repeated (median 100, MAD 1). */
 export const NORMAL = Array.from({ length: 40 }, (_, index) => 100 + ((index * 7) % 5) - 2);
 
+/** NORMAL's spread (1.4826 × its MAD of 1). */
+export const NORMAL_SPREAD = 1.4826;
+
+/** A latency signal on `serviceName` whose onset point sits `z` spreads off NORMAL's level. */
+export function measured(
+  id: string,
+  serviceName: string,
+  z: number,
+  severity: 'critical' | 'info' = 'info',
+): Signal {
+  return signal(id, serviceName, 0, {
+    severity,
+    metric: {
+      name: 'latency',
+      datapoints: series(NORMAL, [100, 100, 100 + z * NORMAL_SPREAD, 100, 100]),
+    },
+  });
+}
+
 export function service(name: string, dependsOn: string[], extra: Partial<Service> = {}): Service {
   return {
     name,

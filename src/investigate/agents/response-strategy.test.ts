@@ -4,15 +4,7 @@ import { recommendationDraftSchema } from '../../domain/finding.js';
 import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { evidenceIds, validateFinding } from '../evidence.js';
 import { analyzeChanges } from './change-intelligence.js';
-import {
-  change,
-  hostAgentBundle,
-  NORMAL,
-  series,
-  service,
-  shopBundle,
-  signal,
-} from './fixtures.test-support.js';
+import { change, hostAgentBundle, measured, service, shopBundle, signal } from './fixtures.test-support.js';
 import { analyzeHistory } from './historical-pattern.js';
 import { analyzeKnowledge } from './knowledge-rag.js';
 import { respond } from './response-strategy.js';
@@ -96,12 +88,6 @@ describe('response-strategy on warnings', () => {
 });
 
 describe('response-strategy with datapoints', () => {
-  const spread = 1.4826; // NORMAL: median 100, MAD 1
-  const measured = (id: string, name: string, z: number, severity: 'critical' | 'info' = 'info') =>
-    signal(id, name, 0, {
-      severity,
-      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 100 + z * spread, 100, 100]) },
-    });
   // web calls api and cache; both slow down at once.
   const bundleWith = (signals: ReturnType<typeof signal>[]) =>
     shopBundle({

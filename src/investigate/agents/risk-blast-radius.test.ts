@@ -5,7 +5,9 @@ import { validateFinding } from '../evidence.js';
 import {
   change,
   hostAgentBundle,
+  measured,
   NORMAL,
+  NORMAL_SPREAD,
   series,
   service,
   shopBundle,
@@ -61,13 +63,6 @@ describe('risk-blast-radius', () => {
 });
 
 describe('risk-blast-radius with datapoints', () => {
-  const spread = 1.4826; // NORMAL: median 100, MAD 1
-  const measured = (id: string, service: string, z: number, severity: 'critical' | 'info' = 'info') =>
-    signal(id, service, 0, {
-      severity,
-      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 100 + z * spread, 100, 100]) },
-    });
-
   it('traces from the alert down to the deepest strong anomaly; a weaker one below does not take over', () => {
     const bundle = shopBundle({
       signals: [
@@ -107,12 +102,6 @@ describe('risk-blast-radius with datapoints', () => {
 });
 
 describe('risk-blast-radius: load balancers and proxies', () => {
-  const spread = 1.4826; // NORMAL: median 100, MAD 1
-  const measured = (id: string, name: string, z: number, severity: 'critical' | 'info' = 'info') =>
-    signal(id, name, 0, {
-      severity,
-      metric: { name: 'latency', datapoints: series(NORMAL, [100, 100, 100 + z * spread, 100, 100]) },
-    });
   // web calls the search service and, as a tracing map draws it, the load balancer in front of it.
   const bundleWith = (
     signals: ReturnType<typeof signal>[],
@@ -172,7 +161,7 @@ describe('risk-blast-radius: load balancers and proxies', () => {
         metric: {
           name: 'availability',
           unit: '%',
-          datapoints: series(NORMAL, [100, 100, 100 - drop * spread, 100, 100]),
+          datapoints: series(NORMAL, [100, 100, 100 - drop * NORMAL_SPREAD, 100, 100]),
         },
       });
     const bundle = bundleWith([
