@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { JobAttemptError } from '../domain/jobs.js';
 import type { Job } from '../store/repositories/jobs.js';
 import type { Store } from '../store/store.js';
 
@@ -26,7 +27,8 @@ export type WorkerEvent =
   | { type: 'claimed'; job: Job }
   | { type: 'completed'; job: Job }
   | { type: 'failed'; job: Job; error: string; next: 'pending' | 'dead' | 'lost' }
-  | { type: 'lease_lost'; job: Job };
+  | { type: 'lease_lost'; job: Job }
+  | { type: 'deferred'; job: Job; reason: string };
 
 /** Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 5 minutes. */
 export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
@@ -91,8 +93,18 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       else emit({ type: 'lease_lost', job });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const next = await store.jobs.fail(job.id, owner, message, Date.now() + retryDelayMs(job.attempts));
-      emit({ type: 'failed', job, error: message, next: next ?? 'lost' });
+      const told = error instanceof JobAttemptError ? error : undefined;
+      const now = Date.now();
+      const next = await store.jobs.fail(
+        job.id,
+        owner,
+        message,
+        now + (told?.retryAfterMs ?? retryDelayMs(job.attempts)),
+        now,
+        { final: told?.final ?? false, deferred: told?.deferred ?? false },
+      );
+      if (told?.deferred && next === 'pending') emit({ type: 'deferred', job, reason: message });
+      else emit({ type: 'failed', job, error: message, next: next ?? 'lost' });
     } finally {
       clearInterval(heartbeat);
       if (timeout) clearTimeout(timeout);

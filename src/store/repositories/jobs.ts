@@ -154,7 +154,8 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
 
     /**
      * Records a failed attempt: the job is retried at `retryAt`, or dead-lettered once it has used all
-     * its attempts. Returns the new status, or undefined when the job was not this owner's any more.
+     * its attempts (or at once when `final`). A `deferred` attempt does not count: the job was not due.
+     * Returns the new status, or undefined when the job was not this owner's any more.
      */
     async fail(
       id: string,
@@ -162,6 +163,7 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
       error: string,
       retryAt: number,
       now: number = Date.now(),
+      options: { final?: boolean; deferred?: boolean } = {},
     ): Promise<'pending' | 'dead' | undefined> {
       const current = await db
         .selectFrom('jobs')
@@ -171,12 +173,13 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         .where('status', '=', 'running')
         .executeTakeFirst();
       if (!current) return undefined;
-      const dead = current.attempts >= current.max_attempts;
+      const dead = !options.deferred && (options.final === true || current.attempts >= current.max_attempts);
       await db
         .updateTable('jobs')
         .set({
           status: dead ? 'dead' : 'pending',
           run_at: dead ? now : retryAt,
+          ...(options.deferred ? { attempts: Math.max(0, current.attempts - 1) } : {}),
           last_error: error.slice(0, 4000),
           lease_owner: null,
           lease_expires_at: null,
@@ -197,6 +200,17 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         .where('status', '=', 'dead')
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
+    },
+
+    /** Whether a job with this dedup key is waiting to run (not yet claimed, or back for a retry). */
+    async pendingByDedupKey(dedupKey: string): Promise<boolean> {
+      const row = await db
+        .selectFrom('jobs')
+        .select('id')
+        .where('dedup_key', '=', dedupKey)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return row !== undefined;
     },
 
     async get(id: string): Promise<Job | undefined> {
