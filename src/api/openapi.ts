@@ -23,6 +23,7 @@ import {
   splitInputSchema,
   transitionInputSchema,
 } from '../domain/incident.js';
+import { channelInputSchema, routeInputSchema } from '../domain/notification.js';
 import { ruleInputSchema, silenceInputSchema } from '../domain/rule.js';
 import { signalInputSchema } from '../domain/signal.js';
 import type { Scope } from '../store/repositories/access.js';
@@ -35,6 +36,7 @@ import { listQuery, severityBody } from './routes/incidents.js';
 import { servicesBody } from './routes/ingest.js';
 import { decisionBody, replayBody, tracesQuery } from './routes/investigations.js';
 import { searchQuery } from './routes/knowledge.js';
+import { deliveriesQuery } from './routes/notifications.js';
 import { signalsQuery } from './routes/signals.js';
 import {
   chainVerificationSchema,
@@ -120,6 +122,10 @@ const genericSignals = z.union([
   z.array(signalInput),
   z.object({ signals: z.array(signalInput) }),
 ]);
+
+/** Named once in the document: the create and replace routes take them. */
+const channelInput = channelInputSchema.meta({ id: 'NotificationChannelInput' });
+const routeInput = routeInputSchema.meta({ id: 'NotificationRouteInput' });
 
 /** Named once in the document: both rule routes take it. */
 const ruleInput = ruleInputSchema.meta({ id: 'RuleInput' });
@@ -627,6 +633,135 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Expire a silence now',
     params: nameParams,
     responses: { 200: described('{ expired: id }') },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/channels',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'Notification channels (never their secrets)',
+    responses: { 200: described('{ items: channels }') },
+  },
+  {
+    method: 'post',
+    path: '/v1/notifications/channels',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Create a notification channel',
+    body: { 'application/json': channelInput },
+    responses: {
+      201: described('the channel, without its secret'),
+      409: json(errorBodySchema, 'the name is taken'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/channels/:id',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'One notification channel, by id or name',
+    params: nameParams,
+    responses: { 200: described('the channel, without its secret') },
+  },
+  {
+    method: 'put',
+    path: '/v1/notifications/channels/:id',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Replace a notification channel',
+    params: nameParams,
+    body: { 'application/json': channelInput },
+    responses: { 200: described('the channel, without its secret') },
+  },
+  {
+    method: 'delete',
+    path: '/v1/notifications/channels/:id',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Delete a notification channel no route uses',
+    params: nameParams,
+    responses: { 200: described('{ deleted: id }'), 409: json(errorBodySchema, 'a route uses the channel') },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/routes',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'Notification routes',
+    responses: { 200: described('{ items: routes }') },
+  },
+  {
+    method: 'post',
+    path: '/v1/notifications/routes',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Create a notification route',
+    body: { 'application/json': routeInput },
+    responses: { 201: described('the route') },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/routes/:id',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'One notification route, by id or name',
+    params: nameParams,
+    responses: { 200: described('the route') },
+  },
+  {
+    method: 'put',
+    path: '/v1/notifications/routes/:id',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Replace a notification route',
+    params: nameParams,
+    body: { 'application/json': routeInput },
+    responses: { 200: described('the route') },
+  },
+  {
+    method: 'delete',
+    path: '/v1/notifications/routes/:id',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Delete a notification route',
+    params: nameParams,
+    responses: { 200: described('{ deleted: id }') },
+  },
+  {
+    method: 'post',
+    path: '/v1/notifications/routes/:id/test',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Send a sample message through each channel of a route',
+    params: nameParams,
+    responses: { 200: described('{ route, recentIncidents, matched, warning, results }') },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/deliveries',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'Notification deliveries, newest first',
+    query: deliveriesQuery,
+    responses: { 200: described('{ items: deliveries }') },
+  },
+  {
+    method: 'get',
+    path: '/v1/notifications/deliveries/:id',
+    scope: 'read',
+    tag: 'notifications',
+    summary: 'One delivery, with the message it sends',
+    params: nameParams,
+    responses: { 200: described('the delivery') },
+  },
+  {
+    method: 'post',
+    path: '/v1/notifications/deliveries/:id/redrive',
+    scope: 'admin',
+    tag: 'notifications',
+    summary: 'Send a dead delivery again',
+    params: nameParams,
+    responses: { 200: described('{ redriven: id }'), 409: json(errorBodySchema, 'the delivery is not dead') },
   },
   {
     method: 'get',

@@ -31,6 +31,7 @@ import { registerIncidentRoutes } from './routes/incidents.js';
 import { registerIngestRoutes } from './routes/ingest.js';
 import { registerInvestigationRoutes } from './routes/investigations.js';
 import { registerKnowledgeRoutes } from './routes/knowledge.js';
+import { registerNotificationRoutes } from './routes/notifications.js';
 import { registerSignalRoutes } from './routes/signals.js';
 
 export interface ServerOptions {
@@ -295,6 +296,7 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerSignalRoutes(app, runtime);
   registerCatalogRoutes(app, runtime);
   registerAdminRoutes(app, runtime, verifier);
+  registerNotificationRoutes(app, runtime);
   registerKnowledgeRoutes(app, runtime);
   registerInvestigationRoutes(app, runtime);
   registerAnalyticsRoutes(app, runtime);

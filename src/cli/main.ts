@@ -20,6 +20,7 @@ const MODULES: readonly { commands: readonly string[]; load: () => Promise<Regis
   },
   { commands: ['kb'], load: async () => (await import('./commands/knowledge.js')).registerKnowledge },
   { commands: ['jobs'], load: async () => (await import('./commands/jobs.js')).registerJobs },
+  { commands: ['notify'], load: async () => (await import('./commands/notify.js')).registerNotify },
   { commands: ['keys'], load: async () => (await import('./commands/keys.js')).registerKeys },
   { commands: ['history'], load: async () => (await import('./commands/history.js')).registerHistory },
   {

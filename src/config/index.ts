@@ -199,6 +199,15 @@ const settingsSchema = z.strictObject({
       // Parsed through the schema, so each field takes its default.
       .prefault({}),
   ),
+  /** Where people reach OPX (its console): the link in every notification. Default http://<host>:<port>. */
+  publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /**
+   * An incident's first notification waits for its investigation's first answer, so it already names the
+   * probable origin and the first recommendation; it waits at most this long.
+   */
+  notifyFirstWaitSeconds: z.coerce.number().int().min(0).max(3600).default(60),
+  /** Attempts per notification before it is dead-lettered (`opx notify deliveries --status dead`). */
+  notifyMaxAttempts: z.coerce.number().int().min(1).max(100).default(8),
   /** Alarm state changes are POSTed here as JSON, signed with `alarmWebhookSecret` (HMAC-SHA256). */
   alarmWebhookUrl: z.url().optional(),
   alarmWebhookSecret: z.string().min(16).optional(),
@@ -298,6 +307,9 @@ export const ENV_NAMES: Record<SettingKey, string> = {
   budgetHardCap: 'OPX_BUDGET_HARD_CAP',
   alarmIntervalSeconds: 'OPX_ALARM_INTERVAL_SECONDS',
   alarmThresholds: 'OPX_ALARM_THRESHOLDS',
+  publicUrl: 'OPX_PUBLIC_URL',
+  notifyFirstWaitSeconds: 'OPX_NOTIFY_FIRST_WAIT_SECONDS',
+  notifyMaxAttempts: 'OPX_NOTIFY_MAX_ATTEMPTS',
   alarmWebhookUrl: 'OPX_ALARM_WEBHOOK_URL',
   alarmWebhookSecret: 'OPX_ALARM_WEBHOOK_SECRET',
   sourceAuth: 'OPX_SOURCE_AUTH',

@@ -24,6 +24,9 @@ export const ID_PREFIXES = {
   validation: 'val',
   violation: 'gv',
   alarmEvent: 'alm',
+  channel: 'nch',
+  route: 'nrt',
+  delivery: 'dlv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -48,6 +48,11 @@ export const MIGRATIONS: readonly OpxMigration[] = [
     summary: 'kb_documents gains front_matter: the front-matter keys OPX does not read, kept as imported',
     up: keptFrontMatter,
   },
+  {
+    summary:
+      'notifications: channels (secrets encrypted), routes, and one delivery row per message sent or to send',
+    up: notifications,
+  },
 ];
 
 /** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
@@ -699,6 +704,57 @@ async function topologyCorrelation(db: Kysely<unknown>): Promise<void> {
 
 async function keptFrontMatter(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('kb_documents').addColumn('front_matter', 'text').execute();
+}
+
+async function notifications(db: Kysely<unknown>): Promise<void> {
+  const schema = db.schema;
+  await schema
+    .createTable('notification_channels')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('settings', 'text', (c) => c.notNull())
+    .addColumn('secret', 'text', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createTable('notification_routes')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('match', 'text', (c) => c.notNull())
+    .addColumn('channels', 'text', (c) => c.notNull())
+    .addColumn('events', 'text', (c) => c.notNull())
+    .addColumn('enabled', 'integer', (c) => c.notNull())
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('updated_at', TIME, (c) => c.notNull())
+    .execute();
+  await schema
+    .createTable('notification_deliveries')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    // Unique: the dispatcher may run twice after a crash; the second run finds the row and sends nothing new.
+    .addColumn('key', 'text', (c) => c.notNull().unique())
+    .addColumn('job_id', 'text', (c) => c.notNull())
+    .addColumn('incident_id', 'text')
+    .addColumn('channel_id', 'text', (c) => c.notNull())
+    .addColumn('route_id', 'text')
+    .addColumn('event', 'text', (c) => c.notNull())
+    .addColumn('notice', 'text', (c) => c.notNull())
+    .addColumn('outcome', 'text')
+    .addColumn('detail', 'text')
+    .addColumn('created_at', TIME, (c) => c.notNull())
+    .addColumn('finished_at', TIME)
+    .execute();
+  await schema
+    .createIndex('notification_deliveries_incident_channel')
+    .on('notification_deliveries')
+    .columns(['incident_id', 'channel_id', 'created_at'])
+    .execute();
+  await schema
+    .createIndex('notification_deliveries_created')
+    .on('notification_deliveries')
+    .columns(['created_at'])
+    .execute();
 }
 
 /** The built-in topology rule's description as migration 0003 installs it (frozen with the migration). */

@@ -32,6 +32,18 @@ const COLUMNS: Target[] = [
   { table: 'idempotency', column: 'response_body', context: 'idempotency.response_body', binary: false },
   { table: 'evidence_bundles', column: 'content', context: 'evidence_bundles.content', binary: false },
   { table: 'evidence_graphs', column: 'content', context: 'evidence_graphs.content', binary: false },
+  {
+    table: 'notification_channels',
+    column: 'secret',
+    context: 'notification_channels.secret',
+    binary: false,
+  },
+  {
+    table: 'notification_deliveries',
+    column: 'notice',
+    context: 'notification_deliveries.notice',
+    binary: false,
+  },
 ];
 
 const CHECKPOINTS: Record<'sqlite' | 'postgres', Target[]> = {

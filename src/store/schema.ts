@@ -328,6 +328,53 @@ export interface JobsTable {
   updated_at: number;
 }
 
+export interface NotificationChannelsTable {
+  id: string;
+  name: string;
+  type: string;
+  /** JSON; shown back. */
+  settings: string;
+  /** JSON, encrypted: webhook URLs, keys, passwords. Never shown back. */
+  secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface NotificationRoutesTable {
+  id: string;
+  name: string;
+  /** JSON RouteMatch. */
+  match: string;
+  /** JSON array of channel names. */
+  channels: string;
+  /** JSON array of NotifyEvent. */
+  events: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface NotificationDeliveriesTable {
+  id: string;
+  /** What makes the delivery one of a kind: incident, channel, event and the incident event behind it. */
+  key: string;
+  /** The notify.deliver job that sends it: its status, attempts and last error are the delivery's. */
+  job_id: string;
+  /** Null for a test message. */
+  incident_id: string | null;
+  channel_id: string;
+  route_id: string | null;
+  event: string;
+  /** JSON Notice, encrypted: what is sent, fixed when the delivery is created. */
+  notice: string;
+  /** `sent` or `skipped` once finished; null while the job is pending, running or dead. */
+  outcome: string | null;
+  /** The receiver's answer, or why the delivery was skipped. */
+  detail: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
 export interface AuditLogTable {
   id: string;
   principal: string;
@@ -392,6 +439,9 @@ export interface Database {
   alarms: AlarmsTable;
   alarm_history: AlarmHistoryTable;
   jobs: JobsTable;
+  notification_channels: NotificationChannelsTable;
+  notification_routes: NotificationRoutesTable;
+  notification_deliveries: NotificationDeliveriesTable;
   audit_log: AuditLogTable;
   api_tokens: ApiTokensTable;
   silences: SilencesTable;

@@ -20,6 +20,7 @@ import { incidentRepository } from './repositories/incidents.js';
 import { investigationRepository } from './repositories/investigations.js';
 import { jobRepository } from './repositories/jobs.js';
 import { knowledgeRepository } from './repositories/knowledge.js';
+import { notificationRepository } from './repositories/notifications.js';
 import { ruleRepository } from './repositories/rules.js';
 import { safetyRepository } from './repositories/safety.js';
 import { signalRepository } from './repositories/signals.js';
@@ -43,6 +44,7 @@ function repositories(context: RepositoryContext) {
     evidence: evidenceRepository(context),
     knowledge: knowledgeRepository(context),
     jobs: jobRepository(context),
+    notifications: notificationRepository(context),
     investigations: investigationRepository(context),
     safety: safetyRepository(context),
     analytics: analyticsRepository(context),

@@ -6,6 +6,7 @@ import { ensureBootstrapAdmin } from '../../auth/tokens.js';
 import type { Config } from '../../config/index.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
+import { runNotificationWorker } from '../../notify/worker.js';
 import { openRuntime } from '../../runtime.js';
 import { shutdownTelemetry } from '../../telemetry/tracing.js';
 import { configFrom } from '../config.js';
@@ -20,7 +21,7 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option(
         '--role <role>',
-        'api: HTTP only; worker: investigation jobs only (as `opx worker`); all: both in one process',
+        'api: HTTP only; worker: investigation and notification jobs only (as `opx worker`); all: both in one process',
       )
         .choices(['api', 'worker', 'all'])
         .default('all'),
@@ -67,6 +68,12 @@ export function registerServe(program: Command): void {
               log: (line) => app.log.info(line),
             }).catch((error: unknown) => app.log.error({ err: error }, 'the investigation worker stopped'))
           : Promise.resolve();
+        const notifier = runsWorker
+          ? runNotificationWorker(runtime, {
+              signal: workerStop.signal,
+              log: (line) => app.log.info(line),
+            }).catch((error: unknown) => app.log.error({ err: error }, 'the notification worker stopped'))
+          : Promise.resolve();
         // Alarms: evaluated on a schedule; several processes may do it at once (changes record once).
         const alarms = scheduleAlarms(runtime.store, config, {
           signal: workerStop.signal,
@@ -82,6 +89,7 @@ export function registerServe(program: Command): void {
           workerStop.abort(new Error(`${signal} received`));
           await app.close();
           await worker;
+          await notifier;
           await alarms;
           await runtime.close();
           await shutdownTelemetry();
@@ -99,7 +107,9 @@ export function registerServe(program: Command): void {
 
   program
     .command('worker')
-    .description('run investigation jobs (automatic investigations, retries) without serving HTTP')
+    .description(
+      'run investigation and notification jobs (automatic investigations, retries, deliveries) without serving HTTP',
+    )
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
       configuredRefiners(config);
@@ -127,7 +137,10 @@ async function runWorkerProcess(config: Config): Promise<void> {
     `opx worker started (store: ${runtime.store.dialect} ${runtime.store.location}; concurrency ${config.workerConcurrency}, lease ${config.jobLeaseSeconds} s)`,
   );
   try {
-    await runInvestigationWorker(runtime, { signal: stop.signal, log });
+    await Promise.all([
+      runInvestigationWorker(runtime, { signal: stop.signal, log }),
+      runNotificationWorker(runtime, { signal: stop.signal, log }),
+    ]);
   } finally {
     await runtime.close();
   }

@@ -11,6 +11,7 @@ import type {
 import { canonicalJson, sha256 } from '../../util/hash.js';
 import type { IncidentsTable } from '../schema.js';
 import { chunk, fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
+import { notificationRepository } from './notifications.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -144,6 +145,7 @@ export interface IncidentListFilter {
 
 export function incidentRepository(context: RepositoryContext) {
   const { db, dialect } = context;
+  const outbox = notificationRepository(context);
   return {
     async insert(row: IncidentRow): Promise<void> {
       await db.insertInto('incidents').values(row).execute();
@@ -374,6 +376,8 @@ export function incidentRepository(context: RepositoryContext) {
           )
           .execute();
       }
+      // Every incident event passes here, in the transaction that writes it: the notification outbox.
+      await outbox.queueDispatch(events);
     },
 
     /**
