@@ -15,6 +15,7 @@ import { openStore } from '../src/store/store.js';
 import {
   BACKENDS,
   exited,
+  freshStore,
   type OpxProcess,
   openCheckoutIncident,
   POSTGRES_URL,
@@ -80,55 +81,12 @@ async function storedFingerprints(url: string, prefix: string): Promise<Set<stri
   }
 }
 
-/** A fresh SQLite data directory or PostgreSQL database for one test, migrated by `opx migrate`. */
-async function freshStore(backend: 'sqlite' | 'postgres') {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'opx-faults-'));
-  let database: string | undefined;
-  let url = path.join(dataDir, 'opx.db');
-  if (backend === 'postgres') {
-    database = `opx_faults_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    const parsed = new URL(POSTGRES_URL!);
-    parsed.pathname = `/${database}`;
-    url = parsed.toString();
-  }
-  const env: Record<string, string> = {
-    OPX_DATA_DIR: dataDir,
-    OPX_DATABASE_URL: backend === 'postgres' ? url : '',
-    OPX_ADMIN_TOKEN: ADMIN,
-    OPX_LOG_LEVEL: 'warn',
-    // The senders here are the test; a rate limit would only turn some batches into 429s.
-    OPX_RATE_LIMIT_PER_MINUTE: '0',
-  };
-  const cleanup = async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    if (database) {
-      const admin = new pg.Client({ connectionString: POSTGRES_URL });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
-    }
-  };
-  const migrated = spawnSync(process.execPath, [BIN, 'migrate'], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-  });
-  if (migrated.status !== 0) {
-    await cleanup();
-    throw new Error(`opx migrate failed: ${migrated.stderr}`);
-  }
-  return { dataDir, url, env, cleanup };
-}
-
 describe.each(BACKENDS)('faults with real opx processes (%s)', (backend) => {
   let store: Awaited<ReturnType<typeof freshStore>>;
   const children: OpxProcess[] = [];
   const cleanups: (() => Promise<void>)[] = [];
   beforeAll(async () => {
-    store = await freshStore(backend);
+    store = await freshStore(backend, ADMIN, 'faults');
     cleanups.push(store.cleanup);
   });
   afterAll(async () => {
@@ -244,7 +202,7 @@ describe.each(BACKENDS)('faults with real opx processes (%s)', (backend) => {
 
   it('discards an unreadable checkpoint, says so in an event, and runs the investigation from the start', async () => {
     // A store of its own: the incidents the kill loop opened have investigation jobs of their own.
-    const store = await freshStore(backend);
+    const store = await freshStore(backend, ADMIN, 'faults');
     cleanups.push(store.cleanup);
     const config = configSchema.parse({
       dataDir: store.dataDir,
@@ -578,7 +536,7 @@ async function relayTo(target: URL) {
 
 describe.skipIf(!POSTGRES_URL)('PostgreSQL unreachable', () => {
   it('answers 503 with Retry-After while the database cannot be reached, and accepts the batch once it is back', async () => {
-    const store = await freshStore('postgres');
+    const store = await freshStore('postgres', ADMIN, 'faults');
     const relay = await relayTo(new URL(store.url));
     let child: OpxProcess | undefined;
     try {

@@ -318,3 +318,49 @@ export async function postgresHits(schema: string, marker: string): Promise<stri
     await client.end();
   }
 }
+
+/**
+ * A fresh SQLite data directory or PostgreSQL database for one test, migrated by `opx migrate`, with
+ * the environment an `opx` child process needs to use it.
+ */
+export async function freshStore(backend: 'sqlite' | 'postgres', adminToken: string, prefix: string) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `opx-${prefix}-`));
+  let database: string | undefined;
+  let url = path.join(dataDir, 'opx.db');
+  if (backend === 'postgres') {
+    database = `opx_${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    const parsed = new URL(POSTGRES_URL!);
+    parsed.pathname = `/${database}`;
+    url = parsed.toString();
+  }
+  const env: Record<string, string> = {
+    OPX_DATA_DIR: dataDir,
+    OPX_DATABASE_URL: backend === 'postgres' ? url : '',
+    OPX_ADMIN_TOKEN: adminToken,
+    OPX_LOG_LEVEL: 'warn',
+    // The senders here are the test; a rate limit would only turn some batches into 429s.
+    OPX_RATE_LIMIT_PER_MINUTE: '0',
+  };
+  const cleanup = async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    if (database) {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    }
+  };
+  const migrated = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'opx.js'), 'migrate'], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  if (migrated.status !== 0) {
+    await cleanup();
+    throw new Error(`opx migrate failed: ${migrated.stderr}`);
+  }
+  return { dataDir, url, env, cleanup };
+}
