@@ -17,6 +17,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: 'CLI start-up: opx --version and incidents list (local, remote) against node -e 0',
     load: () => import('./cli.js'),
   },
+  notify: {
+    description:
+      "notifications: an incident's first message at a local receiver, after its investigation answers",
+    load: () => import('./notify.js'),
+  },
   investigate: {
     description: 'investigation latency on a store with a past, and N incidents investigated at once',
     load: () => import('./investigate.js'),
