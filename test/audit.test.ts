@@ -270,6 +270,78 @@ describe.each(BACKENDS)('audit log of authenticated writes (%s)', (backend) => {
     });
     await write('DELETE', '/v1/tokens/:id', `/v1/tokens/${token.json.id}`, {}, token.json.id);
     await write('POST', '/v1/alarms/evaluate', '/v1/alarms/evaluate', { body: {} });
+    // Notifications: channels and routes, a route test, a dead delivery sent again.
+    const channel = {
+      name: 'audit-hook',
+      type: 'webhook',
+      secret: { url: 'http://127.0.0.1:9/hook', hmacSecret: SECRET },
+    };
+    const created = await write('POST', '/v1/notifications/channels', '/v1/notifications/channels', {
+      body: channel,
+    });
+    await write(
+      'PUT',
+      '/v1/notifications/channels/:id',
+      '/v1/notifications/channels/audit-hook',
+      { body: channel },
+      created.json.id,
+    );
+    const route = { name: 'audit-route', match: { environments: ['nowhere'] }, channels: ['audit-hook'] };
+    const madeRoute = await write('POST', '/v1/notifications/routes', '/v1/notifications/routes', {
+      body: route,
+    });
+    await write(
+      'PUT',
+      '/v1/notifications/routes/:id',
+      '/v1/notifications/routes/audit-route',
+      { body: route },
+      madeRoute.json.id,
+    );
+    await write(
+      'POST',
+      '/v1/notifications/routes/:id/test',
+      '/v1/notifications/routes/audit-route/test',
+      {},
+      'audit-route',
+    );
+    const deliveryId = await server.runtime.writes.run(async (scope) => {
+      const id = await scope.notifications.createDelivery({
+        key: 'audit-dead',
+        incidentId,
+        channelId: created.json.id,
+        routeId: madeRoute.json.id,
+        event: 'opened',
+        notice: { event: 'opened' } as never,
+        maxAttempts: 1,
+      });
+      await scope.db
+        .updateTable('jobs')
+        .set({ status: 'dead' })
+        .where('dedup_key', '=', 'deliver:audit-dead')
+        .execute();
+      return id!;
+    });
+    await write(
+      'POST',
+      '/v1/notifications/deliveries/:id/redrive',
+      `/v1/notifications/deliveries/${deliveryId}/redrive`,
+      {},
+      deliveryId,
+    );
+    await write(
+      'DELETE',
+      '/v1/notifications/routes/:id',
+      '/v1/notifications/routes/audit-route',
+      {},
+      'audit-route',
+    );
+    await write(
+      'DELETE',
+      '/v1/notifications/channels/:id',
+      '/v1/notifications/channels/audit-hook',
+      {},
+      'audit-hook',
+    );
 
     const listed = await server.request('GET', '/v1/audit?limit=1000');
     expect(listed.status, listed.text).toBe(200);

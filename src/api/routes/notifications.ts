@@ -147,9 +147,22 @@ export function registerNotificationRoutes(app: FastifyInstance, runtime: Runtim
     return sendWrite(reply, response);
   });
   // Sends a sample message through each channel now (not through the outbox: the answer is the test).
-  app.post('/v1/notifications/routes/:id/test', admin, async (request) => {
+  // Recorded in the audit log after the sends, so no write is held open while receivers answer.
+  app.post('/v1/notifications/routes/:id/test', admin, async (request, reply) => {
     const { id } = parseInput(nameParams, request.params, 'params');
-    return testRoute(notifyContext(runtime), id);
+    const result = await testRoute(notifyContext(runtime), id);
+    const response = await writes.write(
+      async () => ({
+        statusCode: 200,
+        body: result,
+        audit: {
+          target: id,
+          detail: { event: 'route.test', sent: result.results.filter((item) => item.ok).length },
+        },
+      }),
+      writeOf(request),
+    );
+    return sendWrite(reply, response);
   });
 
   app.get('/v1/notifications/deliveries', read, async (request) => {
