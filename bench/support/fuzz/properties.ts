@@ -113,6 +113,9 @@ export const LIST_READS = [
   '/v1/traces',
   '/v1/alarms',
   '/v1/kb/documents',
+  '/v1/notifications/channels',
+  '/v1/notifications/routes',
+  '/v1/notifications/deliveries',
 ] as const;
 
 /** The first list route that does not answer 200, as a sentence; undefined when all do. */

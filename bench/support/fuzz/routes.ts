@@ -35,7 +35,18 @@ export interface FuzzContext {
   investigationId: string;
   serviceName: string;
   traceId: string;
+  /** A notification channel a route uses, one no route uses, the route, and a dead delivery. */
+  channelId: string;
+  routeId: string;
+  deliveryId: string;
 }
+
+/** The channel the fuzzer creates and replaces: a webhook to a port nothing listens on. */
+export const fuzzChannel = (name: string) => ({
+  name,
+  type: 'webhook',
+  secret: { url: 'http://127.0.0.1:9/fuzz', hmacSecret: 'fuzz-hmac-secret-0123456789' },
+});
 
 /** One request as a route expects it; bodies are JSON unless `rawBody` is set. */
 export interface ValidRequest {
@@ -406,6 +417,56 @@ export function routeSpecs(): RouteSpec[] {
     {
       route: 'DELETE /v1/tokens/:id',
       valid: (context) => ({ params: { id: context.tokenId }, scope: 'admin' }),
+    },
+    read('/v1/notifications/channels'),
+    read('/v1/notifications/channels/:id', (context) => ({ params: { id: context.channelId } })),
+    {
+      route: 'POST /v1/notifications/channels',
+      valid: () => ({ body: fuzzChannel('fuzz-new-hook'), scope: 'admin' }),
+    },
+    {
+      route: 'PUT /v1/notifications/channels/:id',
+      valid: (context) => ({
+        params: { id: context.channelId },
+        body: fuzzChannel('fuzz-hook'),
+        scope: 'admin',
+      }),
+    },
+    {
+      route: 'DELETE /v1/notifications/channels/:id',
+      valid: () => ({ params: { id: 'fuzz-unused-hook' }, scope: 'admin' }),
+    },
+    read('/v1/notifications/routes'),
+    read('/v1/notifications/routes/:id', (context) => ({ params: { id: context.routeId } })),
+    {
+      route: 'POST /v1/notifications/routes',
+      valid: () => ({
+        body: { name: 'fuzz-new-route', match: { severities: ['SEV1'] }, channels: ['fuzz-hook'] },
+        scope: 'admin',
+      }),
+    },
+    {
+      route: 'PUT /v1/notifications/routes/:id',
+      valid: (context) => ({
+        params: { id: context.routeId },
+        body: { name: 'fuzz-route', match: { services: ['fuzz'] }, channels: ['fuzz-hook'], enabled: false },
+        scope: 'admin',
+      }),
+    },
+    {
+      route: 'DELETE /v1/notifications/routes/:id',
+      valid: () => ({ params: { id: 'fuzz-new-route' }, scope: 'admin' }),
+    },
+    {
+      route: 'POST /v1/notifications/routes/:id/test',
+      valid: (context) => ({ params: { id: context.routeId }, scope: 'admin' }),
+      costly: 'sends a sample message through each channel of the route',
+    },
+    read('/v1/notifications/deliveries', () => ({ query: { status: 'dead', limit: '5' } })),
+    read('/v1/notifications/deliveries/:id', (context) => ({ params: { id: context.deliveryId } })),
+    {
+      route: 'POST /v1/notifications/deliveries/:id/redrive',
+      valid: (context) => ({ params: { id: context.deliveryId }, scope: 'admin' }),
     },
     read('/v1/traces', (context) => ({ query: { incidentId: context.incidentId, limit: '5' } })),
     read('/v1/traces/:id', (context) => ({ params: { id: context.traceId } })),

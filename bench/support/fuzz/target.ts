@@ -2,7 +2,7 @@
 import type { Config } from '../../../src/config/index.js';
 import { type TestServer, testServer } from '../../../test/support.js';
 import { type Client, httpClient } from './client.js';
-import { type FuzzContext, json, registeredRoutes, ruleBody } from './routes.js';
+import { type FuzzContext, fuzzChannel, json, registeredRoutes, ruleBody } from './routes.js';
 import { installWriteCounter, type WriteCounts } from './writes.js';
 
 export interface FuzzTarget {
@@ -92,6 +92,36 @@ export async function startFuzzTarget(
     `/v1/incidents/${incidentId}/investigations`,
   );
   const traces = await seedRequest(client, admin, 'GET', '/v1/traces?limit=1');
+  const channel = await seedRequest(
+    client,
+    admin,
+    'POST',
+    '/v1/notifications/channels',
+    fuzzChannel('fuzz-hook'),
+  );
+  await seedRequest(client, admin, 'POST', '/v1/notifications/channels', fuzzChannel('fuzz-unused-hook'));
+  const route = await seedRequest(client, admin, 'POST', '/v1/notifications/routes', {
+    name: 'fuzz-route',
+    channels: ['fuzz-hook'],
+  });
+  // A dead delivery, for the redrive route to find.
+  const deliveryId = await server.runtime.writes.run(async (scope) => {
+    const id = await scope.notifications.createDelivery({
+      key: 'fuzz-dead',
+      incidentId,
+      channelId: channel.id,
+      routeId: route.id,
+      event: 'opened',
+      notice: (await scope.notifications.deliveries({ incidentId, limit: 1 }))[0]?.notice ?? ({} as never),
+      maxAttempts: 1,
+    });
+    await scope.db
+      .updateTable('jobs')
+      .set({ status: 'dead' })
+      .where('dedup_key', '=', 'deliver:fuzz-dead')
+      .execute();
+    return id ?? 'dlv_none';
+  });
   const context: FuzzContext = {
     tokens: server.tokens,
     incidentId,
@@ -104,6 +134,9 @@ export async function startFuzzTarget(
     investigationId: investigation.investigationId,
     serviceName: 'fuzz',
     traceId: traces.items?.[0]?.id ?? 'trace_none',
+    channelId: channel.id,
+    routeId: route.id,
+    deliveryId,
   };
   const writes = await installWriteCounter(server.runtime);
   return {
