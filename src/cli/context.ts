@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { parseTimestamp } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { Runtime } from '../runtime.js';
+import type { Store } from '../store/store.js';
 
 export interface GlobalOptions {
   dataDir?: string;
@@ -21,7 +22,7 @@ export function globalOptions(command: Command): GlobalOptions {
  * exist is refused rather than created: only `serve`, `migrate` and `demo` create a store, so a
  * mistyped `--data-dir` is not taken for a new, empty one.
  */
-export async function withRuntime<T>(command: Command, work: (runtime: Runtime) => Promise<T>): Promise<T> {
+async function existingStoreConfig(command: Command) {
   const { configFrom } = await import('./config.js');
   const config = configFrom(command);
   if (!config.databaseUrl && !existsSync(config.dataDir))
@@ -30,6 +31,11 @@ export async function withRuntime<T>(command: Command, work: (runtime: Runtime) 
       `no OPX store at ${config.dataDir}: check --data-dir or OPX_DATA_DIR (\`opx migrate\`, \`opx serve\` and \`opx demo\` create one)`,
       { path: 'data-dir' },
     );
+  return config;
+}
+
+export async function withRuntime<T>(command: Command, work: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const config = await existingStoreConfig(command);
   // Loaded here, not at the top: a command that never opens the store (--help, a remote call) does
   // not pay for the store, LangGraph and the model SDKs the runtime brings.
   const { openRuntime } = await import('../runtime.js');
@@ -39,6 +45,31 @@ export async function withRuntime<T>(command: Command, work: (runtime: Runtime) 
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * For a command that only reads: the store alone, without the ingest, knowledge and investigation
+ * parts of the runtime, which a read does not use and which take most of a command's start-up. A
+ * store that is not at this release's schema goes through withRuntime, which migrates it first.
+ */
+export async function withStore<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
+  const config = await existingStoreConfig(command);
+  const [{ storeUrl }, { loadCipher }, { openStore }, { MIGRATIONS }] = await Promise.all([
+    import('../config/index.js'),
+    import('../store/crypto.js'),
+    import('../store/store.js'),
+    import('../store/migrations.js'),
+  ]);
+  const store = await openStore(storeUrl(config), {
+    cipher: loadCipher(config),
+    lockTimeoutMs: config.storeLockTimeoutMs,
+  });
+  try {
+    if ((await store.schemaVersion()) === MIGRATIONS.length) return await work(store);
+  } finally {
+    await store.close();
+  }
+  return withRuntime(command, (runtime) => work(runtime.store));
 }
 
 /** Who acts when a person runs the CLI on the store directly. */

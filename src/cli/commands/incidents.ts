@@ -4,7 +4,7 @@ import { INCIDENT_SEVERITIES } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { JoinReason } from '../../domain/incident.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../../domain/incident.js';
-import { cliPrincipal, globalOptions, withRuntime } from '../context.js';
+import { cliPrincipal, globalOptions, withRuntime, withStore } from '../context.js';
 import { clipText, printFields, printJson, printTable, shortTime } from '../output.js';
 import { remoteClient } from '../remote.js';
 
@@ -83,7 +83,7 @@ export function registerIncidents(program: Command): void {
         const client = remoteClient(command);
         const items = client
           ? await remoteIncidents(client, filter)
-          : await withRuntime(command, ({ store }) => store.incidents.list(filter));
+          : await withStore(command, (store) => store.incidents.list(filter));
         if (globalOptions(command).json) return printJson(items);
         printTable(
           ['id', 'sev', 'status', 'services', 'signals', 'detected', 'title'],
@@ -108,7 +108,7 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const { incident, signals } = client
         ? await client.incident(id)
-        : await withRuntime(command, async ({ store }) => {
+        : await withStore(command, async (store) => {
             const { requireIncident } = await local();
             const incident = await requireIncident(store, id);
             const links = new Map(
@@ -162,7 +162,7 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const events = client
         ? (await client.incidentEvents(id)).items
-        : await withRuntime(command, async ({ store }) => {
+        : await withStore(command, async (store) => {
             await (await local()).requireIncident(store, id);
             return store.incidents.events(id);
           });
@@ -188,7 +188,7 @@ export function registerIncidents(program: Command): void {
       const client = remoteClient(command);
       const result = client
         ? await client.verifyIncident(id)
-        : await withRuntime(command, async ({ store }) => (await local()).verifyChain(store, id));
+        : await withStore(command, async (store) => (await local()).verifyChain(store, id));
       if (globalOptions(command).json) printJson(result);
       else if (result.valid) process.stdout.write(`chain intact: ${result.events} events verified\n`);
       else
