@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as KyselySqliteDatabase, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { OpxError } from '../domain/errors.js';
 import type { Database } from './schema.js';
 
@@ -38,8 +39,19 @@ export interface Connection {
   location: string;
 }
 
-// BIGINT (epoch milliseconds) comes back from pg as a string by default; every value we store fits in a double.
-pg.types.setTypeParser(20, (value) => Number(value));
+let postgresDriver: typeof pg | undefined;
+/**
+ * The pg driver, loaded on first use: a SQLite store (every CLI command on a laptop) does not pay for
+ * loading it, about a tenth of a command's start-up.
+ */
+function driver(): typeof pg {
+  if (!postgresDriver) {
+    postgresDriver = createRequire(import.meta.url)('pg') as typeof pg;
+    // BIGINT (epoch milliseconds) comes back as a string by default; every value we store fits in a double.
+    postgresDriver.types.setTypeParser(20, (value) => Number(value));
+  }
+  return postgresDriver;
+}
 
 export function openConnection(url: string, options: ConnectionOptions = {}): Connection {
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
@@ -136,7 +148,7 @@ function openPostgres(url: string, options: ConnectionOptions): Connection {
   if (options.schema) settings.push(`-c search_path=${options.schema}`);
   if (options.readOnly || options.inspectOnly) settings.push('-c default_transaction_read_only=on');
   settings.push(`-c lock_timeout=${lockTimeoutOf(options)}`);
-  const pool = new pg.Pool({
+  const pool = new (driver().Pool)({
     connectionString: url,
     max: options.poolSize ?? 10,
     ...(settings.length > 0 ? { options: settings.join(' ') } : {}),
@@ -171,7 +183,7 @@ export function survivePostgresDisconnects(pool: pg.Pool): void {
 export async function ensurePostgresSchema(url: string, schema: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]*$/.test(schema))
     throw new OpxError('config_invalid', `invalid schema name ${schema}`);
-  const client = new pg.Client({ connectionString: url });
+  const client = new (driver().Client)({ connectionString: url });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
