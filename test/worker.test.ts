@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobAttemptError } from '../src/domain/jobs.js';
 import { runWorker, type WorkerEvent } from '../src/worker/queue.js';
 import { BACKENDS, type TestRuntime, testRuntime } from './support.js';
 
@@ -67,5 +68,53 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
       'pending',
       'dead',
     ]);
+  });
+
+  it('honours what a failed attempt says: retry after a given time, never again, or not due yet', async () => {
+    const { store } = test.runtime;
+    const { job: later } = await store.jobs.enqueue('later', {}, { maxAttempts: 5 });
+    const { job: refused } = await store.jobs.enqueue('refused', {}, { maxAttempts: 5 });
+    const { job: waiting } = await store.jobs.enqueue('waiting', {}, { maxAttempts: 1 });
+    const events: WorkerEvent[] = [];
+    const controller = new AbortController();
+    let waits = 0;
+    const worker = runWorker({
+      store,
+      concurrency: 3,
+      pollMs: 10,
+      leaseMs: 5_000,
+      signal: controller.signal,
+      onEvent: (event) => events.push(event),
+      handlers: {
+        later: async () => {
+          throw new JobAttemptError('rate limited', { retryAfterMs: 60_000 });
+        },
+        refused: async () => {
+          throw new JobAttemptError('the receiver refused it for good', { final: true });
+        },
+        // Deferred three times, then done: with one attempt allowed, only deferral can get it there.
+        waiting: async () => {
+          waits += 1;
+          if (waits <= 3) throw new JobAttemptError('not due yet', { deferred: true, retryAfterMs: 20 });
+        },
+      },
+    });
+    const deadline = Date.now() + 10_000;
+    const settled = async () =>
+      (await store.jobs.get(refused.id))?.status === 'dead' &&
+      (await store.jobs.get(waiting.id))?.status === 'done' &&
+      (await store.jobs.get(later.id))?.attempts === 1;
+    while (Date.now() < deadline && !(await settled()))
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    controller.abort();
+    await worker;
+
+    const retried = await store.jobs.get(later.id);
+    expect(retried).toMatchObject({ status: 'pending', attempts: 1, lastError: 'rate limited' });
+    // Retry-After, not the 2 s backoff.
+    expect(retried!.runAt - retried!.updatedAt).toBeGreaterThanOrEqual(59_000);
+    expect(await store.jobs.get(refused.id)).toMatchObject({ status: 'dead', attempts: 1 });
+    expect(await store.jobs.get(waiting.id)).toMatchObject({ status: 'done', attempts: 1 });
+    expect(events.filter((event) => event.type === 'deferred')).toHaveLength(3);
   });
 });
