@@ -49,23 +49,25 @@ export async function withRuntime<T>(command: Command, work: (runtime: Runtime) 
 
 /**
  * For a command that only reads: the store alone, without the ingest, knowledge and investigation
- * parts of the runtime, which a read does not use and which take most of a command's start-up. A
- * store that is not at this release's schema goes through withRuntime, which migrates it first.
+ * parts of the runtime, which a read does not use and which take most of a command's start-up.
  */
 export async function withStore<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
   const config = await existingStoreConfig(command);
-  const [{ storeUrl }, { loadCipher }, { openStore }, { MIGRATIONS }] = await Promise.all([
+  const [{ storeUrl }, { loadCipher }, { openStore }] = await Promise.all([
     import('../config/index.js'),
     import('../store/crypto.js'),
     import('../store/store.js'),
-    import('../store/migrations.js'),
   ]);
   const store = await openStore(storeUrl(config), {
     cipher: loadCipher(config),
     lockTimeoutMs: config.storeLockTimeoutMs,
   });
   try {
-    if ((await store.schemaVersion()) === MIGRATIONS.length) return await work(store);
+    // Only a store exactly at this release's schema: one with pending migrations, or one a newer
+    // release migrated (which counts as current by the migrations this release knows), goes
+    // through withRuntime, which migrates the first and refuses the second.
+    const plan = await store.migrationPlan();
+    if (plan.refusal === undefined && plan.pending.length === 0) return await work(store);
   } finally {
     await store.close();
   }
