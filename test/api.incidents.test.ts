@@ -217,6 +217,60 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     ).toBe(400);
   });
 
+  it('searches titles and services with q, ignoring case, with % and _ taken as themselves', async () => {
+    const read = { token: server.tokens.read };
+    const search = async (q: string, extra = '') => {
+      const response = await server.request(
+        'GET',
+        `/v1/incidents?limit=500&q=${encodeURIComponent(q)}${extra}`,
+        read,
+      );
+      expect(response.status, response.text).toBe(200);
+      return (response.json.items as { id: string }[]).map((incident) => incident.id);
+    };
+    const byTitle = await openIncident(server, 'search-a', 'search-a-fp', {
+      title: 'Disk 100% full on Ledger_Primary',
+    });
+    const byService = await openIncident(server, 'Payments-Search-B', 'search-b-fp', {
+      title: 'latency above the SLO',
+    });
+    const note = await server.request('POST', `/v1/incidents/${byService}/notes`, {
+      body: { text: 'zebra-quartz in a note' },
+      token: server.tokens.respond,
+    });
+    expect(note.status).toBe(201);
+
+    expect(await search('ledger_primary')).toEqual([byTitle]);
+    expect(await search('  DISK 100% ')).toEqual([byTitle]);
+    // The wildcards are literal: "_" is not any character, "%" is not any run.
+    expect(await search('ledger-primary')).toEqual([]);
+    expect(await search('disk%full')).toEqual([]);
+    expect(await search('payments-search')).toEqual([byService]);
+    expect(await search('search-')).toEqual([byService, byTitle]);
+    // With the other filters, and by service even when the title does not say it.
+    expect(await search('search-', '&service=search-a')).toEqual([byTitle]);
+    expect(await search('search-', '&severity=SEV4')).toEqual([]);
+    // Notes are encrypted at rest, so q does not reach them (docs/console.md).
+    expect(await search('zebra-quartz')).toEqual([]);
+    // A blank q filters nothing; a long one is refused in words.
+    expect(await search(' ')).toEqual(expect.arrayContaining([byService, byTitle]));
+    const tooLong = await server.request('GET', `/v1/incidents?q=${'x'.repeat(201)}`, read);
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json.error.path).toContain('q');
+  });
+
+  it('tells a token its own name and scopes (GET /v1/whoami)', async () => {
+    const respond = await server.request('GET', '/v1/whoami', { token: server.tokens.respond });
+    // A respond-only token may not read; whoami needs read like every other GET.
+    expect(respond.status).toBe(403);
+    const read = await server.request('GET', '/v1/whoami', { token: server.tokens.read });
+    expect(read.status).toBe(200);
+    expect(read.json).toEqual({ name: 'token:test-read', scopes: ['read'] });
+    const admin = await server.request('GET', '/v1/whoami', { token: server.tokens.admin });
+    expect(admin.json).toEqual({ name: 'token:test-admin', scopes: ['admin'] });
+    expect((await server.request('GET', '/v1/whoami', { token: null })).status).toBe(401);
+  });
+
   it('freezes an evidence bundle with the topology neighbourhood and changes in the look-back', async () => {
     await server.request('POST', '/v1/changes', {
       body: {

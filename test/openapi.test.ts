@@ -157,6 +157,8 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
       body: { name: 'openapi-test', scopes: ['read'] },
     });
     await answer('GET', '/v1/tokens', '/v1/tokens', 200);
+    const whoami = await answer('GET', '/v1/whoami', '/v1/whoami', 200, { token: server.tokens.read });
+    expect(whoami.json).toEqual({ name: 'token:test-read', scopes: ['read'] });
 
     await answer('POST', '/v1/incidents/:id/severity', `/v1/incidents/${id}/severity`, 200, {
       token: respond,

@@ -73,6 +73,7 @@ import {
   traceSchema,
   transitionResponseSchema,
   unhealthySchema,
+  whoAmISchema,
 } from './schemas.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -166,6 +167,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
         content: { type: 'text/plain', schema: z.string() },
       },
     },
+  },
+
+  {
+    method: 'get',
+    path: '/v1/whoami',
+    scope: 'read',
+    tag: 'tokens',
+    summary: "The calling token's name and scopes",
+    responses: { 200: json(whoAmISchema, 'who the token is and what it may do') },
   },
 
   // Ingest.

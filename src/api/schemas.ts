@@ -492,6 +492,15 @@ export const tokenSchema = z
   .meta({ id: 'Token' });
 export type TokenView = z.infer<typeof tokenSchema>;
 
+/** `GET /v1/whoami`: who the request's token is, so a client can offer only what it may do. */
+export const whoAmISchema = z
+  .object({
+    name: z.string().meta({ description: 'as recorded on events and in the audit log: `token:<name>`' }),
+    scopes: z.array(z.enum(['ingest', 'read', 'respond', 'admin'])),
+  })
+  .meta({ id: 'WhoAmI' });
+export type WhoAmI = z.infer<typeof whoAmISchema>;
+
 export const tokenListSchema = z.object({ items: z.array(tokenSchema) });
 export type TokenList = z.infer<typeof tokenListSchema>;
 

@@ -32,6 +32,7 @@ import { registerIngestRoutes } from './routes/ingest.js';
 import { registerInvestigationRoutes } from './routes/investigations.js';
 import { registerKnowledgeRoutes } from './routes/knowledge.js';
 import { registerNotificationRoutes } from './routes/notifications.js';
+import { registerSessionRoutes } from './routes/session.js';
 import { registerSignalRoutes } from './routes/signals.js';
 
 export interface ServerOptions {
@@ -301,6 +302,7 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   registerInvestigationRoutes(app, runtime);
   registerAnalyticsRoutes(app, runtime);
   registerGuardrailRoutes(app);
+  registerSessionRoutes(app);
   await registerConsoleRoutes(app, runtime);
   return app;
 }

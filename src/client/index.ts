@@ -39,6 +39,7 @@ import type {
   TraceList,
   TraceView,
   TransitionResponse,
+  WhoAmI,
 } from '../api/schemas.js';
 import type { AlarmRow, AlarmTransition, AuditEntry, TokenReport } from '../domain/analytics.js';
 import type { ChangeInput } from '../domain/change.js';
@@ -126,6 +127,8 @@ export interface IncidentListQuery {
   status?: IncidentStatus | readonly IncidentStatus[];
   severity?: IncidentSeverity | readonly IncidentSeverity[];
   service?: string;
+  /** Free text over titles and services, ignoring case. */
+  q?: string;
   /** Detected at or after; ISO-8601 text or a Date. */
   since?: string | Date;
   until?: string | Date;
@@ -154,6 +157,11 @@ export interface KnowledgeSearchQuery {
   kind?: 'runbook' | 'postmortem';
   limit?: number;
   perDocument?: number;
+}
+
+/** For the writes a person clicks: a key that makes sending the same request again harmless. */
+export interface WriteOptions {
+  idempotencyKey?: string;
 }
 
 export type TransitionVerb = 'acknowledge' | 'mitigate' | 'resolve' | 'close' | 'reopen';
@@ -258,6 +266,11 @@ export class OpxClient {
     return this.#get('/openapi.json');
   }
 
+  /** `GET /v1/whoami`: the token's name and scopes (any token with `read`). */
+  whoami() {
+    return this.#get<WhoAmI>('/v1/whoami');
+  }
+
   // Ingest.
 
   /** `POST /v1/signals`: one signal, several, or `{ signals }`. */
@@ -331,23 +344,31 @@ export class OpxClient {
     return this.#get<ChainVerificationView>(`/v1/incidents/${encode(id)}/verify`);
   }
 
+  /** `options.idempotencyKey` makes a resent click the same move, not a second one (docs/api.md). */
   transition(
     id: string,
     verb: TransitionVerb,
     body: z.input<typeof transitionInputSchema> | z.input<typeof resolveInputSchema> = {},
+    options: WriteOptions = {},
   ) {
-    return this.#post<TransitionResponse>(`/v1/incidents/${encode(id)}/${verb}`, body);
-  }
-
-  setSeverity(id: string, severity: IncidentSeverity, reason?: string) {
-    return this.#post<SeverityResponse>(`/v1/incidents/${encode(id)}/severity`, {
-      severity,
-      ...(reason === undefined ? {} : { reason }),
+    return this.request<TransitionResponse>('POST', `/v1/incidents/${encode(id)}/${verb}`, {
+      body,
+      ...options,
     });
   }
 
-  addNote(id: string, text: string) {
-    return this.#post<NoteResponse>(`/v1/incidents/${encode(id)}/notes`, { text });
+  setSeverity(id: string, severity: IncidentSeverity, reason?: string, options: WriteOptions = {}) {
+    return this.request<SeverityResponse>('POST', `/v1/incidents/${encode(id)}/severity`, {
+      body: { severity, ...(reason === undefined ? {} : { reason }) },
+      ...options,
+    });
+  }
+
+  addNote(id: string, text: string, options: WriteOptions = {}) {
+    return this.request<NoteResponse>('POST', `/v1/incidents/${encode(id)}/notes`, {
+      body: { text },
+      ...options,
+    });
   }
 
   merge(id: string, body: z.input<typeof mergeInputSchema>) {

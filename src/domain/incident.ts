@@ -22,24 +22,7 @@ export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
   'MITIGATED',
 ];
 
-/**
- * The lifecycle. Humans may acknowledge, mitigate or resolve before an investigation has finished,
- * so those moves are allowed from every earlier active state. A RESOLVED incident re-opens (to OPEN)
- * when a new firing signal arrives within the grace window; CLOSED is final.
- */
-export const TRANSITIONS: Readonly<Record<IncidentStatus, readonly IncidentStatus[]>> = {
-  OPEN: ['INVESTIGATING', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
-  INVESTIGATING: ['ADVISORY_READY', 'OPEN', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
-  ADVISORY_READY: ['INVESTIGATING', 'ACKNOWLEDGED', 'MITIGATED', 'RESOLVED'],
-  ACKNOWLEDGED: ['INVESTIGATING', 'MITIGATED', 'RESOLVED'],
-  MITIGATED: ['ACKNOWLEDGED', 'RESOLVED'],
-  RESOLVED: ['OPEN', 'CLOSED'],
-  CLOSED: [],
-};
-
-export function canTransition(from: IncidentStatus, to: IncidentStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
+// The lifecycle (which status may follow which) is src/domain/lifecycle.ts, which the console bundles.
 
 export interface Incident {
   id: string;

@@ -1,5 +1,6 @@
 import { OpxError } from '../domain/errors.js';
-import { canTransition, type IncidentStatus } from '../domain/incident.js';
+import type { IncidentStatus } from '../domain/incident.js';
+import { canTransition } from '../domain/lifecycle.js';
 import type { EventDraft, IncidentRow } from '../store/repositories/incidents.js';
 
 export interface TransitionDetails {

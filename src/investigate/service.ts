@@ -2,7 +2,7 @@ import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
 import type { Finding, RecommendationDraft } from '../domain/finding.js';
-import { canTransition } from '../domain/incident.js';
+import { canTransition } from '../domain/lifecycle.js';
 import { appendIncidentEvents, requireIncident, transitionIncident } from '../incidents/service.js';
 import type { Runtime } from '../runtime.js';
 import { storeFault } from '../store/faults.js';

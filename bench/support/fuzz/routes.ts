@@ -199,6 +199,7 @@ export function routeSpecs(): RouteSpec[] {
     },
     read('/v1/stream/incidents'),
     read('/v1/safety/summary'),
+    read('/v1/whoami'),
     read('/v1/incidents/:id/safety', (context) => ({ params: { id: context.incidentId } })),
     read('/metrics'),
     ingestSpec('/v1/signals', () => ({

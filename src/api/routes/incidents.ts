@@ -68,6 +68,10 @@ export const listQuery = z.strictObject({
     .meta({ description: 'comma-separated, e.g. OPEN,ACKNOWLEDGED' }),
   severity: csv(incidentSeveritySchema).optional().meta({ description: 'comma-separated, e.g. SEV1,SEV2' }),
   service: z.string().min(1).max(200).optional(),
+  q: z.string().max(200).optional().meta({
+    description:
+      'free text: incidents whose title or a service contains it, ignoring case; notes are not searched (they are encrypted at rest)',
+  }),
   since: isoTime.optional().meta({ description: 'detected at or after this ISO-8601 time' }),
   until: isoTime.optional().meta({ description: 'detected before this ISO-8601 time' }),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -106,6 +110,7 @@ export function registerIncidentRoutes(app: FastifyInstance, runtime: Runtime): 
       ...(query.status ? { status: query.status } : {}),
       ...(query.severity ? { severity: query.severity } : {}),
       ...(query.service ? { service: query.service } : {}),
+      ...(query.q?.trim() ? { text: query.q } : {}),
       ...(query.since !== undefined ? { since: query.since } : {}),
       ...(query.until !== undefined ? { until: query.until } : {}),
       ...(query.cursor ? { cursor: decodeCursor(query.cursor) } : {}),

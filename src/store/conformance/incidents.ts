@@ -691,6 +691,20 @@ export function incidentSpecs(init: StoreFactory): void {
         expect(await ids({ service: 'nowhere', limit: 10 })).toEqual([]);
       });
 
+      it('filters by text in the title or a service, ignoring case, with LIKE wildcards taken literally', async () => {
+        // Every row is titled "checkout is failing"; the services differ.
+        expect(await ids({ text: 'CHECKOUT Is', limit: 10 })).toEqual(expectedOrder(rows));
+        expect(await ids({ text: 'DB', limit: 10 })).toEqual(expectedOrder([rows[1]!, rows[2]!]));
+        expect(await ids({ text: 'we', limit: 10 })).toEqual([rows[3]!.id]);
+        expect(await ids({ text: 'is fail', status: ['OPEN'], limit: 10 })).toEqual(
+          expectedOrder([rows[0]!, rows[4]!]),
+        );
+        expect(await ids({ text: 'is fail', service: 'web', limit: 10 })).toEqual([rows[3]!.id]);
+        for (const literal of ['check_ut', 'check%failing', 'checkout\\', '%', '_'])
+          expect(await ids({ text: literal, limit: 10 }), literal).toEqual([]);
+        expect(await ids({ text: '   ', limit: 10 })).toEqual(expectedOrder(rows));
+      });
+
       it('filters by a detected-at window, since inclusive and until exclusive', async () => {
         expect(await ids({ since: T0 + 2000, limit: 10 })).toEqual(expectedOrder(rows.slice(1)));
         expect(await ids({ until: T0 + 2000, limit: 10 })).toEqual([rows[0]!.id]);

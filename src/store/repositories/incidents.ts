@@ -136,6 +136,11 @@ export interface IncidentListFilter {
   severity?: IncidentSeverity[];
   /** Incidents touching this service, or any of these services. */
   service?: string | readonly string[];
+  /**
+   * Free text: incidents whose title or one of whose services contains it, ignoring case (ASCII case
+   * on SQLite, whose lower() folds only A-Z). Notes are not searched: they are encrypted at rest.
+   */
+  text?: string;
   since?: number;
   until?: number;
   /** Opaque cursor from a previous page: `<detected_at>:<id>`. */
@@ -246,6 +251,26 @@ export function incidentRepository(context: RepositoryContext) {
               .whereRef('incident_services.incident_id', '=', 'incidents.id')
               .where('incident_services.service', 'in', services),
           ),
+        );
+      }
+      const text = filter.text?.trim().toLowerCase();
+      if (text) {
+        // LIKE with its wildcards escaped, over lower() on both backends: PostgreSQL's LIKE is
+        // case-sensitive and SQLite has no ILIKE.
+        const pattern = `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+        const matches = (column: string) =>
+          sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '\\'`;
+        query = query.where((eb) =>
+          eb.or([
+            matches('incidents.title'),
+            eb.exists(
+              eb
+                .selectFrom('incident_services')
+                .select('incident_services.incident_id')
+                .whereRef('incident_services.incident_id', '=', 'incidents.id')
+                .where(matches('incident_services.service')),
+            ),
+          ]),
         );
       }
       if (filter.since !== undefined) query = query.where('incidents.detected_at', '>=', filter.since);
