@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -20,6 +21,47 @@ const EXAMPLES = path.join(REPO_ROOT, 'examples');
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 const DOCS_IMAGES = path.join(REPO_ROOT, 'docs', 'images');
 const CONSOLE_INDEX = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
+
+/**
+ * axe-core's serious and critical violations on the page as it is now, in words. The page's policy
+ * refuses inline scripts, so this runs in a context opened with `bypassCSP` (the console's own
+ * scripts are checked under the policy by the main page).
+ */
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe !== "undefined"')))
+    await page.addScriptTag({ content: AXE_SOURCE });
+  const violations = (await page.evaluate(
+    'axe.run(document, { resultTypes: ["violations"] }).then((result) => result.violations)',
+  )) as AxeViolation[];
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map(
+      (violation) =>
+        `${violation.impact} ${violation.id}: ${violation.help} at ${violation.nodes
+          .slice(0, 5)
+          .map((node) => `${JSON.stringify(node.target)} (${node.failureSummary ?? ''})`)
+          .join('; ')}`,
+    );
+}
+
+/** Pastes a token into a fresh tab, as a person would. */
+async function signIn(page: Page, baseUrl: string, token: string): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Open the console' }).click();
+  await page.getByRole('heading', { name: 'Incidents' }).waitFor();
+}
+
+/** The incident's status badge in the page header. */
+const headerStatus = (page: Page) => page.locator('#incident-title + .meta .badge').nth(1);
 
 /**
  * The store `npm run demo` builds, made through the same functions and routes: the example topology,
@@ -219,16 +261,72 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
   });
 
   it('lists incidents, filters them, and shows a new one as it opens (server-sent events)', async () => {
-    await page.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).waitFor();
+    const title = '5xx ratio above 5% on api-gateway';
+    await page.getByRole('link', { name: title }).waitFor();
     await page.getByText('Live: changes appear').waitFor();
     await shot('incidents');
 
-    await page.getByLabel('Service').fill('no-such-service');
-    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByLabel('Search').fill('no-such-thing');
+    await page.waitForURL(/\?q=no-such-thing$/);
     await page.getByText('No incident matches these filters').waitFor();
     await page.getByRole('button', { name: 'Clear filters' }).click();
-    await page.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).waitFor();
+    await page.waitForURL((url) => url.search === '');
+    await page.getByRole('link', { name: title }).waitFor();
+    expect(await page.getByLabel('Search').inputValue()).toBe('');
+  });
 
+  it('searches and filters by the address: text, status and severity chips, service, and the back button', async () => {
+    const title = '5xx ratio above 5% on api-gateway';
+    const rows = () => page.locator('table.incidents tbody tr').count();
+    const all = await rows();
+    const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: server.tokens.read });
+    const severity = detail.json.incident.severity as string;
+    const other = severity === 'SEV4' ? 'SEV3' : 'SEV4';
+
+    // Free text over titles and services, case-insensitive: the service name finds it.
+    await page.getByLabel('Search').fill('API-GATEWAY');
+    await page.waitForURL(/\?q=API-GATEWAY$/);
+    await page.getByRole('link', { name: title }).waitFor();
+    // Enter ends a search: the next one is a new entry in the history.
+    await page.getByLabel('Search').press('Enter');
+    await page.getByLabel('Search').fill('ratio above 5%');
+    await page.waitForURL(/\?q=ratio%20above%205%25$/);
+    await expect.poll(rows).toBe(1);
+
+    // A chip narrows the rows and goes into the address; the back button undoes it.
+    await page.getByRole('button', { name: other, exact: true }).click();
+    await page.waitForURL(new RegExp(`\\?q=ratio%20above%205%25&severity=${other}$`));
+    expect(await page.getByRole('button', { name: other, exact: true }).getAttribute('aria-pressed')).toBe(
+      'true',
+    );
+    await page.getByText('No incident matches these filters').waitFor();
+    await page.goBack();
+    await page.waitForURL(/\?q=ratio%20above%205%25$/);
+    await page.getByRole('link', { name: title }).waitFor();
+    expect(await page.getByRole('button', { name: other, exact: true }).getAttribute('aria-pressed')).toBe(
+      'false',
+    );
+    await page.goBack();
+    await page.waitForURL(/\?q=API-GATEWAY$/);
+    expect(await page.getByLabel('Search').inputValue()).toBe('API-GATEWAY');
+
+    // A shared link opens with its filters applied: status chip, severity chip, service picker.
+    await page.goto(`${server.baseUrl}/?status=OPEN,ADVISORY_READY,INVESTIGATING&severity=${severity}`);
+    await page.getByRole('link', { name: title }).waitFor();
+    expect(await page.getByRole('button', { name: severity, exact: true }).getAttribute('aria-pressed')).toBe(
+      'true',
+    );
+    await page.getByRole('button', { name: 'RESOLVED', exact: true }).click();
+    await page.waitForURL(/status=OPEN,INVESTIGATING,ADVISORY_READY,RESOLVED&severity=/);
+    await page.getByLabel('Service').selectOption('api-gateway');
+    await page.waitForURL(/&service=api-gateway$/);
+    await page.getByRole('link', { name: title }).waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL((url) => url.search === '');
+    await expect.poll(rows).toBe(all);
+  });
+
+  it('shows a new incident as it opens (server-sent events)', async () => {
     // In staging: in prod, checkout-service (which api-gateway calls) would join the open incident.
     const sent = await server.request('POST', '/v1/signals', {
       token: server.tokens.ingest,
@@ -308,6 +406,206 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       token: server.tokens.read,
     });
     expect(chain.json.valid).toBe(true);
+  });
+
+  it('runs the incident: acknowledge, then resolve with its root cause, seen live by a second console', async () => {
+    const title = '5xx ratio above 5% on api-gateway';
+    // A second console on the same incident: it changes only through the live stream.
+    const other = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    other.on('pageerror', (error) => browserErrors.push(`second page: ${error.message}`));
+    await signIn(other, server.baseUrl, consoleToken);
+    await other.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    await other.getByRole('heading', { name: title }).waitFor();
+    await other.getByText('Live: changes appear').waitFor();
+
+    const panel = page.getByRole('region', { name: 'Run the incident' });
+    await panel.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => headerStatus(page).textContent()).toBe('ACKNOWLEDGED');
+    await expect.poll(() => headerStatus(other).textContent(), { timeout: 10_000 }).toBe('ACKNOWLEDGED');
+    // The lifecycle allows no second acknowledgement: the button says why it is off.
+    const acknowledge = panel.getByRole('button', { name: 'Acknowledge' });
+    expect(await acknowledge.isDisabled()).toBe(true);
+    expect(await acknowledge.getAttribute('title')).toContain('ACKNOWLEDGED already');
+
+    const rootCause = 'auth-service v2.15.0 shrank its connection pool';
+    const resolution = 'rolled auth-service back to v2.14.0';
+    await panel.getByLabel('Root cause').fill(rootCause);
+    await panel.getByLabel('Resolution').fill(resolution);
+    await panel.getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => headerStatus(page).textContent()).toBe('RESOLVED');
+    await page.getByText(`Root cause: ${rootCause}`, { exact: true }).waitFor();
+    expect(await panel.getByRole('button', { name: 'Mitigate' }).getAttribute('title')).toContain(
+      'RESOLVED → MITIGATED',
+    );
+    expect(await panel.getByRole('button', { name: 'Reopen' }).isDisabled()).toBe(false);
+    await expect.poll(() => headerStatus(other).textContent(), { timeout: 10_000 }).toBe('RESOLVED');
+    await other.getByText(`Resolution: ${resolution}`, { exact: true }).waitFor();
+
+    const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: server.tokens.read });
+    expect(detail.json.incident).toMatchObject({ status: 'RESOLVED', rootCause, resolution });
+    expect(detail.json.incident.acknowledgedAt).not.toBeNull();
+    const events = await server.request('GET', `/v1/incidents/${incidentId}/events`, {
+      token: server.tokens.read,
+    });
+    const moves = (events.json.items as { type: string; principal: string; data: { to?: string } }[])
+      .filter((event) => event.type === 'status_changed' && event.principal === 'token:on-call-console')
+      .map((event) => event.data.to);
+    expect(moves).toEqual(['ACKNOWLEDGED', 'RESOLVED']);
+    await other.close();
+  });
+
+  it('changes the severity with a reason and adds a note, both on the timeline; API errors show in words', async () => {
+    const panel = page.getByRole('region', { name: 'Run the incident' });
+    const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: server.tokens.read });
+    const next = detail.json.incident.severity === 'SEV1' ? 'SEV2' : 'SEV1';
+    await panel.getByLabel('New severity').selectOption(next);
+    await panel.getByRole('button', { name: 'Change severity' }).click();
+    await panel.getByText('write a reason').waitFor();
+    const reason = 'checkout errors reach customers';
+    await panel.getByLabel('Reason (required)').fill(reason);
+    await panel.getByRole('button', { name: 'Change severity' }).click();
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByText(`${detail.json.incident.severity} → ${next}: “${reason}”`).waitFor();
+    await expect.poll(() => page.locator('#incident-title + .meta .badge').first().textContent()).toBe(next);
+
+    await panel.getByLabel('Note for the timeline').fill('paged the auth-service owner');
+    await panel.getByRole('button', { name: 'Add note' }).click();
+    await timeline.getByText('“paged the auth-service owner”').waitFor();
+    expect(await panel.getByLabel('Note for the timeline').inputValue()).toBe('');
+
+    // The API refuses (here: a stand-in answer) and the words appear beside the control, not a blank page.
+    await page.route('**/v1/incidents/*/notes', (route) =>
+      route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'conflict', message: 'the store refused this note' } }),
+      }),
+    );
+    await panel.getByLabel('Note for the timeline').fill('one more');
+    await panel.getByRole('button', { name: 'Add note' }).click();
+    await panel.getByRole('alert').getByText('the store refused this note (conflict)').waitFor();
+    await page.unroute('**/v1/incidents/*/notes');
+    // The browser logs the refused request; that one is on purpose.
+    const logged = () => browserErrors.findIndex((text) => text.includes('status of 409'));
+    await expect.poll(logged).toBeGreaterThanOrEqual(0);
+    browserErrors.splice(logged(), 1);
+    await page.getByRole('heading', { name: 'Findings' }).waitFor();
+    await shot('respond');
+
+    const events = await server.request('GET', `/v1/incidents/${incidentId}/events`, {
+      token: server.tokens.read,
+    });
+    const items = events.json.items as { type: string; data: Record<string, unknown> }[];
+    expect(
+      items.find((event) => event.type === 'severity_changed' && event.data.reason === reason),
+    ).toBeTruthy();
+    expect(items.filter((event) => event.type === 'note_added')).toHaveLength(1);
+  });
+
+  it('disables every control for a read token, saying why', async () => {
+    const reader = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    reader.on('pageerror', (error) => browserErrors.push(`read page: ${error.message}`));
+    await signIn(reader, server.baseUrl, server.tokens.read);
+    await reader.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    const panel = reader.getByRole('region', { name: 'Run the incident' });
+    await panel.getByText('Read only: needs a token with the respond scope').waitFor();
+    for (const name of [
+      'Acknowledge',
+      'Mitigate',
+      'Close',
+      'Reopen',
+      'Resolve',
+      'Change severity',
+      'Add note',
+    ]) {
+      const button = panel.getByRole('button', { name, exact: true });
+      expect(await button.isDisabled(), name).toBe(true);
+      expect(await button.getAttribute('title'), name).toBe(
+        'needs a token with the respond scope; token:test-read has read',
+      );
+    }
+
+    // An investigation completed here; had it proposed nothing, the page says so, not "wait for one".
+    await reader.route(`**/v1/incidents/${incidentId}/recommendations`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items: [] }) }),
+    );
+    await reader.reload();
+    await reader.getByText('No recommendations: the investigation proposed none.').waitFor();
+    // The incident from staging was never investigated: there the old words are right.
+    await reader.goto(server.baseUrl);
+    await reader.getByRole('link', { name: /Payment authorisations failing/ }).click();
+    await reader.getByText('No recommendations: they come with a completed investigation.').waitFor();
+    await reader.close();
+  });
+
+  it('fits a phone: cards instead of the table at 390 px, and no page scrolls sideways', async () => {
+    const phone = await browser.newPage({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    phone.on('pageerror', (error) => browserErrors.push(`phone: ${error.message}`));
+    await signIn(phone, server.baseUrl, consoleToken);
+    const card = phone.locator('.incident-cards li').first();
+    await card.waitFor();
+    expect(await phone.locator('table.incidents').isVisible()).toBe(false);
+    expect(await phone.locator('.incident-cards li').count()).toBeGreaterThan(1);
+    expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await screenshot(phone, `phone-incidents-${backend}`, { docs: false });
+
+    await phone.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
+    await phone.getByRole('heading', { name: 'Run the incident' }).waitFor();
+    await phone.getByRole('heading', { name: 'Findings' }).waitFor();
+    await phone.locator('.graph canvas').first().waitFor();
+    await phone.getByRole('heading', { name: 'Timeline' }).waitFor();
+    expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await screenshot(phone, `phone-incident-${backend}`, { docs: false });
+    await phone.close();
+  });
+
+  it('has no serious or critical axe-core violations on the incidents list and the incident page', async () => {
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1400, height: 900 } });
+    const checked = await context.newPage();
+    try {
+      await signIn(checked, server.baseUrl, consoleToken);
+      await checked.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).waitFor();
+      await checked.getByText('Live: changes appear').waitFor();
+      expect(await axeViolations(checked)).toEqual([]);
+      // With filters on, the chips pressed.
+      await checked.getByRole('button', { name: 'RESOLVED', exact: true }).click();
+      await checked.waitForURL(/status=RESOLVED/);
+      await checked.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).waitFor();
+      expect(await axeViolations(checked)).toEqual([]);
+
+      await checked.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
+      await checked.getByRole('heading', { name: 'Findings' }).waitFor();
+      await checked.locator('.graph canvas').first().waitFor();
+      await checked.getByRole('heading', { name: 'Timeline' }).waitFor();
+      expect(await axeViolations(checked)).toEqual([]);
+      // And on a phone.
+      await checked.setViewportSize({ width: 390, height: 844 });
+      expect(await axeViolations(checked)).toEqual([]);
+      await checked.setViewportSize({ width: 1400, height: 900 });
+
+      // Focus rings outline the focused control only: <main>, which takes the focus on every page
+      // change, once drew the amber ring around the whole page (a line under the header).
+      // Runs in the page: the test's own types know no DOM.
+      const ring = (selector: string) =>
+        checked.evaluate(
+          `(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); return style.outlineStyle + ' ' + style.boxShadow; })()`,
+        );
+      await checked.getByRole('link', { name: 'Incidents', exact: true }).focus();
+      await checked.keyboard.press('Enter');
+      await checked.getByRole('heading', { name: 'Incidents' }).waitFor();
+      expect(await checked.evaluate('document.activeElement?.id')).toBe('main');
+      expect(await ring('#main')).toBe('none none');
+      await checked.keyboard.press('Tab');
+      const focused = (await checked.evaluate('document.activeElement?.tagName')) as string;
+      expect(['A', 'BUTTON', 'INPUT', 'SELECT']).toContain(focused);
+      expect(await ring(':focus')).toMatch(/^solid rgb\(255, 176, 0\) 0px 0px 0px 5px$/);
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows cost per day, agent and model with the budget gauge', async () => {

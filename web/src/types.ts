@@ -13,6 +13,7 @@ import type {
   KnowledgeHitView,
   RecommendationView,
   TraceView,
+  WhoAmI,
 } from '../../src/api/schemas';
 import type {
   AlarmRow,
@@ -38,6 +39,21 @@ export const STATUSES = [
 export const SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
 
 export type Incident = IncidentView;
+
+export type IncidentStatus = Incident['status'];
+export type IncidentSeverity = Incident['severity'];
+
+/** The statuses in which an incident is still being worked on (the "active" filter). */
+export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
+  'OPEN',
+  'INVESTIGATING',
+  'ADVISORY_READY',
+  'ACKNOWLEDGED',
+  'MITIGATED',
+];
+
+/** GET /v1/whoami: the pasted token's name and scopes. */
+export type Session = WhoAmI;
 
 /** Why a signal is on its incident (GET /v1/incidents/:id). */
 export type JoinReason = JoinReasonView;

@@ -2,9 +2,21 @@ import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { ApiError, apiGet } from './api';
 
 /** Client-side navigation without a router library: the server answers every console path with the app. */
-export function navigate(to: string): void {
-  window.history.pushState(null, '', to);
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
   window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** The address's query string (`?…`), following links, the back button and `navigate`. */
+export function useLocationSearch(): string {
+  const [search, setSearch] = useState(window.location.search);
+  useEffect(() => {
+    const update = () => setSearch(window.location.search);
+    window.addEventListener('popstate', update);
+    return () => window.removeEventListener('popstate', update);
+  }, []);
+  return search;
 }
 
 export function Link({
@@ -69,7 +81,7 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       {unauthorized ? (
         <p>
           Use a token with the scope this page needs (<code>read</code> to look, <code>respond</code> to
-          approve or reject). Change it with “Change token” at the top right.
+          approve, reject or run an incident). Change it with “Change token” at the top right.
         </p>
       ) : null}
       {retry ? (

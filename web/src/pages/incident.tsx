@@ -1,6 +1,7 @@
 import { lazy, type ReactNode, Suspense, useCallback, useState } from 'react';
 import { documentNodeId, documentOfNodeId, serviceEvidenceId } from '../../../src/domain/evidence-id';
 import { call } from '../api';
+import { cannotRespond, type SessionState, useSession } from '../session';
 import type {
   Evidence,
   Finding,
@@ -16,6 +17,7 @@ import type {
 } from '../types';
 import { Badge, ErrorBox, formatTime, Link, Loading, ScoreBar, useApi } from '../ui';
 import { StreamStatus, useIncidentStream } from './incidents';
+import { RespondPanel } from './respond';
 
 // The graph library is most of the console's weight; only the incident page loads it.
 const EvidenceGraph = lazy(() => import('../graph').then((module) => ({ default: module.EvidenceGraph })));
@@ -80,12 +82,15 @@ function RecommendationCard({
   known,
   onCite,
   onDecided,
+  session,
 }: {
   recommendation: Recommendation;
   known: Set<string>;
   onCite(id: string): void;
   onDecided(): void;
+  session: SessionState;
 }) {
+  const denied = cannotRespond(session);
   const [reason, setReason] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -145,10 +150,16 @@ function RecommendationCard({
               maxLength={2000}
               autoComplete="off"
             />
-            <button type="submit" disabled={busy}>
+            <button type="submit" disabled={busy || Boolean(denied)} title={denied}>
               Approve
             </button>
-            <button type="button" className="danger" disabled={busy} onClick={() => void decide('reject')}>
+            <button
+              type="button"
+              className="danger"
+              disabled={busy || Boolean(denied)}
+              title={denied}
+              onClick={() => void decide('reject')}
+            >
               Reject
             </button>
           </div>
@@ -313,7 +324,17 @@ function eventSummary(event: IncidentEvent): string {
   const text = (key: string) => (typeof data[key] === 'string' ? (data[key] as string) : undefined);
   switch (event.type) {
     case 'status_changed':
-      return `${text('from')} → ${text('to')}${text('reason') ? `: ${text('reason')}` : ''}`;
+      return [
+        `${text('from')} → ${text('to')}${text('reason') ? `: ${text('reason')}` : ''}`,
+        text('rootCause') ? `root cause: ${text('rootCause')}` : '',
+        text('resolution') ? `resolution: ${text('resolution')}` : '',
+      ]
+        .filter(Boolean)
+        .join(' · ');
+    case 'severity_changed':
+      return `${text('from')} → ${text('to')}${text('reason') ? `: “${text('reason')}”` : ''}`;
+    case 'note_added':
+      return `“${text('text') ?? ''}”`;
     case 'signal_attached':
       return `${String(data.count ?? '')} signal(s) ${Array.isArray(data.signalIds) ? data.signalIds.join(', ') : ''}`;
     case 'recommendation_approved':
@@ -367,6 +388,16 @@ export function IncidentPage({ id }: { id: string }) {
     version,
   );
   const refresh = useCallback(() => setVersion((value) => value + 1), []);
+  const session = useSession();
+  // The incident as the last write here answered it: shown at once, until the reload catches up.
+  const [written, setWritten] = useState<Incident | null>(null);
+  const changed = useCallback(
+    (incident: Incident | null) => {
+      if (incident) setWritten(incident);
+      refresh();
+    },
+    [refresh],
+  );
   const stream = useIncidentStream((incident) => {
     if (incident.id === id) refresh();
   });
@@ -408,7 +439,13 @@ export function IncidentPage({ id }: { id: string }) {
         <ErrorBox error={detail.error} retry={reloadDetail} />
       </section>
     );
-  const { incident, signals } = detail.value;
+  const { signals } = detail.value;
+  const loaded = detail.value.incident;
+  const incident =
+    written && written.id === loaded.id && written.updatedAt > loaded.updatedAt
+      ? { ...loaded, ...written }
+      : loaded;
+  const completed = investigations.state === 'ok' && investigations.value.items.some(isCompleted);
   const latest = investigations.state === 'ok' ? investigations.value.items[0] : undefined;
   const strategy = latest?.findings.find((finding) => finding.agent === 'response-strategy');
 
@@ -440,6 +477,13 @@ export function IncidentPage({ id }: { id: string }) {
           <strong>Root cause:</strong> {incident.rootCause}
         </p>
       ) : null}
+      {incident.resolution ? (
+        <p>
+          <strong>Resolution:</strong> {incident.resolution}
+        </p>
+      ) : null}
+
+      <RespondPanel incident={incident} session={session} onChanged={changed} />
 
       <div className="columns columns-wide-right">
         <section aria-labelledby="trust-title" className="panel">
@@ -475,8 +519,14 @@ export function IncidentPage({ id }: { id: string }) {
             timeline. OPX executes nothing.
           </p>
           {recommendations.state === 'error' ? <ErrorBox error={recommendations.error} /> : null}
-          {recommendations.state === 'ok' && recommendations.value.items.length === 0 ? (
-            <p className="muted">No recommendations: they come with a completed investigation.</p>
+          {recommendations.state === 'ok' &&
+          recommendations.value.items.length === 0 &&
+          investigations.state === 'ok' ? (
+            <p className="muted">
+              {completed
+                ? 'No recommendations: the investigation proposed none.'
+                : 'No recommendations: they come with a completed investigation.'}
+            </p>
           ) : null}
           {recommendations.state === 'ok' ? (
             <ol className="cards">
@@ -487,6 +537,7 @@ export function IncidentPage({ id }: { id: string }) {
                   known={known}
                   onCite={cite}
                   onDecided={refresh}
+                  session={session}
                 />
               ))}
             </ol>
@@ -555,38 +606,42 @@ export function IncidentPage({ id }: { id: string }) {
 
         <section aria-labelledby="signals-title" className="panel">
           <h2 id="signals-title">Signals</h2>
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Severity</th>
-                <th scope="col">Status</th>
-                <th scope="col">Source</th>
-                <th scope="col">Signal</th>
-                <th scope="col">Joined by</th>
-                <th scope="col">Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {signals.map((signal) => (
-                <tr key={signal.id}>
-                  <td>
-                    <Badge kind={signal.severity}>{signal.severity}</Badge>
-                  </td>
-                  <td>{signal.status}</td>
-                  <td>{signal.source}</td>
-                  <td>
-                    {signal.service}: {signal.title}
-                    {signal.description ? <div className="muted small">{signal.description}</div> : null}
-                  </td>
-                  <td className="small">{joinedBy(signal.joinedBy)}</td>
-                  <td>
-                    {formatTime(signal.lastSeenAt)}
-                    {signal.occurrences > 1 ? ` (×${signal.occurrences})` : ''}
-                  </td>
+          {/* Scrolls sideways on its own on a phone; focusable, so the keyboard can scroll it too. */}
+          {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard. */}
+          <section className="table-scroll" aria-label="Signals table" tabIndex={0}>
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">Severity</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Source</th>
+                  <th scope="col">Signal</th>
+                  <th scope="col">Joined by</th>
+                  <th scope="col">Last seen</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {signals.map((signal) => (
+                  <tr key={signal.id}>
+                    <td>
+                      <Badge kind={signal.severity}>{signal.severity}</Badge>
+                    </td>
+                    <td>{signal.status}</td>
+                    <td>{signal.source}</td>
+                    <td>
+                      {signal.service}: {signal.title}
+                      {signal.description ? <div className="muted small">{signal.description}</div> : null}
+                    </td>
+                    <td className="small">{joinedBy(signal.joinedBy)}</td>
+                    <td>
+                      {formatTime(signal.lastSeenAt)}
+                      {signal.occurrences > 1 ? ` (×${signal.occurrences})` : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
 
           <h2>Guardrails and validation</h2>
           {safety.state === 'error' ? <ErrorBox error={safety.error} /> : null}
@@ -617,6 +672,8 @@ export function IncidentPage({ id }: { id: string }) {
     </article>
   );
 }
+
+const isCompleted = (investigation: Investigation) => investigation.status === 'completed';
 
 /** Why a signal is on this incident, in words: its rule, the path in the dependency graph, or who moved it. */
 function joinedBy(reason: JoinReason | null | undefined): string {
