@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runConformance } from '../src/store/conformance/index.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
@@ -61,6 +62,34 @@ if (POSTGRES_URL) {
         await second.cleanup();
       } finally {
         await first.cleanup();
+      }
+    });
+
+    it('a store migrates while other schemas of the database are being dropped', async () => {
+      // Kysely's migrator introspects every schema; PostgreSQL fails that query when a schema it
+      // is reading goes away. Other stores come and go in a shared database: that is not a failure.
+      let churning = true;
+      const churn = (async () => {
+        let created = 0;
+        while (churning || created < 3) {
+          const schema = schemaName();
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            await client.query(`create schema ${schema}`);
+            await client.query(`create table ${schema}.t (id serial primary key, a int, b int, c int)`);
+          } finally {
+            await client.end();
+          }
+          await dropSchema(schema);
+          created += 1;
+        }
+      })();
+      try {
+        for (let round = 0; round < 6; round += 1) await (await openPostgres(url)).cleanup();
+      } finally {
+        churning = false;
+        await churn;
       }
     });
 

@@ -117,7 +117,17 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
     cipher,
     transaction: (work) => db.transaction().execute((trx) => work(scope(trx, dialect, cipher))),
     async migrate() {
-      const { error, results } = await migrator.migrateToLatest();
+      let { error, results } = await migrator.migrateToLatest();
+      // Kysely's migrator looks for its tables by introspecting every schema of the database, and
+      // PostgreSQL fails that query when another schema is dropped while it runs (several OPX
+      // stores in one database, one removed). Another schema's disappearance is not this store's
+      // failure: look again.
+      for (
+        let attempt = 0;
+        attempt < 5 && error && anotherSchemaVanished(error, migrationTableSchema);
+        attempt += 1
+      )
+        ({ error, results } = await migrator.migrateToLatest());
       if (error) {
         // Kysely's "corrupted migrations" says what it found, not what the operator should do.
         const refusal = await executedMigrations(db, dialect, migrationTableSchema).then(
@@ -181,4 +191,12 @@ async function executedMigrations(
 /** Checks the database answers; used by health checks. */
 export async function ping(store: Store): Promise<void> {
   await sql`select 1`.execute(store.db);
+}
+
+/** A PostgreSQL "schema does not exist" (3F000) about a schema other than `own`. */
+function anotherSchemaVanished(error: unknown, own: string | undefined): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (
+    code === '3F000' && typeof message === 'string' && (own === undefined || !message.includes(`"${own}"`))
+  );
 }
