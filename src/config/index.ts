@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath, OpxError } from '../domain/errors.js';
 import { AGENTS } from '../domain/finding.js';
@@ -331,6 +331,15 @@ const SAME_SETTING: Partial<Record<SettingKey, SettingKey>> = {
 };
 
 export const CONFIG_FILE_NAME = 'opx.config.yaml';
+
+/**
+ * The YAML parser, loaded only when there is a config file to read: every CLI command loads the
+ * config, most find no file, and the parser is a good part of a short command's start-up.
+ */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text);
+}
 
 export interface LoadConfigOptions {
   flags?: Partial<Record<SettingKey, unknown>>;
