@@ -222,17 +222,17 @@ describe.each(BACKENDS)('notifications on %s', (backend) => {
     });
     expect(
       deliveries.json.items
-        .map((item: { channelName: string; event: string; status: string }) =>
-          [item.channelName, item.event, item.status].join(' '),
+        .map((item: { channelName: string; channelType: string; event: string; status: string }) =>
+          [item.channelName, item.channelType, item.event, item.status].join(' '),
         )
         .sort(),
     ).toEqual([
-      'hook opened sent',
-      'hook resolved sent',
-      'hook severity_raised sent',
-      'mail opened sent',
-      'mail resolved sent',
-      'mail severity_raised sent',
+      'hook webhook opened sent',
+      'hook webhook resolved sent',
+      'hook webhook severity_raised sent',
+      'mail email opened sent',
+      'mail email resolved sent',
+      'mail email severity_raised sent',
     ]);
   });
 

@@ -7,9 +7,11 @@ import { API_ROUTES, openApiText } from '../src/api/openapi.js';
 import type { listQuery } from '../src/api/routes/incidents.js';
 import type { tracesQuery } from '../src/api/routes/investigations.js';
 import type { searchQuery } from '../src/api/routes/knowledge.js';
+import type { deliveriesQuery } from '../src/api/routes/notifications.js';
 import type { signalsQuery } from '../src/api/routes/signals.js';
 import { errorBodySchema } from '../src/api/schemas.js';
 import {
+  type DeliveryListQuery,
   type IncidentListQuery,
   type KnowledgeSearchQuery,
   OpxApiError,
@@ -265,5 +267,6 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
     expectTypeOf<keyof SignalListQuery>().toEqualTypeOf<keyof z.input<typeof signalsQuery>>();
     expectTypeOf<keyof TraceListQuery>().toEqualTypeOf<keyof z.input<typeof tracesQuery>>();
     expectTypeOf<keyof KnowledgeSearchQuery>().toEqualTypeOf<keyof z.input<typeof searchQuery>>();
+    expectTypeOf<keyof DeliveryListQuery>().toEqualTypeOf<keyof z.input<typeof deliveriesQuery>>();
   });
 });

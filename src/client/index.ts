@@ -51,6 +51,7 @@ import type {
   splitInputSchema,
   transitionInputSchema,
 } from '../domain/incident.js';
+import type { ChannelView, DeliveryStatus, DeliveryView, Notice, Route } from '../domain/notification.js';
 import type { ServiceInput } from '../domain/service.js';
 import type { SignalInput, SignalStatus } from '../domain/signal.js';
 
@@ -68,7 +69,26 @@ export interface AuditList {
   items: Iso<AuditEntry, 'at'>[];
 }
 
+/** `GET /v1/notifications/channels`: settings only; a channel's secret is never shown back. */
+export interface ChannelList {
+  items: Iso<ChannelView, 'createdAt' | 'updatedAt'>[];
+}
+
+/** `GET /v1/notifications/routes`. */
+export interface RouteList {
+  items: Iso<Route, 'createdAt' | 'updatedAt'>[];
+}
+
+/** `GET /v1/notifications/deliveries`, newest first. */
+export interface DeliveryList {
+  items: DeliveryView[];
+}
+
+/** `GET /v1/notifications/deliveries/:id`: the delivery with the message it sends. */
+export type DeliveryDetail = DeliveryView & { notice: Notice };
+
 export type * from '../api/schemas.js';
+export type { DeliveryStatus, DeliveryView };
 
 /** A non-2xx answer. `body` is the API's error body when it sent one (a proxy may send anything). */
 export class OpxApiError extends Error {
@@ -146,6 +166,13 @@ export interface SignalListQuery {
 export interface TraceListQuery {
   incidentId?: string;
   agent?: string;
+  limit?: number;
+}
+
+/** `GET /v1/notifications/deliveries`. */
+export interface DeliveryListQuery {
+  status?: DeliveryStatus;
+  incidentId?: string;
   limit?: number;
 }
 
@@ -458,6 +485,33 @@ export class OpxClient {
     } = {},
   ) {
     return this.#get<AuditList>('/v1/audit', query);
+  }
+
+  // Notifications (docs/notifications.md).
+
+  notificationChannels() {
+    return this.#get<ChannelList>('/v1/notifications/channels');
+  }
+
+  notificationRoutes() {
+    return this.#get<RouteList>('/v1/notifications/routes');
+  }
+
+  deliveries(query: DeliveryListQuery = {}) {
+    return this.#get<DeliveryList>('/v1/notifications/deliveries', query);
+  }
+
+  delivery(id: string) {
+    return this.#get<DeliveryDetail>(`/v1/notifications/deliveries/${encode(id)}`);
+  }
+
+  /** Needs an admin token. Sends a dead delivery again with fresh attempts; 409 when it is not dead. */
+  redrive(id: string, options: WriteOptions = {}) {
+    return this.request<{ redriven: string }>(
+      'POST',
+      `/v1/notifications/deliveries/${encode(id)}/redrive`,
+      options,
+    );
   }
 
   // Signals and knowledge.

@@ -175,6 +175,38 @@ export interface Notice {
   url: string | null;
 }
 
+/** A delivery's state: `pending` until sent (retries included), `dead` after its last attempt. */
+export const DELIVERY_STATUSES = ['pending', 'sent', 'skipped', 'dead'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** A delivery's state and the receiver's last answer; `Time` is epoch ms in the store, ISO-8601 text in the API. */
+export interface DeliveryRecord<Time> {
+  id: string;
+  jobId: string;
+  incidentId: string | null;
+  channelId: string;
+  /** Null once the channel is deleted. */
+  channelName: string | null;
+  channelType: ChannelType | null;
+  routeId: string | null;
+  event: NoticeEvent;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due, while pending. */
+  nextAttemptAt: Time | null;
+  lastError: string | null;
+  detail: string | null;
+  createdAt: Time;
+  finishedAt: Time | null;
+}
+
+/** A delivery as `GET /v1/notifications/deliveries` lists it; never the channel's secret. */
+export interface DeliveryView extends DeliveryRecord<string> {
+  /** The incident's title and severity as the message has them. */
+  title: string | null;
+  severity: IncidentSeverity | null;
+}
+
 /** PagerDuty's and Opsgenie's deduplication key: one per incident, so a trigger and its resolve meet. */
 export function incidentDedupKey(incidentId: string): string {
   return `opx-${incidentId}`;

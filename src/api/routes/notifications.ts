@@ -5,6 +5,8 @@ import { OpxError } from '../../domain/errors.js';
 import {
   type ChannelView,
   channelInputSchema,
+  DELIVERY_STATUSES,
+  type DeliveryView,
   type Route,
   routeInputSchema,
 } from '../../domain/notification.js';
@@ -15,7 +17,7 @@ import type { Delivery } from '../../store/repositories/notifications.js';
 import { nameParams, parseInput, sendWrite, writeOf } from '../http.js';
 
 export const deliveriesQuery = z.strictObject({
-  status: z.enum(['pending', 'sent', 'skipped', 'dead']).optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
   incidentId: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
@@ -31,15 +33,15 @@ export function presentRoute(route: Route) {
 /** A delivery as listed: its state and the receiver's answer; the message itself only in `GET …/:id`. */
 export function presentDelivery(delivery: Delivery, withNotice = false) {
   const { notice, key: _key, ...rest } = delivery;
-  return {
+  const view: DeliveryView = {
     ...rest,
     title: notice.incident?.title ?? null,
     severity: notice.incident?.severity ?? null,
     nextAttemptAt: toIso(delivery.nextAttemptAt),
     createdAt: toIso(delivery.createdAt),
     finishedAt: toIso(delivery.finishedAt),
-    ...(withNotice ? { notice } : {}),
   };
+  return { ...view, ...(withNotice ? { notice } : {}) };
 }
 
 /** Channels, routes and deliveries (docs/notifications.md). Secrets go in, never out. */

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Argument, type Command, Option } from 'commander';
 import { OpxError } from '../../domain/errors.js';
+import { DELIVERY_STATUSES, type DeliveryStatus } from '../../domain/notification.js';
 import { importNotifications, parseNotificationFile, testRoute } from '../../notify/admin.js';
 import { notifyContext } from '../../notify/worker.js';
-import type { DeliveryStatus } from '../../store/repositories/notifications.js';
 import { globalOptions, positiveIntegerOption, withRuntime } from '../context.js';
 import { clipText, printJson, printTable, shortTime } from '../output.js';
-
-const STATUSES: DeliveryStatus[] = ['pending', 'sent', 'skipped', 'dead'];
 
 export function registerNotify(program: Command): void {
   const notify = program
@@ -97,7 +95,7 @@ export function registerNotify(program: Command): void {
   notify
     .command('deliveries')
     .description('messages sent and to send, newest first, with their attempts and the receiver’s answer')
-    .addOption(new Option('--status <status>').choices(STATUSES))
+    .addOption(new Option('--status <status>').choices(DELIVERY_STATUSES))
     .option('--incident <id>', 'only this incident’s')
     .option('--limit <n>', 'how many, newest first', positiveIntegerOption('--limit', 1000), 50)
     .action(

@@ -6,7 +6,10 @@ import { NOTIFY_DELIVER_JOB, NOTIFY_DISPATCH_JOB } from '../../domain/jobs.js';
 import type {
   Channel,
   ChannelInput,
+  ChannelType,
   ChannelView,
+  DeliveryRecord,
+  DeliveryStatus,
   Notice,
   NoticeEvent,
   NotifyEvent,
@@ -17,26 +20,10 @@ import type { NotificationChannelsTable, NotificationRoutesTable } from '../sche
 import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 import { jobRepository } from './jobs.js';
 
-/** A delivery's state: `pending` until sent (retries included), `dead` after its last attempt. */
-export type DeliveryStatus = 'pending' | 'sent' | 'skipped' | 'dead';
+export type { DeliveryStatus } from '../../domain/notification.js';
 
-export interface Delivery {
-  id: string;
+export interface Delivery extends DeliveryRecord<number> {
   key: string;
-  jobId: string;
-  incidentId: string | null;
-  channelId: string;
-  channelName: string | null;
-  routeId: string | null;
-  event: NoticeEvent;
-  status: DeliveryStatus;
-  attempts: number;
-  /** When the next attempt is due, while pending. */
-  nextAttemptAt: number | null;
-  lastError: string | null;
-  detail: string | null;
-  createdAt: number;
-  finishedAt: number | null;
   notice: Notice;
 }
 
@@ -380,6 +367,7 @@ export function notificationRepository(context: RepositoryContext) {
           'j.run_at as job_run_at',
           'j.last_error as job_error',
           'c.name as channel_name',
+          'c.type as channel_type',
         ]);
       if (filter.id) query = query.where('d.id', '=', filter.id);
       if (filter.incidentId) query = query.where('d.incident_id', '=', filter.incidentId);
@@ -406,6 +394,7 @@ export function notificationRepository(context: RepositoryContext) {
           incidentId: row.incident_id,
           channelId: row.channel_id,
           channelName: row.channel_name,
+          channelType: (row.channel_type as ChannelType | null) ?? null,
           routeId: row.route_id,
           event: row.event as NoticeEvent,
           status,
