@@ -6,6 +6,7 @@ import { CostsPage } from './pages/costs';
 import { IncidentPage } from './pages/incident';
 import { IncidentsPage } from './pages/incidents';
 import { KnowledgePage } from './pages/knowledge';
+import { NotificationsPage } from './pages/notifications';
 import { SafetyPage } from './pages/safety';
 import { CodeBlock, ErrorBox, Link } from './ui';
 import './styles.css';
@@ -13,6 +14,7 @@ import './styles.css';
 const NAV = [
   { to: '/', label: 'Incidents', match: (path: string) => path === '/' || path.startsWith('/incidents') },
   { to: '/costs', label: 'Costs', match: (path: string) => path === '/costs' },
+  { to: '/notifications', label: 'Notifications', match: (path: string) => path === '/notifications' },
   { to: '/alarms', label: 'Alarms', match: (path: string) => path === '/alarms' },
   { to: '/safety', label: 'Guardrails & validation', match: (path: string) => path === '/safety' },
   { to: '/kb', label: 'Knowledge base', match: (path: string) => path === '/kb' },
@@ -33,6 +35,7 @@ function Page({ path }: { path: string }) {
   if (incident) return <IncidentPage id={decodeURIComponent(incident[1]!)} />;
   if (path === '/' || path === '/incidents') return <IncidentsPage />;
   if (path === '/costs') return <CostsPage />;
+  if (path === '/notifications') return <NotificationsPage />;
   if (path === '/alarms') return <AlarmsPage />;
   if (path === '/safety') return <SafetyPage />;
   if (path === '/kb') return <KnowledgePage />;

@@ -38,15 +38,25 @@ export function useSession(): SessionState {
   return state;
 }
 
+/** Why this token lacks `scope`, in words for a disabled control's title; undefined when it has it. */
+function lacks(current: SessionState, scope: 'respond' | 'admin'): string | undefined {
+  if (current.state === 'loading') return 'checking what this token may do…';
+  if (current.state === 'error')
+    return 'could not ask the server what this token may do; reload the page to try again';
+  const { name, scopes } = current.value;
+  if (scopes.includes(scope) || scopes.includes('admin')) return undefined;
+  return `needs a token with the ${scope} scope; ${name} has ${scopes.join(', ') || 'no scope'}`;
+}
+
 /**
  * Why this token may not respond (approve, reject, move or annotate an incident), in words for a
  * disabled control's title; undefined when it may. `admin` implies `respond`.
  */
 export function cannotRespond(current: SessionState): string | undefined {
-  if (current.state === 'loading') return 'checking what this token may do…';
-  if (current.state === 'error')
-    return 'could not ask the server what this token may do; reload the page to try again';
-  const { name, scopes } = current.value;
-  if (scopes.includes('respond') || scopes.includes('admin')) return undefined;
-  return `needs a token with the respond scope; ${name} has ${scopes.join(', ') || 'no scope'}`;
+  return lacks(current, 'respond');
+}
+
+/** Why this token may not administer (redrive a notification); undefined when it may. */
+export function cannotAdminister(current: SessionState): string | undefined {
+  return lacks(current, 'admin');
 }

@@ -16,6 +16,12 @@ import type {
   WhoAmI,
 } from '../../src/api/schemas';
 import type {
+  ChannelList,
+  DeliveryStatus as DeliveryStatusView,
+  DeliveryView,
+  RouteList,
+} from '../../src/client/index';
+import type {
   AlarmRow,
   AlarmTransition as AlarmTransitionRow,
   TokenReport as TokenReportView,
@@ -113,3 +119,11 @@ export interface SafetySummary {
   validationFailures: { agent: string; count: number }[];
   calls: { agent: string; model: string; status: string; calls: number }[];
 }
+
+/** GET /v1/notifications/deliveries: a delivery's state and the receiver's last answer. */
+export type Delivery = DeliveryView;
+export type DeliveryStatus = DeliveryStatusView;
+/** A notification channel: its settings only; the API never shows a secret. */
+export type Channel = ChannelList['items'][number];
+/** A notification route: which incidents go to which channels. */
+export type NotifyRoute = RouteList['items'][number];

@@ -81,7 +81,8 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       {unauthorized ? (
         <p>
           Use a token with the scope this page needs (<code>read</code> to look, <code>respond</code> to
-          approve, reject or run an incident). Change it with “Change token” at the top right.
+          approve, reject or run an incident, <code>admin</code> to redrive a notification). Change it with
+          “Change token” at the top right.
         </p>
       ) : null}
       {retry ? (
@@ -151,4 +152,44 @@ export function CodeBlock({ children, label }: { children: string; label: string
       </pre>
     </figure>
   );
+}
+
+/** A toggle among filters: pressed while its filter is on. */
+export function Chip({
+  pressed,
+  onClick,
+  children,
+}: {
+  pressed: boolean;
+  onClick(): void;
+  children: string;
+}) {
+  return (
+    <button type="button" className="chip" aria-pressed={pressed} onClick={onClick}>
+      {children}
+    </button>
+  );
+}
+
+/** A fresh key per click: a retry of the same request by the browser or a proxy is not a second write. */
+export const once = () => ({ idempotencyKey: crypto.randomUUID() });
+
+/** One write at a time per control, with its error kept beside it. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  async function run(work: () => Promise<void>): Promise<boolean> {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+      return true;
+    } catch (caught) {
+      setError(caught);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, setError, run };
 }

@@ -17,6 +17,7 @@ import type {
 } from '../types';
 import { Badge, ErrorBox, formatTime, Link, Loading, ScoreBar, useApi } from '../ui';
 import { StreamStatus, useIncidentStream } from './incidents';
+import { IncidentNotifications } from './notifications';
 import { RespondPanel } from './respond';
 
 // The graph library is most of the console's weight; only the incident page loads it.
@@ -669,6 +670,8 @@ export function IncidentPage({ id }: { id: string }) {
           ) : null}
         </section>
       </div>
+
+      <IncidentNotifications incidentId={incident.id} version={version} />
     </article>
   );
 }

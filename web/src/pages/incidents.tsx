@@ -10,6 +10,7 @@ import {
 } from '../types';
 import {
   Badge,
+  Chip,
   CodeBlock,
   ErrorBox,
   formatTime,
@@ -131,14 +132,6 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 
 function toggle<T>(list: readonly T[], item: T): T[] {
   return list.includes(item) ? list.filter((value) => value !== item) : [...list, item];
-}
-
-function Chip({ pressed, onClick, children }: { pressed: boolean; onClick(): void; children: string }) {
-  return (
-    <button type="button" className="chip" aria-pressed={pressed} onClick={onClick}>
-      {children}
-    </button>
-  );
 }
 
 /** How long the search box waits after the last key before it searches. */

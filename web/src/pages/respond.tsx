@@ -9,7 +9,7 @@ import { canTransition } from '../../../src/domain/lifecycle';
 import { call } from '../api';
 import { cannotRespond, type SessionState } from '../session';
 import { type Incident, type IncidentSeverity, type IncidentStatus, SEVERITIES } from '../types';
-import { ErrorBox } from '../ui';
+import { ErrorBox, once, useAction } from '../ui';
 
 type Verb = 'acknowledge' | 'mitigate' | 'resolve' | 'close' | 'reopen';
 
@@ -31,29 +31,6 @@ export function lifecycleForbids(incident: Incident, verb: Verb, to: IncidentSta
   if (from === to) return `the incident is ${from} already`;
   if (!canTransition(from, to)) return `the lifecycle does not allow ${from} → ${to}`;
   return undefined;
-}
-
-/** A fresh key per click: a retry of the same request by the browser or a proxy is not a second write. */
-const once = () => ({ idempotencyKey: crypto.randomUUID() });
-
-/** One write at a time per control, with its error kept beside it. */
-function useAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  async function run(work: () => Promise<void>): Promise<boolean> {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-      return true;
-    } catch (caught) {
-      setError(caught);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { busy, error, setError, run };
 }
 
 function Field({ id, label, children }: { id: string; label: string; children: ReactNode }) {
