@@ -481,6 +481,8 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await panel.getByRole('button', { name: 'Add note' }).click();
     await timeline.getByText('“paged the auth-service owner”').waitFor();
     expect(await panel.getByLabel('Note for the timeline').inputValue()).toBe('');
+    await page.getByRole('heading', { name: 'Findings' }).waitFor();
+    await shot('respond');
 
     // The API refuses (here: a stand-in answer) and the words appear beside the control, not a blank page.
     await page.route('**/v1/incidents/*/notes', (route) =>
@@ -498,8 +500,6 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     const logged = () => browserErrors.findIndex((text) => text.includes('status of 409'));
     await expect.poll(logged).toBeGreaterThanOrEqual(0);
     browserErrors.splice(logged(), 1);
-    await page.getByRole('heading', { name: 'Findings' }).waitFor();
-    await shot('respond');
 
     const events = await server.request('GET', `/v1/incidents/${incidentId}/events`, {
       token: server.tokens.read,
