@@ -63,8 +63,17 @@ async function signIn(page: Page, baseUrl: string, token: string): Promise<void>
   await page.getByRole('heading', { name: 'Incidents' }).waitFor();
 }
 
-/** The incident's status badge in the page header. */
-const headerStatus = (page: Page) => page.locator('#incident-title + .meta .badge').nth(1);
+/** The incident's status badge in the "What is broken" answer at the top of its page. */
+const headerStatus = (page: Page) => page.locator('#answer-broken .badge').nth(1);
+
+/** Opens a folded section of the incident page by its heading (a click on the <summary>). */
+async function unfold(page: Page, heading: string): Promise<void> {
+  const fold = page.locator('details.fold', {
+    has: page.getByRole('heading', { name: heading, exact: true }),
+  });
+  if ((await fold.getAttribute('open')) === null) await fold.locator('summary').click();
+  await expect.poll(() => fold.getAttribute('open')).not.toBeNull();
+}
 
 /**
  * The store `npm run demo` builds, made through the same functions and routes: the example topology,
@@ -351,24 +360,83 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await page.getByRole('link', { name: /Payment authorisations failing/ }).waitFor();
   });
 
-  it('opens the incident: findings with citations, trust, the evidence graph and the timeline', async () => {
+  it('opens the incident: five answers at the top, then findings with citations, trust, the evidence graph and the timeline', async () => {
     await page.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
-    await page.getByRole('heading', { name: 'Findings' }).waitFor();
+    await page.locator('#answer-broken').waitFor();
+    const read = (route: string) => server.request('GET', route, { token: server.tokens.read });
+    const { incident } = (await read(`/v1/incidents/${incidentId}`)).json;
+    const investigation = (await read(`/v1/incidents/${incidentId}/investigations`)).json.items.find(
+      (item: { status: string }) => item.status === 'completed',
+    );
+    const data = (agent: string) =>
+      investigation.findings.find((finding: { agent: string }) => finding.agent === agent).data;
+
+    // What is broken: the origin, the services, severity, status and since when.
+    const broken = page.locator('#answer-broken');
+    await broken
+      .getByText(`Origin ${incident.rootService}; affected: ${incident.services.join(', ')}`)
+      .waitFor();
+    expect(await broken.locator('.badge').allTextContents()).toEqual([
+      incident.severity,
+      incident.status.replace('_', ' '),
+    ]);
+    await broken.getByText(/since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \((\d+ min|just now)/).waitFor();
+    // What caused it: the probable origin, the top suspect change with its score, and the trust.
+    const cause = page.locator('#answer-cause');
+    const origin = data('response-strategy').probableRootCause;
+    const culprit = data('change-intelligence').ranked[0];
+    expect(culprit.summary).toContain('auth-service v2.15.0');
+    await cause
+      .getByText(`Probable origin ${origin.service} (confidence ${origin.confidence.toFixed(2)})`)
+      .waitFor();
+    await cause.getByText(`“${culprit.summary}”`).waitFor();
+    await cause.getByText(culprit.changeId, { exact: true }).waitFor();
+    await cause.getByText(`score ${culprit.score.toFixed(2)}`).waitFor();
+    await cause
+      .getByText(`Investigation trust ${data('response-strategy').trust.score.toFixed(2)}`, { exact: true })
+      .waitFor();
+    // What else is at risk: the callers that do not alert yet.
+    const radius = data('risk-blast-radius');
+    const quiet = (radius.impacted as string[]).filter((name) => !incident.services.includes(name));
+    expect(quiet.length).toBeGreaterThan(0);
+    for (const name of quiet) await page.locator('#answer-risk').getByText(name, { exact: true }).waitFor();
+    // Has it happened before: the closest past incident from the imported history, linked.
+    const closest = data('historical-pattern').similar[0];
+    expect((await read(`/v1/incidents/${closest.incidentId}`)).json.incident.status).toBe('RESOLVED');
+    expect(
+      await page.locator('#answer-before').getByRole('link', { name: closest.title }).getAttribute('href'),
+    ).toBe(`/incidents/${closest.incidentId}`);
+    // What to do now: the first recommendation, with its decision.
+    const first = (await read(`/v1/incidents/${incidentId}/recommendations`)).json.items[0];
+    const now = page.locator('#answer-now');
+    expect(await now.locator('.recommendation-title').textContent()).toBe(`#${first.rank} ${first.title}`);
+    await now.getByRole('button', { name: 'Approve' }).waitFor();
+    await now.getByRole('button', { name: 'Reject' }).waitFor();
+    // All of it above the fold of a 1400×900 window.
+    await page.evaluate('window.scrollTo(0, 0)');
+    const box = await page.getByRole('region', { name: 'The incident in five answers' }).boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+
+    // The details are folded below; each opens by its heading.
+    await unfold(page, 'Trust');
     await page.getByText('overall trust').waitFor();
+    await unfold(page, 'Findings');
     for (const agent of ['signal-intelligence', 'change-intelligence', 'response-strategy'])
       await page.getByRole('heading', { name: agent, exact: true }).waitFor();
+    await unfold(page, 'Evidence');
     // Cytoscape draws into canvases inside the graph container.
     await page.locator('.graph canvas').first().waitFor();
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
-    // Each signal says why it is on the incident, and the header names the origin.
+    // Each signal says why it is on the incident.
     await page.getByRole('columnheader', { name: 'Joined by' }).waitFor();
-    await page.getByRole('cell', { name: 'critical-signal', exact: true }).first().waitFor();
-    await page.getByText('origin: api-gateway').waitFor();
+    await page.getByRole('cell', { name: 'rule critical-signal', exact: true }).first().waitFor();
     // The reporter's address in the third alert was redacted at ingest, on this incident.
     await page
       .getByText(/anonymize EMAIL in ingest/)
       .first()
       .waitFor();
+    await page.evaluate('window.scrollTo(0, 0)');
     await shot('incident');
 
     // A citation jumps to its evidence and moves the focus there.
@@ -388,9 +456,10 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       );
   });
 
-  it('approves a recommendation only with a reason, and the approval is on the incident through the API', async () => {
-    const card = page.locator('.recommendation').first();
-    const title = (await card.locator('h3').textContent()) ?? '';
+  it('approves the first recommendation from the top of the page, only with a reason, and the approval is on the incident through the API', async () => {
+    await page.evaluate('window.scrollTo(0, 0)');
+    const card = page.locator('#answer-now');
+    const title = (await card.locator('.recommendation-title').textContent()) ?? '';
     await card.getByRole('button', { name: 'Approve' }).click();
     await card.getByText('write a reason before you approve').waitFor();
 
@@ -400,7 +469,21 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await card.getByLabel(/Reason/).press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Approve');
     await page.keyboard.press('Enter');
-    await card.getByText(/Approved by token:on-call-console/).waitFor();
+    // The answer moves on to the next recommendation and says what was decided; the full list shows it.
+    await card.getByText(/Last decision: #1 approved by token:on-call-console/).waitFor();
+    expect(await card.locator('.recommendation-title').textContent()).not.toBe(title);
+    await unfold(page, 'Recommendations');
+    await page
+      .locator('.recommendation')
+      .first()
+      .getByText(/Approved by token:on-call-console/)
+      .waitFor();
+    await page
+      .getByRole('region', { name: 'Timeline' })
+      .getByText(`token:on-call-console approved “${title.replace(/^#\d+ /, '')}”: “${reason}”`, {
+        exact: true,
+      })
+      .waitFor();
     await shot('approved');
 
     const events = await server.request('GET', `/v1/incidents/${incidentId}/events`, {
@@ -450,6 +533,15 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await expect.poll(() => headerStatus(other).textContent(), { timeout: 10_000 }).toBe('RESOLVED');
     await other.getByText(`Resolution: ${resolution}`, { exact: true }).waitFor();
 
+    // Both moves are sentences on the timeline, with who made them.
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByText('token:on-call-console acknowledged', { exact: true }).waitFor();
+    await timeline
+      .getByText(`token:on-call-console resolved it; root cause: ${rootCause}; resolution: ${resolution}`, {
+        exact: true,
+      })
+      .waitFor();
+
     const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: server.tokens.read });
     expect(detail.json.incident).toMatchObject({ status: 'RESOLVED', rootCause, resolution });
     expect(detail.json.incident.acknowledgedAt).not.toBeNull();
@@ -474,13 +566,38 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await panel.getByLabel('Reason (required)').fill(reason);
     await panel.getByRole('button', { name: 'Change severity' }).click();
     const timeline = page.getByRole('region', { name: 'Timeline' });
-    await timeline.getByText(`${detail.json.incident.severity} → ${next}: “${reason}”`).waitFor();
-    await expect.poll(() => page.locator('#incident-title + .meta .badge').first().textContent()).toBe(next);
+    const direction = next === 'SEV1' ? 'raised' : 'lowered';
+    await timeline
+      .getByText(
+        `token:on-call-console ${direction} the severity ${detail.json.incident.severity} → ${next}: “${reason}”`,
+        { exact: true },
+      )
+      .waitFor();
+    await expect.poll(() => page.locator('#answer-broken .badge').first().textContent()).toBe(next);
 
     await panel.getByLabel('Note for the timeline').fill('paged the auth-service owner');
     await panel.getByRole('button', { name: 'Add note' }).click();
-    await timeline.getByText('“paged the auth-service owner”').waitFor();
+    await timeline
+      .getByText('token:on-call-console noted: “paged the auth-service owner”', { exact: true })
+      .waitFor();
     expect(await panel.getByLabel('Note for the timeline').inputValue()).toBe('');
+
+    // The signals' joins read as sentences, and the chain's verification is a badge with its length.
+    for (const signal of detail.json.signals as {
+      title: string;
+      service: string;
+      joinedBy: { kind: string; rule: string };
+    }[]) {
+      const sentence = `Alert '${signal.title}' on ${signal.service} joined: `;
+      const reason = signal.joinedBy.kind === 'rule' ? `rule ${signal.joinedBy.rule}` : '';
+      await timeline.getByText(reason ? sentence + reason : sentence, { exact: Boolean(reason) }).waitFor();
+    }
+    const verified = async () =>
+      (await server.request('GET', `/v1/incidents/${incidentId}/verify`, { token: server.tokens.read })).json;
+    expect((await verified()).valid).toBe(true);
+    await expect
+      .poll(async () => timeline.locator('.badge-chain-verified').textContent())
+      .toBe(`chain verified, ${(await verified()).events} events`);
     await page.getByRole('heading', { name: 'Findings' }).waitFor();
     await shot('respond');
 
@@ -539,11 +656,25 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items: [] }) }),
     );
     await reader.reload();
-    await reader.getByText('No recommendations: the investigation proposed none.').waitFor();
-    // The incident from staging was never investigated: there the old words are right.
+    const investigation = (
+      await server.request('GET', `/v1/incidents/${incidentId}/investigations`, { token: server.tokens.read })
+    ).json.items.find((item: { status: string }) => item.status === 'completed');
+    await reader
+      .locator('#answer-now')
+      .getByText(`No recommendations: investigation ${investigation.id} completed and proposed none.`)
+      .waitFor();
+    // The incident from staging was never investigated: the answers say that, not "wait for one".
     await reader.goto(server.baseUrl);
     await reader.getByRole('link', { name: /Payment authorisations failing/ }).click();
-    await reader.getByText('No recommendations: they come with a completed investigation.').waitFor();
+    await reader
+      .locator('#answer-now')
+      .getByText('No recommendations: no investigation has run on this incident yet.')
+      .waitFor();
+    await reader
+      .locator('#answer-cause')
+      .getByText('No completed investigation yet: none has started.')
+      .waitFor();
+    await reader.locator('#answer-before').getByText('No completed investigation yet').waitFor();
     await reader.close();
   });
 
@@ -564,7 +695,17 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
 
     await phone.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
     await phone.getByRole('heading', { name: 'Run the incident' }).waitFor();
-    await phone.getByRole('heading', { name: 'Findings' }).waitFor();
+    // The five answers stack in one column inside the screen's width.
+    await phone.locator('#answer-now .recommendation-title').waitFor();
+    for (const answer of ['broken', 'cause', 'risk', 'before', 'now']) {
+      const box = await phone.locator(`#answer-${answer}`).boundingBox();
+      expect(box, answer).not.toBeNull();
+      expect(box!.x, answer).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width, answer).toBeLessThanOrEqual(390);
+    }
+    expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await unfold(phone, 'Findings');
+    await unfold(phone, 'Evidence');
     await phone.locator('.graph canvas').first().waitFor();
     await phone.getByRole('heading', { name: 'Timeline' }).waitFor();
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
@@ -745,9 +886,14 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       expect(await axeViolations(checked)).toEqual([]);
 
       await checked.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
-      await checked.getByRole('heading', { name: 'Findings' }).waitFor();
-      await checked.locator('.graph canvas').first().waitFor();
+      await checked.locator('#answer-now').waitFor();
       await checked.getByRole('heading', { name: 'Timeline' }).waitFor();
+      expect(await axeViolations(checked)).toEqual([]);
+      // And with every fold open.
+      for (const heading of ['Trust', 'Recommendations', 'Findings', 'Evidence'])
+        await unfold(checked, heading);
+      await checked.getByText('Event ids and hashes', { exact: true }).click();
+      await checked.locator('.graph canvas').first().waitFor();
       expect(await axeViolations(checked)).toEqual([]);
       // And on a phone.
       await checked.setViewportSize({ width: 390, height: 844 });
@@ -878,7 +1024,11 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
     await page.getByLabel('API token').fill(printed.console.token);
     await page.getByRole('button', { name: 'Open the console' }).click();
     await page.getByRole('heading', { name: printed.incident.title }).waitFor();
-    await page.getByText('overall trust').waitFor();
+    await page
+      .locator('#answer-cause')
+      .getByText(/^Investigation trust \d\.\d\d$/)
+      .waitFor();
+    await page.locator('#answer-now .recommendation-title').waitFor();
     await page.getByRole('heading', { name: 'Recommendations' }).waitFor();
   });
 });

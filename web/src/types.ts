@@ -4,7 +4,9 @@
  * the imports are types only, so nothing of the server reaches the bundle.
  */
 import type {
+  ChainVerificationView,
   Evidence as EvidenceAnswer,
+  IncidentDetail as IncidentDetailView,
   IncidentEventView,
   IncidentSignal,
   IncidentView,
@@ -68,6 +70,12 @@ export type JoinReason = JoinReasonView;
 export type Signal = IncidentSignal;
 
 export type IncidentEvent = IncidentEventView;
+
+/** GET /v1/incidents/:id: the incident, its newest completed investigation's id, and its signals. */
+export type IncidentDetail = IncidentDetailView;
+
+/** GET /v1/incidents/:id/verify: whether the event chain's hashes still hold, and where not. */
+export type ChainVerification = ChainVerificationView;
 
 export type Claim = ClaimView;
 

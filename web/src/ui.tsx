@@ -58,6 +58,27 @@ export function formatTime(value: string | number | null | undefined): string {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
+/** How long ago a time was, in minutes, hours or days: "just now", "9 min ago", "2 h 5 min ago", "3 days ago". */
+export function formatAgo(value: string | number, now: number): string {
+  const minutes = Math.floor((now - new Date(value).getTime()) / 60_000);
+  if (Number.isNaN(minutes)) return '';
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ''} ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** The clock, read again every `everyMs`, so relative times ("9 min ago") move on by themselves. */
+export function useNow(everyMs = 30_000): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return now;
+}
+
 export function formatUsd(value: number): string {
   return value < 0.01 && value > 0 ? `$${value.toFixed(6)}` : `$${value.toFixed(2)}`;
 }
@@ -151,6 +172,40 @@ export function CodeBlock({ children, label }: { children: string; label: string
         <code>{children}</code>
       </pre>
     </figure>
+  );
+}
+
+/**
+ * A section that folds: its heading is the <summary>, so the page can be read by headings and the
+ * long parts opened on demand. `note` says in a few words what is inside while it is closed.
+ */
+export function Fold({
+  id,
+  title,
+  note,
+  open,
+  onToggle,
+  className,
+  children,
+}: {
+  id: string;
+  title: string;
+  note?: ReactNode;
+  open?: boolean;
+  onToggle?(open: boolean): void;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <section aria-labelledby={id} className={className}>
+      <details className="fold" open={open} onToggle={(event) => onToggle?.(event.currentTarget.open)}>
+        <summary>
+          <h2 id={id}>{title}</h2>
+          {note ? <span className="fold-note">{note}</span> : null}
+        </summary>
+        {children}
+      </details>
+    </section>
   );
 }
 

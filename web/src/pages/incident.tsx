@@ -1,24 +1,26 @@
 import { lazy, type ReactNode, Suspense, useCallback, useState } from 'react';
 import { documentNodeId, documentOfNodeId, serviceEvidenceId } from '../../../src/domain/evidence-id';
-import { call } from '../api';
-import { cannotRespond, type SessionState, useSession } from '../session';
+import { useSession } from '../session';
 import type {
+  ChainVerification,
   Evidence,
   Finding,
   Incident,
+  IncidentDetail,
   IncidentEvent,
   Investigation,
-  JoinReason,
   Recommendation,
-  Signal,
   TrustScore,
   ValidationFailure,
   Violation,
 } from '../types';
-import { Badge, ErrorBox, formatTime, Link, Loading, ScoreBar, useApi } from '../ui';
+import { Badge, ErrorBox, Fold, formatTime, Link, Loading, ScoreBar, useApi, useNow } from '../ui';
 import { StreamStatus, useIncidentStream } from './incidents';
 import { IncidentNotifications } from './notifications';
+import { Citations, RecommendationCard, whyNoRecommendations } from './recommendations';
 import { RespondPanel } from './respond';
+import { joinedBy, Timeline } from './story';
+import { findingOf, IncidentSummary } from './summary';
 
 // The graph library is most of the console's weight; only the incident page loads it.
 const EvidenceGraph = lazy(() => import('../graph').then((module) => ({ default: module.EvidenceGraph })));
@@ -29,28 +31,11 @@ const evidenceElementId = (id: string) => `ev-${id}`;
 function jumpTo(id: string): void {
   const element = document.getElementById(evidenceElementId(id));
   if (!element) return;
+  // The evidence is in a fold: open it first, or there is nothing to scroll to.
+  const fold = element.closest('details');
+  if (fold && !fold.open) fold.open = true;
   element.scrollIntoView({ block: 'center' });
   element.focus({ preventScroll: true });
-}
-
-function Citations({ ids, known, onCite }: { ids: string[]; known: Set<string>; onCite(id: string): void }) {
-  return (
-    <ul className="citations" aria-label="Cited evidence">
-      {ids.map((id) => (
-        <li key={id}>
-          {known.has(id) ? (
-            <button type="button" className="citation" onClick={() => onCite(id)}>
-              {id}
-            </button>
-          ) : (
-            <span className="citation missing" title="not in the frozen evidence bundle">
-              {id}
-            </span>
-          )}
-        </li>
-      ))}
-    </ul>
-  );
 }
 
 function TrustPanel({ trust }: { trust: TrustScore | undefined }) {
@@ -75,104 +60,6 @@ function TrustPanel({ trust }: { trust: TrustScore | undefined }) {
         </ul>
       ) : null}
     </div>
-  );
-}
-
-function RecommendationCard({
-  recommendation,
-  known,
-  onCite,
-  onDecided,
-  session,
-}: {
-  recommendation: Recommendation;
-  known: Set<string>;
-  onCite(id: string): void;
-  onDecided(): void;
-  session: SessionState;
-}) {
-  const denied = cannotRespond(session);
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const reasonId = `reason-${recommendation.id}`;
-
-  async function decide(action: 'approve' | 'reject') {
-    if (!reason.trim()) {
-      setError(new Error(`write a reason before you ${action}: it is recorded on the incident's timeline`));
-      document.getElementById(reasonId)?.focus();
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      // A fresh key per click: a retry of the same request by the browser or a proxy is not a second decision.
-      await call((opx) =>
-        opx.decide(recommendation.id, action, reason.trim(), { idempotencyKey: crypto.randomUUID() }),
-      );
-      setReason('');
-      onDecided();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <li className="card recommendation" id={`rec-${recommendation.id}`}>
-      <h3>
-        <span className="rank">#{recommendation.rank}</span> {recommendation.title}
-      </h3>
-      <p className="meta">
-        <Badge kind={recommendation.kind}>{recommendation.kind.replace(/_/g, ' ')}</Badge>
-        <Badge kind={`risk-${recommendation.risk}`}>risk {recommendation.risk}</Badge>
-        <span>confidence {recommendation.confidence.toFixed(2)}</span>
-        <span>trust {recommendation.trust === null ? '–' : recommendation.trust.toFixed(2)}</span>
-        <Badge kind={recommendation.status}>{recommendation.status}</Badge>
-      </p>
-      <p>{recommendation.rationale}</p>
-      <Citations ids={recommendation.citations} known={known} onCite={onCite} />
-      {recommendation.status === 'proposed' ? (
-        <form
-          className="decision"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void decide('approve');
-          }}
-        >
-          <label htmlFor={reasonId}>Reason (required)</label>
-          <div className="decision-row">
-            <input
-              id={reasonId}
-              type="text"
-              value={reason}
-              onChange={(event) => setReason(event.target.value)}
-              maxLength={2000}
-              autoComplete="off"
-            />
-            <button type="submit" disabled={busy || Boolean(denied)} title={denied}>
-              Approve
-            </button>
-            <button
-              type="button"
-              className="danger"
-              disabled={busy || Boolean(denied)}
-              title={denied}
-              onClick={() => void decide('reject')}
-            >
-              Reject
-            </button>
-          </div>
-          {error ? <ErrorBox error={error} /> : null}
-        </form>
-      ) : (
-        <p className="decided" role="status">
-          {recommendation.status === 'approved' ? 'Approved' : 'Rejected'} by {recommendation.decidedBy} at{' '}
-          {formatTime(recommendation.decidedAt)}: “{recommendation.decisionReason}”
-        </p>
-      )}
-    </li>
   );
 }
 
@@ -319,61 +206,13 @@ function EvidenceList({
   );
 }
 
-/** A one-line reading of an event's data; the full record is the JSON the API returns. */
-function eventSummary(event: IncidentEvent): string {
-  const data = event.data;
-  const text = (key: string) => (typeof data[key] === 'string' ? (data[key] as string) : undefined);
-  switch (event.type) {
-    case 'status_changed':
-      return [
-        `${text('from')} → ${text('to')}${text('reason') ? `: ${text('reason')}` : ''}`,
-        text('rootCause') ? `root cause: ${text('rootCause')}` : '',
-        text('resolution') ? `resolution: ${text('resolution')}` : '',
-      ]
-        .filter(Boolean)
-        .join(' · ');
-    case 'severity_changed':
-      return `${text('from')} → ${text('to')}${text('reason') ? `: “${text('reason')}”` : ''}`;
-    case 'note_added':
-      return `“${text('text') ?? ''}”`;
-    case 'signal_attached':
-      return `${String(data.count ?? '')} signal(s) ${Array.isArray(data.signalIds) ? data.signalIds.join(', ') : ''}`;
-    case 'recommendation_approved':
-    case 'recommendation_rejected':
-      return `${text('recommendationId') ?? ''}: “${text('reason') ?? ''}”`;
-    default: {
-      const parts = Object.entries(data)
-        .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
-        .map(([key, value]) => `${key} ${value}`);
-      return parts.join(' · ');
-    }
-  }
-}
-
-/** The response-strategy agent's pick: a service, maybe a change, and how sure it is. */
-function RootCause({ value }: { value: unknown }) {
-  if (!value || typeof value !== 'object') return null;
-  const cause = value as { service?: string; changeId?: string | null; confidence?: number };
-  if (!cause.service) return null;
-  return (
-    <p>
-      <strong>Probable root cause:</strong> {cause.service}
-      {cause.changeId ? ` after change ${cause.changeId}` : ''}
-      {typeof cause.confidence === 'number' ? ` (confidence ${cause.confidence.toFixed(2)})` : ''}
-    </p>
-  );
-}
-
-interface Detail {
-  incident: Incident;
-  signals: Signal[];
-}
-
 export function IncidentPage({ id }: { id: string }) {
   const [version, setVersion] = useState(0);
   const [selected, setSelected] = useState<string | null>(null);
+  const [evidenceOpen, setEvidenceOpen] = useState(false);
+  const now = useNow();
   const encoded = encodeURIComponent(id);
-  const [detail, reloadDetail] = useApi<Detail>(`/v1/incidents/${encoded}`, version);
+  const [detail, reloadDetail] = useApi<IncidentDetail>(`/v1/incidents/${encoded}`, version);
   const [events] = useApi<{ items: IncidentEvent[] }>(`/v1/incidents/${encoded}/events`, version);
   const [investigations] = useApi<{ items: Investigation[] }>(
     `/v1/incidents/${encoded}/investigations`,
@@ -384,6 +223,7 @@ export function IncidentPage({ id }: { id: string }) {
     version,
   );
   const [evidence] = useApi<Evidence>(`/v1/incidents/${encoded}/evidence`, version);
+  const [chain] = useApi<ChainVerification>(`/v1/incidents/${encoded}/verify`, version);
   const [safety] = useApi<{ violations: Violation[]; validationErrors: ValidationFailure[] }>(
     `/v1/incidents/${encoded}/safety`,
     version,
@@ -446,9 +286,10 @@ export function IncidentPage({ id }: { id: string }) {
     written && written.id === loaded.id && written.updatedAt > loaded.updatedAt
       ? { ...loaded, ...written }
       : loaded;
-  const completed = investigations.state === 'ok' && investigations.value.items.some(isCompleted);
   const latest = investigations.state === 'ok' ? investigations.value.items[0] : undefined;
-  const strategy = latest?.findings.find((finding) => finding.agent === 'response-strategy');
+  const strategy = findingOf(latest, 'response-strategy');
+  const proposals = recommendations.state === 'ok' ? recommendations.value.items : [];
+  const waiting = proposals.filter((item) => item.status === 'proposed').length;
 
   return (
     <article aria-labelledby="incident-title">
@@ -456,16 +297,12 @@ export function IncidentPage({ id }: { id: string }) {
         <Link to="/">← All incidents</Link>
       </p>
       <h1 id="incident-title">{incident.title}</h1>
-      <p className="meta">
-        <Badge kind={incident.severity}>{incident.severity}</Badge>
-        <Badge kind={incident.status}>{incident.status.replace('_', ' ')}</Badge>
+      <div className="meta">
         <span>{incident.id}</span>
-        {incident.rootService ? <span>origin: {incident.rootService}</span> : null}
-        <span>services: {incident.services.join(', ')}</span>
-        <span>started {formatTime(incident.startedAt)}</span>
+        {incident.environment ? <span>in {incident.environment}</span> : null}
         <span>detected {formatTime(incident.detectedAt)}</span>
-      </p>
-      <StreamStatus stream={stream} />
+        <StreamStatus stream={stream} />
+      </div>
       {incident.mergedInto ? (
         <p role="note">
           Merged into{' '}
@@ -484,11 +321,28 @@ export function IncidentPage({ id }: { id: string }) {
         </p>
       ) : null}
 
+      <IncidentSummary
+        incident={incident}
+        investigations={investigations}
+        recommendations={recommendations}
+        session={session}
+        now={now}
+        onDecided={refresh}
+      />
+
       <RespondPanel incident={incident} session={session} onChanged={changed} />
 
       <div className="columns columns-wide-right">
-        <section aria-labelledby="trust-title" className="panel">
-          <h2 id="trust-title">Trust</h2>
+        <Fold
+          id="trust-title"
+          title="Trust"
+          className="panel"
+          note={
+            strategy?.data.trust
+              ? `${strategy.data.trust.score.toFixed(2)} overall, five components`
+              : undefined
+          }
+        >
           {investigations.state === 'error' ? <ErrorBox error={investigations.error} /> : null}
           {investigations.state === 'ok' ? (
             latest ? (
@@ -498,10 +352,7 @@ export function IncidentPage({ id }: { id: string }) {
                   {latest.error ? ` (${latest.error})` : ''},{' '}
                   {formatTime(latest.finishedAt ?? latest.startedAt)}
                 </p>
-                <RootCause value={strategy?.data.probableRootCause} />
-                {typeof strategy?.data.channelSummary === 'string' ? (
-                  <p className="summary">{strategy.data.channelSummary}</p>
-                ) : null}
+                {strategy ? <p className="summary">{strategy.data.channelSummary}</p> : null}
                 <TrustPanel trust={strategy?.data.trust} />
               </>
             ) : (
@@ -511,43 +362,48 @@ export function IncidentPage({ id }: { id: string }) {
               </p>
             )
           ) : null}
-        </section>
+        </Fold>
 
-        <section aria-labelledby="recommendations-title" className="panel">
-          <h2 id="recommendations-title">Recommendations</h2>
+        <Fold
+          id="recommendations-title"
+          title="Recommendations"
+          className="panel"
+          note={
+            proposals.length > 0 ? `${proposals.length} in all, ${waiting} waiting for a decision` : undefined
+          }
+        >
           <p className="muted small">
             Approving or rejecting records your decision, your token's name and your reason on the incident's
             timeline. OPX executes nothing.
           </p>
           {recommendations.state === 'error' ? <ErrorBox error={recommendations.error} /> : null}
-          {recommendations.state === 'ok' &&
-          recommendations.value.items.length === 0 &&
-          investigations.state === 'ok' ? (
-            <p className="muted">
-              {completed
-                ? 'No recommendations: the investigation proposed none.'
-                : 'No recommendations: they come with a completed investigation.'}
-            </p>
+          {recommendations.state === 'ok' && proposals.length === 0 && investigations.state === 'ok' ? (
+            <p className="muted">{whyNoRecommendations(investigations.value.items)}</p>
           ) : null}
-          {recommendations.state === 'ok' ? (
-            <ol className="cards">
-              {recommendations.value.items.map((recommendation) => (
-                <RecommendationCard
-                  key={recommendation.id}
-                  recommendation={recommendation}
-                  known={known}
-                  onCite={cite}
-                  onDecided={refresh}
-                  session={session}
-                />
-              ))}
-            </ol>
-          ) : null}
-        </section>
+          <ol className="cards">
+            {proposals.map((recommendation) => (
+              <RecommendationCard
+                key={recommendation.id}
+                recommendation={recommendation}
+                known={known}
+                onCite={cite}
+                onDecided={refresh}
+                session={session}
+              />
+            ))}
+          </ol>
+        </Fold>
       </div>
 
-      <section aria-labelledby="findings-title">
-        <h2 id="findings-title">Findings</h2>
+      <Fold
+        id="findings-title"
+        title="Findings"
+        note={
+          latest
+            ? `${latest.findings.length} agents, each with its claims and the evidence they cite`
+            : undefined
+        }
+      >
         {latest ? (
           <ol className="cards findings">
             {latest.findings.map((finding) => (
@@ -557,10 +413,15 @@ export function IncidentPage({ id }: { id: string }) {
         ) : (
           <p className="muted">No findings yet.</p>
         )}
-      </section>
+      </Fold>
 
-      <section aria-labelledby="evidence-title">
-        <h2 id="evidence-title">Evidence</h2>
+      <Fold
+        id="evidence-title"
+        title="Evidence"
+        note="the frozen bundle as a graph and a list"
+        open={evidenceOpen}
+        onToggle={setEvidenceOpen}
+      >
         {evidence.state === 'loading' ? <Loading what="the evidence" /> : null}
         {evidence.state === 'error' ? <ErrorBox error={evidence.error} /> : null}
         {evidence.state === 'ok' ? (
@@ -572,38 +433,25 @@ export function IncidentPage({ id }: { id: string }) {
             </p>
             <div className="evidence">
               <div>
-                <Suspense fallback={<Loading what="the graph" />}>
-                  <EvidenceGraph
-                    evidence={evidence.value}
-                    selected={graphSelection}
-                    onSelect={selectFromGraph}
-                  />
-                </Suspense>
+                {/* Drawn once the fold opens: the graph lays itself out in the space it is given. */}
+                {evidenceOpen ? (
+                  <Suspense fallback={<Loading what="the graph" />}>
+                    <EvidenceGraph
+                      evidence={evidence.value}
+                      selected={graphSelection}
+                      onSelect={selectFromGraph}
+                    />
+                  </Suspense>
+                ) : null}
               </div>
               <EvidenceList evidence={evidence.value} selected={selected} onSelect={setSelected} />
             </div>
           </>
         ) : null}
-      </section>
+      </Fold>
 
       <div className="columns">
-        <section aria-labelledby="timeline-title" className="panel">
-          <h2 id="timeline-title">Timeline</h2>
-          {events.state === 'error' ? <ErrorBox error={events.error} /> : null}
-          {events.state === 'ok' ? (
-            <ol className="timeline">
-              {events.value.items.map((event) => (
-                <li key={event.id} className={`event event-${event.type}`}>
-                  <span className="muted small">
-                    #{event.seq} {formatTime(event.at)} · {event.principal}
-                  </span>
-                  <br />
-                  <strong>{event.type.replace(/_/g, ' ')}</strong> {eventSummary(event)}
-                </li>
-              ))}
-            </ol>
-          ) : null}
-        </section>
+        <Timeline events={events} chain={chain} signals={signals} />
 
         <section aria-labelledby="signals-title" className="panel">
           <h2 id="signals-title">Signals</h2>
@@ -633,7 +481,14 @@ export function IncidentPage({ id }: { id: string }) {
                       {signal.service}: {signal.title}
                       {signal.description ? <div className="muted small">{signal.description}</div> : null}
                     </td>
-                    <td className="small">{joinedBy(signal.joinedBy)}</td>
+                    <td
+                      className="small"
+                      title={
+                        signal.joinedBy?.kind === 'topology' ? `rule ${signal.joinedBy.rule}` : undefined
+                      }
+                    >
+                      {joinedBy(signal.joinedBy)}
+                    </td>
                     <td>
                       {formatTime(signal.lastSeenAt)}
                       {signal.occurrences > 1 ? ` (×${signal.occurrences})` : ''}
@@ -674,26 +529,4 @@ export function IncidentPage({ id }: { id: string }) {
       <IncidentNotifications incidentId={incident.id} version={version} />
     </article>
   );
-}
-
-const isCompleted = (investigation: Investigation) => investigation.status === 'completed';
-
-/** Why a signal is on this incident, in words: its rule, the path in the dependency graph, or who moved it. */
-function joinedBy(reason: JoinReason | null | undefined): string {
-  if (!reason) return '';
-  switch (reason.kind) {
-    case 'rule':
-      return reason.rule;
-    case 'topology':
-      if (reason.relation === 'same') return `${reason.rule}: same service`;
-      if (reason.relation === 'sibling')
-        return `${reason.rule}: ${reason.path.join(' · ')} (shares ${reason.shared}, which changed: ${reason.change})`;
-      return `${reason.rule}: ${reason.path.join(reason.relation === 'caller' ? ' → ' : ' ← ')} (${reason.relation === 'caller' ? 'calls into the incident' : 'the incident calls it'})`;
-    case 'merge':
-      return `merged from ${reason.from}`;
-    case 'split':
-      return `split from ${reason.from}: ${reason.reason}`;
-    default:
-      return `${reason.action} by ${reason.principal}`;
-  }
 }
