@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpxClient } from '../src/client/index.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { KnowledgeIndex } from '../src/knowledge/search.js';
 import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
@@ -142,6 +143,41 @@ describe.each(BACKENDS)('knowledge base on %s', (backend) => {
       token: server.tokens.read,
     });
     expect(runbooksOnly.json.items.every((hit: { kind: string }) => hit.kind === 'postmortem')).toBe(true);
+  });
+
+  it('answers one document whole by id: its body and its sections, the hit among them; 404, 401', async () => {
+    const hits = await server.request('GET', '/v1/kb/search?q=rate+limiter&service=api-gateway', {
+      token: server.tokens.read,
+    });
+    const hit = hits.json.items[0];
+    expect(hit.heading).toBe('API gateway high error rate > Mitigation');
+    const document = await server.request('GET', `/v1/kb/documents/${hit.documentId}`, {
+      token: server.tokens.read,
+    });
+    expect(document.status, document.text).toBe(200);
+    expect(document.json).toMatchObject({
+      id: hit.documentId,
+      path: 'runbooks/api-gateway-high-error-rate.md',
+      title: 'API gateway high error rate',
+      kind: 'runbook',
+      services: ['api-gateway'],
+      alerts: ['HighErrorRate'],
+      importedAt: expect.stringMatching(/Z$/),
+    });
+    expect(document.json.body).toMatch(/^# API gateway high error rate\n## Symptoms/);
+    expect(document.json.body).not.toContain('services:');
+    expect(document.json.chunks.map((chunk: { ordinal: number }) => chunk.ordinal)).toEqual([0, 1]);
+    const cited = document.json.chunks.find((chunk: { id: string }) => chunk.id === hit.chunkId);
+    expect(cited).toMatchObject({ heading: hit.heading });
+    expect(document.json.body).toContain(cited.text);
+
+    const client = new OpxClient({ baseUrl: server.baseUrl, token: server.tokens.read });
+    expect((await client.knowledgeDocument(hit.documentId)).chunks).toEqual(document.json.chunks);
+    const missing = await server.request('GET', '/v1/kb/documents/doc_nope', { token: server.tokens.read });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.code).toBe('not_found');
+    const anonymous = await server.request('GET', `/v1/kb/documents/${hit.documentId}`, { token: null });
+    expect(anonymous.status).toBe(401);
   });
 
   it('rejects empty or malformed searches', async () => {

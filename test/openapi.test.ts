@@ -211,6 +211,9 @@ describe.each(BACKENDS)('the OpenAPI document and the answers it describes (%s)'
     );
     const hits = await answer('GET', '/v1/kb/search', '/v1/kb/search?q=5xx&service=api-gateway', 200);
     expect(hits.json.items.length).toBeGreaterThan(0);
+    const { documentId } = hits.json.items[0];
+    await answer('GET', '/v1/kb/documents/:id', `/v1/kb/documents/${documentId}`, 200);
+    await answer('GET', '/v1/kb/documents/:id', '/v1/kb/documents/doc_missing', 404);
 
     // A responder moves a signal out and back: split answers 201, merge 200.
     {

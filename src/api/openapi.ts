@@ -54,6 +54,7 @@ import {
   ingestSummarySchema,
   investigationListSchema,
   investigationRunSchema,
+  knowledgeDocumentSchema,
   knowledgeSearchSchema,
   mergeResponseSchema,
   noteResponseSchema,
@@ -506,6 +507,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
     tag: 'knowledge',
     summary: 'The imported runbooks and postmortems',
     responses: { 200: described('the documents, without their text') },
+  },
+  {
+    method: 'get',
+    path: '/v1/kb/documents/:id',
+    scope: 'read',
+    tag: 'knowledge',
+    summary: 'One runbook or postmortem whole, with its sections',
+    params: idParams,
+    responses: { 200: json(knowledgeDocumentSchema, 'the document, its Markdown and its sections') },
   },
 
   // Catalog, changes and signals.

@@ -534,6 +534,31 @@ export type KnowledgeHitView = z.infer<typeof knowledgeHitSchema>;
 export const knowledgeSearchSchema = z.object({ items: z.array(knowledgeHitSchema) });
 export type KnowledgeSearch = z.infer<typeof knowledgeSearchSchema>;
 
+/** `GET /v1/kb/documents/:id`: one imported document whole, and the sections a search hit names. */
+export const knowledgeDocumentSchema = z
+  .object({
+    id: z.string(),
+    path: z.string(),
+    title: z.string(),
+    kind: knowledgeKind,
+    services: z.array(z.string()),
+    alerts: z.array(z.string()),
+    importedAt: isoTimeSchema,
+    body: z.string().meta({ description: 'the Markdown as imported, without its front matter' }),
+    chunks: z
+      .array(
+        z.object({
+          id: z.string().meta({ description: "a search hit's chunkId" }),
+          ordinal: z.number().int(),
+          heading: z.string(),
+          text: z.string(),
+        }),
+      )
+      .meta({ description: 'the sections search ranks, in reading order; each is a part of the body' }),
+  })
+  .meta({ id: 'KnowledgeDocument' });
+export type KnowledgeDocument = z.infer<typeof knowledgeDocumentSchema>;
+
 /** An incident as a frozen bundle holds it: as stored, times in epoch milliseconds. */
 const storedIncident = z.object(incidentFields(epochMs));
 

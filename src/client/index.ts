@@ -26,6 +26,7 @@ import type {
   IngestSummary,
   InvestigationList,
   InvestigationRun,
+  KnowledgeDocument,
   KnowledgeSearch,
   MergeResponse,
   NoteResponse,
@@ -526,5 +527,10 @@ export class OpxClient {
 
   searchKnowledge(query: KnowledgeSearchQuery) {
     return this.#get<KnowledgeSearch>('/v1/kb/search', query);
+  }
+
+  /** One runbook or postmortem whole: its Markdown and its sections (a hit's `chunkId` is one of them). */
+  knowledgeDocument(id: string) {
+    return this.#get<KnowledgeDocument>(`/v1/kb/documents/${encode(id)}`);
   }
 }

@@ -39,6 +39,8 @@ export interface FuzzContext {
   channelId: string;
   routeId: string;
   deliveryId: string;
+  /** A knowledge document with two sections. */
+  documentId: string;
 }
 
 /** The channel the fuzzer creates and replaces: a webhook to a port nothing listens on. */
@@ -473,6 +475,7 @@ export function routeSpecs(): RouteSpec[] {
     read('/v1/traces/:id', (context) => ({ params: { id: context.traceId } })),
     read('/v1/kb/search', () => ({ query: { q: 'connection pool exhausted', service: 'fuzz', limit: '3' } })),
     read('/v1/kb/documents'),
+    read('/v1/kb/documents/:id', (context) => ({ params: { id: context.documentId } })),
     read('/v1/analytics/tokens', () => ({ query: { days: '7' } })),
     read('/v1/alarms', () => ({ query: { history: '5' } })),
     { route: 'POST /v1/alarms/evaluate', valid: () => ({ scope: 'admin' }) },

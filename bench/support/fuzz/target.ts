@@ -1,5 +1,6 @@
 /** The server under fuzzing, seeded with one of everything a route can name. */
 import type { Config } from '../../../src/config/index.js';
+import { newId } from '../../../src/domain/common.js';
 import { type TestServer, testServer } from '../../../test/support.js';
 import { type Client, httpClient } from './client.js';
 import { type FuzzContext, fuzzChannel, json, registeredRoutes, ruleBody } from './routes.js';
@@ -122,6 +123,38 @@ export async function startFuzzTarget(
       .execute();
     return id ?? 'dlv_none';
   });
+  const documentId = newId('document');
+  await server.runtime.writes.run((scope) =>
+    scope.knowledge.insert(
+      {
+        id: documentId,
+        path: 'runbooks/fuzz.md',
+        title: 'Fuzz pool exhausted',
+        kind: 'runbook',
+        services: ['fuzz'],
+        alerts: ['FuzzDown'],
+        contentHash: 'fuzz-document',
+        body: '# Fuzz pool exhausted\n## Mitigation\n```sh\nkubectl rollout undo deploy/fuzz\n```',
+        importedAt: Date.now(),
+      },
+      [
+        {
+          id: newId('chunk'),
+          documentId,
+          ordinal: 0,
+          heading: 'Fuzz pool exhausted',
+          text: 'connection pool exhausted',
+        },
+        {
+          id: newId('chunk'),
+          documentId,
+          ordinal: 1,
+          heading: 'Fuzz pool exhausted > Mitigation',
+          text: '```sh\nkubectl rollout undo deploy/fuzz\n```',
+        },
+      ],
+    ),
+  );
   const context: FuzzContext = {
     tokens: server.tokens,
     incidentId,
@@ -137,6 +170,7 @@ export async function startFuzzTarget(
     channelId: channel.id,
     routeId: route.id,
     deliveryId,
+    documentId,
   };
   const writes = await installWriteCounter(server.runtime);
   return {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import type { Runtime } from '../../runtime.js';
-import { parseInput } from '../http.js';
-import type { KnowledgeSearch } from '../schemas.js';
+import { idParams, parseInput } from '../http.js';
+import type { KnowledgeDocument, KnowledgeSearch } from '../schemas.js';
 
 export const searchQuery = z.strictObject({
   q: z.string().trim().max(2000).optional(),
@@ -42,6 +42,30 @@ export function registerKnowledgeRoutes(app: FastifyInstance, runtime: Runtime):
       items: documents.map(({ body: _body, ...document }) => ({
         ...document,
         importedAt: toIso(document.importedAt),
+      })),
+    };
+  });
+
+  app.get('/v1/kb/documents/:id', read, async (request): Promise<KnowledgeDocument> => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const document = await runtime.store.knowledge.find(id);
+    // A re-import replaces a changed file under a new id: an old citation's document is gone.
+    if (!document) throw new OpxError('not_found', `no knowledge document ${id}`, { path: 'id' });
+    const chunks = await runtime.store.knowledge.chunksOf(id);
+    return {
+      id: document.id,
+      path: document.path,
+      title: document.title,
+      kind: document.kind,
+      services: document.services,
+      alerts: document.alerts,
+      importedAt: toIso(document.importedAt),
+      body: document.body,
+      chunks: chunks.map(({ id: chunkId, ordinal, heading, text }) => ({
+        id: chunkId,
+        ordinal,
+        heading,
+        text,
       })),
     };
   });

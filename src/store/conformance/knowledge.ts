@@ -61,6 +61,23 @@ export function knowledgeSpecs(init: StoreFactory): void {
       });
     });
 
+    it('find and chunksOf read one document by id, its chunks in ordinal order', async () => {
+      await withFreshStore(init, async (store) => {
+        const doc = document({ frontMatter: { weight: 1 } });
+        const other = document();
+        // Inserted out of order: the answer follows the ordinal, not the insert.
+        const parts = chunks(doc.id, 3).reverse();
+        await store.knowledge.insert(doc, parts);
+        await store.knowledge.insert(other, chunks(other.id, 2));
+        expect(await store.knowledge.find(doc.id)).toEqual(doc);
+        expect(await store.knowledge.find('document_nope')).toBeUndefined();
+        const read = await store.knowledge.chunksOf(doc.id);
+        expect(read.map((item) => item.ordinal)).toEqual([0, 1, 2]);
+        expect(read).toEqual([...parts].reverse());
+        expect(await store.knowledge.chunksOf('document_nope')).toEqual([]);
+      });
+    });
+
     it('a content hash is unique', async () => {
       await withFreshStore(init, async (store) => {
         const doc = document();

@@ -62,6 +62,11 @@ export function knowledgeRepository({ db }: RepositoryContext) {
       return row && documentFromRow(row);
     },
 
+    async find(id: string): Promise<KbDocument | undefined> {
+      const row = await db.selectFrom('kb_documents').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && documentFromRow(row);
+    },
+
     async findByPath(path: string): Promise<KbDocument | undefined> {
       const row = await db.selectFrom('kb_documents').selectAll().where('path', '=', path).executeTakeFirst();
       return row && documentFromRow(row);
@@ -118,6 +123,17 @@ export function knowledgeRepository({ db }: RepositoryContext) {
         .selectFrom('kb_chunks')
         .selectAll()
         .orderBy('document_id')
+        .orderBy('ordinal')
+        .execute();
+      return rows.map(chunkFromRow);
+    },
+
+    /** One document's chunks in reading order. */
+    async chunksOf(documentId: string): Promise<KbChunk[]> {
+      const rows = await db
+        .selectFrom('kb_chunks')
+        .selectAll()
+        .where('document_id', '=', documentId)
         .orderBy('ordinal')
         .execute();
       return rows.map(chunkFromRow);
