@@ -1,4 +1,4 @@
-import { StrictMode, useEffect, useState } from 'react';
+import { lazy, StrictMode, Suspense, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ApiError, call, storedToken, storeToken } from './api';
 import { AlarmsPage } from './pages/alarms';
@@ -8,8 +8,13 @@ import { IncidentsPage } from './pages/incidents';
 import { KnowledgePage } from './pages/knowledge';
 import { NotificationsPage } from './pages/notifications';
 import { SafetyPage } from './pages/safety';
-import { CodeBlock, ErrorBox, Link } from './ui';
+import { CodeBlock, ErrorBox, Link, Loading } from './ui';
 import './styles.css';
+
+// The Markdown renderer comes with the document view, which only a knowledge hit or citation opens.
+const KnowledgeDocumentPage = lazy(() =>
+  import('./pages/document').then((module) => ({ default: module.KnowledgeDocumentPage })),
+);
 
 const NAV = [
   { to: '/', label: 'Incidents', match: (path: string) => path === '/' || path.startsWith('/incidents') },
@@ -17,7 +22,7 @@ const NAV = [
   { to: '/notifications', label: 'Notifications', match: (path: string) => path === '/notifications' },
   { to: '/alarms', label: 'Alarms', match: (path: string) => path === '/alarms' },
   { to: '/safety', label: 'Guardrails & validation', match: (path: string) => path === '/safety' },
-  { to: '/kb', label: 'Knowledge base', match: (path: string) => path === '/kb' },
+  { to: '/kb', label: 'Knowledge base', match: (path: string) => path === '/kb' || path.startsWith('/kb/') },
 ];
 
 function usePath(): string {
@@ -33,6 +38,13 @@ function usePath(): string {
 function Page({ path }: { path: string }) {
   const incident = /^\/incidents\/([^/]+)$/.exec(path);
   if (incident) return <IncidentPage id={decodeURIComponent(incident[1]!)} />;
+  const document = /^\/kb\/documents\/([^/]+)$/.exec(path);
+  if (document)
+    return (
+      <Suspense fallback={<Loading what="the document" />}>
+        <KnowledgeDocumentPage id={decodeURIComponent(document[1]!)} />
+      </Suspense>
+    );
   if (path === '/' || path === '/incidents') return <IncidentsPage />;
   if (path === '/costs') return <CostsPage />;
   if (path === '/notifications') return <NotificationsPage />;

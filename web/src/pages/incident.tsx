@@ -440,6 +440,7 @@ export function IncidentPage({ id }: { id: string }) {
                       evidence={evidence.value}
                       selected={graphSelection}
                       onSelect={selectFromGraph}
+                      rootCause={strategy?.data.probableRootCause}
                     />
                   </Suspense>
                 ) : null}

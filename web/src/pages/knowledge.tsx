@@ -1,6 +1,13 @@
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import type { KnowledgeHit } from '../types';
-import { Badge, CodeBlock, ErrorBox, Loading, useApi } from '../ui';
+import { Badge, CodeBlock, ErrorBox, Link, Loading, useApi } from '../ui';
+
+const Markdown = lazy(() => import('../markdown').then((module) => ({ default: module.Markdown })));
+
+/** The whole document a hit is a section of, opened at that section. */
+export function documentLink(hit: Pick<KnowledgeHit, 'documentId' | 'chunkId'>): string {
+  return `/kb/documents/${encodeURIComponent(hit.documentId)}?chunk=${encodeURIComponent(hit.chunkId)}`;
+}
 
 export function KnowledgePage() {
   const [text, setText] = useState('');
@@ -83,14 +90,19 @@ export function KnowledgePage() {
             {results.value.items.map((hit) => (
               <li key={hit.chunkId} className="card">
                 <h2 className="h3">
-                  {hit.title} <span className="muted small">score {hit.score.toFixed(1)}</span>
+                  <Link to={documentLink(hit)}>{hit.title}</Link>{' '}
+                  <span className="muted small">score {hit.score.toFixed(1)}</span>
                 </h2>
                 <p className="meta">
                   <Badge kind={hit.kind}>{hit.kind}</Badge>
                   <code>{hit.path}</code>
                   <span>{hit.heading}</span>
                 </p>
-                <p className="excerpt">{hit.excerpt}</p>
+                <div className="markdown excerpt-markdown">
+                  <Suspense fallback={<p className="excerpt">{hit.excerpt}</p>}>
+                    <Markdown text={hit.excerpt} />
+                  </Suspense>
+                </div>
                 <p className="muted small">
                   services: {hit.services.join(', ') || '–'} · alerts: {hit.alerts.join(', ') || '–'}
                 </p>
