@@ -141,7 +141,7 @@ describe.each(BACKENDS)('notifications through SIGKILLs of opx serve (%s)', (bac
       60_000,
     );
     child.kill('SIGTERM');
-    expect(await exited(child)).toMatchObject({ code: 0 });
+    expect(await exited(child), child.output()).toMatchObject({ code: 0 });
 
     const announced = openedIds();
     const lost = incidents.filter((id) => !announced.has(id));

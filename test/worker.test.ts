@@ -117,4 +117,61 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
     expect(await store.jobs.get(waiting.id)).toMatchObject({ status: 'done', attempts: 1 });
     expect(events.filter((event) => event.type === 'deferred')).toHaveLength(3);
   });
+
+  it('survives a store that refuses heartbeats and outcomes: nothing escapes as an unhandled rejection', async () => {
+    const { store } = test.runtime;
+    const { job } = await store.jobs.enqueue('flaky-store', {}, { maxAttempts: 3 });
+    // The jobs repository as a busy or closing store answers it: heartbeats and outcomes reject.
+    const refusing = {
+      ...store,
+      jobs: {
+        ...store.jobs,
+        heartbeat: async () => {
+          throw new Error('database is locked');
+        },
+        complete: async () => {
+          throw new Error('database is locked');
+        },
+        fail: async () => {
+          throw new Error('database is locked');
+        },
+      },
+    } as typeof store;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const events: WorkerEvent[] = [];
+    const controller = new AbortController();
+    let ran = 0;
+    const worker = runWorker({
+      store: refusing,
+      concurrency: 1,
+      pollMs: 10,
+      // Beats every 50 ms: several fail while the handler runs.
+      leaseMs: 150,
+      signal: controller.signal,
+      onEvent: (event) => events.push(event),
+      handlers: {
+        'flaky-store': async () => {
+          ran += 1;
+          if (ran === 1) await new Promise((resolve) => setTimeout(resolve, 250));
+        },
+      },
+    });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !events.some((event) => event.type === 'failed'))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    await worker;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.off('unhandledRejection', onUnhandled);
+
+    expect(unhandled).toEqual([]);
+    expect(events).toContainEqual({
+      type: 'failed',
+      job: expect.objectContaining({ id: job.id }),
+      error: 'the outcome could not be recorded: database is locked',
+      next: 'lost',
+    });
+  });
 });

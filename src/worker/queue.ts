@@ -77,13 +77,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     let leaseLost = false;
     const heartbeat = setInterval(
       () => {
-        void store.jobs.heartbeat(job.id, owner, leaseMs).then((held) => {
-          if (!held && !leaseLost) {
-            leaseLost = true;
-            emit({ type: 'lease_lost', job });
-            controller.abort(new Error('lease lost'));
-          }
-        });
+        store.jobs.heartbeat(job.id, owner, leaseMs).then(
+          (held) => {
+            if (!held && !leaseLost) {
+              leaseLost = true;
+              emit({ type: 'lease_lost', job });
+              controller.abort(new Error('lease lost'));
+            }
+          },
+          // A heartbeat the store could not take (busy, or closing while the worker drains) is tried
+          // again at the next beat; the lease lapses only if none succeeds. Never an unhandled
+          // rejection, which would end the process.
+          () => undefined,
+        );
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
@@ -123,7 +129,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       continue;
     }
     emit({ type: 'claimed', job });
-    const task = execute(job).finally(() => running.delete(task));
+    // When even recording the outcome fails (the store is unreachable), the job keeps its lease
+    // until it lapses and another claim runs it again; the failure is reported, not thrown into a
+    // promise nobody awaits yet.
+    const task = execute(job)
+      .catch((error: unknown) =>
+        emit({
+          type: 'failed',
+          job,
+          error: `the outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}`,
+          next: 'lost',
+        }),
+      )
+      .finally(() => running.delete(task));
     running.add(task);
   }
   await Promise.allSettled(running);
