@@ -292,6 +292,11 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('console views in Chromium on %s', (b
 
   it('draws the outage: only what matters by default, everything on "Show all", the origin below its callers', async () => {
     await page.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    // The evidence is folded; the graph is drawn when its fold opens.
+    const fold = page.locator('details.fold', {
+      has: page.getByRole('heading', { name: 'Evidence', exact: true }),
+    });
+    await fold.locator('summary').click();
     const graph = page.locator('.graph[data-drawn]');
     await graph.waitFor();
     type Drawn = { id: string; x: number; y: number; classes: string[] }[];

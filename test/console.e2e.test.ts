@@ -427,6 +427,15 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await unfold(page, 'Evidence');
     // Cytoscape draws into canvases inside the graph container.
     await page.locator('.graph canvas').first().waitFor();
+    // A cited runbook section renders as Markdown and links to its whole document at that section.
+    const section = page
+      .locator('.evidence-item', { has: page.locator('a[href^="/kb/documents/"]') })
+      .first();
+    await section.waitFor();
+    expect(await section.locator('.excerpt-markdown').textContent()).not.toContain('```');
+    expect(await section.locator('a[href^="/kb/documents/"]').getAttribute('href')).toMatch(
+      /^\/kb\/documents\/[^?]+\?chunk=/,
+    );
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
     // Each signal says why it is on the incident.
     await page.getByRole('columnheader', { name: 'Joined by' }).waitFor();
@@ -691,7 +700,7 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     expect(await phone.locator('table.incidents').isVisible()).toBe(false);
     expect(await phone.locator('.incident-cards li').count()).toBeGreaterThan(1);
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-    await screenshot(phone, `phone-incidents-${backend}`, { docs: false });
+    await screenshot(phone, docs ? 'phone-incidents' : `phone-incidents-${backend}`, { docs });
 
     await phone.getByRole('link', { name: '5xx ratio above 5% on api-gateway' }).click();
     await phone.getByRole('heading', { name: 'Run the incident' }).waitFor();
@@ -704,6 +713,7 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       expect(box!.x + box!.width, answer).toBeLessThanOrEqual(390);
     }
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await screenshot(phone, docs ? 'phone-incident-top' : `phone-incident-top-${backend}`, { docs });
     await unfold(phone, 'Findings');
     await unfold(phone, 'Evidence');
     await phone.locator('.graph canvas').first().waitFor();

@@ -46,7 +46,9 @@ function block(token: Token, key: string): ReactNode {
       const code = token as Tokens.Code;
       const lang = (code.lang ?? '').trim().split(/\s+/)[0] ?? '';
       return (
-        <pre key={key} className="code" data-lang={lang || undefined}>
+        // Focusable: a wide block scrolls sideways, and a keyboard user must be able to scroll it.
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region needs keyboard access.
+        <pre key={key} className="code" data-lang={lang || undefined} tabIndex={0}>
           <code className={lang ? `language-${lang}` : undefined}>{highlight(code.text, lang)}</code>
         </pre>
       );
@@ -109,7 +111,8 @@ function block(token: Token, key: string): ReactNode {
     case 'html':
       // Raw HTML is shown as the text it is, never parsed.
       return (
-        <pre key={key} className="raw-html">
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region needs keyboard access.
+        <pre key={key} className="raw-html" tabIndex={0}>
           {item.text as string}
         </pre>
       );

@@ -16,6 +16,7 @@ import type {
 } from '../types';
 import { Badge, ErrorBox, Fold, formatTime, Link, Loading, ScoreBar, useApi, useNow } from '../ui';
 import { StreamStatus, useIncidentStream } from './incidents';
+import { documentLink } from './knowledge';
 import { IncidentNotifications } from './notifications';
 import { Citations, RecommendationCard, whyNoRecommendations } from './recommendations';
 import { RespondPanel } from './respond';
@@ -23,6 +24,7 @@ import { joinedBy, Timeline } from './story';
 import { findingOf, IncidentSummary } from './summary';
 
 // The graph library is most of the console's weight; only the incident page loads it.
+const Markdown = lazy(() => import('../markdown').then((module) => ({ default: module.Markdown })));
 const EvidenceGraph = lazy(() => import('../graph').then((module) => ({ default: module.EvidenceGraph })));
 
 const evidenceElementId = (id: string) => `ev-${id}`;
@@ -188,8 +190,15 @@ function EvidenceList({
       <ul>
         {bundle.knowledge.map((hit) => (
           <EvidenceItem key={hit.chunkId} id={hit.chunkId} selected={is(hit.chunkId)} onSelect={onSelect}>
-            <strong>{hit.path}</strong> — {hit.heading}
-            <p className="excerpt">{hit.excerpt}</p>
+            <Link to={documentLink(hit)}>
+              <strong>{hit.path}</strong>
+            </Link>{' '}
+            — {hit.heading}
+            <div className="markdown excerpt-markdown">
+              <Suspense fallback={<p className="excerpt">{hit.excerpt ?? hit.text}</p>}>
+                <Markdown text={hit.excerpt ?? hit.text} />
+              </Suspense>
+            </div>
           </EvidenceItem>
         ))}
       </ul>
