@@ -12,7 +12,15 @@ import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import
 import { type StandInModel, startStandInModel } from '../src/llm/stand-in.js';
 import { runNotificationWorker } from '../src/notify/worker.js';
 import { type Receivers, startReceivers } from './receivers.js';
-import { BACKENDS, type OpxProcess, REPO_ROOT, spawnOpx, type TestServer, testServer } from './support.js';
+import {
+  BACKENDS,
+  insertAuthServiceDeploy,
+  type OpxProcess,
+  REPO_ROOT,
+  spawnOpx,
+  type TestServer,
+  testServer,
+} from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IN_CI = !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
@@ -92,19 +100,11 @@ async function prepareLikeTheDemo(server: TestServer): Promise<string> {
   const history = readHistoryDirectory(path.join(EXAMPLES, 'history'));
   await runtime.writes.run((scope) => importHistory(scope, history, 'demo'));
   const now = Date.now();
-  await runtime.store.changes.insert({
-    kind: 'deploy',
-    service: 'auth-service',
-    environment: 'prod',
-    versionFrom: 'v2.14.0',
-    versionTo: 'v2.15.0',
-    author: 'ci-bot',
-    summary: 'Deploy auth-service v2.15.0: connection pool settings reworked',
-    startedAt: now - 14 * 60_000,
-    finishedAt: now - 12 * 60_000,
-    links: [],
-    source: 'demo',
-  });
+  await insertAuthServiceDeploy(
+    runtime.store,
+    'Deploy auth-service v2.15.0: connection pool settings reworked',
+    'demo',
+  );
 
   const ingest = { token: server.tokens.ingest };
   const sent = [

@@ -364,3 +364,24 @@ export async function freshStore(backend: 'sqlite' | 'postgres', adminToken: str
   }
   return { dataDir, url, env, cleanup };
 }
+
+/**
+ * The console tests' culprit: auth-service v2.14.0 → v2.15.0, deployed 14 to 12 minutes before now
+ * in prod, so it falls in an investigation's look-back.
+ */
+export async function insertAuthServiceDeploy(store: Runtime['store'], summary: string, source: string) {
+  const now = Date.now();
+  return store.changes.insert({
+    kind: 'deploy',
+    service: 'auth-service',
+    environment: 'prod',
+    versionFrom: 'v2.14.0',
+    versionTo: 'v2.15.0',
+    author: 'ci-bot',
+    summary,
+    startedAt: now - 14 * 60_000,
+    finishedAt: now - 12 * 60_000,
+    links: [],
+    source,
+  });
+}

@@ -13,14 +13,8 @@ export const INCIDENT_STATUSES = [
 export const incidentStatusSchema = z.enum(INCIDENT_STATUSES);
 export type IncidentStatus = z.infer<typeof incidentStatusSchema>;
 
-/** Statuses in which an incident still absorbs new signals for its correlation key. */
-export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
-  'OPEN',
-  'INVESTIGATING',
-  'ADVISORY_READY',
-  'ACKNOWLEDGED',
-  'MITIGATED',
-];
+// The statuses in which an incident is still being worked on: src/domain/lifecycle.ts, with the moves.
+export { ACTIVE_STATUSES } from './lifecycle.js';
 
 // The lifecycle (which status may follow which) is src/domain/lifecycle.ts, which the console bundles.
 

@@ -23,3 +23,15 @@ export const TRANSITIONS: Readonly<Record<IncidentStatus, readonly IncidentStatu
 export function canTransition(from: IncidentStatus, to: IncidentStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
+
+/**
+ * Statuses in which an incident is still being worked on: it absorbs new signals for its
+ * correlation key, and the console's "active" filter shows these.
+ */
+export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
+  'OPEN',
+  'INVESTIGATING',
+  'ADVISORY_READY',
+  'ACKNOWLEDGED',
+  'MITIGATED',
+];

@@ -51,14 +51,7 @@ export type Incident = IncidentView;
 export type IncidentStatus = Incident['status'];
 export type IncidentSeverity = Incident['severity'];
 
-/** The statuses in which an incident is still being worked on (the "active" filter). */
-export const ACTIVE_STATUSES: readonly IncidentStatus[] = [
-  'OPEN',
-  'INVESTIGATING',
-  'ADVISORY_READY',
-  'ACKNOWLEDGED',
-  'MITIGATED',
-];
+export { ACTIVE_STATUSES } from '../../src/domain/lifecycle';
 
 /** GET /v1/whoami: the pasted token's name and scopes. */
 export type Session = WhoAmI;
