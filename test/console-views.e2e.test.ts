@@ -7,7 +7,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
-import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
+import { BACKENDS, insertAuthServiceDeploy, REPO_ROOT, type TestServer, testServer } from './support.js';
 
 // The knowledge document view and the evidence graph's layout, in Chromium against a real server.
 const CHROMIUM = '/usr/bin/chromium';
@@ -139,19 +139,7 @@ async function prepare(server: TestServer, kbRoot: string): Promise<string> {
   await server.runtime.writes.run((scope) => importKnowledge(scope, knowledge.prepared));
 
   const now = Date.now();
-  await server.runtime.store.changes.insert({
-    kind: 'deploy',
-    service: 'auth-service',
-    environment: 'prod',
-    versionFrom: 'v2.14.0',
-    versionTo: 'v2.15.0',
-    author: 'ci-bot',
-    summary: 'Deploy auth-service v2.15.0',
-    startedAt: now - 14 * 60_000,
-    finishedAt: now - 12 * 60_000,
-    links: [],
-    source: 'test',
-  });
+  await insertAuthServiceDeploy(server.runtime.store, 'Deploy auth-service v2.15.0', 'test');
   for (const [service, title] of [
     ['api-gateway', '5xx ratio above 5% on api-gateway'],
     ['web-frontend', 'Checkout page errors on web-frontend'],
@@ -352,5 +340,66 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('console views in Chromium on %s', (b
       'Checkout page errors on web-frontend',
     );
     expect(browserErrors).toEqual([]);
+  });
+
+  it('splits a signal off into a new incident and merges it back, each on both timelines with its reason', async () => {
+    const fold = (on: Page) =>
+      on.locator('details.fold', { has: on.getByRole('heading', { name: 'Merge or split', exact: true }) });
+    // A read-only token sees the controls off, and why.
+    await page.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    await fold(page).locator('summary').click();
+    expect(await page.getByRole('button', { name: 'Merge', exact: true }).getAttribute('title')).toContain(
+      'needs a token with the respond scope',
+    );
+    expect(await page.getByRole('button', { name: 'Merge', exact: true }).isDisabled()).toBe(true);
+
+    const respondToken = (await createToken(server.runtime.store, 'views-responder', ['respond', 'read']))
+      .token;
+    const responder = await context.newPage();
+    await signIn(responder, server.baseUrl, respondToken);
+    await responder.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    const panel = fold(responder);
+    await panel.locator('summary').click();
+    const splitButton = panel.getByRole('button', { name: 'Split', exact: true });
+    expect(await splitButton.isDisabled()).toBe(true);
+    await panel.getByRole('checkbox', { name: /web-frontend: Checkout page errors/ }).check();
+    await panel.getByLabel('Title of the new incident (optional)').fill('web-frontend checkout, on its own');
+    await splitButton.click();
+    await panel.getByText("say why: the reason goes on both incidents' timelines").waitFor();
+    await panel.locator('#split-reason').fill('the checkout errors are a separate payments problem');
+    await splitButton.click();
+    const made = panel.getByRole('status').getByRole('link', { name: 'web-frontend checkout, on its own' });
+    await made.waitFor();
+    const newId = decodeURIComponent((await made.getAttribute('href'))!.split('/').pop()!);
+
+    const services = async (id: string) =>
+      ((await server.request('GET', `/v1/incidents/${id}`)).json.signals as { service: string }[])
+        .map((signal) => signal.service)
+        .sort();
+    expect(await services(incidentId)).toEqual(['api-gateway']);
+    expect(await services(newId)).toEqual(['web-frontend']);
+
+    // Back again: the new incident merges into the first, with a reason.
+    await responder.goto(`${server.baseUrl}/incidents/${newId}`);
+    await fold(responder).locator('summary').click();
+    await responder.getByLabel('Incident id').fill(incidentId);
+    await responder.locator('#merge-reason').fill('same release after all');
+    await responder.getByRole('button', { name: 'Merge', exact: true }).click();
+    await responder.getByRole('note').getByText('Merged into').waitFor();
+    expect(await services(incidentId)).toEqual(['api-gateway', 'web-frontend']);
+    const merged = (await server.request('GET', `/v1/incidents/${newId}`)).json.incident;
+    expect(merged).toMatchObject({ status: 'CLOSED', mergedInto: incidentId });
+
+    // Both timelines say who did it and why, and both chains still verify.
+    for (const [id, reasons] of [
+      [incidentId, ['the checkout errors are a separate payments problem', 'same release after all']],
+      [newId, ['the checkout errors are a separate payments problem', 'same release after all']],
+    ] as const) {
+      const events = JSON.stringify((await server.request('GET', `/v1/incidents/${id}/events`)).json);
+      for (const reason of reasons) expect(events, id).toContain(reason);
+      expect(events, id).toContain('token:views-responder');
+      expect((await server.request('GET', `/v1/incidents/${id}/verify`)).json.valid, id).toBe(true);
+    }
+    await responder.close();
   });
 });

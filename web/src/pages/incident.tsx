@@ -19,6 +19,7 @@ import { StreamStatus, useIncidentStream } from './incidents';
 import { documentLink } from './knowledge';
 import { IncidentNotifications } from './notifications';
 import { Citations, RecommendationCard, whyNoRecommendations } from './recommendations';
+import { RegroupPanel } from './regroup';
 import { RespondPanel } from './respond';
 import { joinedBy, Timeline } from './story';
 import { findingOf, IncidentSummary } from './summary';
@@ -340,6 +341,7 @@ export function IncidentPage({ id }: { id: string }) {
       />
 
       <RespondPanel incident={incident} session={session} onChanged={changed} />
+      <RegroupPanel incident={incident} signals={signals} session={session} onChanged={changed} />
 
       <div className="columns columns-wide-right">
         <Fold

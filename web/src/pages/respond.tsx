@@ -33,7 +33,7 @@ export function lifecycleForbids(incident: Incident, verb: Verb, to: IncidentSta
   return undefined;
 }
 
-function Field({ id, label, children }: { id: string; label: string; children: ReactNode }) {
+export function Field({ id, label, children }: { id: string; label: string; children: ReactNode }) {
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
