@@ -202,6 +202,21 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
   // plain test run must not dirty committed files), and from one backend.
   const docs = backend === 'sqlite' && process.env.OPX_UPDATE_DOCS_IMAGES === '1';
   const shot = (name: string) => screenshot(page, docs ? name : `${name}-${backend}`, { docs });
+  /** A second console open on the incident: it changes only through the live stream, never a reload. */
+  const secondConsole = async () => {
+    const other = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    other.on('pageerror', (error) => browserErrors.push(`second page: ${error.message}`));
+    await signIn(other, server.baseUrl, consoleToken);
+    await other.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    await other.getByText('Live: changes appear').waitFor();
+    return other;
+  };
+  /** Waits for a sentence on a console's timeline; another console's may take the stream's second. */
+  const onTimeline = (on: Page, sentence: string) =>
+    on
+      .getByRole('region', { name: 'Timeline' })
+      .getByText(sentence, { exact: true })
+      .waitFor({ timeout: 10_000 });
 
   beforeAll(async () => {
     // CI's `npm ci` builds the console (prepare); a checkout that skipped it is built here.
@@ -466,6 +481,7 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
   });
 
   it('approves the first recommendation from the top of the page, only with a reason, and the approval is on the incident through the API', async () => {
+    const other = await secondConsole();
     await page.evaluate('window.scrollTo(0, 0)');
     const card = page.locator('#answer-now');
     const title = (await card.locator('.recommendation-title').textContent()) ?? '';
@@ -487,13 +503,16 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
       .first()
       .getByText(/Approved by token:on-call-console/)
       .waitFor();
-    await page
-      .getByRole('region', { name: 'Timeline' })
-      .getByText(`token:on-call-console approved “${title.replace(/^#\d+ /, '')}”: “${reason}”`, {
-        exact: true,
-      })
-      .waitFor();
+    const approved = `token:on-call-console approved “${title.replace(/^#\d+ /, '')}”: “${reason}”`;
+    await onTimeline(page, approved);
     await shot('approved');
+    // The second console shows the decision without a reload.
+    await onTimeline(other, approved);
+    await other
+      .locator('#answer-now')
+      .getByText(/Last decision: #1 approved by token:on-call-console/)
+      .waitFor();
+    await other.close();
 
     const events = await server.request('GET', `/v1/incidents/${incidentId}/events`, {
       token: server.tokens.read,
@@ -511,13 +530,8 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
 
   it('runs the incident: acknowledge, then resolve with its root cause, seen live by a second console', async () => {
     const title = '5xx ratio above 5% on api-gateway';
-    // A second console on the same incident: it changes only through the live stream.
-    const other = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    other.on('pageerror', (error) => browserErrors.push(`second page: ${error.message}`));
-    await signIn(other, server.baseUrl, consoleToken);
-    await other.goto(`${server.baseUrl}/incidents/${incidentId}`);
+    const other = await secondConsole();
     await other.getByRole('heading', { name: title }).waitFor();
-    await other.getByText('Live: changes appear').waitFor();
 
     const panel = page.getByRole('region', { name: 'Run the incident' });
     await panel.getByRole('button', { name: 'Acknowledge' }).click();
@@ -565,6 +579,7 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
   });
 
   it('changes the severity with a reason and adds a note, both on the timeline; API errors show in words', async () => {
+    const other = await secondConsole();
     const panel = page.getByRole('region', { name: 'Run the incident' });
     const detail = await server.request('GET', `/v1/incidents/${incidentId}`, { token: server.tokens.read });
     const next = detail.json.incident.severity === 'SEV1' ? 'SEV2' : 'SEV1';
@@ -576,20 +591,20 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await panel.getByRole('button', { name: 'Change severity' }).click();
     const timeline = page.getByRole('region', { name: 'Timeline' });
     const direction = next === 'SEV1' ? 'raised' : 'lowered';
-    await timeline
-      .getByText(
-        `token:on-call-console ${direction} the severity ${detail.json.incident.severity} → ${next}: “${reason}”`,
-        { exact: true },
-      )
-      .waitFor();
+    const changed = `token:on-call-console ${direction} the severity ${detail.json.incident.severity} → ${next}: “${reason}”`;
+    await onTimeline(page, changed);
     await expect.poll(() => page.locator('#answer-broken .badge').first().textContent()).toBe(next);
+    await onTimeline(other, changed);
+    await expect
+      .poll(() => other.locator('#answer-broken .badge').first().textContent(), { timeout: 10_000 })
+      .toBe(next);
 
     await panel.getByLabel('Note for the timeline').fill('paged the auth-service owner');
     await panel.getByRole('button', { name: 'Add note' }).click();
-    await timeline
-      .getByText('token:on-call-console noted: “paged the auth-service owner”', { exact: true })
-      .waitFor();
+    await onTimeline(page, 'token:on-call-console noted: “paged the auth-service owner”');
     expect(await panel.getByLabel('Note for the timeline').inputValue()).toBe('');
+    await onTimeline(other, 'token:on-call-console noted: “paged the auth-service owner”');
+    await other.close();
 
     // The signals' joins read as sentences, and the chain's verification is a badge with its length.
     for (const signal of detail.json.signals as {
