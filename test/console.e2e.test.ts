@@ -735,6 +735,19 @@ describe.skipIf(NO_BROWSER).each(BACKENDS)('the web console in Chromium on %s', 
     await phone.getByRole('heading', { name: 'Timeline' }).waitFor();
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await screenshot(phone, `phone-incident-${backend}`, { docs: false });
+    // Every other page too: none scrolls sideways at 390 px (a wide table scrolls inside its own box).
+    for (const [route, heading] of [
+      ['/costs', 'Model cost'],
+      ['/notifications', 'Notifications'],
+      ['/alarms', 'Alarms'],
+      ['/safety', 'Guardrails and validation'],
+      ['/kb', 'Knowledge base'],
+    ] as const) {
+      await phone.goto(`${server.baseUrl}${route}`);
+      await phone.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await phone.waitForLoadState('networkidle');
+      expect(await phone.evaluate('document.documentElement.scrollWidth'), route).toBeLessThanOrEqual(390);
+    }
     await phone.close();
   });
 
