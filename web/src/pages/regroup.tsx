@@ -10,6 +10,37 @@ import type { Incident, Signal } from '../types';
 import { ErrorBox, Fold, Link, useAction } from '../ui';
 import { Field } from './respond';
 
+/** A one-line text box with its label. */
+function TextField({
+  id,
+  label,
+  maxLength,
+  value,
+  onChange,
+  placeholder,
+}: {
+  id: string;
+  label: string;
+  maxLength: number;
+  value: string;
+  onChange(value: string): void;
+  placeholder?: string;
+}) {
+  return (
+    <Field id={id} label={label}>
+      <input
+        id={id}
+        type="text"
+        autoComplete="off"
+        placeholder={placeholder}
+        maxLength={maxLength}
+        value={value}
+        onChange={(event) => onChange(event.target.value)}
+      />
+    </Field>
+  );
+}
+
 /** Why this incident cannot be merged or split now; undefined when it can. */
 function regroupForbids(incident: Incident, session: SessionState): string | undefined {
   if (incident.mergedInto) return `merged into ${incident.mergedInto} already`;
@@ -83,27 +114,21 @@ export function RegroupPanel({
           <p className="muted small">
             This incident's signals move there and it closes as merged, with a link to it.
           </p>
-          <Field id="merge-into" label="Incident id">
-            <input
-              id="merge-into"
-              type="text"
-              autoComplete="off"
-              placeholder="inc_…"
-              maxLength={100}
-              value={into}
-              onChange={(event) => setInto(event.target.value)}
-            />
-          </Field>
-          <Field id="merge-reason" label="Reason (required)">
-            <input
-              id="merge-reason"
-              type="text"
-              autoComplete="off"
-              maxLength={2000}
-              value={mergeReason}
-              onChange={(event) => setMergeReason(event.target.value)}
-            />
-          </Field>
+          <TextField
+            id="merge-into"
+            label="Incident id"
+            maxLength={100}
+            value={into}
+            onChange={setInto}
+            placeholder="inc_…"
+          />
+          <TextField
+            id="merge-reason"
+            label="Reason (required)"
+            maxLength={2000}
+            value={mergeReason}
+            onChange={setMergeReason}
+          />
           <div>
             <button
               type="submit"
@@ -160,26 +185,20 @@ export function RegroupPanel({
               </label>
             ))}
           </fieldset>
-          <Field id="split-title-text" label="Title of the new incident (optional)">
-            <input
-              id="split-title-text"
-              type="text"
-              autoComplete="off"
-              maxLength={500}
-              value={splitTitle}
-              onChange={(event) => setSplitTitle(event.target.value)}
-            />
-          </Field>
-          <Field id="split-reason" label="Reason (required)">
-            <input
-              id="split-reason"
-              type="text"
-              autoComplete="off"
-              maxLength={2000}
-              value={splitReason}
-              onChange={(event) => setSplitReason(event.target.value)}
-            />
-          </Field>
+          <TextField
+            id="split-title-text"
+            label="Title of the new incident (optional)"
+            maxLength={500}
+            value={splitTitle}
+            onChange={setSplitTitle}
+          />
+          <TextField
+            id="split-reason"
+            label="Reason (required)"
+            maxLength={2000}
+            value={splitReason}
+            onChange={setSplitReason}
+          />
           <div>
             <button
               type="submit"
