@@ -226,12 +226,12 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
   });
 
   it('joins services that only share a dependency when that dependency has just changed', async () => {
-    const change = async (env: string, startedAt: number) => {
+    const change = async (env: string, startedAt: number, service = 'shared-db') => {
       const response = await server.request('POST', '/v1/changes', {
         token: server.tokens.ingest,
         body: {
           kind: 'config',
-          service: 'shared-db',
+          service,
           environment: env,
           summary: 'shared-db: lower max_connections',
           startedAt: new Date(startedAt).toISOString(),
@@ -257,12 +257,39 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
       shared: 'shared-db',
       change: changeId,
     });
-    // The same shape with the change three hours old: two outages that share a database stay apart.
+    // The same shape with the change three hours old: nothing connects them through a change, but the
+    // origin and an error on a service beside it, whose only link is the silent shared-db and which
+    // changed nothing itself, are an origin sibling (one failure under shared-db).
+    const old = environment();
+    await change(old, base - 180 * MINUTE);
+    await send(old, [{ service: 'orders', startsAt: base }]);
+    await send(old, [{ service: 'search', startsAt: base + MINUTE }]);
+    const [together, ...more] = await incidentsOf(old);
+    expect(more).toHaveLength(0);
+    const beside = (await detail(together!.id)).signals.find(
+      (signal: { service: string }) => signal.service === 'search',
+    );
+    expect(beside.joinedBy).toMatchObject({
+      relation: 'sibling',
+      path: ['search', 'shared-db', 'orders'],
+      shared: 'shared-db',
+    });
+    expect(beside.joinedBy.change).toBeUndefined();
+    // Two outages that share a database stay apart when search changed itself just before (its own
+    // change explains it), and a warning beside the origin is not enough to join either.
     const apart = environment();
-    await change(apart, base - 180 * MINUTE);
+    await change(apart, base - 5 * MINUTE, 'search');
     await send(apart, [{ service: 'orders', startsAt: base }]);
     await send(apart, [{ service: 'search', startsAt: base + MINUTE }]);
     expect(await incidentsOf(apart)).toHaveLength(2);
+    const warned = environment();
+    await send(warned, [{ service: 'orders', startsAt: base }]);
+    await send(warned, [{ service: 'search', startsAt: base + MINUTE, severity: 'warning' }]);
+    const [only, ...none] = await incidentsOf(warned);
+    expect(none).toHaveLength(0);
+    expect((await detail(only!.id)).signals.map((signal: { service: string }) => signal.service)).toEqual([
+      'orders',
+    ]);
   });
 
   it('leaves out a blip on a database that only a symptom calls, not the origin', async () => {

@@ -5,7 +5,13 @@ import type { CandidateRow, DetectionRow } from '../store/repositories/detection
 import type { SignalRow } from '../store/repositories/signals.js';
 import type { StoreScope } from '../store/store.js';
 import { type CompiledRuleSet, groupKey, groupValues, renderTitle } from './rules.js';
-import { type DependencyGraph, type GraphPath, namedDependencies, neighbourhood } from './topology.js';
+import {
+  type DependencyGraph,
+  type GraphPath,
+  namedDependencies,
+  neighbourhood,
+  siblingsOf,
+} from './topology.js';
 
 export interface CorrelationContext {
   now: number;
@@ -86,6 +92,7 @@ export interface IncidentTarget {
     environment: string,
     at: number,
     via?: readonly string[],
+    severity?: Severity,
   ): { id: string; path: GraphPath } | undefined;
   /** Re-opens the incident that most recently resolved for this key, if within the grace window. */
   reopen(key: string): Promise<string | undefined>;
@@ -271,6 +278,7 @@ export async function correlate(
           member.environment,
           member.starts_at,
           routeOf(context.graph, member),
+          member.severity as Severity,
         );
         if (!target) continue;
         incidentId = target.id;
@@ -339,8 +347,11 @@ async function joinByTopology(
     byEnvironment.set(signal.environment, [...(byEnvironment.get(signal.environment) ?? []), signal]);
   for (const [environment, list] of byEnvironment) {
     const near = new Set<string>();
-    for (const signal of list)
+    for (const signal of list) {
       for (const service of neighbourhood(graph, signal.service, hops)) near.add(service);
+      // Incidents whose origin may share a silent dependency with it (originSiblingPath).
+      for (const service of siblingsOf(graph, signal.service)) near.add(service);
+    }
     await incidents.loadNear(environment, [...near], list[0]!.starts_at - windowSeconds * 1000);
   }
   const single = context.rules.threshold.filter(
@@ -353,6 +364,7 @@ async function joinByTopology(
       signal.environment,
       signal.starts_at,
       routeOf(graph, signal, matchable.labels),
+      matchable.severity,
     );
     if (!target) continue;
     link(target.id, signal, { kind: 'topology', rule: name, ...target.path });

@@ -6,8 +6,10 @@ import {
   namedDependencies,
   neighbourhood,
   nextOrigin,
+  originSiblingPath,
   pathTo,
   siblingPath,
+  siblingsOf,
 } from './topology.js';
 
 // web → api → orders → payments → payments-db, plus a gateway that calls both orders and search, and
@@ -94,6 +96,34 @@ describe('siblingPath', () => {
     expect(
       siblingPath(graph, 'search', new Set(['shared-db']), 2, changed({ 'shared-db': 'chg_1' })),
     ).toBeNull();
+  });
+});
+
+describe('originSiblingPath', () => {
+  it("turns at a silent dependency the joining service shares with the incident's origin", () => {
+    expect(originSiblingPath(graph, 'search', 'orders', new Set(['orders']))).toEqual({
+      path: ['search', 'shared-db', 'orders'],
+      shared: 'shared-db',
+    });
+    expect(siblingsOf(graph, 'search')).toEqual(new Set(['orders']));
+  });
+
+  it('needs the origin itself, a silent shared dependency, and nothing alerting under the joiner', () => {
+    // orders holds the incident but is not its origin: payments is.
+    expect(originSiblingPath(graph, 'search', 'payments', new Set(['orders', 'payments']))).toBeNull();
+    // shared-db alerts in the incident: that is a plain dependency path, not a turn.
+    expect(originSiblingPath(graph, 'search', 'orders', new Set(['orders', 'shared-db']))).toBeNull();
+    // A service already in the incident, the origin itself, or an incident without an origin.
+    expect(originSiblingPath(graph, 'orders', 'orders', new Set(['orders']))).toBeNull();
+    expect(originSiblingPath(graph, 'search', null, new Set(['orders']))).toBeNull();
+    // The joiner's own dependency alerts in the incident: it is explained from below, not a sibling.
+    const under = dependencyGraph([
+      { service: 'a', dependsOn: 'hub' },
+      { service: 'b', dependsOn: 'hub' },
+      { service: 'b', dependsOn: 'c' },
+    ]);
+    expect(originSiblingPath(under, 'b', 'a', new Set(['a', 'c']))).toBeNull();
+    expect(originSiblingPath(under, 'b', 'a', new Set(['a']))?.path).toEqual(['b', 'hub', 'a']);
   });
 });
 

@@ -170,6 +170,40 @@ export function siblingPath(
   return best;
 }
 
+/**
+ * The other exception, for origins that never alert (a deterministic heuristic, docs/correlation.md):
+ * `from` and the incident's origin both call a dependency directly that holds no alert of the incident
+ * (`from → shared ← origin`), and nothing `from` calls is one of the incident's services, so neither
+ * side has an alerting dependency that would explain it. Two services failing together whose only link
+ * is a silent dependency they share point at that dependency (a host network under every dyno, a
+ * transit gateway under every tier). The caller decides what else must hold: an error or worse, and
+ * no recent change on `from` that explains it on its own. Returns the path and the shared dependency
+ * (the first by name when several are shared), or null.
+ */
+export function originSiblingPath(
+  graph: DependencyGraph,
+  from: string,
+  origin: string | null,
+  services: ReadonlySet<string>,
+): { path: string[]; shared: string } | null {
+  if (origin === null || origin === from || services.has(from)) return null;
+  const own = graph.dependsOn.get(from) ?? [];
+  if (own.some((dependency) => services.has(dependency))) return null;
+  const theirs = new Set(graph.dependsOn.get(origin) ?? []);
+  const shared = own
+    .filter((dependency) => theirs.has(dependency) && !services.has(dependency) && dependency !== from)
+    .sort()[0];
+  return shared === undefined ? null : { path: [from, shared, origin], shared };
+}
+
+/** The direct dependencies' other callers: whom `service` could be an origin sibling of. */
+export function siblingsOf(graph: DependencyGraph, service: string): Set<string> {
+  const out = new Set<string>();
+  for (const dependency of graph.dependsOn.get(service) ?? [])
+    for (const caller of graph.callers.get(dependency) ?? []) if (caller !== service) out.add(caller);
+  return out;
+}
+
 /** Every service reachable from `from` along `next` within `hops` edges, with the shortest path to it. */
 function pathsFrom(
   next: ReadonlyMap<string, readonly string[]>,

@@ -8,11 +8,13 @@ import {
   type GraphPath,
   neighbourhood,
   nextOrigin,
+  ORIGIN_MIN_SEVERITY,
+  originSiblingPath,
   pathTo,
   SIBLING_CHANGE_WINDOW_MS,
   siblingPath,
 } from '../detect/topology.js';
-import { type IncidentSeverity, newId } from '../domain/common.js';
+import { type IncidentSeverity, newId, SEVERITY_RANK, type Severity } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
 import { chunk } from '../store/repositories/base.js';
 import type { EventDraft } from '../store/repositories/incidents.js';
@@ -99,6 +101,16 @@ function siblingJoin(
   changed: (shared: string) => string | undefined,
 ): GraphPath | null {
   const sibling = siblingPath(topology.graph, service, services, topology.hops, changed);
+  return sibling && { relation: 'sibling', ...sibling };
+}
+
+function originSibling(
+  topology: TopologySettings,
+  service: string,
+  origin: string | null,
+  services: ReadonlySet<string>,
+): GraphPath | null {
+  const sibling = originSiblingPath(topology.graph, service, origin, services);
   return sibling && { relation: 'sibling', ...sibling };
 }
 
@@ -204,14 +216,11 @@ export class IncidentBatch implements IncidentTarget {
     }
   }
 
-  /**
-   * The most recent change on `service` in `environment` that started at most SIBLING_CHANGE_WINDOW_MS
-   * before the incident's first signal and no later than `at`.
-   */
-  #recentChange(environment: string, service: string, startedAt: number, at: number): string | undefined {
+  /** The most recent change on `service` in `environment` that started between `from` and `to`. */
+  #recentChange(environment: string, service: string, from: number, to: number): string | undefined {
     const changes = this.#changes.get(environment)?.get(service) ?? [];
     return changes
-      .filter((change) => change.startedAt >= startedAt - SIBLING_CHANGE_WINDOW_MS && change.startedAt <= at)
+      .filter((change) => change.startedAt >= from && change.startedAt <= to)
       .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0]?.id;
   }
 
@@ -240,11 +249,12 @@ export class IncidentBatch implements IncidentTarget {
     environment: string,
     at: number,
     via: readonly string[] = [],
+    severity?: Severity,
   ): { id: string; path: GraphPath } | undefined {
     const topology = this.#context.topology;
     if (!topology) return undefined;
     const routed = via.length > 0 ? this.#bestTarget(service, environment, at, via) : undefined;
-    return routed ?? this.#bestTarget(service, environment, at, []);
+    return routed ?? this.#bestTarget(service, environment, at, [], severity);
   }
 
   #bestTarget(
@@ -252,8 +262,15 @@ export class IncidentBatch implements IncidentTarget {
     environment: string,
     at: number,
     via: readonly string[],
+    severity?: Severity,
   ): { id: string; path: GraphPath } | undefined {
     const topology = this.#context.topology!;
+    // An origin sibling (originSiblingPath) must be an error or worse, and must not have changed itself
+    // within the window before its signal: its own change would explain its failure on its own.
+    const mayBeOriginSibling =
+      severity !== undefined &&
+      SEVERITY_RANK[severity] >= SEVERITY_RANK[ORIGIN_MIN_SEVERITY] &&
+      this.#recentChange(environment, service, at - topology.windowMs, at) === undefined;
     let best: { id: string; path: GraphPath; rank: readonly number[] } | undefined;
     for (const entry of this.#work.values()) {
       const { row } = entry;
@@ -265,8 +282,9 @@ export class IncidentBatch implements IncidentTarget {
           ? routedPath(topology, service, via, entry.services)
           : (pathTo(topology.graph, service, entry.services, topology.hops) ??
             siblingJoin(topology, service, entry.services, (shared) =>
-              this.#recentChange(environment, shared, row.started_at, at),
-            ));
+              this.#recentChange(environment, shared, row.started_at - SIBLING_CHANGE_WINDOW_MS, at),
+            ) ??
+            (mayBeOriginSibling ? originSibling(topology, service, row.root_service, entry.services) : null));
       if (!path) continue;
       if (
         path.relation === 'dependency' &&
