@@ -119,7 +119,14 @@ export const historicalPatternDataSchema = z.object({
 });
 
 /** Where a change sits relative to the probable origins; `neighbourhood` when no origin is known. */
-export const changeRelationSchema = z.enum(['origin', 'dependency', 'caller', 'beside', 'neighbourhood']);
+export const changeRelationSchema = z.enum([
+  'origin',
+  'inferred-from',
+  'dependency',
+  'caller',
+  'beside',
+  'neighbourhood',
+]);
 
 const changeSuspectSchema = z.object({
   changeId: z.string(),
@@ -159,13 +166,19 @@ const originCandidateSchema = z.object({
   score: z.number().nullable(),
 });
 
-/** An origin that never alerted, inferred from a change on it and the services that depend on it. */
+/**
+ * An origin that never alerted, inferred from the services that depend on it and a change on it or
+ * beside it, or from what separate failures share (src/investigate/agents/risk-blast-radius.ts).
+ */
 export const inferredOriginSchema = z.object({
   service: z.string(),
-  changeId: z.string(),
-  kind: changeKindSchema,
-  summary: z.string(),
-  minutesBeforeOnset: z.number(),
+  /** Findings from before bases existed have none: their basis was `change`. */
+  basis: z.enum(['change', 'neighbour-change', 'shared']).optional(),
+  changeId: z.string().nullable(),
+  kind: changeKindSchema.nullable(),
+  summary: z.string().nullable(),
+  minutesBeforeOnset: z.number().nullable(),
+  changedService: z.string().nullable().optional(),
   dependents: z.array(z.string()),
   roots: z.array(z.string()),
 });

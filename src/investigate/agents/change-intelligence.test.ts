@@ -8,9 +8,32 @@ import {
   raisesLoad,
   rankChanges,
 } from './change-intelligence.js';
-import { change, service, shopBundle, signal } from './fixtures.test-support.js';
+import {
+  BILLING_COMMAND,
+  besideChangeBundle,
+  change,
+  service,
+  shopBundle,
+  signal,
+} from './fixtures.test-support.js';
 
 describe('change-intelligence', () => {
+  it('ranks first the change an origin was inferred from beside it, as explaining that origin', () => {
+    const bundle = besideChangeBundle([BILLING_COMMAND, change('chg_api', 'api', -40)]);
+    const [top] = rankChanges(bundle);
+    expect(top).toMatchObject({
+      changeId: 'chg_billing_cap',
+      relation: 'inferred-from',
+      target: 'index',
+      components: { topology: 1 },
+    });
+    const finding = analyzeChanges(bundle);
+    expect(finding.claims[0]!.text).toContain(
+      'billing calls the inferred origin index and nothing alerting depends on it',
+    );
+    expect(validateFinding(finding, bundle)).toEqual([]);
+  });
+
   it('ranks the recent deploy on the service that fired first above a later config change and a rollback after onset', () => {
     const ranked = rankChanges(shopBundle());
     expect(ranked.map((suspect) => suspect.changeId)).toEqual([

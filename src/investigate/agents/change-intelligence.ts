@@ -3,7 +3,13 @@ import type { EvidenceBundle } from '../../domain/evidence.js';
 import { serviceEvidenceId } from '../../domain/evidence-id.js';
 import type { Claim, FindingOf } from '../../domain/finding.js';
 import { DETERMINISTIC_ENGINE, onsetOf } from '../evidence.js';
-import { inferOrigin, reachable, topologyOf, traceOrigins } from './risk-blast-radius.js';
+import {
+  type InferredOrigin,
+  inferOrigin,
+  reachable,
+  topologyOf,
+  traceOrigins,
+} from './risk-blast-radius.js';
 
 /**
  * Change suspicion, a deterministic heuristic (docs/agents.md): score = time × topology × kind × lead.
@@ -12,7 +18,7 @@ import { inferOrigin, reachable, topologyOf, traceOrigins } from './risk-blast-r
  *   origin up to a day before onset scores at least ORIGIN_TIME_FLOOR when no change reaches
  *   MIN_SUSPICION without it (nothing closer explains the fault).
  * - topology, by direction from the probable origins (risk-blast-radius's trace, or an inferred origin):
- *   on an origin 1; on a dependency of one 0.75 at one hop, 0.5 further; on a caller of one 0.1 at one
+ *   on an origin 1, and so is the change an origin was inferred from beside it (`inferred-from`); on a dependency of one 0.75 at one hop, 0.5 further; on a caller of one 0.1 at one
  *   hop, 0.05 further, unless the change raises load (LOAD_RAISING): then 0.6 / 0.4; elsewhere half its
  *   neighbourhood weight. Faults travel from dependencies to their callers, so a caller's change cannot
  *   explain the origin's failure unless it sends it more work. Without an origin: the neighbourhood
@@ -59,7 +65,13 @@ export function raisesLoad(change: Pick<Change, 'kind' | 'summary'>): boolean {
 }
 
 /** Where a change sits relative to the probable origins; `neighbourhood` when no origin is known. */
-export type ChangeRelation = 'origin' | 'dependency' | 'caller' | 'beside' | 'neighbourhood';
+export type ChangeRelation =
+  | 'origin'
+  | 'inferred-from'
+  | 'dependency'
+  | 'caller'
+  | 'beside'
+  | 'neighbourhood';
 
 export interface ChangeSuspect {
   changeId: string;
@@ -91,12 +103,18 @@ function neighbourhoodWeight(
   return 0;
 }
 
-/** The probable origins the ranking is directed from, the first being the most probable. */
-export function probableOrigins(bundle: EvidenceBundle): string[] {
+/**
+ * The probable origins the ranking is directed from, the first being the most probable, and the
+ * inferred origin when there is one.
+ */
+export function probableOrigins(bundle: EvidenceBundle): {
+  origins: string[];
+  inferred: InferredOrigin | null;
+} {
   const traced = traceOrigins(bundle);
   const inferred = inferOrigin(bundle, traced);
-  if (inferred) return [inferred.service];
-  return traced.filter((entry) => entry.origin).map((entry) => entry.service);
+  if (inferred) return { origins: [inferred.service], inferred };
+  return { origins: traced.filter((entry) => entry.origin).map((entry) => entry.service), inferred };
 }
 
 export function rankChanges(bundle: EvidenceBundle): ChangeSuspect[] {
@@ -104,7 +122,7 @@ export function rankChanges(bundle: EvidenceBundle): ChangeSuspect[] {
   const leading = [...bundle.signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id))[0]
     ?.service;
   const place = new Map(bundle.neighbourhood.map((entry) => [entry.service, entry]));
-  const origins = probableOrigins(bundle);
+  const { origins, inferred } = probableOrigins(bundle);
   const { dependsOn, callers } = topologyOf(bundle);
   const below = origins.map((origin) => ({ origin, hops: reachable(origin, dependsOn) }));
   const above = origins.map((origin) => ({ origin, hops: reachable(origin, callers) }));
@@ -120,6 +138,14 @@ export function rankChanges(bundle: EvidenceBundle): ChangeSuspect[] {
     const inNeighbourhood = neighbourhoodWeight(where?.relation, where?.distance ?? Number.POSITIVE_INFINITY);
     if (origins.length === 0)
       return { relation: 'neighbourhood' as const, topology: inNeighbourhood, target: change.service, loads };
+    // The change an origin was inferred from beside it (neighbour-change) explains that origin.
+    if (inferred?.basis === 'neighbour-change' && inferred.changeId === change.id)
+      return {
+        relation: 'inferred-from' as const,
+        topology: DIRECTION_WEIGHT.origin,
+        target: inferred.service,
+        loads,
+      };
     if (origins.includes(change.service))
       return {
         relation: 'origin' as const,
@@ -207,6 +233,8 @@ function whereText(suspect: ChangeSuspect): string {
       return suspect.oldOnOrigin
         ? `; it is on the probable origin, and although old, no closer change explains the fault`
         : '; it is on the probable origin';
+    case 'inferred-from':
+      return `; ${suspect.service} calls the inferred origin ${suspect.target} and nothing alerting depends on it, so the change reaches the outage only through ${suspect.target}`;
     case 'dependency':
       return '; it is on a dependency of the probable origin';
     case 'caller':

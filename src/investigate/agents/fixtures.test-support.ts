@@ -197,3 +197,39 @@ export function hostAgentBundle(overrides: Partial<EvidenceBundle> = {}): Eviden
     ...overrides,
   });
 }
+
+/**
+ * api → placement → index, api → index; billing → index, silent, and nothing alerting calls it. A
+ * capacity command filed against billing at the onset reaches api and placement only through index.
+ */
+export function besideChangeBundle(
+  changes: EvidenceBundle['changes'],
+  services: EvidenceBundle['services'] = [],
+): EvidenceBundle {
+  return shopBundle({
+    services: [
+      service('api', ['placement', 'index'], { tier: 1, customerFacing: true }),
+      service('placement', ['index'], { tier: 1 }),
+      service('billing', ['index']),
+      service('index', []),
+      ...services,
+    ],
+    neighbourhood: [
+      { service: 'api', distance: 0, relation: 'affected' },
+      { service: 'placement', distance: 0, relation: 'affected' },
+      { service: 'index', distance: 1, relation: 'dependency' },
+      { service: 'billing', distance: 2, relation: 'dependent' },
+    ],
+    signals: [
+      signal('sig_api', 'api', 0, { severity: 'critical' }),
+      signal('sig_placement', 'placement', 1, { severity: 'critical' }),
+    ],
+    changes,
+  });
+}
+
+/** The capacity command of besideChangeBundle. */
+export const BILLING_COMMAND = {
+  ...change('chg_billing_cap', 'billing', 0, 'infra'),
+  summary: 'remove billing capacity',
+};

@@ -4,7 +4,16 @@ import { recommendationDraftSchema } from '../../domain/finding.js';
 import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { evidenceIds, validateFinding } from '../evidence.js';
 import { analyzeChanges } from './change-intelligence.js';
-import { change, hostAgentBundle, measured, service, shopBundle, signal } from './fixtures.test-support.js';
+import {
+  BILLING_COMMAND,
+  besideChangeBundle,
+  change,
+  hostAgentBundle,
+  measured,
+  service,
+  shopBundle,
+  signal,
+} from './fixtures.test-support.js';
 import { analyzeHistory } from './historical-pattern.js';
 import { analyzeKnowledge } from './knowledge-rag.js';
 import { respond } from './response-strategy.js';
@@ -62,9 +71,11 @@ describe('response-strategy', () => {
   });
 
   it('answers "insufficient evidence" and recommends investigating when nothing stands out', () => {
+    // web and mobile fail at once and share no dependency: neither explains the other.
     const bundle = shopBundle({
       changes: [],
       signals: [signal('sig_web', 'web', 0), signal('sig_mobile', 'mobile', 0)],
+      services: [service('web', [], { tier: 1 }), service('mobile', [], { tier: 1 })],
     });
     const finding = investigate(bundle);
     expect(finding.insufficientEvidence).toBe(true);
@@ -158,6 +169,28 @@ describe('response-strategy: the answer follows the evidence', () => {
     );
     expect(validateFinding(finding, bundle)).toEqual([]);
     expect(groundFinding(finding, groundingContext(bundle)).unsupported).toEqual([]);
+  });
+
+  it('acts first on the change beside an inferred origin, and says how it reaches the outage', () => {
+    const bundle = besideChangeBundle([BILLING_COMMAND, change('chg_api', 'api', -40)]);
+    const finding = investigate(bundle);
+    expect(finding.data.probableRootCause).toMatchObject({ service: 'index', changeId: 'chg_billing_cap' });
+    expect(finding.data.probableRootCause?.inferred).toMatchObject({ basis: 'neighbour-change' });
+    const [first] = finding.data.recommendations;
+    expect(first).toMatchObject({ kind: 'rollback', title: 'Revert the infrastructure change on billing' });
+    expect(first!.rationale).toContain('billing calls index, the inferred origin');
+    expect(validateFinding(finding, bundle)).toEqual([]);
+    expect(groundFinding(finding, groundingContext(bundle)).unsupported).toEqual([]);
+  });
+
+  it('names what separate failures share when no change explains them, and says so', () => {
+    const bundle = hostAgentBundle({ changes: [] });
+    const finding = investigate(bundle);
+    expect(finding.data.probableRootCause).toMatchObject({ service: 'host-agent', changeId: null });
+    expect(finding.data.probableRootCause?.inferred).toMatchObject({ basis: 'shared' });
+    expect(finding.data.recommendations[0]).toMatchObject({ kind: 'investigate_further' });
+    expect(finding.data.recommendations[0]!.rationale).toContain('fail together with nothing of their own');
+    expect(validateFinding(finding, bundle)).toEqual([]);
   });
 
   it('reverts an infrastructure change when it is the culprit', () => {

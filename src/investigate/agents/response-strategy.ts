@@ -12,7 +12,7 @@ import type {
 import { MITIGATION_HEADING } from '../../knowledge/search.js';
 import { DETERMINISTIC_ENGINE } from '../evidence.js';
 import { stepsOf } from './knowledge-rag.js';
-import { type InferredOrigin, inferredText, moreSevere } from './risk-blast-radius.js';
+import { inferredText, moreSevere, type StoredInferredOrigin } from './risk-blast-radius.js';
 
 /**
  * How much each agent's answer counts towards the root-cause service (a deterministic heuristic,
@@ -35,7 +35,7 @@ export interface ProbableRootCause {
   confidence: number;
   votes: Record<string, number>;
   /** Set when the service never alerted and risk-blast-radius inferred it as the origin (why, in data). */
-  inferred?: InferredOrigin;
+  inferred?: StoredInferredOrigin;
 }
 
 /** The service a change suspect's vote goes to: the origin a load-raising caller change loads, else its own. */
@@ -152,7 +152,9 @@ function changeAction(
 ): RecommendationDraft | undefined {
   if (change.kind === 'rollback') return undefined;
   const why = cause.inferred
-    ? `${change.service} is the inferred origin: it has no firing alert in this incident and every alerting service depends on it`
+    ? cause.inferred.basis === 'neighbour-change' && change.service !== cause.service
+      ? `${change.service} calls ${cause.service}, the inferred origin (no firing alert in this incident; every alerting service depends on it), and nothing alerting depends on ${change.service}: the change reaches the outage only through ${cause.service}`
+      : `${change.service} is the inferred origin: it has no firing alert in this incident and every alerting service depends on it`
     : change.service === cause.service
       ? `${change.service} is the probable origin`
       : suspect?.raisesLoad
@@ -263,7 +265,9 @@ export function respond(bundle: EvidenceBundle, findings: Findings): FindingOf<'
       evidenceIds: [
         serviceEvidenceId(cause.service),
         ...(cause.changeId ? [cause.changeId] : []),
-        ...(cause.inferred && cause.inferred.changeId !== cause.changeId ? [cause.inferred.changeId] : []),
+        ...(cause.inferred?.changeId && cause.inferred.changeId !== cause.changeId
+          ? [cause.inferred.changeId]
+          : []),
         ...(firstSignal ? [firstSignal.id] : []),
       ],
       confidence: cause.confidence,
@@ -279,13 +283,13 @@ export function respond(bundle: EvidenceBundle, findings: Findings): FindingOf<'
         kind: 'investigate_further',
         title: `Start at ${cause.service}, the probable origin: check its errors, saturation and dependencies`,
         rationale: cause.inferred
-          ? `${cause.service} never alerted; it is inferred from a change on it and the services that depend on it.`
+          ? `${cause.service} never alerted; it is inferred from the services that depend on it${cause.inferred.changeId ? ` and change ${cause.inferred.changeId}` : ', which fail together with nothing of their own to explain it'}.`
           : `${cause.service} is the probable origin (confidence ${cause.confidence}) and no change or runbook of its own applies.`,
         risk: 'low',
         confidence: cause.confidence,
         citations: [
           serviceEvidenceId(cause.service),
-          ...(cause.inferred ? [cause.inferred.changeId] : []),
+          ...(cause.inferred?.changeId ? [cause.inferred.changeId] : []),
           ...(firstSignal ? [firstSignal.id] : []),
         ],
       });

@@ -3,6 +3,8 @@ import type { EvidenceBundle } from '../../domain/evidence.js';
 import { groundFinding, groundingContext } from '../../trust/grounding.js';
 import { validateFinding } from '../evidence.js';
 import {
+  BILLING_COMMAND,
+  besideChangeBundle,
   change,
   hostAgentBundle,
   measured,
@@ -36,13 +38,52 @@ describe('risk-blast-radius', () => {
     const bundle = shopBundle({ signals: [signal('sig_db', 'db', 0), signal('sig_mobile', 'mobile', 1)] });
     const radius = blastRadius(bundle);
     expect(radius.origins).toEqual(['db']);
-    // No changes: db's deploy before the onset would make db, which both depend on, the inferred origin.
+    // web and mobile share nothing here: two origins the topology cannot separate.
     const separate = shopBundle({
       signals: [signal('sig_web', 'web', 0), signal('sig_mobile', 'mobile', 1)],
       changes: [],
+      services: [service('web', [], { tier: 1 }), service('mobile', [], { tier: 1 })],
     });
     expect(blastRadius(separate).origins).toEqual(['web', 'mobile']);
     expect(analyzeBlastRadius(separate).confidence).toBeLessThan(analyzeBlastRadius(bundle).confidence);
+    // In the shop both call api, which is silent: what they share is the inferred origin.
+    const shared = shopBundle({
+      signals: [signal('sig_web', 'web', 0), signal('sig_mobile', 'mobile', 1)],
+      changes: [],
+    });
+    expect(inferOrigin(shared)).toMatchObject({ service: 'api', basis: 'shared', roots: ['mobile', 'web'] });
+    expect(blastRadius(shared).origins).toEqual(['api', 'web', 'mobile']);
+  });
+
+  it('counts an alert that cleared before the symptoms as the fault they still show', () => {
+    // db's alert fired first and resolved; api and web still fail. It stays the origin.
+    const cleared = shopBundle({
+      signals: [
+        signal('sig_db', 'db', 0, { severity: 'critical', status: 'resolved' }),
+        signal('sig_api', 'api', 1),
+        signal('sig_web', 'web', 2),
+      ],
+      changes: [],
+    });
+    expect(blastRadius(cleared).origins).toEqual(['db']);
+    // One that started after the symptoms, or a warning, is not their cause.
+    const later = shopBundle({
+      signals: [
+        signal('sig_api', 'api', 1),
+        signal('sig_web', 'web', 2),
+        signal('sig_db', 'db', 3, { severity: 'critical', status: 'resolved' }),
+      ],
+      changes: [],
+    });
+    expect(blastRadius(later).origins).toEqual(['api']);
+    const warning = shopBundle({
+      signals: [
+        signal('sig_db', 'db', 0, { severity: 'warning', status: 'resolved' }),
+        signal('sig_api', 'api', 1),
+      ],
+      changes: [],
+    });
+    expect(blastRadius(warning).origins).toEqual(['api']);
   });
 
   it('cites only evidence in the bundle, and abstains when nothing fires', () => {
@@ -335,7 +376,7 @@ describe('risk-blast-radius: origins that never alerted', () => {
     expect(inferOrigin(lone([agentChange]))).toBeNull();
   });
 
-  it('needs every alerting service to depend on it, an alert above warning, and a recent change', () => {
+  it('needs every alerting service to depend on it and an alert above warning', () => {
     const outsider = agentBundle({
       services: [
         service('checkout', ['host-agent']),
@@ -347,10 +388,74 @@ describe('risk-blast-radius: origins that never alerted', () => {
     expect(inferOrigin(outsider)).toBeNull();
     const warnings = agentBundle().signals.map((item) => ({ ...item, severity: 'warning' as const }));
     expect(inferOrigin(agentBundle({ signals: warnings }))).toBeNull();
-    const old = agentBundle({ changes: [change('chg_agent_old', 'host-agent', -180, 'config')] });
-    expect(inferOrigin(old)).toBeNull();
-    const rollback = agentBundle({ changes: [change('chg_agent_rb', 'host-agent', -12, 'rollback')] });
-    expect(inferOrigin(rollback)).toBeNull();
+  });
+
+  it('without a recent change on it, is inferred only as what separate failures share', () => {
+    // An old change or a rollback is no basis; three roots with nothing of their own to explain them
+    // still point at the one dependency they share, and the answer says no change is recorded.
+    for (const changes of [
+      [change('chg_agent_old', 'host-agent', -180, 'config')],
+      [change('chg_agent_rb', 'host-agent', -12, 'rollback')],
+    ]) {
+      const bundle = agentBundle({ changes });
+      expect(inferOrigin(bundle)).toMatchObject({
+        service: 'host-agent',
+        basis: 'shared',
+        changeId: null,
+        roots: ['billing', 'checkout', 'orders'],
+      });
+      const finding = analyzeBlastRadius(bundle);
+      expect(finding.claims[0]!.text).toMatch(
+        /no change of their own explains them all.*No change on it is recorded/,
+      );
+      expect(finding.claims[0]!.evidenceIds).not.toContain(null);
+      expect(validateFinding(finding, bundle)).toEqual([]);
+    }
+    // Each root with a change of its own explains itself: nothing is inferred.
+    const own = agentBundle({
+      changes: ['checkout', 'orders', 'billing'].map((name) => change(`chg_${name}`, name, -20)),
+    });
+    expect(inferOrigin(own)).toBeNull();
+    // One of them unexplained is enough to look at what they share.
+    const some = agentBundle({
+      changes: ['checkout', 'orders'].map((name) => change(`chg_${name}`, name, -20)),
+    });
+    expect(inferOrigin(some)).toMatchObject({ service: 'host-agent', basis: 'shared' });
+    // A single alerting chain is never inferred past without a change.
+    expect(
+      inferOrigin(
+        agentBundle({
+          changes: [],
+          signals: [signal('sig_checkout', 'checkout', 0, { severity: 'critical' })],
+        }),
+      ),
+    ).toBeNull();
+  });
+
+  it('is inferred from a change beside it that reaches the symptoms only through it', () => {
+    const bundle = besideChangeBundle;
+    const command = BILLING_COMMAND;
+    const inferred = bundle([command, change('chg_api', 'api', -40)]);
+    expect(inferOrigin(inferred)).toMatchObject({
+      service: 'index',
+      basis: 'neighbour-change',
+      changeId: 'chg_billing_cap',
+      changedService: 'billing',
+      roots: ['placement'],
+    });
+    const finding = analyzeBlastRadius(inferred);
+    expect(finding.claims[0]!.text).toContain(
+      'on billing, which calls it and which no alerting service depends on',
+    );
+    expect(validateFinding(finding, inferred)).toEqual([]);
+    // A change on the alerting root as recent explains it on its own.
+    expect(inferOrigin(bundle([command, change('chg_placement', 'placement', 0)]))).toBeNull();
+    // A changed service that an alerting service depends on is not beside the outage.
+    const underApi = bundle([command]);
+    underApi.services = underApi.services.map((entry) =>
+      entry.name === 'api' ? { ...entry, dependsOn: [...entry.dependsOn, 'billing'] } : entry,
+    );
+    expect(inferOrigin(underApi)).toBeNull();
   });
 });
 

@@ -132,15 +132,38 @@ interface ServiceHealth {
 }
 
 /**
- * Health per service from its firing signals (signal-intelligence's signalEvidence): unhealthy when a
- * signal's datapoints show an anomaly, or an alert has no datapoints to judge by; a symptom when an
- * alert fires and its datapoints, if any, do not contradict it.
+ * A resolved alert still counts as its service's health when it is an error or worse and was firing
+ * when the first alert still firing started: a fault that cleared at the origin (a 43-second
+ * partition) while the damage it set off goes on. One that started after the symptoms, or had ended
+ * before they began, is another matter.
+ */
+function causeThatCleared(
+  signal: EvidenceBundle['signals'][number],
+  firstFiring: number | undefined,
+): boolean {
+  return (
+    signal.status === 'resolved' &&
+    firstFiring !== undefined &&
+    signal.startsAt <= firstFiring &&
+    (signal.endsAt === null || signal.endsAt >= firstFiring) &&
+    (signal.severity === 'error' || signal.severity === 'critical')
+  );
+}
+
+/**
+ * Health per service from its firing signals and its causes that cleared (causeThatCleared), read by
+ * signal-intelligence's signalEvidence: unhealthy when a signal's datapoints show an anomaly, or an
+ * alert has no datapoints to judge by; a symptom when an alert fires and its datapoints, if any, do
+ * not contradict it.
  */
 function serviceHealth(bundle: EvidenceBundle): Map<string, ServiceHealth> {
   const health = new Map<string, ServiceHealth>();
   const ordered = [...bundle.signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id));
+  const firstFiring = ordered.find(
+    (signal) => signal.status === 'firing' && signal.severity !== 'info',
+  )?.startsAt;
   for (const signal of ordered) {
-    if (signal.status !== 'firing') continue;
+    if (signal.status !== 'firing' && !causeThatCleared(signal, firstFiring)) continue;
     const evidence = signalEvidence(signal);
     const symptom = evidence.alert && evidence.state !== 'normal';
     const strength =
@@ -309,15 +332,30 @@ export function topologyOf(bundle: EvidenceBundle): {
 
 /** How long before the onset a change on a silent common dependency may be to make it the origin. */
 export const INFERRED_ORIGIN_WINDOW_MINUTES = 120;
+/**
+ * How long before the onset a change beside the outage (basis `neighbour-change`) may be: it reaches
+ * the symptoms only through another service, so only a change right before the onset is evidence.
+ */
+export const NEIGHBOUR_CHANGE_WINDOW_MINUTES = 15;
 
-/** An origin that never alerted, inferred from a change on it and the services that depend on it. */
+/**
+ * Why an origin that never alerted is inferred: a change on it (`change`); a change on a silent service
+ * beside the outage that calls it, which reaches the symptoms only through it (`neighbour-change`); or
+ * no change at all, only that it is what separate failing services share (`shared`).
+ */
+export type InferredBasis = 'change' | 'neighbour-change' | 'shared';
+
+/** An origin that never alerted, inferred from the services that depend on it (and a change, if any). */
 export interface InferredOrigin {
   service: string;
-  /** The change on it that precedes the onset (the most recent one within the window). */
-  changeId: string;
-  kind: Change['kind'];
-  summary: string;
-  minutesBeforeOnset: number;
+  basis: InferredBasis;
+  /** The change the inference rests on (the most recent one within the window); null for `shared`. */
+  changeId: string | null;
+  kind: Change['kind'] | null;
+  summary: string | null;
+  minutesBeforeOnset: number | null;
+  /** The service the change is on: the origin itself, or for `neighbour-change` its silent caller. */
+  changedService: string | null;
   /** The alerting services, in onset order: every one depends on the origin, directly or through others. */
   dependents: string[];
   /** The deepest services of the trace (none depends on another): what the origin explains together. */
@@ -326,20 +364,27 @@ export interface InferredOrigin {
 
 /**
  * Origins that never alerted (a deterministic heuristic, docs/agents.md). A service with no firing
- * alert of its own is the inferred origin when all of these hold:
- * - every alerting service (and every unhealthy service traced from them) depends on it, directly or
- *   transitively, in the bundle's topology;
- * - a change on it (not a rollback) started before the onset, at most INFERRED_ORIGIN_WINDOW_MINUTES
- *   earlier;
- * - no alerting service explains the others better: the deepest services of the trace (none of which
- *   depends on another) are at least two. One alerting dependency that every other alerting service
- *   depends on explains them, unless at least two other alerting services call the silent service
- *   directly (they could fail without that dependency: an agent on every host, a key every sign-in
- *   checks) and its change is more recent than any change on the alerting dependency. A lone
- *   alerting service keeps the answer (with or without a change of its own), its dependency's change
- *   is offered as a suspect.
- * - an alert above `warning` fires (warnings alone are the usual shape of noise).
- * Several candidates: the most recent change, then the nearest to the trace, then the name.
+ * alert of its own (silent) is the inferred origin when an alert above `warning` fires (warnings alone
+ * are the usual shape of noise), every alerting service (and every unhealthy service traced from them)
+ * depends on it, directly or transitively, in the bundle's topology, and one of these holds:
+ * - `change`: a change on it (not a rollback) started before the onset, at most
+ *   INFERRED_ORIGIN_WINDOW_MINUTES earlier, and no alerting service explains the others better: the
+ *   deepest services of the trace (none of which depends on another) are at least two. One alerting
+ *   dependency that every other alerting service depends on explains them, unless at least two other
+ *   alerting services call the silent service directly (they could fail without that dependency: an
+ *   agent on every host, a key every sign-in checks) and its change is more recent than any change on
+ *   the alerting dependency. A lone alerting service keeps the answer (with or without a change of its
+ *   own), its dependency's change is offered as a suspect.
+ * - `neighbour-change`: no change on it, but one at most NEIGHBOUR_CHANGE_WINDOW_MINUTES before the
+ *   onset on a silent service that calls it directly and that no alerting service depends on (a
+ *   command filed against the billing subsystem that removed the index's servers), and at least two
+ *   services alert: that change reaches the symptoms only through it. A lone alerting root keeps the
+ *   answer when a change of its own is as recent.
+ * - `shared`: no change on it or beside it, but the deepest services of the trace are at least two and
+ *   not every one of them has a change of its own within the window: separate failures with nothing
+ *   of their own to explain them, whose common dependency is silent (a host network under every dyno).
+ * Several candidates: by basis in that order, then the most recent change, then the nearest to the
+ * trace, then the name.
  */
 export function inferOrigin(
   bundle: EvidenceBundle,
@@ -358,7 +403,7 @@ export function inferOrigin(
       signalEvidence(signal).state !== 'normal',
   );
   if (!loud) return null;
-  const { dependsOn } = topologyOf(bundle);
+  const { dependsOn, callers } = topologyOf(bundle);
   const involved = new Set([...symptoms, ...traced.map((entry) => entry.service)]);
   const below = new Map([...involved].map((name) => [name, reachable(name, dependsOn)]));
   const roots = [...involved]
@@ -386,38 +431,77 @@ export function inferOrigin(
         (signal.severity !== 'info' || signalEvidence(signal).state === 'normal'),
     );
   const inNeighbourhood = new Set(bundle.neighbourhood.map((entry) => entry.service));
-  const candidates: { service: string; change: Change; distance: number }[] = [];
+  // A silent service beside the outage: it calls `name`, and no alerting service depends on it. Its
+  // change counts when it is right before the onset and at least two services alert.
+  const neighbourChange = (name: string) =>
+    symptoms.length < 2
+      ? undefined
+      : (callers.get(name) ?? [])
+          .filter(
+            (caller) =>
+              !involved.has(caller) &&
+              silent(caller) &&
+              ![...involved].some((service) => below.get(service)!.has(caller)),
+          )
+          .map(latestOn)
+          .filter(
+            (change): change is Change =>
+              change !== undefined && onset - change.startedAt <= NEIGHBOUR_CHANGE_WINDOW_MINUTES * 60_000,
+          )
+          .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0];
+  const rootsExplainThemselves = roots.every((root) => latestOn(root) !== undefined);
+  const BASIS_ORDER: InferredBasis[] = ['change', 'neighbour-change', 'shared'];
+  const candidates: {
+    service: string;
+    basis: InferredBasis;
+    change: Change | undefined;
+    distance: number;
+  }[] = [];
   for (const name of below.get(roots[0]!)!.keys()) {
     if (involved.has(name) || !inNeighbourhood.has(name) || !silent(name)) continue;
     if (![...involved].every((service) => below.get(service)!.has(name))) continue;
-    const change = latestOn(name);
-    if (!change) continue;
-    if (loneRoot !== undefined) {
-      // A lone alerting root stands between the silent service and its callers, unless they call it
-      // directly as well; and a change on the root itself, as recent, explains its failure as well.
-      const direct = [...involved].filter(
-        (service) => service !== loneRoot && (dependsOn.get(service) ?? []).includes(name),
-      );
-      if (symptoms.length < 2 || direct.length < 2) continue;
-      if (rootChange && rootChange.startedAt >= change.startedAt) continue;
-    }
     const distance = Math.min(...roots.map((root) => below.get(root)!.get(name)!));
-    candidates.push({ service: name, change, distance });
+    const own = latestOn(name);
+    if (own) {
+      if (loneRoot !== undefined) {
+        // A lone alerting root stands between the silent service and its callers, unless they call it
+        // directly as well; and a change on the root itself, as recent, explains its failure as well.
+        const direct = [...involved].filter(
+          (service) => service !== loneRoot && (dependsOn.get(service) ?? []).includes(name),
+        );
+        if (symptoms.length < 2 || direct.length < 2) continue;
+        if (rootChange && rootChange.startedAt >= own.startedAt) continue;
+      }
+      candidates.push({ service: name, basis: 'change', change: own, distance });
+      continue;
+    }
+    const beside = neighbourChange(name);
+    if (beside) {
+      if (rootChange && rootChange.startedAt >= beside.startedAt) continue;
+      candidates.push({ service: name, basis: 'neighbour-change', change: beside, distance });
+      continue;
+    }
+    if (loneRoot === undefined && !rootsExplainThemselves)
+      candidates.push({ service: name, basis: 'shared', change: undefined, distance });
   }
   candidates.sort(
     (a, b) =>
-      b.change.startedAt - a.change.startedAt ||
+      BASIS_ORDER.indexOf(a.basis) - BASIS_ORDER.indexOf(b.basis) ||
+      (b.change?.startedAt ?? 0) - (a.change?.startedAt ?? 0) ||
       a.distance - b.distance ||
       a.service.localeCompare(b.service),
   );
   const best = candidates[0];
   if (!best) return null;
+  const change = best.change;
   return {
     service: best.service,
-    changeId: best.change.id,
-    kind: best.change.kind,
-    summary: best.change.summary,
-    minutesBeforeOnset: Math.round(((onset - best.change.startedAt) / 60_000) * 10) / 10,
+    basis: best.basis,
+    changeId: change?.id ?? null,
+    kind: change?.kind ?? null,
+    summary: change?.summary ?? null,
+    minutesBeforeOnset: change ? Math.round(((onset - change.startedAt) / 60_000) * 10) / 10 : null,
+    changedService: change?.service ?? null,
     dependents: symptoms,
     roots,
   };
@@ -625,7 +709,12 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): FindingOf<'risk-blas
       text: inferredText(inferred),
       evidenceIds: [
         serviceEvidenceId(origin),
-        inferred.changeId,
+        ...(inferred.changeId === null ? [] : [inferred.changeId]),
+        ...(inferred.changedService !== null &&
+        inferred.changedService !== origin &&
+        inBundle(serviceEvidenceId(inferred.changedService))
+          ? [serviceEvidenceId(inferred.changedService)]
+          : []),
         firstSignal.id,
         ...inferred.dependents.map(serviceEvidenceId).filter(inBundle).slice(0, 40),
       ],
@@ -698,7 +787,7 @@ export function analyzeBlastRadius(bundle: EvidenceBundle): FindingOf<'risk-blas
   return {
     agent: 'risk-blast-radius',
     summary: inferred
-      ? `Probable origin ${origin}, INFERRED (no firing alert of its own in this incident): ${inferred.kind} ${inferred.changeId} on it precedes the onset and every alerting service depends on it; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`
+      ? `Probable origin ${origin}, INFERRED (no firing alert of its own in this incident): ${inferredBasisText(inferred)} and every alerting service depends on it; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`
       : `Probable origin ${origin}; ${radius.unhealthy.length} unhealthy, ${radius.impacted.length} more at risk; recommended ${radius.recommendedSeverity}.`,
     claims,
     data: { ...radius, candidates, inferredOrigin: inferred, severity, outside },
@@ -719,12 +808,35 @@ function heldBy(entry: OutsideAlerts): string {
       : 'that no incident holds';
 }
 
-/** Why an inferred origin is the origin, in one sentence (the change and the services that depend on it). */
-export function inferredText(inferred: InferredOrigin): string {
-  const summary = inferred.summary.length > 120 ? `${inferred.summary.slice(0, 119)}…` : inferred.summary;
+/** An inferred origin as findings store it: those from before bases existed have none (`change`). */
+export type StoredInferredOrigin = Omit<InferredOrigin, 'basis' | 'changedService'> & {
+  basis?: InferredBasis;
+  changedService?: string | null;
+};
+
+/** The inference's basis in a clause: the change it rests on, or what the failing services share. */
+function inferredBasisText(inferred: InferredOrigin): string {
+  if (inferred.basis === 'shared')
+    return `no change explains them, the alerts trace to ${inferred.roots.length} services that do not explain each other, it is what they share,`;
+  const where =
+    inferred.basis === 'neighbour-change' ? `on ${inferred.changedService}, which calls it,` : 'on it';
+  return `${inferred.kind} ${inferred.changeId} ${where} precedes the onset`;
+}
+
+/** Why an inferred origin is the origin, in one sentence (its basis and the services that depend on it). */
+export function inferredText(inferred: StoredInferredOrigin): string {
   const dependents =
     inferred.dependents.length > 8
       ? `${inferred.dependents.slice(0, 8).join(', ')} and others`
       : inferred.dependents.join(', ');
-  return `${inferred.service} is the INFERRED origin: it has no firing alert of its own in this incident, but ${inferred.kind} ${inferred.changeId} on it started ${inferred.minutesBeforeOnset} minutes before the first signal (${summary}), and every alerting service depends on it: ${dependents}.`;
+  const head = `${inferred.service} is the INFERRED origin: it has no firing alert of its own in this incident, but`;
+  const tail = `every alerting service depends on it: ${dependents}.`;
+  if (inferred.changeId === null || inferred.summary === null)
+    return `${head} the alerts trace to separate services that do not explain each other (${inferred.roots.join(', ')}), no change of their own explains them all, and it is what they share: ${tail} No change on it is recorded; check it first, then what it runs on.`;
+  const summary = inferred.summary.length > 120 ? `${inferred.summary.slice(0, 119)}…` : inferred.summary;
+  const where =
+    inferred.basis === 'neighbour-change' && inferred.changedService
+      ? ` on ${inferred.changedService}, which calls it and which no alerting service depends on, so it reaches them only through ${inferred.service},`
+      : ' on it';
+  return `${head} ${inferred.kind} ${inferred.changeId}${where} started ${inferred.minutesBeforeOnset} minutes before the first signal (${summary}), and ${tail}`;
 }

@@ -84,7 +84,11 @@ function Cause({ investigation }: { investigation: Investigation }) {
         {root ? (
           <>
             Probable origin <strong>{root.service}</strong> (confidence {root.confidence.toFixed(2)})
-            {root.inferred ? ', inferred from a change: it never alerted' : ''}
+            {root.inferred
+              ? root.inferred.changeId
+                ? `, inferred from change ${root.inferred.changeId}: it never alerted`
+                : ', inferred from what the failing services share: it never alerted'
+              : ''}
           </>
         ) : (
           'The investigation found too little evidence to name an origin.'
