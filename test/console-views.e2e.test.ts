@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
+import { axeViolations, signIn } from './browser.js';
 import { BACKENDS, insertAuthServiceDeploy, REPO_ROOT, type TestServer, testServer } from './support.js';
 
 // The knowledge document view and the evidence graph's layout, in Chromium against a real server.
@@ -17,7 +17,6 @@ if (NO_BROWSER)
   console.warn(`skipping the console view tests: ${CHROMIUM} is missing (apt-get install chromium)`);
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 const CONSOLE_INDEX = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const filler = (topic: string) =>
   Array.from(
@@ -77,38 +76,10 @@ services: [api-gateway]
 A [link](javascript:window.__opxHacked='link') and inline <img src=y onerror="window.__opxHacked='inline'"> html.
 `;
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: unknown[] }[];
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate('typeof window.axe !== "undefined"')))
-    await page.addScriptTag({ content: AXE_SOURCE });
-  const violations = (await page.evaluate(
-    'axe.run(document, { resultTypes: ["violations"] }).then((result) => result.violations)',
-  )) as AxeViolation[];
-  return violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map(
-      (violation) =>
-        `${violation.impact} ${violation.id}: ${violation.help} at ${JSON.stringify(violation.nodes.slice(0, 3).map((node) => node.target))}`,
-    );
-}
-
 /** A picture of the page as it is, for a person to look at (test/artifacts is not committed). */
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `console-views-${name}.png`) });
-}
-
-async function signIn(page: Page, baseUrl: string, token: string): Promise<void> {
-  await page.goto(baseUrl);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Open the console' }).click();
-  await page.getByRole('heading', { name: 'Incidents' }).waitFor();
 }
 
 /**

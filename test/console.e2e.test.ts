@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -11,6 +10,7 @@ import { importHistory, readHistoryDirectory } from '../src/incidents/history.js
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { type StandInModel, startStandInModel } from '../src/llm/stand-in.js';
 import { runNotificationWorker } from '../src/notify/worker.js';
+import { axeViolations, signIn } from './browser.js';
 import { type Receivers, startReceivers } from './receivers.js';
 import {
   BACKENDS,
@@ -32,44 +32,6 @@ const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 const DOCS_IMAGES = path.join(REPO_ROOT, 'docs', 'images');
 const CONSOLE_INDEX = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
 const HOOK_SECRET = 'console-test-hmac-secret-0123456789';
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: unknown[]; failureSummary?: string }[];
-}
-
-/**
- * axe-core's serious and critical violations on the page as it is now, in words. The page's policy
- * refuses inline scripts, so this runs in a context opened with `bypassCSP` (the console's own
- * scripts are checked under the policy by the main page).
- */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate('typeof window.axe !== "undefined"')))
-    await page.addScriptTag({ content: AXE_SOURCE });
-  const violations = (await page.evaluate(
-    'axe.run(document, { resultTypes: ["violations"] }).then((result) => result.violations)',
-  )) as AxeViolation[];
-  return violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map(
-      (violation) =>
-        `${violation.impact} ${violation.id}: ${violation.help} at ${violation.nodes
-          .slice(0, 5)
-          .map((node) => `${JSON.stringify(node.target)} (${node.failureSummary ?? ''})`)
-          .join('; ')}`,
-    );
-}
-
-/** Pastes a token into a fresh tab, as a person would. */
-async function signIn(page: Page, baseUrl: string, token: string): Promise<void> {
-  await page.goto(baseUrl);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Open the console' }).click();
-  await page.getByRole('heading', { name: 'Incidents' }).waitFor();
-}
 
 /** The incident's status badge in the "What is broken" answer at the top of its page. */
 const headerStatus = (page: Page) => page.locator('#answer-broken .badge').nth(1);
