@@ -30,12 +30,14 @@ describe('evidence bundles', () => {
         ['checkout', 10],
         ['search', 5],
         ['checkout', 600],
+        ['payments', 600],
+        ['checkout', 1500],
       ] as const)
         await scope.changes.insert(
           changeInputSchema.parse({
             kind: 'deploy',
             service,
-            summary: `${service} release`,
+            summary: `${service} release ${minutes}`,
             startedAt: new Date(at - minutes * MINUTE).toISOString(),
           }),
           at - minutes * MINUTE,
@@ -47,9 +49,11 @@ describe('evidence bundles', () => {
       freezeEvidence(scope, incidentId, { ...options, principal: 'test' }),
     );
     expect(bundle.signals.map((signal) => signal.service)).toEqual(['checkout']);
-    // Only the change within the look-back on a service of the neighbourhood.
+    // The changes within the look-back on services of the neighbourhood, and on the affected services
+    // a day back (an older change on the origin may still explain it): not a neighbour's older one.
     expect(bundle.changes.map((change) => [change.service, change.summary])).toEqual([
-      ['checkout', 'checkout release'],
+      ['checkout', 'checkout release 10'],
+      ['checkout', 'checkout release 600'],
     ]);
     expect(bundle.neighbourhood).toEqual(
       expect.arrayContaining([

@@ -8,6 +8,7 @@ import { KnowledgeIndex, MITIGATION_HEADING } from '../knowledge/search.js';
 import type { KbChunk, KbDocument } from '../store/repositories/knowledge.js';
 import type { StoreScope } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
+import { ORIGIN_HORIZON_MINUTES } from './agents/change-intelligence.js';
 
 /**
  * Evidence assembly: what an investigation sees of an incident, frozen at a point in time. The bundle
@@ -61,7 +62,8 @@ export class AlertNameCache {
 
 /**
  * Freezes what an investigation may read: the incident's signals and detections, changes within the
- * look-back on the affected services and their neighbours, and the topology neighbourhood, as of one time.
+ * look-back on the affected services and their neighbours (on the affected services themselves, at
+ * least ORIGIN_HORIZON_MINUTES back), and the topology neighbourhood, as of one time.
  */
 export async function buildEvidenceBundle(
   scope: StoreScope,
@@ -80,9 +82,16 @@ export async function buildEvidenceBundle(
   const neighbourhood = await topologyNeighbourhood(scope, affected, options.radius);
   const names = neighbourhood.map((entry) => entry.service);
   const services = (await scope.services.list()).filter((service) => names.includes(service.name));
-  const changes = (
-    await scope.changes.list({ services: names, since: incident.startedAt - options.lookbackMs, until: asOf })
-  ).filter((change) => change.createdAt <= asOf);
+  // The neighbourhood's changes within the look-back; the affected services' own a day back at least,
+  // so that an older change on the origin can still explain it when nothing closer does.
+  const since = incident.startedAt - options.lookbackMs;
+  const ownSince = incident.startedAt - Math.max(options.lookbackMs, ORIGIN_HORIZON_MINUTES * 60_000);
+  const recent = await scope.changes.list({ services: names, since, until: asOf });
+  const older =
+    ownSince < since
+      ? await scope.changes.list({ services: affected, since: ownSince, until: since - 1 })
+      : [];
+  const changes = [...recent, ...older].filter((change) => change.createdAt <= asOf);
   const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
   const neighbourSignals = await signalsAround(scope, incident, signals, names, asOf, options.lookbackMs);
   const knowledge = await relevantKnowledge(scope, signals, options.knowledge);
