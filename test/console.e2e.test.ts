@@ -972,7 +972,7 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows the demo incident with the token and address the demo prints', async () => {
+  it('runs the demo incident with the token and address the demo prints, live in a second console and on the chain', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'opx-console-demo-'));
     const dataDir = path.join(dir, 'demo');
     const demo = spawnSync(
@@ -994,7 +994,7 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
     expect(demo.status, demo.stderr).toBe(0);
     const printed = JSON.parse(demo.stdout) as {
       incidentId: string;
-      incident: { title: string };
+      incident: { title: string; severity: string };
       console: { command: string; url: string; token: string };
     };
     expect(printed.console.command).toContain('serve');
@@ -1015,13 +1015,25 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
         }
       });
     });
+    const { token } = printed.console;
+    const api = async (route: string) => {
+      const response = await fetch(`${address}${route}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status, route).toBe(200);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    // The timeline names who acted: the token, by its principal name.
+    const principal = ((await api('/v1/whoami')) as { name: string }).name;
+
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu'],
     });
-    const page = await browser.newPage();
-    await page.goto(printed.console.url.replace('http://127.0.0.1:8080', address));
-    await page.getByLabel('API token').fill(printed.console.token);
+    // The main console runs with the page's policy bypassed only so that axe-core can be injected.
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    const incidentUrl = printed.console.url.replace('http://127.0.0.1:8080', address);
+    await page.goto(incidentUrl);
+    await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Open the console' }).click();
     await page.getByRole('heading', { name: printed.incident.title }).waitFor();
     await page
@@ -1029,6 +1041,79 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
       .getByText(/^Investigation trust \d\.\d\d$/)
       .waitFor();
     await page.locator('#answer-now .recommendation-title').waitFor();
-    await page.getByRole('heading', { name: 'Recommendations' }).waitFor();
+    await page.getByText('Live: changes appear').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+
+    const other = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await signIn(other, address, token);
+    await other.goto(incidentUrl);
+    await other.getByText('Live: changes appear').waitFor();
+    const onBoth = async (sentence: string) => {
+      for (const on of [page, other])
+        await on
+          .getByRole('region', { name: 'Timeline' })
+          .getByText(sentence, { exact: true })
+          .waitFor({ timeout: 10_000 });
+    };
+    const status = (on: Page) => on.locator('#answer-broken .badge').nth(1).textContent();
+    const panel = page.getByRole('region', { name: 'Run the incident' });
+
+    await panel.getByRole('button', { name: 'Acknowledge' }).click();
+    await onBoth(`${principal} acknowledged`);
+    await expect.poll(() => status(other), { timeout: 10_000 }).toBe('ACKNOWLEDGED');
+
+    const next = printed.incident.severity === 'SEV1' ? 'SEV2' : 'SEV1';
+    const severityReason = 'the evidence says customers see it';
+    await panel.getByLabel('New severity').selectOption(next);
+    await panel.getByLabel('Reason (required)').fill(severityReason);
+    await panel.getByRole('button', { name: 'Change severity' }).click();
+    const direction = next === 'SEV1' ? 'raised' : 'lowered';
+    await onBoth(
+      `${principal} ${direction} the severity ${printed.incident.severity} → ${next}: “${severityReason}”`,
+    );
+
+    await panel.getByLabel('Note for the timeline').fill('paged the auth-service owner');
+    await panel.getByRole('button', { name: 'Add note' }).click();
+    await onBoth(`${principal} noted: “paged the auth-service owner”`);
+
+    const card = page.locator('#answer-now');
+    const title = ((await card.locator('.recommendation-title').textContent()) ?? '').replace(/^#\d+ /, '');
+    const approveReason = 'the runbook step fits';
+    await card.getByLabel(/Reason/).fill(approveReason);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await onBoth(`${principal} approved “${title}”: “${approveReason}”`);
+
+    const rootCause = 'auth-service v2.15.0 shrank its connection pool';
+    const resolution = 'rolled auth-service back';
+    await panel.getByLabel('Root cause').fill(rootCause);
+    await panel.getByLabel('Resolution').fill(resolution);
+    await panel.getByRole('button', { name: 'Resolve' }).click();
+    await onBoth(`${principal} resolved it; root cause: ${rootCause}; resolution: ${resolution}`);
+    await expect.poll(() => status(other), { timeout: 10_000 }).toBe('RESOLVED');
+
+    // Every move is on the hash chain, which still verifies.
+    const { items } = (await api(`/v1/incidents/${printed.incidentId}/events`)) as {
+      items: { type: string; principal: string }[];
+    };
+    // (The demo token also sent the demo's alerts: the incident's opening events are its too.)
+    const moves = ['status_changed', 'severity_changed', 'note_added', 'recommendation_approved'];
+    expect(
+      items
+        .filter((event) => event.principal === principal && moves.includes(event.type))
+        .map((event) => event.type),
+    ).toEqual([
+      'status_changed',
+      'severity_changed',
+      'note_added',
+      'recommendation_approved',
+      'status_changed',
+    ]);
+    expect(await api(`/v1/incidents/${printed.incidentId}/verify`)).toMatchObject({ valid: true });
+
+    // The same page on a phone: nothing scrolls sideways, and axe-core finds nothing serious there either.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('heading', { name: 'Run the incident' }).waitFor();
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await axeViolations(page)).toEqual([]);
   });
 });
