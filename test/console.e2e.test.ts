@@ -1110,6 +1110,14 @@ describe.skipIf(NO_BROWSER)('`npm run demo`, then `opx serve`, in Chromium', () 
     ]);
     expect(await api(`/v1/incidents/${printed.incidentId}/verify`)).toMatchObject({ valid: true });
 
+    // The note's words find the incident from the list's search box (notes are encrypted at rest).
+    await other.goto(address);
+    await other.getByLabel('Search').fill('the AUTH-SERVICE owner');
+    await other.waitForURL(/\?q=the%20AUTH-SERVICE%20owner$/);
+    await other.getByRole('link', { name: printed.incident.title }).first().waitFor();
+    await other.getByLabel('Search').fill('nobody wrote this');
+    await other.getByText('No incident matches these filters').waitFor();
+
     // The same page on a phone: nothing scrolls sideways, and axe-core finds nothing serious there either.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('heading', { name: 'Run the incident' }).waitFor();

@@ -161,6 +161,10 @@ describe('key rotation', () => {
 
       const after = await open(second);
       expect(JSON.stringify(await after.store.incidents.events(incident.id))).toContain(NOTE_MARKER);
+      // Searching incidents reads the note through the key too (its text is never in plain SQL).
+      expect(
+        (await after.store.incidents.list({ text: NOTE_MARKER, limit: 5 })).map((item) => item.id),
+      ).toEqual([incident.id]);
       const { rows } = await sql<{ n: number }>`select count(*) as n from incident_events`.execute(
         after.store.db,
       );

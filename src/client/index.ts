@@ -148,7 +148,7 @@ export interface IncidentListQuery {
   status?: IncidentStatus | readonly IncidentStatus[];
   severity?: IncidentSeverity | readonly IncidentSeverity[];
   service?: string;
-  /** Free text over titles and services, ignoring case. */
+  /** Free text over titles, services and notes, ignoring case. */
   q?: string;
   /** Detected at or after; ISO-8601 text or a Date. */
   since?: string | Date;

@@ -53,6 +53,11 @@ export const MIGRATIONS: readonly OpxMigration[] = [
       'notifications: channels (secrets encrypted), routes, and one delivery row per message sent or to send',
     up: notifications,
   },
+  {
+    summary:
+      'incident_events is indexed by type and time, so a search reads the newest notes without a full scan',
+    up: eventsByType,
+  },
 ];
 
 /** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
@@ -754,6 +759,14 @@ async function notifications(db: Kysely<unknown>): Promise<void> {
     .createIndex('notification_deliveries_created')
     .on('notification_deliveries')
     .columns(['created_at'])
+    .execute();
+}
+
+async function eventsByType(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createIndex('incident_events_type_at')
+    .on('incident_events')
+    .columns(['type', 'at'])
     .execute();
 }
 

@@ -70,7 +70,7 @@ export const listQuery = z.strictObject({
   service: z.string().min(1).max(200).optional(),
   q: z.string().max(200).optional().meta({
     description:
-      'free text: incidents whose title or a service contains it, ignoring case; notes are not searched (they are encrypted at rest)',
+      'free text: incidents whose title, a service or a note (among the 10,000 most recent notes) contains it, ignoring case',
   }),
   since: isoTime.optional().meta({ description: 'detected at or after this ISO-8601 time' }),
   until: isoTime.optional().meta({ description: 'detected before this ISO-8601 time' }),

@@ -691,6 +691,21 @@ export function incidentSpecs(init: StoreFactory): void {
         expect(await ids({ service: 'nowhere', limit: 10 })).toEqual([]);
       });
 
+      it('filters by text in a note as well, read as the note was written', async () => {
+        const noted = rows[2]!;
+        const current = (await listStore().incidents.getRow(noted.id))!;
+        await listStore().incidents.appendEvents(current, [
+          { type: 'note_added', principal: 'alice', at: T0 + 10, data: { text: 'Paged the Pool owner' } },
+        ]);
+        expect(await ids({ text: 'pool OWNER', limit: 10 })).toEqual([noted.id]);
+        // A note's words, the other filters still apply; and a word in no note matches nothing.
+        expect(await ids({ text: 'pool', status: ['OPEN'], limit: 10 })).toEqual([]);
+        expect(await ids({ text: 'pool', service: 'db', limit: 10 })).toEqual([noted.id]);
+        expect(await ids({ text: 'paged the pilot', limit: 10 })).toEqual([]);
+        // The title still matches every row, the note's incident among them once.
+        expect(await ids({ text: 'checkout', limit: 10 })).toEqual(expectedOrder(rows));
+      });
+
       it('filters by text in the title or a service, ignoring case, with LIKE wildcards taken literally', async () => {
         // Every row is titled "checkout is failing"; the services differ.
         expect(await ids({ text: 'CHECKOUT Is', limit: 10 })).toEqual(expectedOrder(rows));

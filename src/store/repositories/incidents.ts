@@ -138,7 +138,8 @@ export interface IncidentListFilter {
   service?: string | readonly string[];
   /**
    * Free text: incidents whose title or one of whose services contains it, ignoring case (ASCII case
-   * on SQLite, whose lower() folds only A-Z). Notes are not searched: they are encrypted at rest.
+   * on SQLite, whose lower() folds only A-Z), or one of whose notes does (among the NOTE_SEARCH_LIMIT
+   * most recent notes; notes are encrypted at rest, so they are read and matched here, not in SQL).
    */
   text?: string;
   since?: number;
@@ -147,6 +148,9 @@ export interface IncidentListFilter {
   cursor?: { detectedAt: number; id: string };
   limit: number;
 }
+
+/** How many of the most recent notes a free-text search reads (each is decrypted to be matched). */
+export const NOTE_SEARCH_LIMIT = 10_000;
 
 export function incidentRepository(context: RepositoryContext) {
   const { db, dialect } = context;
@@ -254,6 +258,23 @@ export function incidentRepository(context: RepositoryContext) {
         );
       }
       const text = filter.text?.trim().toLowerCase();
+      // Incidents with a matching note: the notes are read newest first and matched once decrypted.
+      const noted = new Set<string>();
+      if (text) {
+        const notes = await db
+          .selectFrom('incident_events')
+          .select(['incident_id', 'data'])
+          .where('type', '=', 'note_added')
+          .orderBy('at', 'desc')
+          .limit(NOTE_SEARCH_LIMIT)
+          .execute();
+        for (const note of notes) {
+          if (noted.has(note.incident_id)) continue;
+          const data = fromJson<{ text?: unknown }>(unseal(context, note.data, 'incident_events.data'), {});
+          if (typeof data.text === 'string' && data.text.toLowerCase().includes(text))
+            noted.add(note.incident_id);
+        }
+      }
       if (text) {
         // LIKE with its wildcards escaped, over lower() on both backends: PostgreSQL's LIKE is
         // case-sensitive and SQLite has no ILIKE.
@@ -270,6 +291,7 @@ export function incidentRepository(context: RepositoryContext) {
                 .whereRef('incident_services.incident_id', '=', 'incidents.id')
                 .where(matches('incident_services.service')),
             ),
+            ...(noted.size > 0 ? [eb('incidents.id', 'in', [...noted])] : []),
           ]),
         );
       }

@@ -213,7 +213,7 @@ export function IncidentsPage() {
             type="search"
             value={text}
             maxLength={200}
-            placeholder="title or service"
+            placeholder="title, service or note"
             aria-describedby="incident-search-help"
             onChange={(event) => setText(event.target.value)}
             onBlur={() => {
@@ -222,7 +222,7 @@ export function IncidentsPage() {
             }}
           />
           <span id="incident-search-help" className="visually-hidden">
-            Searches incident titles and service names; notes are not searched.
+            Searches incident titles, service names and notes.
           </span>
         </form>
         <div className="field filter-field">
