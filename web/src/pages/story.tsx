@@ -21,8 +21,13 @@ export function joinedBy(reason: JoinReason | null | undefined): string {
       if (reason.relation === 'same') return `same service (rule ${reason.rule})`;
       if (reason.relation === 'caller') return `depends on ${reached}${through}`;
       if (reason.relation === 'dependency') return `${reached} depends on it${through}`;
+      // A sibling: through a shared dependency that changed, or one the incident's origin shares with it.
       return `shares ${reason.shared ?? 'a dependency'} with ${reached}${
-        reason.shared && reason.change ? `; ${reason.shared} changed (${reason.change})` : ''
+        reason.shared && reason.change
+          ? `; ${reason.shared} changed (${reason.change})`
+          : reason.shared
+            ? `, the origin; nothing it calls alerts and it did not change`
+            : ''
       }`;
     }
     case 'merge':
