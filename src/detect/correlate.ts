@@ -85,7 +85,8 @@ export interface IncidentTarget {
   activeFor(key: string): string | undefined;
   /**
    * The loaded incident a signal on `service` joins by topology, with the path that connects them;
-   * `via`, the dependencies its route labels name (namedDependencies), when it has any.
+   * `via`, the dependencies its route labels name (namedDependencies), when it has any; `severity`,
+   * the signal's, without which it never joins as an origin sibling (originSiblingPath).
    */
   topologyTarget(
     service: string,

@@ -234,7 +234,9 @@ export class IncidentBatch implements IncidentTarget {
    * qualify. A caller of the incident's services joins as a symptom; a service they call joins only
    * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
    * such as a busy database behind the gateway, is another problem. A service that only shares a
-   * dependency with the incident joins when that dependency changed shortly before (siblingPath).
+   * dependency with the incident joins when that dependency changed shortly before (siblingPath), or,
+   * when `severity` is an error or worse and the service itself did not change within the window, when
+   * it shares a silent dependency with the incident's origin (originSiblingPath).
    * Ranked by path length, then a symptom before a cause before a sibling, then the incident whose last
    * signal is the most recent (a fault shows in its callers within minutes: of two incidents within
    * reach, the one still spreading is the likelier cause), then the oldest.
