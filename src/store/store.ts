@@ -119,12 +119,13 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
     async migrate() {
       let { error, results } = await migrator.migrateToLatest();
       // Kysely's migrator looks for its tables by introspecting every schema of the database, and
-      // PostgreSQL fails that query when another schema is dropped while it runs (several OPX
-      // stores in one database, one removed). Another schema's disappearance is not this store's
-      // failure: look again.
+      // PostgreSQL fails that query when another schema, or a table in it, is dropped while it runs
+      // (several OPX stores in one database, one removed). Another schema's churn is not this store's
+      // failure: look again. Only before any migration ran (no results): a migration's own failure
+      // is reported at once.
       for (
         let attempt = 0;
-        attempt < 5 && error && anotherSchemaVanished(error, migrationTableSchema);
+        attempt < 5 && error && results === undefined && anotherSchemaChanged(error, migrationTableSchema);
         attempt += 1
       )
         ({ error, results } = await migrator.migrateToLatest());
@@ -193,10 +194,19 @@ export async function ping(store: Store): Promise<void> {
   await sql`select 1`.execute(store.db);
 }
 
-/** A PostgreSQL "schema does not exist" (3F000) about a schema other than `own`. */
-function anotherSchemaVanished(error: unknown, own: string | undefined): boolean {
+/**
+ * What PostgreSQL answers a catalog read when a schema or table it is reading goes away under it:
+ * schema (3F000), table (42P01) or column (42703) does not exist, or a cache lookup failed (XX000).
+ */
+const CATALOG_RACE_CODES = new Set(['3F000', '42P01', '42703', 'XX000']);
+
+/** One of CATALOG_RACE_CODES, about a schema other than `own`. */
+function anotherSchemaChanged(error: unknown, own: string | undefined): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   return (
-    code === '3F000' && typeof message === 'string' && (own === undefined || !message.includes(`"${own}"`))
+    typeof code === 'string' &&
+    CATALOG_RACE_CODES.has(code) &&
+    typeof message === 'string' &&
+    (own === undefined || !message.includes(`"${own}"`))
   );
 }
