@@ -18,9 +18,10 @@ import {
  *   origin up to a day before onset scores at least ORIGIN_TIME_FLOOR when no change reaches
  *   MIN_SUSPICION without it (nothing closer explains the fault).
  * - topology, by direction from the probable origins (risk-blast-radius's trace, or an inferred origin):
- *   on an origin 1, and so is the change an origin was inferred from beside it (`inferred-from`); on a dependency of one 0.75 at one hop, 0.5 further; on a caller of one 0.1 at one
- *   hop, 0.05 further, unless the change raises load (LOAD_RAISING): then 0.6 / 0.4; elsewhere half its
- *   neighbourhood weight. Faults travel from dependencies to their callers, so a caller's change cannot
+ *   on an origin 1, and so is the change an origin was inferred from beside it (`inferred-from`); on a
+ *   dependency of one 0.75 at one hop, 0.5 further; on a caller of one 0.1 at one hop, 0.05 further,
+ *   unless the change raises load (LOAD_RAISING): then 0.6 / 0.4; elsewhere half its neighbourhood
+ *   weight. Faults travel from dependencies to their callers, so a caller's change cannot
  *   explain the origin's failure unless it sends it more work. Without an origin: the neighbourhood
  *   weight, 1 on an affected service, 0.75 / 0.5 on a dependency, 0.35 / 0.2 on a dependent.
  * - kind: deploy 1, config 0.9, db_migration 0.9, feature_flag 0.85, infra 0.7, rollback 0.3.

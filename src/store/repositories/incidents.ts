@@ -155,6 +155,27 @@ export const NOTE_SEARCH_LIMIT = 10_000;
 export function incidentRepository(context: RepositoryContext) {
   const { db, dialect } = context;
   const outbox = notificationRepository(context);
+  /**
+   * Incidents with a note containing `text` (lower case): the NOTE_SEARCH_LIMIT most recent notes,
+   * read newest first and matched once decrypted (they are encrypted at rest, so SQL cannot match them).
+   */
+  const notedIncidents = async (text: string): Promise<string[]> => {
+    const notes = await db
+      .selectFrom('incident_events')
+      .select(['incident_id', 'data'])
+      .where('type', '=', 'note_added')
+      .orderBy('at', 'desc')
+      .limit(NOTE_SEARCH_LIMIT)
+      .execute();
+    const noted = new Set<string>();
+    for (const note of notes) {
+      if (noted.has(note.incident_id)) continue;
+      const data = fromJson<{ text?: unknown }>(unseal(context, note.data, 'incident_events.data'), {});
+      if (typeof data.text === 'string' && data.text.toLowerCase().includes(text))
+        noted.add(note.incident_id);
+    }
+    return [...noted];
+  };
   return {
     async insert(row: IncidentRow): Promise<void> {
       await db.insertInto('incidents').values(row).execute();
@@ -258,24 +279,8 @@ export function incidentRepository(context: RepositoryContext) {
         );
       }
       const text = filter.text?.trim().toLowerCase();
-      // Incidents with a matching note: the notes are read newest first and matched once decrypted.
-      const noted = new Set<string>();
       if (text) {
-        const notes = await db
-          .selectFrom('incident_events')
-          .select(['incident_id', 'data'])
-          .where('type', '=', 'note_added')
-          .orderBy('at', 'desc')
-          .limit(NOTE_SEARCH_LIMIT)
-          .execute();
-        for (const note of notes) {
-          if (noted.has(note.incident_id)) continue;
-          const data = fromJson<{ text?: unknown }>(unseal(context, note.data, 'incident_events.data'), {});
-          if (typeof data.text === 'string' && data.text.toLowerCase().includes(text))
-            noted.add(note.incident_id);
-        }
-      }
-      if (text) {
+        const noted = await notedIncidents(text);
         // LIKE with its wildcards escaped, over lower() on both backends: PostgreSQL's LIKE is
         // case-sensitive and SQLite has no ILIKE.
         const pattern = `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
@@ -291,7 +296,7 @@ export function incidentRepository(context: RepositoryContext) {
                 .whereRef('incident_services.incident_id', '=', 'incidents.id')
                 .where(matches('incident_services.service')),
             ),
-            ...(noted.size > 0 ? [eb('incidents.id', 'in', [...noted])] : []),
+            ...(noted.length > 0 ? [eb('incidents.id', 'in', noted)] : []),
           ]),
         );
       }
