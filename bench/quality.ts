@@ -64,6 +64,8 @@ worker is played in the case's own time: whenever an investigation job falls due
 alert arrives, and the queue is drained after the last one. The answer is scored against the known truth.
 
   --cases <n>        number of cases (default 200)
+  --only <ids>       run only these of the generated cases, by id (comma-separated, e.g. case-0007),
+                     to look into one; the summary then covers only them
   --seed <n>         generator seed (default 2026, the reporting seed; develop with another, e.g. 1,
                      so that what is reported was not tuned on)
   --umbrella         NOT the shipped defaults: also enable the built-in multi-service-degradation rule
@@ -119,6 +121,8 @@ interface Parameters {
   strict: boolean;
   /** JSON lines of {caseId, bundle, findings} for each scored investigation. */
   findings: string | null;
+  /** Case ids to run (--only); null runs every generated case. */
+  only: string[] | null;
 }
 
 function parseParameters(argv: string[]): Parameters | 'help' {
@@ -129,6 +133,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
       allowPositionals: false,
       options: {
         cases: { type: 'string' },
+        only: { type: 'string' },
         seed: { type: 'string' },
         umbrella: { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -152,6 +157,13 @@ function parseParameters(argv: string[]): Parameters | 'help' {
     keep: Boolean(values.keep),
     strict: Boolean(values.strict),
     findings: typeof values.findings === 'string' ? path.resolve(values.findings) : null,
+    only:
+      typeof values.only === 'string'
+        ? values.only
+            .split(',')
+            .map((id) => id.trim())
+            .filter(Boolean)
+        : null,
   };
 }
 
@@ -882,7 +894,16 @@ export async function run(argv: string[]): Promise<number> {
   const inputs = loadInputs();
   // The cases' day must lie in the past: investigations read the store as of now.
   const day = Math.min(CASE_DAY, Math.floor((Date.now() - 2 * 86_400_000) / 86_400_000) * 86_400_000);
-  const cases = generateCases(inputs.catalog, parameters.cases, { seed: parameters.seed, day });
+  const generated = generateCases(inputs.catalog, parameters.cases, { seed: parameters.seed, day });
+  const only = parameters.only;
+  const unknown = only?.filter((id) => !generated.some((item) => item.id === id)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `--only: no such case among the ${generated.length} generated: ${unknown.join(', ')}\n`,
+    );
+    return 2;
+  }
+  const cases = only ? generated.filter((item) => only.includes(item.id)) : generated;
   const digest = createHash('sha256').update(JSON.stringify(cases)).digest('hex');
   const faults = cases.filter((item) => item.kind === 'fault').length;
   progress(
@@ -968,6 +989,7 @@ export async function run(argv: string[]): Promise<number> {
     source,
     parameters: {
       cases: parameters.cases,
+      ...(parameters.only ? { only: parameters.only } : {}),
       seed: parameters.seed,
       correlation: parameters.correlation,
       settings:
