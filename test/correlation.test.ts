@@ -149,6 +149,71 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     expect(await verified(only!.id)).toBe(true);
   });
 
+  it('takes in the origin alerts that fired earlier and met no threshold when a caller opens the incident', async () => {
+    const env = environment();
+    // payments-db errs first (one error opens nothing), payments and orders warn, then web pages.
+    await send(env, [{ service: 'payments-db', severity: 'error', startsAt: base }]);
+    await send(env, [{ service: 'payments', severity: 'warning', startsAt: base + MINUTE }]);
+    await send(env, [{ service: 'orders', severity: 'warning', startsAt: base + 2 * MINUTE }]);
+    // An error that began long before, outside the window before the incident opens, stays out.
+    await send(env, [{ service: 'api', severity: 'error', startsAt: base - 20 * MINUTE }]);
+    // A resolved error is not taken in.
+    await send(env, [
+      { service: 'shared-db', severity: 'error', startsAt: base, endsAt: base + MINUTE, status: 'resolved' },
+    ]);
+    expect(await incidentsOf(env)).toHaveLength(0);
+    await send(env, [{ service: 'web', severity: 'critical', startsAt: base + 4 * MINUTE }]);
+    const [only, ...others] = await incidentsOf(env);
+    expect(others).toHaveLength(0);
+    const { incident, signals } = await detail(only!.id);
+    // payments-db is four hops from web: it is reached through the warnings taken in before it.
+    expect([...incident.services].sort()).toEqual(['orders', 'payments', 'payments-db', 'web']);
+    expect(incident.rootService).toBe('payments-db');
+    const taken = signals.find((signal: { service: string }) => signal.service === 'payments-db');
+    expect(taken.joinedBy).toMatchObject({ kind: 'topology', rule: 'service-topology' });
+    expect(await verified(only!.id)).toBe(true);
+  });
+
+  it('opens one incident for errors on a database and its caller, though neither meets a threshold alone', async () => {
+    const env = environment();
+    await send(env, [{ service: 'payments-db', severity: 'error', startsAt: base }]);
+    expect(await incidentsOf(env)).toHaveLength(0);
+    await send(env, [{ service: 'payments', severity: 'error', startsAt: base + 2 * MINUTE }]);
+    // A warning on the next caller joins it as the topology rule joins any.
+    await send(env, [{ service: 'orders', severity: 'warning', startsAt: base + 3 * MINUTE }]);
+    const [only, ...others] = await incidentsOf(env);
+    expect(others).toHaveLength(0);
+    const { incident, signals } = await detail(only!.id);
+    expect(incident).toMatchObject({ severity: 'SEV3', rootService: 'payments-db' });
+    expect([...incident.services].sort()).toEqual(['orders', 'payments', 'payments-db']);
+    const reasons = Object.fromEntries(
+      signals.map((signal: { service: string; joinedBy: unknown }) => [signal.service, signal.joinedBy]),
+    );
+    expect(reasons['payments-db']).toEqual({ kind: 'rule', rule: 'service-topology' });
+    expect(reasons.payments).toEqual({ kind: 'rule', rule: 'service-topology' });
+    expect(reasons.orders).toMatchObject({ kind: 'topology', relation: 'caller' });
+    expect(await verified(only!.id)).toBe(true);
+  });
+
+  it("opens nothing for errors that only share a database, are far apart in time, or meet a warning; a caller's error does", async () => {
+    const env = environment();
+    // orders and search both call shared-db; neither calls the other.
+    await send(env, [{ service: 'orders', severity: 'error', startsAt: base }]);
+    await send(env, [{ service: 'search', severity: 'error', startsAt: base + MINUTE }]);
+    // d1 errs, and the service calling it errs 20 minutes later: two separate blips.
+    await send(env, [{ service: 'd1', severity: 'error', startsAt: base - 25 * MINUTE }]);
+    await send(env, [{ service: 'd2', severity: 'error', startsAt: base - 5 * MINUTE }]);
+    // A warning on a service and an error on the service calling it.
+    await send(env, [{ service: 'd3', severity: 'warning', startsAt: base }]);
+    await send(env, [{ service: 'd4', severity: 'error', startsAt: base + MINUTE }]);
+    expect(await incidentsOf(env)).toHaveLength(0);
+    // Then the caller of orders errs too: that is a cascade, and it opens one incident.
+    await send(env, [{ service: 'api', severity: 'error', startsAt: base + 2 * MINUTE }]);
+    const [only, ...others] = await incidentsOf(env);
+    expect(others).toHaveLength(0);
+    expect([...(await detail(only!.id)).incident.services].sort()).toEqual(['api', 'orders']);
+  });
+
   it('merges two incidents once a signal proves them connected, both chains intact', async () => {
     const env = environment();
     // d1 and d4 are three hops apart: too far to join, so each opens its own incident.

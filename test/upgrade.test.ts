@@ -210,6 +210,19 @@ describe.each(RELEASES)('a store written by OPX %s', (release) => {
       expect(dry.stdout).toContain('no pending migrations');
     });
 
+    it('gives the built-in topology rule the cascade opening a new store has, as one more version', async () => {
+      const { store } = await open();
+      const topology = await store.rules.get('service-topology');
+      expect(topology).toMatchObject({
+        kind: 'topology',
+        builtIn: true,
+        hops: 2,
+        opens: { services: 2, minSeverity: 'error', severity: 'SEV3' },
+      });
+      expect(topology!.version).toBeGreaterThan(1);
+      expect(topology!.description).toContain('open one (SEV3)');
+    });
+
     it('keeps the incidents, their timelines and intact hash chains', async () => {
       const { store } = await open();
       const { checkout, payment } = info.incidents;

@@ -44,6 +44,9 @@ class RecordingTarget implements IncidentTarget {
   join(id: string, signalId: string, attachment: Attachment): void {
     this.joins.push({ id, signalId, attachment });
   }
+  describe(): { environment: string | null; startedAt: number; services: readonly string[] } {
+    return { environment: 'prod', startedAt: T0, services: this.created.length ? ['checkout'] : [] };
+  }
 }
 
 let store: Store;

@@ -1,5 +1,5 @@
 import type { IncidentSeverity, Severity } from '../domain/common.js';
-import { newId } from '../domain/common.js';
+import { newId, SEVERITY_RANK } from '../domain/common.js';
 import type { JoinReason } from '../domain/incident.js';
 import type { CandidateRow, DetectionRow } from '../store/repositories/detections.js';
 import type { SignalRow } from '../store/repositories/signals.js';
@@ -103,6 +103,8 @@ export interface IncidentTarget {
   escalate(id: string, severity: IncidentSeverity, ruleName: string): void;
   /** Links a signal to an incident. */
   join(id: string, signalId: string, attachment: Attachment): void;
+  /** A loaded incident's environment, start and services (those joining in this batch included). */
+  describe(id: string): { environment: string | null; startedAt: number; services: readonly string[] };
 }
 /**
  * Correlates new firing signals into incidents, inside the caller's transaction. First the topology
@@ -120,7 +122,6 @@ export async function correlate(
 ): Promise<Map<string, string[]>> {
   const joined = new Map<string, string[]>();
   if (signals.length === 0) return joined;
-  const { now } = context;
   const link = (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => {
     incidents.join(incidentId, signal.id, {
       service: signal.service,
@@ -136,7 +137,33 @@ export async function correlate(
 
   const consumed = await joinByTopology(signals, context, incidents, link);
   const remaining = signals.filter((signal) => !consumed.has(signal.id));
-  if (remaining.length === 0 || context.rules.threshold.length === 0) return joined;
+  if (remaining.length === 0) return joined;
+  const created = await correlateByThreshold(scope, remaining, context, incidents, link);
+  created.push(...(await openCascades(scope, remaining, joined, context, incidents, link)));
+  await adoptStrays(scope, created, joined, context, incidents, link);
+  return joined;
+}
+
+/** Rounds of adoptStrays per incident: each may bring the next hop's strays within reach. */
+const MAX_STRAY_ROUNDS = 4;
+
+type Link = (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => void;
+
+/**
+ * The threshold rules' pass over the signals no topology join took: a detection per match, grouped
+ * into a candidate per (rule, group), and an incident once a candidate meets its threshold or its key
+ * already has an active one. Returns the incidents it opened.
+ */
+async function correlateByThreshold(
+  scope: StoreScope,
+  remaining: readonly SignalRow[],
+  context: CorrelationContext,
+  incidents: IncidentTarget,
+  link: Link,
+): Promise<string[]> {
+  const { now } = context;
+  const opened: string[] = [];
+  if (context.rules.threshold.length === 0) return opened;
 
   const hits: Hit[] = [];
   for (const signal of remaining) {
@@ -148,7 +175,7 @@ export async function correlate(
       hits.push({ signal, rule: compiled, values, key, openKey: `${compiled.rule.id}|${key}` });
     }
   }
-  if (hits.length === 0) return joined;
+  if (hits.length === 0) return opened;
 
   const candidates = new Map<string, CandidateRow>();
   for (const row of await scope.detections.findOpenCandidates([...new Set(hits.map((hit) => hit.openKey))])) {
@@ -305,6 +332,7 @@ export async function correlate(
         rule,
         startedAt: candidate.first_at,
       });
+      opened.push(incidentId);
     } else if (measured >= rule.threshold.value) {
       incidents.escalate(incidentId, rule.severity, rule.name);
     }
@@ -320,7 +348,142 @@ export async function correlate(
   // Detections stored by earlier batches learn their incident when their candidate is promoted.
   for (const { candidateId, incidentId } of promotedEarlier)
     await scope.detections.setDetectionIncident(candidateId, incidentId);
-  return joined;
+  return opened;
+}
+
+/**
+ * The topology rule's own opening (its `opens`, cascadeOpeningSchema): this batch's signals that joined
+ * nothing and are at least `minSeverity`, with the stored firing signals no incident holds that are, on
+ * their services and the services directly calling or called by them, started within the rule's window
+ * before. Services with such signals that call one another directly form a cascade; one of at least
+ * `services` services, with a signal of this batch, opens an incident (or joins the active one of its
+ * first service's key): a lone error on each of a database and its caller meets no per-service
+ * threshold, but together they are an outage. Returns the incidents it opened.
+ */
+async function openCascades(
+  scope: StoreScope,
+  remaining: readonly SignalRow[],
+  joined: ReadonlyMap<string, string[]>,
+  context: CorrelationContext,
+  incidents: IncidentTarget,
+  link: Link,
+): Promise<string[]> {
+  const opened: string[] = [];
+  const topology = context.rules.topology;
+  const opens = topology?.rule.opens;
+  if (!topology || !opens || !context.graph) return opened;
+  const { graph } = context;
+  const minimum = SEVERITY_RANK[opens.minSeverity];
+  const qualifies = (signal: SignalRow) =>
+    !joined.has(signal.id) &&
+    signal.status === 'firing' &&
+    SEVERITY_RANK[signal.severity as Severity] >= minimum &&
+    topology.matches(asMatchable(signal));
+  const fresh = remaining.filter(qualifies);
+  const byEnvironment = new Map<string, SignalRow[]>();
+  for (const signal of fresh)
+    byEnvironment.set(signal.environment, [...(byEnvironment.get(signal.environment) ?? []), signal]);
+  for (const [environment, list] of byEnvironment) {
+    const near = new Set<string>();
+    for (const signal of list)
+      for (const service of neighbourhood(graph, signal.service, 1)) near.add(service);
+    const since = Math.min(...list.map((signal) => signal.starts_at)) - topology.rule.windowSeconds * 1000;
+    const pool = new Map(list.map((signal) => [signal.id, signal]));
+    for (const signal of await scope.signals.unheldFiring(environment, [...near], since))
+      if (!pool.has(signal.id) && qualifies(signal)) pool.set(signal.id, signal);
+    const byService = new Map<string, SignalRow[]>();
+    for (const signal of pool.values())
+      byService.set(signal.service, [...(byService.get(signal.service) ?? []), signal]);
+    const freshIds = new Set(list.map((signal) => signal.id));
+    const seen = new Set<string>();
+    for (const start of [...byService.keys()].sort()) {
+      if (seen.has(start)) continue;
+      // The services with signals that call one another directly, from this one.
+      const component = [start];
+      seen.add(start);
+      for (let index = 0; index < component.length; index += 1)
+        for (const next of neighbourhood(graph, component[index]!, 1))
+          if (byService.has(next) && !seen.has(next)) {
+            seen.add(next);
+            component.push(next);
+          }
+      const members = component
+        .flatMap((service) => byService.get(service)!)
+        .sort((a, b) => a.starts_at - b.starts_at || a.id.localeCompare(b.id));
+      if (component.length < opens.services || !members.some((signal) => freshIds.has(signal.id))) continue;
+      const first = members[0]!;
+      const key = groupKey({ environment, service: first.service });
+      await incidents.loadActive([key]);
+      let incidentId = incidents.activeFor(key);
+      if (!incidentId) {
+        incidentId = incidents.create({
+          title: `${first.service}: ${first.title}`.slice(0, 500),
+          severity: opens.severity,
+          correlationKey: key,
+          environment,
+          rule: topology.rule,
+          startedAt: first.starts_at,
+        });
+        opened.push(incidentId);
+      }
+      for (const member of members) link(incidentId, member, { kind: 'rule', rule: topology.rule.name });
+    }
+  }
+  return opened;
+}
+
+/**
+ * Signals that fired before an incident opened and joined nothing, because on their own they met no
+ * threshold (a lone error on the service that fails first, a warning on its caller), join the incidents
+ * this batch opened when the topology rule would have joined them had the incident been open already:
+ * same environment, within the rule's hops of the incident's services and its window before the start,
+ * and still firing. Without this, the origin's early alert stays outside the incident its callers open.
+ */
+async function adoptStrays(
+  scope: StoreScope,
+  opened: readonly string[],
+  joined: ReadonlyMap<string, string[]>,
+  context: CorrelationContext,
+  incidents: IncidentTarget,
+  link: Link,
+): Promise<void> {
+  const topology = context.rules.topology;
+  if (!topology || !context.graph || opened.length === 0) return;
+  const { graph } = context;
+  const { hops, windowSeconds, name } = topology.rule;
+  const targets = new Set(opened);
+  for (const id of opened) {
+    // Each stray that joins brings its own neighbourhood within reach: look again until none joins.
+    for (let round = 0; round < MAX_STRAY_ROUNDS; round += 1) {
+      const incident = incidents.describe(id);
+      if (incident.environment === null) break;
+      const near = new Set<string>();
+      for (const service of incident.services)
+        for (const neighbour of neighbourhood(graph, service, hops)) near.add(neighbour);
+      const strays = await scope.signals.unheldFiring(
+        incident.environment,
+        [...near],
+        incident.startedAt - windowSeconds * 1000,
+      );
+      let adopted = 0;
+      for (const signal of strays) {
+        if (joined.has(signal.id)) continue;
+        const matchable = asMatchable(signal);
+        if (!topology.matches(matchable)) continue;
+        const target = incidents.topologyTarget(
+          signal.service,
+          signal.environment,
+          signal.starts_at,
+          routeOf(graph, signal, matchable.labels),
+          matchable.severity,
+        );
+        if (!target || !targets.has(target.id)) continue;
+        link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
+        adopted += 1;
+      }
+      if (adopted === 0) break;
+    }
+  }
 }
 
 /**

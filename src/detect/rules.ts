@@ -4,6 +4,14 @@ import type { CorrelationRule, NormalizedRuleInput, ThresholdRule, TopologyRule 
 import { ruleInputSchema } from '../domain/rule.js';
 import { type CompiledMatcher, compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
 
+/** What the built-in topology rule opens on its own: errors on two directly connected services. */
+export const CASCADE_OPENING = { services: 2, minSeverity: 'error', severity: 'SEV3' } as const;
+
+export const TOPOLOGY_RULE_DESCRIPTION =
+  "A signal joins an open incident of its environment when its service is within 2 hops of the incident's " +
+  "services in the dependency graph and it starts within 10 minutes of the incident's last signal. Errors on " +
+  'two services that call one another, within 10 minutes and in no incident, open one (SEV3).';
+
 /**
  * The rules OPX ships. The threshold rules share the group_by [service, environment], so a critical
  * alert and a later burst of errors on the same service land in one incident rather than three; the
@@ -13,14 +21,13 @@ export const DEFAULT_RULES: readonly NormalizedRuleInput[] = [
   {
     kind: 'topology',
     name: 'service-topology',
-    description:
-      "A signal joins an open incident of its environment when its service is within 2 hops of the incident's " +
-      "services in the dependency graph and it starts within 10 minutes of the incident's last signal.",
+    description: TOPOLOGY_RULE_DESCRIPTION,
     enabled: true,
     priority: 5,
     matchers: [{ field: 'severity', op: '>=', value: 'warning' }],
     windowSeconds: 600,
     hops: 2,
+    opens: CASCADE_OPENING,
   },
   {
     name: 'critical-signal',

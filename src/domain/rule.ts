@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { incidentSeveritySchema } from './common.js';
+import { incidentSeveritySchema, severitySchema } from './common.js';
 
 /** Signal fields a matcher can test; any other name is read from the signal's labels. */
 export const MATCHER_FIELDS = [
@@ -76,14 +76,29 @@ export const thresholdRuleSchema = z.strictObject({
 });
 
 /**
+ * When a topology rule opens an incident itself: firing signals of at least `minSeverity` on `services`
+ * or more services, each calling or called by another of them directly, starting within the rule's
+ * window and held by no incident (a cascade no per-service threshold caught).
+ */
+export const cascadeOpeningSchema = z.strictObject({
+  services: z.number().int().min(2).max(20).default(2),
+  minSeverity: severitySchema.default('error'),
+  severity: incidentSeveritySchema.default('SEV3'),
+});
+export type CascadeOpening = z.output<typeof cascadeOpeningSchema>;
+
+/**
  * Joins a matching signal to an open incident of the same environment when its service is within
  * `hops` of the incident's services in the dependency graph, and the signal starts within
- * `windowSeconds` of the incident's last signal (src/detect/topology.ts). It never opens an incident.
+ * `windowSeconds` of the incident's last signal (src/detect/topology.ts). With `opens`, it also opens an
+ * incident for a cascade across directly connected services (cascadeOpeningSchema); without, it never
+ * opens one.
  */
 export const topologyRuleSchema = z.strictObject({
   ...ruleCommon,
   kind: z.literal('topology'),
   hops: z.number().int().min(1).max(4).default(2),
+  opens: cascadeOpeningSchema.nullable().default(null),
 });
 
 export const ruleInputSchema = z.discriminatedUnion('kind', [thresholdRuleSchema, topologyRuleSchema]);

@@ -301,6 +301,11 @@ export class IncidentBatch implements IncidentTarget {
     return best && { id: best.id, path: best.path };
   }
 
+  describe(id: string): { environment: string | null; startedAt: number; services: readonly string[] } {
+    const { row, services } = this.get(id);
+    return { environment: row.environment, startedAt: row.started_at, services: [...services] };
+  }
+
   /**
    * Links a signal to an incident, and moves the incident's origin when the signal is on a service
    * the current origin depends on (src/detect/topology.ts nextOrigin). Services that join mark the

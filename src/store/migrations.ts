@@ -58,6 +58,11 @@ export const MIGRATIONS: readonly OpxMigration[] = [
       'incident_events is indexed by type and time, so a search reads the newest notes without a full scan',
     up: eventsByType,
   },
+  {
+    summary:
+      'the built-in service-topology rule also opens an incident for errors on two directly connected services (opens), as in a new store',
+    up: cascadeOpening,
+  },
 ];
 
 /** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
@@ -769,6 +774,38 @@ async function eventsByType(db: Kysely<unknown>): Promise<void> {
     .columns(['type', 'at'])
     .execute();
 }
+
+/**
+ * A store seeded before this release gets cascade opening on its built-in topology rule, as a new store
+ * has it; a rule whose definition already says `opens` (even null: turned off) is left as it is. The
+ * values are frozen with the migration.
+ */
+async function cascadeOpening(db: Kysely<unknown>): Promise<void> {
+  const rows = await sql<{
+    id: string;
+    definition: string;
+    version: number | string;
+  }>`select id, definition, version from correlation_rules where name = 'service-topology' and built_in = 1 and deleted_at is null`.execute(
+    db,
+  );
+  const now = Date.now();
+  for (const row of rows.rows) {
+    const definition = JSON.parse(row.definition) as Record<string, unknown>;
+    if ('opens' in definition) continue;
+    definition.opens = { services: 2, minSeverity: 'error', severity: 'SEV3' };
+    await sql`update correlation_rules set definition = ${JSON.stringify(definition)}, description = ${TOPOLOGY_RULE_DESCRIPTION_0008},
+        version = ${Number(row.version) + 1}, updated_at = ${now}
+      where id = ${row.id}`.execute(db);
+  }
+}
+
+/** The built-in topology rule's description as migration 0008 installs it (frozen with the migration). */
+const TOPOLOGY_RULE_DESCRIPTION_0008 =
+  `${
+    'A signal joins an open incident of its environment when its service is within 2 hops of the ' +
+    "incident's services in the dependency graph and it starts within 10 minutes of the incident's last signal."
+  } ` +
+  'Errors on two services that call one another, within 10 minutes and in no incident, open one (SEV3).';
 
 /** The built-in topology rule's description as migration 0003 installs it (frozen with the migration). */
 const TOPOLOGY_RULE_DESCRIPTION_0003 =

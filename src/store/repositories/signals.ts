@@ -5,6 +5,9 @@ import { chunk, fromJson, type RepositoryContext, seal } from './base.js';
 
 export type SignalRow = Selectable<SignalsTable>;
 
+/** How far a sender's clock may run ahead of OPX's: a signal may be received before it says it started. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 const STATE_COLUMNS = [
   'id',
   'source',
@@ -187,6 +190,42 @@ export function signalRepository(context: RepositoryContext) {
         .limit(limit)
         .execute();
       return rows.map(signalFromRow);
+    },
+
+    /**
+     * Firing signals of `environment` on `services` that started at or after `since` and that no
+     * incident holds, oldest first (at most 500): what fired before an incident opened without meeting
+     * a threshold of its own. Received a little before `since` is allowed for a sender's clock skew.
+     */
+    async unheldFiring(
+      environment: string,
+      services: readonly string[],
+      since: number,
+    ): Promise<SignalRow[]> {
+      if (services.length === 0) return [];
+      return db
+        .selectFrom('signals')
+        .selectAll()
+        .where('service', 'in', [...new Set(services)])
+        .where('received_at', '>=', since - CLOCK_SKEW_MS)
+        .where('starts_at', '>=', since)
+        .where('environment', '=', environment)
+        .where('status', '=', 'firing')
+        .where('suppressed_by', 'is', null)
+        .where('severity', '!=', 'info')
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('incident_signals')
+                .select('incident_signals.signal_id')
+                .whereRef('incident_signals.signal_id', '=', 'signals.id'),
+            ),
+          ),
+        )
+        .orderBy('starts_at')
+        .orderBy('id')
+        .limit(500)
+        .execute();
     },
 
     async getMany(ids: readonly string[]): Promise<Signal[]> {
