@@ -164,4 +164,73 @@ describe('evidence bundles', () => {
     expect(second).toMatchObject({ documentId: 'pm', kind: 'postmortem' });
     expect(second!.score).toBeGreaterThan(first!.score);
   });
+
+  it("searches the probable origin's runbooks first, though a caller's alert fired first", async () => {
+    // web fires first; checkout, which web calls, fires a minute later and becomes the origin.
+    const setup = await storeWithIncident('web', undefined, { labels: { alertname: 'HighErrorRate' } });
+    store = setup.store;
+    const { incidentId, at } = setup;
+    const { importKnowledge } = await import('../knowledge/import.js');
+    const { ingestSignals } = await import('../ingest/pipeline.js');
+    const { compileRules } = await import('../detect/rules.js');
+    const { dependencyGraph } = await import('../detect/topology.js');
+    const { signalInputSchema } = await import('../domain/signal.js');
+    const runbook = (id: string, service: string, text: string) => ({
+      path: `runbooks/${id}.md`,
+      document: {
+        id,
+        path: `runbooks/${id}.md`,
+        title: `${service} high error rate`,
+        kind: 'runbook' as const,
+        services: [service],
+        alerts: ['HighErrorRate'],
+        contentHash: id,
+        body: text,
+        importedAt: at,
+      },
+      chunks: [{ id: `${id}_0`, documentId: id, ordinal: 0, heading: `${service} high error rate`, text }],
+    });
+    await store.transaction((scope) =>
+      importKnowledge(scope, [
+        // The caller's runbook matches its many words better; the origin's is short.
+        runbook('rb-web', 'web', 'web 5xx above 20%: web 5xx, web errors, web 5xx above 20% on every page.'),
+        runbook('rb-checkout', 'checkout', 'Roll back checkout.'),
+      ]),
+    );
+    const rules = compileRules(await store.rules.list());
+    await store.transaction((scope) =>
+      ingestSignals(
+        scope,
+        [
+          {
+            ...signalInputSchema.parse({
+              service: 'checkout',
+              severity: 'critical',
+              title: 'checkout 5xx above 20%',
+              startsAt: new Date(at + MINUTE).toISOString(),
+              labels: { alertname: 'HighErrorRate' },
+            }),
+            fingerprint: 'checkout-5xx',
+          },
+        ],
+        {
+          principal: 'test',
+          now: at + MINUTE,
+          settings: { autoResolve: true, reopenGraceMs: 0 },
+          rules,
+          graph: dependencyGraph([{ service: 'web', dependsOn: 'checkout' }]),
+          silences: [],
+        },
+      ),
+    );
+    const incident = await store.incidents.get(incidentId);
+    expect(incident?.rootService).toBe('checkout');
+    const bundle = await buildEvidenceBundle(store, incidentId, {
+      asOf: at + 2 * MINUTE,
+      lookbackMs: 60 * MINUTE,
+      radius: 2,
+    });
+    expect(bundle.knowledge[0]).toMatchObject({ documentId: 'rb-checkout' });
+    expect(bundle.knowledge.map((section) => section.documentId)).toContain('rb-web');
+  });
 });

@@ -94,7 +94,7 @@ export async function buildEvidenceBundle(
   const changes = [...recent, ...older].filter((change) => change.createdAt <= asOf);
   const history = await pastIncidents(scope, incidentId, names, asOf, options.alertNames);
   const neighbourSignals = await signalsAround(scope, incident, signals, names, asOf, options.lookbackMs);
-  const knowledge = await relevantKnowledge(scope, signals, options.knowledge);
+  const knowledge = await relevantKnowledge(scope, signals, incident.rootService, options.knowledge);
   const content = {
     incidentId,
     asOf,
@@ -115,24 +115,32 @@ export async function buildEvidenceBundle(
 
 /**
  * Runbook and postmortem sections for this incident: one BM25 search per affected service (at most
- * five, by onset) with its first alert name, merged by best score. Their text is frozen into the bundle
- * so a replay does not depend on later edits to the knowledge base.
+ * five: the incident's probable origin first, then by onset) with its first alert name, merged by best
+ * score. Their text is frozen into the bundle so a replay does not depend on later edits to the
+ * knowledge base.
  */
 async function relevantKnowledge(
   scope: StoreScope,
   signals: readonly Signal[],
+  origin: string | null,
   prebuilt: KnowledgeIndex | undefined,
 ): Promise<KnowledgeSection[]> {
   const index = prebuilt ?? new KnowledgeIndex(await scope.knowledge.list(), await scope.knowledge.chunks());
   if (index.size === 0 || signals.length === 0) return [];
   const ordered = [...signals].sort((a, b) => a.startsAt - b.startsAt || a.id.localeCompare(b.id));
-  const services = [...new Set(ordered.map((signal) => signal.service))].slice(0, 5);
+  const alerting = new Set(ordered.map((signal) => signal.service));
+  const services = [
+    ...new Set([
+      ...(origin && alerting.has(origin) ? [origin] : []),
+      ...ordered.map((signal) => signal.service),
+    ]),
+  ].slice(0, 5);
   const best = new Map<string, KnowledgeSection>();
-  // One search per affected service, in onset order, asking with that service's own alerts. A
-  // heuristic: the service that fired first is most often the origin, so its hits count fully and
-  // each later service's hits count less (1, 0.67, 0.5, 0.4, 0.33); otherwise a generic runbook of the
-  // callers at the edge (the gateway's) outranks the origin's own. The quality benchmark's runbook
-  // recall measures it.
+  // One search per affected service, asking with that service's own alerts. A heuristic: correlation's
+  // probable origin (the incident's rootService), else the service that fired first, is most often
+  // the origin, so its hits count fully and each later service's hits count less (1, 0.67, 0.5, 0.4,
+  // 0.33); otherwise a generic runbook of the callers at the edge (the gateway's) outranks the
+  // origin's own. The quality benchmark's runbook recall measures it.
   for (const [rank, service] of services.entries()) {
     const own = ordered.filter((signal) => signal.service === service);
     const weight = 1 / (1 + rank / 2);
@@ -158,19 +166,27 @@ async function relevantKnowledge(
     const first = index.sectionsMatching(document.id)[0];
     if (first) best.set(first.id, sectionOf(document, first, score));
   }
-  // Runbooks and postmortems ranked for what they are: the runbooks written for an alert that fired
-  // (and the linked ones) before everything else, each group by score. A postmortem of the same service
-  // is context; it should not push the runbook for the alert out of the top places.
-  const fired = new Set(
-    ordered.map((signal) => signal.labels.alertname?.toLowerCase()).filter((name) => name !== undefined),
-  );
+  // Runbooks and postmortems ranked for what they are: the linked runbooks, then those written for the
+  // probable origin and one of its own alerts, then those for any alert that fired, before everything
+  // else, each group by score. A postmortem of the same service is context; it should not push the
+  // runbook for the alert out of the top places.
+  const alertNames = (list: readonly Signal[]) =>
+    new Set(
+      list.map((signal) => signal.labels.alertname?.toLowerCase()).filter((name) => name !== undefined),
+    );
+  const fired = alertNames(ordered);
+  const originFired = alertNames(ordered.filter((signal) => signal.service === origin));
   const linkedIds = new Set(linked.map((document) => document.id));
+  const forAlert = (section: KnowledgeSection, names: ReadonlySet<string>) =>
+    section.kind === 'runbook' && section.alerts.some((alert) => names.has(alert.toLowerCase()));
   const group = (section: KnowledgeSection) =>
     linkedIds.has(section.documentId)
       ? 0
-      : section.kind === 'runbook' && section.alerts.some((alert) => fired.has(alert.toLowerCase()))
+      : origin !== null && section.services.includes(origin) && forAlert(section, originFired)
         ? 1
-        : 2;
+        : forAlert(section, fired)
+          ? 2
+          : 3;
   const order = (a: KnowledgeSection, b: KnowledgeSection) =>
     group(a) - group(b) || b.score - a.score || a.chunkId.localeCompare(b.chunkId);
   const top = [...best.values()].sort(order).slice(0, 10);
