@@ -8,7 +8,8 @@ ARG NODE_IMAGE=node:20-slim
 # under 250 MB (an estimate: no image was built where this was written; see README "Deploy").
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-# 1. Build: compile the server (tsc) and the console (Vite), then pack exactly the files npm would publish.
+# 1. Build: compile the server (tsc), bundle the CLI (esbuild) and the console (Vite), then pack exactly the
+#    files npm would publish.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -16,6 +17,7 @@ COPY package.json package-lock.json ./
 # build) would run before the sources are here; `npm run build` below runs it once they are.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle-cli.mjs ./scripts/
 COPY bin ./bin
 COPY src ./src
 COPY web ./web

@@ -152,6 +152,7 @@ describe('the npm package, installed with production dependencies only', () => {
       'package.json',
       'bin/opx.js',
       'dist/cli/main.js',
+      'dist/bundle/main.js',
       'dist/api/routes/console.js',
       'web/dist/index.html',
       'examples/topology/catalog-info.yaml',
@@ -185,6 +186,8 @@ describe('the npm package, installed with production dependencies only', () => {
     };
     const builtins = new Set(builtinModules);
     const imported = new Map<string, string>();
+    /** Packages the CLI bundle (dist/bundle, what bin/opx.js runs) imports rather than inlines. */
+    const fromBundle = new Set<string>();
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir)) {
         const file = path.join(dir, entry);
@@ -207,6 +210,7 @@ describe('the npm package, installed with production dependencies only', () => {
               .slice(0, specifier.startsWith('@') ? 2 : 1)
               .join('/');
             imported.set(name, path.relative(root, file));
+            if (file.includes(`${path.sep}bundle${path.sep}`)) fromBundle.add(name);
           }
         }
       }
@@ -216,6 +220,10 @@ describe('the npm package, installed with production dependencies only', () => {
     expect(imported.size).toBeGreaterThan(10);
     const undeclared = [...imported].filter(([name]) => !Object.hasOwn(manifest.dependencies, name));
     expect(undeclared).toEqual([]);
+    // scripts/bundle-cli.mjs inlines Kysely and nothing else: zod stays one shared instance.
+    expect(fromBundle.has('kysely')).toBe(false);
+    expect(fromBundle.has('zod')).toBe(true);
+    expect(fromBundle.has('better-sqlite3')).toBe(true);
   });
 
   it('runs the demo from an empty directory, on the topology, runbooks and history it ships', () => {

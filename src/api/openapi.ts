@@ -8,6 +8,7 @@
  * which; test/openapi.test.ts checks it against the routes the server registers, scopes included.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type ZodType, z } from 'zod';
 import {
   createDocument,
@@ -27,6 +28,7 @@ import { channelInputSchema, routeInputSchema } from '../domain/notification.js'
 import { ruleInputSchema, silenceInputSchema } from '../domain/rule.js';
 import { signalInputSchema } from '../domain/signal.js';
 import type { Scope } from '../store/repositories/access.js';
+import { packageRoot } from '../util/package-root.js';
 import { idParams, nameParams } from './http.js';
 import { auditQuery, dryRunBody, tokenBody } from './routes/admin.js';
 import { alarmsQuery, tokensQuery } from './routes/analytics.js';
@@ -902,8 +904,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
 }
 
 function packageVersion(): string {
-  // src/api and dist/api alike are two levels below the package root.
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
   return (manifest as { version: string }).version;
 }
 

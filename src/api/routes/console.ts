@@ -1,18 +1,18 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { toIso } from '../../domain/common.js';
 import { OpxError } from '../../domain/errors.js';
 import { requireIncident } from '../../incidents/service.js';
 import type { Runtime } from '../../runtime.js';
+import { packageRoot } from '../../util/package-root.js';
 import { idParams, parseInput } from '../http.js';
 import { presentIncident } from './incidents.js';
 
-/** web/dist, from src/api/routes (tsx, tests) and dist/api/routes (compiled) alike: both are three levels down. */
-export const CONSOLE_ROOT = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
+/** web/dist, beside the package's code (src/util/package-root.ts). */
+export const CONSOLE_ROOT = `${path.join(packageRoot(), 'web', 'dist')}${path.sep}`;
 
 /** Paths the API owns: a miss there is an API 404 in JSON, never the console's HTML. */
 const API_PREFIXES = ['/v1/', '/v2/', '/api/'];

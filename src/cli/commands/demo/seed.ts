@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseBackstageCatalog } from '../../../catalog/backstage.js';
 import type { Config } from '../../../config/index.js';
 import { OpxError } from '../../../domain/errors.js';
@@ -12,9 +11,10 @@ import type { NormalizedServiceInput } from '../../../domain/service.js';
 import { importHistory, readHistoryDirectory } from '../../../incidents/history.js';
 import { importKnowledge, readKnowledgeDirectory } from '../../../knowledge/import.js';
 import { openRuntime, type Runtime } from '../../../runtime.js';
+import { packageRoot } from '../../../util/package-root.js';
 import type { Stage } from './render.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../../../examples/', import.meta.url));
+const EXAMPLES = path.join(packageRoot(), 'examples');
 
 /** The example topology the demo imports (examples/topology/catalog-info.yaml). */
 export function demoCatalog(): NormalizedServiceInput[] {
