@@ -1,3 +1,4 @@
+import MiniSearch from 'minisearch';
 import { describe, expect, it } from 'vitest';
 import type { PastIncident } from '../../domain/evidence.js';
 import { validateFinding } from '../evidence.js';
@@ -59,6 +60,51 @@ describe('historical-pattern', () => {
     expect(ranked.map((incident) => incident.incidentId)).toEqual(['inc_pool_1', 'inc_pool_2', 'inc_cert']);
     expect(ranked[0]!.components).toEqual({ services: 0.667, alerts: 1, text: 1 });
     expect(ranked[2]!.similarity).toBeLessThan(0.35);
+  });
+
+  it('scores text exactly as an index of every word would, though it indexes only the query words', () => {
+    const words = [
+      'db',
+      'pool',
+      'exhausted',
+      'api',
+      '5xx',
+      'cert',
+      'Renewal',
+      'failed',
+      'disk',
+      'full',
+      'Ü-ber',
+    ];
+    const many = Array.from({ length: 60 }, (_, n) =>
+      past(`inc_${n}`, n + 1, {
+        title: Array.from({ length: 3 + (n % 5) }, (_, k) => words[(n * 7 + k * 3) % words.length]).join(' '),
+        rootCause:
+          n % 3 === 0 ? null : `${words[n % words.length]} after a deploy, ${words[(n + 4) % words.length]}`,
+      }),
+    );
+    const bundle = shopBundle({ signals, history: many });
+    const full = new MiniSearch<{ id: string; title: string; rootCause: string }>({
+      fields: ['title', 'rootCause'],
+      idField: 'id',
+    });
+    full.addAll(
+      many.map((incident) => ({
+        id: incident.id,
+        title: incident.title,
+        rootCause: incident.rootCause ?? '',
+      })),
+    );
+    const query = [bundle.incident.title, ...bundle.signals.map((one) => one.title)].join(' ');
+    const scores = new Map(
+      full.search(query, { combineWith: 'OR' }).map((hit) => [hit.id as string, hit.score]),
+    );
+    const best = Math.max(...scores.values());
+    expect(scores.size).toBeGreaterThan(10);
+    for (const incident of similarIncidents(bundle))
+      expect(incident.components.text, incident.incidentId).toBe(
+        Math.round(((scores.get(incident.incidentId) ?? 0) / best) * 1000) / 1000,
+      );
   });
 
   it('reports the closest incident, its fix, recurrence within 30 days and typical time to resolve, citing history ids', () => {
