@@ -55,6 +55,30 @@ describe('risk-blast-radius', () => {
     expect(blastRadius(shared).origins).toEqual(['api', 'web', 'mobile']);
   });
 
+  it('keeps a critical service as the origin over a noise warning on a database below it', () => {
+    // api pages, web and mobile see it; db, which api calls, only warns (a disk filling).
+    const bundle = shopBundle({
+      signals: [
+        signal('sig_api', 'api', 0, { severity: 'critical' }),
+        signal('sig_web', 'web', 1),
+        signal('sig_mobile', 'mobile', 2),
+        signal('sig_db', 'db', 3, { severity: 'warning' }),
+      ],
+      changes: [],
+    });
+    expect(traceOrigins(bundle)[0]).toMatchObject({ service: 'api', origin: true });
+    // An error on the database, as severe as what the caller shows, does take it over.
+    const failing = shopBundle({
+      signals: [
+        signal('sig_api', 'api', 0),
+        signal('sig_web', 'web', 1),
+        signal('sig_db', 'db', 3, { severity: 'error' }),
+      ],
+      changes: [],
+    });
+    expect(blastRadius(failing).origins).toEqual(['db']);
+  });
+
   it('counts an alert that cleared before the symptoms as the fault they still show', () => {
     // db's alert fired first and resolved; api and web still fail. It stays the origin.
     const cleared = shopBundle({

@@ -1,5 +1,10 @@
 import type { Change } from '../../domain/change.js';
-import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/common.js';
+import {
+  INCIDENT_SEVERITIES,
+  type IncidentSeverity,
+  SEVERITY_RANK,
+  type Severity,
+} from '../../domain/common.js';
 import type { EvidenceBundle } from '../../domain/evidence.js';
 import { serviceEvidenceId } from '../../domain/evidence-id.js';
 import type { Claim, FindingOf } from '../../domain/finding.js';
@@ -129,6 +134,8 @@ interface ServiceHealth {
   onsetAt: number;
   signalId: string;
   symptom: boolean;
+  /** The most severe of its alerts that count (SEVERITY_RANK). */
+  level: number;
 }
 
 /**
@@ -171,6 +178,7 @@ function serviceHealth(bundle: EvidenceBundle): Map<string, ServiceHealth> {
         ? evidence.strength
         : 0;
     if (!symptom && strength === 0) continue;
+    const level = SEVERITY_RANK[signal.severity as Severity] ?? 0;
     const current = health.get(signal.service);
     if (!current) {
       health.set(signal.service, {
@@ -180,10 +188,12 @@ function serviceHealth(bundle: EvidenceBundle): Map<string, ServiceHealth> {
         onsetAt: evidence.onsetAt,
         signalId: signal.id,
         symptom,
+        level,
       });
       continue;
     }
     current.symptom ||= symptom;
+    current.level = Math.max(current.level, level);
     current.onsetAt = Math.min(current.onsetAt, evidence.onsetAt);
     const stronger =
       strength > current.strength ||
@@ -200,11 +210,22 @@ function serviceHealth(bundle: EvidenceBundle): Map<string, ServiceHealth> {
 }
 
 /**
+ * Whether an unhealthy service below `above` takes the origin from it: it is at least as strongly
+ * anomalous, unless it is judged by alerts alone (no datapoints) and its alerts are less severe than
+ * those of `above`. A noise warning on a database below a gateway's critical alert is not the cause
+ * of it, as correlation's origin does not move to a warning either (src/detect/topology.ts nextOrigin).
+ */
+function outranks(below: ServiceHealth, above: ServiceHealth): boolean {
+  if (below.strength < above.strength) return false;
+  return !(below.score === null && below.level < above.level);
+}
+
+/**
  * Traces the fault from the symptoms down the dependency graph (a deterministic heuristic,
  * docs/agents.md). Faults flow from a dependency to its callers, so from each symptom (an alert its own
  * datapoints do not contradict) the walk follows dependencies that are unhealthy; what it reaches is
  * relevant. A relevant unhealthy service is an origin candidate when nothing it depends on
- * (transitively) is relevant, unhealthy and at least as strongly anomalous: the deepest strong anomaly.
+ * (transitively) is relevant and outranks it (outranks): the deepest strong anomaly.
  * Ranked: origins first, then by weight = trace (the weakest link between the symptom and the
  * candidate) × (1 + the unhealthy services it explains) × (1 + log10(its score / ANOMALY_Z)); ties by
  * trace, explains, score, onset, name.
@@ -264,9 +285,7 @@ export function traceOrigins(bundle: EvidenceBundle): TracedService[] {
   const traced = [...relevant].map((service): TracedService => {
     const entry = health.get(service)!;
     const below = reaches(service, dependsOn, () => true);
-    const origin = ![...below].some(
-      (name) => relevant.has(name) && health.get(name)!.strength >= entry.strength,
-    );
+    const origin = ![...below].some((name) => relevant.has(name) && outranks(health.get(name)!, entry));
     const explains = new Set(
       (callers.get(service) ?? []).filter((name) => name !== service && involved(name)),
     ).size;
