@@ -50,6 +50,22 @@ function routeOf(
   return graph ? namedDependencies(graph, signal.service, labels) : [];
 }
 
+/** The loaded incident `signal` joins by topology (IncidentTarget.topologyTarget), with its route and severity. */
+function topologyTargetOf(
+  incidents: IncidentTarget,
+  graph: DependencyGraph | undefined,
+  signal: SignalRow,
+  matchable: ReturnType<typeof asMatchable> = asMatchable(signal),
+): { id: string; path: GraphPath } | undefined {
+  return incidents.topologyTarget(
+    signal.service,
+    signal.environment,
+    signal.starts_at,
+    routeOf(graph, signal, matchable.labels),
+    matchable.severity,
+  );
+}
+
 /** A signal joining an incident: what it contributes and why it is there. */
 export interface Attachment {
   service: string;
@@ -146,6 +162,13 @@ export async function correlate(
 
 /** Rounds of adoptStrays per incident: each may bring the next hop's strays within reach. */
 const MAX_STRAY_ROUNDS = 4;
+
+/** Signals by environment, each list in the order given: signals of different environments never meet. */
+function byEnvironment(signals: readonly SignalRow[]): Map<string, SignalRow[]> {
+  const out = new Map<string, SignalRow[]>();
+  for (const signal of signals) out.set(signal.environment, [...(out.get(signal.environment) ?? []), signal]);
+  return out;
+}
 
 type Link = (incidentId: string, signal: SignalRow, reason: Attachment['reason']) => void;
 
@@ -301,13 +324,7 @@ async function correlateByThreshold(
       // An incident about to open joins a nearby open one instead: an earlier candidate of this batch
       // may have opened it, or its members' services may only now be near one.
       for (const member of memberSignals) {
-        const target = incidents.topologyTarget(
-          member.service,
-          member.environment,
-          member.starts_at,
-          routeOf(context.graph, member),
-          member.severity as Severity,
-        );
+        const target = topologyTargetOf(incidents, context.graph, member);
         if (!target) continue;
         incidentId = target.id;
         memberReason = { kind: 'topology', rule: context.rules.topology.rule.name, ...target.path };
@@ -380,10 +397,7 @@ async function openCascades(
     SEVERITY_RANK[signal.severity as Severity] >= minimum &&
     topology.matches(asMatchable(signal));
   const fresh = remaining.filter(qualifies);
-  const byEnvironment = new Map<string, SignalRow[]>();
-  for (const signal of fresh)
-    byEnvironment.set(signal.environment, [...(byEnvironment.get(signal.environment) ?? []), signal]);
-  for (const [environment, list] of byEnvironment) {
+  for (const [environment, list] of byEnvironment(fresh)) {
     const near = new Set<string>();
     for (const signal of list)
       for (const service of neighbourhood(graph, signal.service, 1)) near.add(service);
@@ -470,13 +484,7 @@ async function adoptStrays(
         if (joined.has(signal.id)) continue;
         const matchable = asMatchable(signal);
         if (!topology.matches(matchable)) continue;
-        const target = incidents.topologyTarget(
-          signal.service,
-          signal.environment,
-          signal.starts_at,
-          routeOf(graph, signal, matchable.labels),
-          matchable.severity,
-        );
+        const target = topologyTargetOf(incidents, graph, signal, matchable);
         if (!target || !targets.has(target.id)) continue;
         link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
         adopted += 1;
@@ -506,10 +514,7 @@ async function joinByTopology(
     .filter((signal) => topology.matches(asMatchable(signal)))
     .sort((a, b) => a.starts_at - b.starts_at || a.id.localeCompare(b.id));
   if (eligible.length === 0) return consumed;
-  const byEnvironment = new Map<string, SignalRow[]>();
-  for (const signal of eligible)
-    byEnvironment.set(signal.environment, [...(byEnvironment.get(signal.environment) ?? []), signal]);
-  for (const [environment, list] of byEnvironment) {
+  for (const [environment, list] of byEnvironment(eligible)) {
     const near = new Set<string>();
     for (const signal of list) {
       for (const service of neighbourhood(graph, signal.service, hops)) near.add(service);
@@ -523,13 +528,7 @@ async function joinByTopology(
   );
   for (const signal of eligible) {
     const matchable = asMatchable(signal);
-    const target = incidents.topologyTarget(
-      signal.service,
-      signal.environment,
-      signal.starts_at,
-      routeOf(graph, signal, matchable.labels),
-      matchable.severity,
-    );
+    const target = topologyTargetOf(incidents, graph, signal, matchable);
     if (!target) continue;
     link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
     consumed.add(signal.id);
