@@ -250,6 +250,38 @@ describe('response-strategy: the answer follows the evidence', () => {
     expect(decoyed.data.probableRootCause).toMatchObject({ service: 'db', changeId: null });
   });
 
+  it('gives no vote to a deploy on a service that shows nothing wrong', () => {
+    // The gateway feels it first, api behind it is the traced origin, and search (which the gateway
+    // also calls) deployed just before without a single alert of its own.
+    const bundle = shopBundle({
+      services: [
+        service('web', ['gw'], { tier: 1, customerFacing: true }),
+        service('gw', ['api', 'search'], { tier: 1 }),
+        service('api', [], { tier: 1 }),
+        service('search', [], { tier: 2 }),
+      ],
+      signals: [
+        signal('sig_gw', 'gw', 0, { severity: 'critical' }),
+        signal('sig_api', 'api', 0.5, { severity: 'critical' }),
+        signal('sig_web', 'web', 2),
+      ],
+      changes: [change('chg_search', 'search', -4)],
+      incident: { ...shopBundle().incident, services: ['api', 'gw', 'web'] },
+      neighbourhood: [
+        { service: 'api', distance: 0, relation: 'affected' },
+        { service: 'gw', distance: 0, relation: 'affected' },
+        { service: 'web', distance: 0, relation: 'affected' },
+        { service: 'search', distance: 1, relation: 'dependency' },
+      ],
+    });
+    // change-intelligence still ranks the deploy first: it is the only change, minutes before.
+    expect(analyzeChanges(bundle).data.ranked[0]).toMatchObject({ changeId: 'chg_search' });
+    const finding = investigate(bundle);
+    expect(finding.insufficientEvidence).toBe(false);
+    expect(finding.data.probableRootCause).toMatchObject({ service: 'api', changeId: null });
+    expect(Object.keys(finding.data.probableRootCause!.votes)).not.toContain('search');
+  });
+
   it('acts on the origin first when no change explains it: its own runbook, else a check of it', () => {
     const webRunbook = {
       ...runbook,

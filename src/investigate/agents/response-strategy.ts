@@ -68,7 +68,20 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   }
   const changes = findings['change-intelligence'];
   const suspect = changes && !changes.insufficientEvidence ? changes.data.ranked[0] : undefined;
-  if (suspect && changes) vote(targetOf(suspect), VOTE.change * Math.max(changes.confidence, 0.3));
+  // The top suspect counts when the blast radius has what it acts on among the services in trouble
+  // (unhealthy, an origin, or the inferred origin), as the leader below does: a deploy on a service
+  // that shows nothing wrong is context, not a vote against the traced origin.
+  const involved =
+    radius && !radius.insufficientEvidence
+      ? new Set([
+          ...radius.data.unhealthy,
+          ...radius.data.origins,
+          ...(radius.data.inferredOrigin ? [radius.data.inferredOrigin.service] : []),
+        ])
+      : undefined;
+  const changeCounts = suspect === undefined || !involved || involved.has(targetOf(suspect));
+  if (suspect && changes && changeCounts)
+    vote(targetOf(suspect), VOTE.change * Math.max(changes.confidence, 0.3));
   const signals = findings['signal-intelligence'];
   // With an inferred origin (it never alerted), which alerting service fired first cannot tell an
   // alerting origin from the silent one: every alerting service is a caller feeling it. No lead vote.
@@ -108,7 +121,7 @@ export function probableRootCause(findings: Findings): ProbableRootCause | null 
   const attainable = Math.min(
     VOTE.origin + VOTE.change,
     (spoke(radius) ? VOTE.origin * 0.8 : 0) +
-      (spoke(changes) ? VOTE.change : 0) +
+      (spoke(changes) && changeCounts ? VOTE.change : 0) +
       (leadCounts ? VOTE.leader * 0.75 : 0) +
       (spoke(history) ? VOTE.history : 0),
   );
