@@ -338,6 +338,12 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     });
     expect(badRegex.status).toBe(400);
     expect(badRegex.json.error.path).toBe('matchers[0].value');
+    // A topology rule's cascade opening needs at least two services.
+    const badOpens = await server.request('POST', '/v1/rules', {
+      body: { kind: 'topology', name: 'bad-opens', windowSeconds: 600, opens: { services: 1 } },
+    });
+    expect(badOpens.status).toBe(400);
+    expect(badOpens.json.error.path).toBe('opens.services');
 
     const signal = await server.request('POST', '/v1/signals', {
       body: { service: 'payments', severity: 'error', title: 'card declines', fingerprint: 'pay-1' },

@@ -396,7 +396,10 @@ async function openCascades(
     signal.status === 'firing' &&
     SEVERITY_RANK[signal.severity as Severity] >= minimum &&
     topology.matches(asMatchable(signal));
-  const fresh = remaining.filter(qualifies);
+  // A service with no edge in the graph has no caller or dependency to cascade with: no look-up.
+  const fresh = remaining.filter(
+    (signal) => qualifies(signal) && neighbourhood(graph, signal.service, 1).size > 1,
+  );
   for (const [environment, list] of byEnvironment(fresh)) {
     const near = new Set<string>();
     for (const signal of list)

@@ -5,9 +5,9 @@ import { ruleInputSchema } from '../domain/rule.js';
 import { type CompiledMatcher, compileMatchers, fieldValue, type MatchableSignal } from './matcher.js';
 
 /** What the built-in topology rule opens on its own: errors on two directly connected services. */
-export const CASCADE_OPENING = { services: 2, minSeverity: 'error', severity: 'SEV3' } as const;
+const CASCADE_OPENING = { services: 2, minSeverity: 'error', severity: 'SEV3' } as const;
 
-export const TOPOLOGY_RULE_DESCRIPTION =
+const TOPOLOGY_RULE_DESCRIPTION =
   "A signal joins an open incident of its environment when its service is within 2 hops of the incident's " +
   "services in the dependency graph and it starts within 10 minutes of the incident's last signal. Errors on " +
   'two services that call one another, within 10 minutes and in no incident, open one (SEV3).';

@@ -85,7 +85,6 @@ export const cascadeOpeningSchema = z.strictObject({
   minSeverity: severitySchema.default('error'),
   severity: incidentSeveritySchema.default('SEV3'),
 });
-export type CascadeOpening = z.output<typeof cascadeOpeningSchema>;
 
 /**
  * Joins a matching signal to an open incident of the same environment when its service is within
