@@ -375,6 +375,43 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     ]);
   });
 
+  it("joins a symptom's other dependency that shares a silent dependency with the origin", async () => {
+    // search fails, gateway (which calls search and orders) follows; then orders fails. orders is a
+    // dependency of a mere symptom, which alone would be another problem, but orders and search both
+    // call shared-db, which is silent: one failure under shared-db, not a second outage.
+    const env = environment();
+    await send(env, [{ service: 'search', startsAt: base }]);
+    await send(env, [{ service: 'gateway', startsAt: base + MINUTE }]);
+    await send(env, [{ service: 'orders', startsAt: base + 2 * MINUTE }]);
+    const [outage, ...others] = await incidentsOf(env);
+    expect(others).toHaveLength(0);
+    const orders = (await detail(outage!.id)).signals.find(
+      (signal: { service: string }) => signal.service === 'orders',
+    );
+    expect(orders.joinedBy).toMatchObject({
+      relation: 'sibling',
+      path: ['orders', 'shared-db', 'search'],
+      shared: 'shared-db',
+    });
+    // The same shape after a deploy of orders: its own change explains it, so it stays apart.
+    const changed = environment();
+    const response = await server.request('POST', '/v1/changes', {
+      token: server.tokens.ingest,
+      body: {
+        kind: 'deploy',
+        service: 'orders',
+        environment: changed,
+        summary: 'orders: deploy 2.4.0',
+        startedAt: new Date(base).toISOString(),
+      },
+    });
+    expect(response.status, response.text).toBe(201);
+    await send(changed, [{ service: 'search', startsAt: base }]);
+    await send(changed, [{ service: 'gateway', startsAt: base + MINUTE }]);
+    await send(changed, [{ service: 'orders', startsAt: base + 2 * MINUTE }]);
+    expect(await incidentsOf(changed)).toHaveLength(2);
+  });
+
   it("splits off a blip on the origin's dependency that recovers while the outage goes on", async () => {
     const env = environment();
     await send(env, [{ service: 'payments', startsAt: base }]);

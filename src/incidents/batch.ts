@@ -234,9 +234,10 @@ export class IncidentBatch implements IncidentTarget {
    * qualify. A caller of the incident's services joins as a symptom; a service they call joins only
    * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
    * such as a busy database behind the gateway, is another problem. A service that only shares a
-   * dependency with the incident joins when that dependency changed shortly before (siblingPath), or,
-   * when `severity` is an error or worse and the service itself did not change within the window, when
-   * it shares a silent dependency with the incident's origin (originSiblingPath).
+   * dependency with the incident, or is such a dependency of a symptom, joins when that dependency
+   * changed shortly before (siblingPath), or, when `severity` is an error or worse and the service
+   * itself did not change within the window, when it shares a silent dependency with the incident's
+   * origin (originSiblingPath).
    * Ranked by path length, then a symptom before a cause before a sibling, then the incident whose last
    * signal is the most recent (a fault shows in its callers within minutes: of two incidents within
    * reach, the one still spreading is the likelier cause), then the oldest.
@@ -279,21 +280,28 @@ export class IncidentBatch implements IncidentTarget {
       if (row.active_key === null || row.environment !== environment) continue;
       const last = row.last_signal_at ?? row.started_at;
       if (at < row.started_at - topology.windowMs || at > last + topology.windowMs) continue;
-      const path =
+      const direct =
         via.length > 0
           ? routedPath(topology, service, via, entry.services)
-          : (pathTo(topology.graph, service, entry.services, topology.hops) ??
-            siblingJoin(topology, service, entry.services, (shared) =>
-              this.#recentChange(environment, shared, row.started_at - SIBLING_CHANGE_WINDOW_MS, at),
-            ) ??
-            (mayBeOriginSibling ? originSibling(topology, service, row.root_service, entry.services) : null));
-      if (!path) continue;
-      if (
-        path.relation === 'dependency' &&
+          : pathTo(topology.graph, service, entry.services, topology.hops);
+      // A dependency of a mere symptom is another problem, unless the sibling rules below join it.
+      const cause =
+        direct?.relation === 'dependency' &&
         row.root_service !== null &&
         !dependsWithin(topology.graph, row.root_service, service, topology.hops, entry.services)
-      )
-        continue;
+          ? null
+          : direct;
+      const path =
+        cause ??
+        (via.length > 0
+          ? null
+          : (siblingJoin(topology, service, entry.services, (shared) =>
+              this.#recentChange(environment, shared, row.started_at - SIBLING_CHANGE_WINDOW_MS, at),
+            ) ??
+            (mayBeOriginSibling
+              ? originSibling(topology, service, row.root_service, entry.services)
+              : null)));
+      if (!path) continue;
       const rank = [path.path.length, RELATION_RANK[path.relation], -last, row.detected_at];
       const order = best ? compareRanks(rank, best.rank) : -1;
       if (order < 0 || (order === 0 && row.id < best!.id)) best = { id: row.id, path, rank };
