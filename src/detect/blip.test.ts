@@ -82,4 +82,19 @@ describe('findBlip', () => {
       ]),
     ).toBeNull();
   });
+
+  it('splits an origin sibling that recovered, but not a sibling of a change', () => {
+    // search shares the silent cache with pricing, the origin, and errored for two minutes.
+    const sibling = {
+      kind: 'topology' as const,
+      rule: 'service-topology',
+      relation: 'sibling' as const,
+      path: ['search', 'cache', 'pricing'],
+      shared: 'cache',
+    };
+    const search = member('s9', 'search', { startsAt: 6 * MINUTE, endsAt: 8 * MINUTE, reason: sibling });
+    expect(findBlip([...outage, search])).toMatchObject({ service: 'search', signalIds: ['s9'] });
+    const ofChange = { ...search, reason: { ...sibling, change: 'chg_cache_config' } };
+    expect(findBlip([...outage, ofChange])).toBeNull();
+  });
 });

@@ -6,7 +6,8 @@ import type { JoinReason } from '../domain/incident.js';
  * its doing, and its `for:` clause may simply be longer. When it then recovers within minutes while
  * services that were failing before it started go on failing, it neither started nor sustained
  * their failure: it was a blip on a busy dependency (a DNS restart, a connection spike on a shared
- * database) that happened during the outage. Its signals leave the incident, with those that joined
+ * database) that happened during the outage. The same holds for a service that joined only because it
+ * shares a silent dependency with the origin (an origin sibling). Its signals leave the incident, with those that joined
  * only through it, so the outage keeps its origin and the blip is kept on its own record.
  */
 
@@ -42,8 +43,18 @@ function joinedThrough(member: Member): string[] {
 }
 
 /**
+ * Whether a member joined in a way a blip can: as a dependency (the incident calls it), or as an
+ * origin sibling (it shares a silent dependency with the origin, src/detect/topology.ts
+ * originSiblingPath). A sibling of a change keeps its place: the change connects it, not its timing.
+ */
+function mayBlip(reason: JoinReason | null): boolean {
+  if (reason?.kind !== 'topology') return false;
+  return reason.relation === 'dependency' || (reason.relation === 'sibling' && reason.change === undefined);
+}
+
+/**
  * The first blip among an incident's members, or null. A blip is a service whose earliest signal on
- * the incident joined by topology as a dependency (the incident calls it); whose signals, and those of
+ * the incident joined by topology as a dependency or an origin sibling (mayBlip); whose signals, and those of
  * every member that joined through it, have all resolved, none placed by hand; whose episode lasted at
  * most `maxMs`; and which is outlasted by a member on another service that started before it and was
  * still firing when it ended.
@@ -63,7 +74,7 @@ export function findBlip(members: readonly Member[], maxMs = BLIP_MAX_MS): Blip 
     .sort((a, b) => a.list[0]!.startsAt - b.list[0]!.startsAt || a.service.localeCompare(b.service));
   for (const { service, list } of candidates) {
     const first = list[0]!;
-    if (first.reason?.kind !== 'topology' || first.reason.relation !== 'dependency') continue;
+    if (!mayBlip(first.reason)) continue;
     // The dependency's own signals and every member that joined through it (transitively).
     const moving = new Set(list.map((member) => member.signalId));
     const through = new Set([service]);
