@@ -12,6 +12,7 @@ import type { Config } from '../config/index.js';
 import type { BudgetStatus } from '../domain/analytics.js';
 import type { AlarmRow, AlarmState } from '../store/repositories/analytics.js';
 import type { Store } from '../store/store.js';
+import { runEvery } from '../util/schedule.js';
 
 export type { BudgetStatus };
 
@@ -245,25 +246,10 @@ export function scheduleAlarms(
   options: { signal: AbortSignal; log: (line: string) => void },
 ): Promise<void> {
   const notify = configuredNotifier(config);
-  return new Promise((resolve) => {
-    let running: Promise<unknown> = Promise.resolve();
-    const tick = () => {
-      running = evaluateAlarms(store, config, { ...(notify ? { notify } : {}), log: options.log }).catch(
-        (error: unknown) => options.log(`alarm evaluation failed: ${(error as Error).message}`),
-      );
-    };
-    tick();
-    const timer = setInterval(() => {
-      void running.then(tick);
-    }, config.alarmIntervalSeconds * 1000);
-    timer.unref();
-    options.signal.addEventListener(
-      'abort',
-      () => {
-        clearInterval(timer);
-        void running.then(() => resolve());
-      },
-      { once: true },
-    );
-  });
+  return runEvery(config.alarmIntervalSeconds * 1000, options.signal, () =>
+    evaluateAlarms(store, config, { ...(notify ? { notify } : {}), log: options.log }).then(
+      () => {},
+      (error: unknown) => options.log(`alarm evaluation failed: ${(error as Error).message}`),
+    ),
+  );
 }
