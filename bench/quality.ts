@@ -26,6 +26,7 @@ import type { Incident } from '../src/domain/incident.js';
 import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { ADAPTERS } from '../src/ingest/adapters/index.js';
+import { SUSTAINED_SWEEP_MS } from '../src/ingest/sweep.js';
 import { runInvestigationJob } from '../src/investigate/jobs.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
@@ -373,7 +374,20 @@ async function runCase(
     ...scenario.changes.map((change) => ({ at: change.recordedAt, delivery: undefined, change })),
   ].sort((a, b) => a.at - b.at);
   const lastAlertAt = scenario.deliveries.at(-1)?.at ?? scenario.investigateAt;
+  // The worker's sweep for sustained signals, every SUSTAINED_SWEEP_MS of case time, each after the
+  // investigations due by then, as `opx serve` runs it.
+  let sweptAt = events[0]?.at ?? scenario.investigateAt;
+  const sweepUntil = async (until: number) => {
+    while (sweptAt + SUSTAINED_SWEEP_MS <= until) {
+      const at = sweptAt + SUSTAINED_SWEEP_MS;
+      sweptAt = at;
+      investigateMs += await runDueJobs(runtime, at, ranAt);
+      const swept = await runtime.writes.run((scope) => runtime.ingest.sweepSustained(scope, at));
+      for (const id of swept.incidentsCreated) opened.add(id);
+    }
+  };
   for (const event of events) {
+    await sweepUntil(event.at);
     // Investigations due before this arrives run first, on what the store holds by then.
     investigateMs += await runDueJobs(runtime, event.at, ranAt);
     if (event.delivery) {
@@ -413,6 +427,7 @@ async function runCase(
   // Nothing more arrives: the worker runs whatever is still queued. An hour covers any delay the shipped
   // settings allow, in case time or, for a job scheduled on the wall clock, in real time.
   const caseEnd = Math.max(scenario.investigateAt, lastAlertAt);
+  await sweepUntil(caseEnd);
   investigateMs += await runDueJobs(runtime, Math.max(caseEnd, Date.now()) + 3_600_000, ranAt, caseEnd);
   const ingestMs = performance.now() - caseStarted - investigateMs;
   const paging = scenario.shape.pagingNoise;

@@ -30,7 +30,7 @@ describe('opx CLI on a SQLite data dir', () => {
     const first = opx(data('migrate'));
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('applied migrations 0000');
-    expect(first.stdout).toContain('installed 5 default rules');
+    expect(first.stdout).toContain('installed 6 default rules');
     const second = opx(data('migrate'));
     expect(second.stdout).toContain('schema already current');
   });
@@ -168,6 +168,9 @@ describe('opx CLI on a SQLite data dir', () => {
       enabled: false,
       version: 2,
     });
+    const table = opx(data('rules', 'list')).stdout;
+    expect(table).toContain('1 signals, firing 300s');
+    expect(table).toContain('joins; opens on 2 services');
     writeFileSync(ruleFile, 'name: broken\nwindowSeconds: -5\n');
     const invalidRule = opx(data('rules', 'create', '--file', ruleFile));
     expect(invalidRule.code).toBe(2);

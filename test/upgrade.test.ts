@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../src/auth/tokens.js';
 import { configSchema } from '../src/config/index.js';
+import { DEFAULT_RULES } from '../src/detect/rules.js';
 import { findingSchema } from '../src/domain/finding.js';
 import { addNote, verifyChain } from '../src/incidents/service.js';
 import { threadCheckpoints } from '../src/investigate/service.js';
@@ -221,6 +222,13 @@ describe.each(RELEASES)('a store written by OPX %s', (release) => {
       });
       expect(topology!.version).toBeGreaterThan(1);
       expect(topology!.description).toContain('open one (SEV3)');
+    });
+
+    it('installs the built-in sustained-error rule a new store has, the same in every field', async () => {
+      const { store } = await open();
+      const sustained = await store.rules.get('sustained-error');
+      const shipped = DEFAULT_RULES.find((rule) => rule.name === 'sustained-error')!;
+      expect(sustained).toMatchObject({ ...shipped, builtIn: true, version: 1 });
     });
 
     it('keeps the incidents, their timelines and intact hash chains', async () => {

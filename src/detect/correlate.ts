@@ -4,7 +4,7 @@ import type { JoinReason } from '../domain/incident.js';
 import type { CandidateRow, DetectionRow } from '../store/repositories/detections.js';
 import type { SignalRow } from '../store/repositories/signals.js';
 import type { StoreScope } from '../store/store.js';
-import { type CompiledRuleSet, groupKey, groupValues, renderTitle } from './rules.js';
+import { type CompiledRuleSet, groupKey, groupValues, renderTitle, sustainedFor } from './rules.js';
 import {
   type DependencyGraph,
   type GraphPath,
@@ -192,7 +192,7 @@ async function correlateByThreshold(
   for (const signal of remaining) {
     const matchable = asMatchable(signal);
     for (const compiled of context.rules.threshold) {
-      if (!compiled.matches(matchable)) continue;
+      if (!compiled.matches(matchable) || !sustainedFor(compiled.rule, signal, now)) continue;
       const values = groupValues(compiled.rule, matchable);
       const key = groupKey(values);
       hits.push({ signal, rule: compiled, values, key, openKey: `${compiled.rule.id}|${key}` });
@@ -536,7 +536,7 @@ async function joinByTopology(
     link(target.id, signal, { kind: 'topology', rule: name, ...target.path });
     consumed.add(signal.id);
     for (const compiled of single)
-      if (compiled.matches(matchable))
+      if (compiled.matches(matchable) && sustainedFor(compiled.rule, signal, context.now))
         incidents.escalate(target.id, compiled.rule.severity, compiled.rule.name);
   }
   return consumed;

@@ -54,6 +54,20 @@ export const DEFAULT_RULES: readonly NormalizedRuleInput[] = [
     titleTemplate: '{{service}}: {{count}} error signals in 10 minutes',
   },
   {
+    name: 'sustained-error',
+    description:
+      'An error signal that is still firing 5 minutes after it arrived opens an incident for its service; one that resolves sooner opens nothing.',
+    enabled: true,
+    priority: 25,
+    matchers: [{ field: 'severity', op: '>=', value: 'error' }],
+    groupBy: ['service', 'environment'],
+    windowSeconds: 600,
+    threshold: { kind: 'count', value: 1 },
+    sustainedSeconds: 300,
+    severity: 'SEV3',
+    titleTemplate: '{{service}}: {{title}} (firing for 5 minutes)',
+  },
+  {
     name: 'warning-storm',
     description: 'Five or more warnings on one service within 15 minutes.',
     enabled: true,
@@ -106,6 +120,19 @@ export function compileRules(rules: readonly CorrelationRule[]): CompiledRuleSet
       .map((rule) => ({ rule, matches: compileMatchers(rule.matchers) })),
     topology: topology && { rule: topology, matches: compileMatchers(topology.matchers) },
   };
+}
+
+/**
+ * Whether `signal` counts for `rule` at `now`: always, unless the rule has `sustainedSeconds`; then
+ * only while it fires and once that long has passed since it arrived (a signal arriving now never does).
+ */
+export function sustainedFor(
+  rule: ThresholdRule,
+  signal: { status: string; received_at: number },
+  now: number,
+): boolean {
+  const seconds = rule.sustainedSeconds ?? null;
+  return seconds === null || (signal.status === 'firing' && now - signal.received_at >= seconds * 1000);
 }
 
 /** The values a rule groups by, in the rule's order. */

@@ -73,6 +73,12 @@ export const thresholdRuleSchema = z.strictObject({
   }),
   severity: incidentSeveritySchema,
   titleTemplate: z.string().min(1).max(500),
+  /**
+   * A matching signal counts only once OPX has seen it firing this long, from its arrival, and it still
+   * fires (Prometheus's `for:`, at the incident level): a blip that resolves sooner opens nothing. Such
+   * a signal becomes due while nothing arrives, so the worker sweeps for due signals (src/ingest/sweep.ts).
+   */
+  sustainedSeconds: z.number().int().min(30).max(86_400).nullable().default(null),
 });
 
 /**

@@ -7,7 +7,7 @@ import type { Incident } from '../domain/incident.js';
 import { type NormalizedRuleInput, ruleInputSchema } from '../domain/rule.js';
 import type { Signal, SignalDraft } from '../domain/signal.js';
 import { openStore, type Store } from '../store/store.js';
-import { ingestSignals } from './pipeline.js';
+import { correlateSustained, ingestSignals } from './pipeline.js';
 
 /** A candidate rule set, as a file or a request body holds it: a list, or `{rules: [...]}`. */
 export const ruleSetSchema = z.union([
@@ -83,7 +83,7 @@ function draftOf(signal: Signal, status: 'firing' | 'resolved'): SignalDraft {
 /**
  * Rehearses a rule set: replays the stored signals received in [since, until) through `rules` in a
  * scratch in-memory store holding the same topology, each at the time it was received (and its
- * resolve at the time it ended), and reports what the rules would have opened, merged and paged
+ * resolve at the time it ended, and the worker's sweep when it falls due for a sustained rule), and reports what the rules would have opened, merged and paged
  * against what the live rules did. Nothing is written to `store`.
  */
 export async function dryRunRules(
@@ -144,17 +144,27 @@ export async function dryRunRules(
     const compiled = compileRules(await scratch.rules.list());
     const graph = compiled.topology ? dependencyGraph(await scratch.services.edges()) : undefined;
     const settings = { autoResolve: options.autoResolve, reopenGraceMs: options.reopenGraceMs };
-    for (let start = 0; start < events.length; ) {
+    // A rule with sustainedSeconds counts a signal only once it has fired that long: the worker's sweep
+    // runs when each signal falls due (and finds nothing when it resolved sooner).
+    const sustained = [...new Set(compiled.threshold.flatMap((entry) => entry.rule.sustainedSeconds ?? []))];
+    const sweeps: { at: number; draft?: SignalDraft }[] = signals.flatMap((signal) =>
+      sustained
+        .map((seconds) => ({ at: signal.receivedAt + seconds * 1000 }))
+        .filter((sweep) => sweep.at < options.until),
+    );
+    const replay = [...events, ...sweeps].sort(
+      (a, b) => a.at - b.at || Number(a.draft === undefined) - Number(b.draft === undefined),
+    );
+    for (let start = 0; start < replay.length; ) {
       let end = start + 1;
-      while (end < events.length && events[end]!.at === events[start]!.at) end += 1;
-      const batch = events.slice(start, end);
-      await scratch.transaction((scope) =>
-        ingestSignals(
-          scope,
-          batch.map((event) => event.draft),
-          { principal: 'dry-run', now: batch[0]!.at, settings, rules: compiled, graph, silences: [] },
-        ),
-      );
+      while (end < replay.length && replay[end]!.at === replay[start]!.at) end += 1;
+      const batch = replay.slice(start, end);
+      const drafts = batch.flatMap((event) => event.draft ?? []);
+      const context = { principal: 'dry-run', now: batch[0]!.at, settings, rules: compiled, graph };
+      await scratch.transaction(async (scope) => {
+        if (drafts.length > 0) await ingestSignals(scope, drafts, { ...context, silences: [] });
+        if (drafts.length < batch.length) await correlateSustained(scope, context);
+      });
       start = end;
     }
     const opened = await scratch.incidents.list({ limit: 100_000 });

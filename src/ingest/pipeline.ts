@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import { correlate } from '../detect/correlate.js';
+import { asMatchable, correlate } from '../detect/correlate.js';
 import { type CompiledMatcher, compileMatchers } from '../detect/matcher.js';
-import type { CompiledRuleSet } from '../detect/rules.js';
+import { type CompiledRuleSet, sustainedFor } from '../detect/rules.js';
 import type { DependencyGraph } from '../detect/topology.js';
 import { newId, wellFormed } from '../domain/common.js';
 import { INVESTIGATE_JOB } from '../domain/jobs.js';
@@ -195,19 +195,65 @@ export async function ingestSignals(
     outcomes.push({ ...base, id: row.id, action: 'created', status: 'resolved' });
   });
 
-  const topology = context.rules.topology && context.graph ? context.rules.topology : undefined;
-  if (topology && newFiring.length > 0 && scope.dialect === 'postgres') {
-    // Topology joins read other incidents than the signal's own key: concurrent writers (a fleet of
-    // API processes) take turns per environment, so a cascade split across them still opens one.
-    const environments = [...new Set(newFiring.map((row) => row.environment))].sort();
-    for (const environment of environments)
-      await sql`select pg_advisory_xact_lock(hashtext(${`opx:correlate:${environment}`}))`.execute(scope.db);
-  }
-
+  await lockEnvironments(scope, newFiring, context);
   // State changes first: a resolve frees its open key for a new firing row inserted just after.
   await scope.signals.upsertState([...changed.values()]);
   await scope.signals.insertMany(inserts);
 
+  const { joined, resolvedLinks, created, updated } = await correlateAndRecord(
+    scope,
+    newFiring,
+    resolvedIds,
+    context,
+  );
+  for (const outcome of outcomes) {
+    if (outcome.id && outcome.action === 'created') outcome.incidentIds = joined.get(outcome.id) ?? [];
+    if (outcome.action === 'resolved')
+      outcome.incidentIds = resolvedLinks
+        .filter((link) => link.signalId === outcome.id)
+        .map((link) => link.incidentId);
+  }
+  return { signals: outcomes, incidentsCreated: created, incidentsUpdated: updated };
+}
+
+/**
+ * On PostgreSQL, topology joins read other incidents than the signal's own key: concurrent writers (a
+ * fleet of API processes, the workers' sweeps) take turns per environment, so a cascade split across
+ * them still opens one incident.
+ */
+async function lockEnvironments(
+  scope: StoreScope,
+  firing: readonly SignalRow[],
+  context: Pick<IngestContext, 'rules' | 'graph'>,
+): Promise<void> {
+  if (scope.dialect !== 'postgres' || firing.length === 0) return;
+  if (!(context.rules.topology && context.graph) && !context.rules.threshold.some(isSustained)) return;
+  const environments = [...new Set(firing.map((row) => row.environment))].sort();
+  for (const environment of environments)
+    await sql`select pg_advisory_xact_lock(hashtext(${`opx:correlate:${environment}`}))`.execute(scope.db);
+}
+
+const isSustained = (compiled: { rule: { sustainedSeconds?: number | null } }) =>
+  (compiled.rule.sustainedSeconds ?? null) !== null;
+
+/**
+ * Correlates firing signals already stored (`firing`) and records what follows: incidents opened,
+ * joined and merged; incidents whose last firing signal is among `resolvedIds` resolved, blips split
+ * off; investigations queued for new, re-opened and materially changed incidents.
+ */
+async function correlateAndRecord(
+  scope: StoreScope,
+  firing: readonly SignalRow[],
+  resolvedIds: readonly string[],
+  context: Omit<IngestContext, 'silences'>,
+): Promise<{
+  joined: Map<string, string[]>;
+  resolvedLinks: { signalId: string; incidentId: string }[];
+  created: string[];
+  updated: string[];
+}> {
+  const { now } = context;
+  const topology = context.rules.topology && context.graph ? context.rules.topology : undefined;
   const incidents = new IncidentBatch(scope, {
     principal: context.principal,
     now,
@@ -225,24 +271,16 @@ export async function ingestSignals(
   });
   const joined = await correlate(
     scope,
-    newFiring,
+    firing,
     { now, rules: context.rules, graph: topology ? context.graph : undefined },
     incidents,
   );
   await incidents.mergeConnected();
-  for (const outcome of outcomes) {
-    if (outcome.id && outcome.action === 'created') outcome.incidentIds = joined.get(outcome.id) ?? [];
-  }
   await incidents.attach();
 
   // Incidents whose last firing signal just resolved.
-  const resolvedLinks = await scope.incidents.activeIncidentsForSignals(resolvedIds);
-  for (const outcome of outcomes) {
-    if (outcome.action !== 'resolved') continue;
-    outcome.incidentIds = resolvedLinks
-      .filter((link) => link.signalId === outcome.id)
-      .map((link) => link.incidentId);
-  }
+  const resolvedLinks =
+    resolvedIds.length > 0 ? await scope.incidents.activeIncidentsForSignals(resolvedIds) : [];
   const resolvedIncidents = resolvedLinks.map((link) => link.incidentId);
   const blips = await incidents.detachBlips(resolvedIncidents);
   await incidents.noteResolutions([...resolvedIncidents, ...blips]);
@@ -272,13 +310,49 @@ export async function ingestSignals(
         {
           dedupKey: `${INVESTIGATE_JOB}:${incidentId}`,
           maxAttempts: investigate.maxAttempts,
-          runAt: context.now + investigate.delayMs,
+          runAt: now + investigate.delayMs,
         },
-        context.now,
+        now,
       );
     }
   }
-  return { signals: outcomes, incidentsCreated: created, incidentsUpdated: updated };
+  return { joined, resolvedLinks, created, updated };
+}
+
+/** How far back a sweep looks for signals that became due: a worker that was down this long catches up. */
+export const SUSTAINED_LOOKBACK_MS = 15 * 60_000;
+
+/**
+ * The sweep for rules with `sustainedSeconds`: stored signals that no incident holds, still firing,
+ * that arrived at least that long before `now` (and no more than SUSTAINED_LOOKBACK_MS before that)
+ * and match such a rule, are correlated now, through the topology rule and the sustained rules only
+ * (the other threshold rules counted them when they arrived).
+ */
+export async function correlateSustained(
+  scope: StoreScope,
+  context: Omit<IngestContext, 'silences'>,
+): Promise<{ incidentsCreated: string[]; incidentsUpdated: string[]; signals: number }> {
+  const sustained = context.rules.threshold.filter(isSustained);
+  const none = { incidentsCreated: [], incidentsUpdated: [], signals: 0 };
+  if (sustained.length === 0) return none;
+  const shortest = Math.min(...sustained.map((compiled) => compiled.rule.sustainedSeconds!)) * 1000;
+  const { now } = context;
+  const find = async () =>
+    (await scope.signals.unheldFiringReceived(now - shortest - SUSTAINED_LOOKBACK_MS, now - shortest)).filter(
+      (signal) =>
+        sustained.some(
+          (compiled) => sustainedFor(compiled.rule, signal, now) && compiled.matches(asMatchable(signal)),
+        ),
+    );
+  const found = await find();
+  if (found.length === 0) return none;
+  const rules = { threshold: sustained, topology: context.rules.topology };
+  await lockEnvironments(scope, found, { rules, graph: context.graph });
+  // Another writer may have taken some of them while this one waited for the locks.
+  const due = scope.dialect === 'postgres' ? await find() : found;
+  if (due.length === 0) return none;
+  const { created, updated } = await correlateAndRecord(scope, due, [], { ...context, rules });
+  return { incidentsCreated: created, incidentsUpdated: updated, signals: due.length };
 }
 
 /** The stored row for a new signal, marked suppressed when a silence covers it now. */

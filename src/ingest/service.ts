@@ -8,10 +8,14 @@ import type { SubscriptionConfirmation } from './adapters/types.js';
 import {
   type CompiledSilence,
   compileSilences,
+  correlateSustained,
   type IngestResult,
   type IngestSettings,
   ingestSignals,
 } from './pipeline.js';
+
+/** Who the sweep for sustained rules acts as, on the incidents' timelines. */
+const SWEEP_PRINCIPAL = 'system:correlate';
 
 /** Each value redacted before storage becomes a guardrail_violations row (direction `ingest`). */
 async function recordStoredRedactions(
@@ -88,6 +92,25 @@ export class IngestService {
       );
     }
     return result;
+  }
+
+  /**
+   * Correlates the signals that became due for a rule with `sustainedSeconds` by `now` (correlateSustained),
+   * inside the caller's transaction scope.
+   */
+  async sweepSustained(
+    scope: StoreScope,
+    now: number = Date.now(),
+  ): Promise<{ incidentsCreated: string[]; incidentsUpdated: string[]; signals: number }> {
+    const rules = await this.#compiledRules(scope);
+    const graph = rules.topology ? await this.#dependencyGraph(scope) : undefined;
+    return correlateSustained(scope, {
+      principal: SWEEP_PRINCIPAL,
+      now,
+      settings: this.settings,
+      rules,
+      graph,
+    });
   }
 
   async recordChanges(

@@ -63,6 +63,11 @@ export const MIGRATIONS: readonly OpxMigration[] = [
       'the built-in service-topology rule also opens an incident for errors on two directly connected services (opens), as in a new store',
     up: cascadeOpening,
   },
+  {
+    summary:
+      'stores with rules get the built-in sustained-error rule (an error still firing 5 minutes after it arrived opens an incident), on as in a new store',
+    up: sustainedErrors,
+  },
 ];
 
 /** Kysely's bookkeeping tables: which migrations ran, and the lock one migrating process holds. */
@@ -797,6 +802,31 @@ async function cascadeOpening(db: Kysely<unknown>): Promise<void> {
         version = ${Number(row.version) + 1}, updated_at = ${now}
       where id = ${row.id}`.execute(db);
   }
+}
+
+/**
+ * A store seeded before this release gets the built-in sustained-error rule, on as in a new store,
+ * unless it has a rule of that name. The values are frozen with the migration.
+ */
+async function sustainedErrors(db: Kysely<unknown>): Promise<void> {
+  const rules = await sql<{ n: number | string }>`select count(*) as n from correlation_rules`.execute(db);
+  if (Number(rules.rows[0]?.n ?? 0) === 0) return;
+  const now = Date.now();
+  const definition = JSON.stringify({
+    kind: 'threshold',
+    matchers: [{ field: 'severity', op: '>=', value: 'error' }],
+    groupBy: ['service', 'environment'],
+    windowSeconds: 600,
+    threshold: { kind: 'count', value: 1 },
+    sustainedSeconds: 300,
+    severity: 'SEV3',
+    titleTemplate: '{{service}}: {{title}} (firing for 5 minutes)',
+  });
+  const description =
+    'An error signal that is still firing 5 minutes after it arrived opens an incident for its service; one that resolves sooner opens nothing.';
+  await sql`insert into correlation_rules (id, name, version, enabled, priority, description, definition, built_in, created_at, updated_at, deleted_at)
+    select ${newId('rule', now)}, 'sustained-error', 1, 1, 25, ${description}, ${definition}, 1, ${now}, ${now}, null
+    where not exists (select 1 from correlation_rules where name = 'sustained-error')`.execute(db);
 }
 
 /** The built-in topology rule's description as migration 0008 installs it (frozen with the migration). */

@@ -75,8 +75,12 @@ export function registerAdmin(program: Command): void {
           rule.kind === 'topology' ? `graph, ${rule.hops} hops` : rule.groupBy.join(','),
           `${rule.windowSeconds}s`,
           rule.kind === 'topology'
-            ? 'joins only'
-            : `${rule.threshold.value} ${rule.threshold.kind === 'count' ? 'signals' : 'services'}`,
+            ? rule.opens
+              ? `joins; opens on ${rule.opens.services} services`
+              : 'joins only'
+            : `${rule.threshold.value} ${rule.threshold.kind === 'count' ? 'signals' : 'services'}${
+                rule.sustainedSeconds ? `, firing ${rule.sustainedSeconds}s` : ''
+              }`,
           rule.kind === 'topology' ? '' : rule.severity,
         ]),
       );

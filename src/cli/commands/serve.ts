@@ -4,6 +4,7 @@ import { scheduleAlarms } from '../../analytics/alarms.js';
 import { buildServer } from '../../api/server.js';
 import { ensureBootstrapAdmin } from '../../auth/tokens.js';
 import type { Config } from '../../config/index.js';
+import { scheduleSustainedSweep } from '../../ingest/sweep.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
 import { runNotificationWorker } from '../../notify/worker.js';
@@ -21,7 +22,7 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option(
         '--role <role>',
-        'api: HTTP only; worker: investigation and notification jobs only (as `opx worker`); all: both in one process',
+        'api: HTTP only; worker: investigation and notification jobs and the sweep for sustained signals only (as `opx worker`); all: both in one process',
       )
         .choices(['api', 'worker', 'all'])
         .default('all'),
@@ -74,6 +75,9 @@ export function registerServe(program: Command): void {
               log: (line) => app.log.info(line),
             }).catch((error: unknown) => app.log.error({ err: error }, 'the notification worker stopped'))
           : Promise.resolve();
+        const sweep = runsWorker
+          ? scheduleSustainedSweep(runtime, { signal: workerStop.signal, log: (line) => app.log.info(line) })
+          : Promise.resolve();
         // Alarms: evaluated on a schedule; several processes may do it at once (changes record once).
         const alarms = scheduleAlarms(runtime.store, config, {
           signal: workerStop.signal,
@@ -90,6 +94,7 @@ export function registerServe(program: Command): void {
           await app.close();
           await worker;
           await notifier;
+          await sweep;
           await alarms;
           await runtime.close();
           await shutdownTelemetry();
@@ -108,7 +113,7 @@ export function registerServe(program: Command): void {
   program
     .command('worker')
     .description(
-      'run investigation and notification jobs (automatic investigations, retries, deliveries) without serving HTTP',
+      'run investigation and notification jobs (automatic investigations, retries, deliveries) and the sweep for sustained signals, without serving HTTP',
     )
     .action(async (_options: unknown, command: Command) => {
       const config = configFrom(command);
@@ -140,6 +145,7 @@ async function runWorkerProcess(config: Config): Promise<void> {
     await Promise.all([
       runInvestigationWorker(runtime, { signal: stop.signal, log }),
       runNotificationWorker(runtime, { signal: stop.signal, log }),
+      scheduleSustainedSweep(runtime, { signal: stop.signal, log }),
     ]);
   } finally {
     await runtime.close();

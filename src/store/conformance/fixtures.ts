@@ -135,6 +135,7 @@ export function ruleInput(name: string, overrides: Partial<ThresholdRuleInput> =
     threshold: { kind: 'count', value: 3 },
     severity: 'SEV2',
     titleTemplate: '{{service}} is failing',
+    sustainedSeconds: null,
     ...overrides,
   };
 }

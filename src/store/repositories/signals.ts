@@ -70,6 +70,23 @@ export interface SignalFilter {
 
 export function signalRepository(context: RepositoryContext) {
   const { db, dialect } = context;
+  /** Firing signals no incident holds, not suppressed and not `info`: what may still open or join one. */
+  const unheldFiring = () =>
+    db
+      .selectFrom('signals')
+      .selectAll()
+      .where('status', '=', 'firing')
+      .where('suppressed_by', 'is', null)
+      .where('severity', '!=', 'info')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('incident_signals')
+              .select('incident_signals.signal_id')
+              .whereRef('incident_signals.signal_id', '=', 'signals.id'),
+          ),
+        ),
+      );
   return {
     async insertMany(rows: SignalRow[]): Promise<void> {
       // 24 columns per row; 40 rows stay under SQLite's 999-parameter default on old builds.
@@ -197,31 +214,31 @@ export function signalRepository(context: RepositoryContext) {
      * incident holds, oldest first (at most 500): what fired before an incident opened without meeting
      * a threshold of its own. Received a little before `since` is allowed for a sender's clock skew.
      */
+    /**
+     * Firing signals received in [from, to] that no incident holds, not suppressed, not `info`, oldest
+     * first (at most 500): what the sweep for sustained rules looks at (src/ingest/pipeline.ts).
+     */
+    async unheldFiringReceived(from: number, to: number): Promise<SignalRow[]> {
+      return unheldFiring()
+        .where('received_at', '>=', from)
+        .where('received_at', '<=', to)
+        .orderBy('received_at')
+        .orderBy('id')
+        .limit(500)
+        .execute();
+    },
+
     async unheldFiring(
       environment: string,
       services: readonly string[],
       since: number,
     ): Promise<SignalRow[]> {
       if (services.length === 0) return [];
-      return db
-        .selectFrom('signals')
-        .selectAll()
+      return unheldFiring()
         .where('service', 'in', [...new Set(services)])
         .where('received_at', '>=', since - CLOCK_SKEW_MS)
         .where('starts_at', '>=', since)
         .where('environment', '=', environment)
-        .where('status', '=', 'firing')
-        .where('suppressed_by', 'is', null)
-        .where('severity', '!=', 'info')
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('incident_signals')
-                .select('incident_signals.signal_id')
-                .whereRef('incident_signals.signal_id', '=', 'signals.id'),
-            ),
-          ),
-        )
         .orderBy('starts_at')
         .orderBy('id')
         .limit(500)
