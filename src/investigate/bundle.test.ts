@@ -165,6 +165,53 @@ describe('evidence bundles', () => {
     expect(second!.score).toBeGreaterThan(first!.score);
   });
 
+  it("finds the origin's runbook for its alert even when six wordier runbooks match the words better", async () => {
+    const setup = await storeWithIncident('checkout', undefined, { labels: { alertname: 'CheckoutErrors' } });
+    store = setup.store;
+    const { incidentId, at } = setup;
+    const { importKnowledge } = await import('../knowledge/import.js');
+    const runbook = (id: string, services: string[], alerts: string[], text: string) => ({
+      path: `runbooks/${id}.md`,
+      document: {
+        id,
+        path: `runbooks/${id}.md`,
+        title: id,
+        kind: 'runbook' as const,
+        services,
+        alerts,
+        contentHash: id,
+        body: text,
+        importedAt: at,
+      },
+      chunks: [{ id: `${id}_0`, documentId: id, ordinal: 0, heading: id, text }],
+    });
+    await store.transaction((scope) =>
+      importKnowledge(scope, [
+        ...Array.from({ length: 6 }, (_, index) =>
+          runbook(
+            `checkout-5xx-${index}`,
+            ['checkout'],
+            ['CheckoutLatency'],
+            'checkout 5xx above 20%: checkout 5xx, checkout errors, checkout 5xx above 20% again.',
+          ),
+        ),
+        // Written for every service's error alerts, checkout's among them, in words of its own.
+        runbook(
+          'kill-switch',
+          ['payments', 'search', 'checkout'],
+          ['PaymentsDown', 'CheckoutErrors'],
+          'Turn the flag off.',
+        ),
+      ]),
+    );
+    const bundle = await buildEvidenceBundle(store, incidentId, {
+      asOf: at + MINUTE,
+      lookbackMs: 60 * MINUTE,
+      radius: 2,
+    });
+    expect(bundle.knowledge[0]).toMatchObject({ documentId: 'kill-switch', kind: 'runbook' });
+  });
+
   it("searches the probable origin's runbooks first, though a caller's alert fired first", async () => {
     // web fires first; checkout, which web calls, fires a minute later and becomes the origin.
     const setup = await storeWithIncident('web', undefined, { labels: { alertname: 'HighErrorRate' } });

@@ -144,13 +144,21 @@ async function relevantKnowledge(
   for (const [rank, service] of services.entries()) {
     const own = ordered.filter((signal) => signal.service === service);
     const weight = 1 / (1 + rank / 2);
-    for (const hit of index.search({
+    const query = {
       text: [...new Set(own.slice(0, 5).map((signal) => signal.title))].join(' '),
       service,
       alert: own[0]!.labels.alertname,
-      limit: 5,
       perDocument: 1,
-    })) {
+    };
+    // The origin's runbooks written for its alert (their front matter lists both) are searched for on
+    // their own too: one whose wording is generic (a kill-switch runbook) would not reach the top five.
+    const listed =
+      service === origin
+        ? [...new Set(own.map((signal) => signal.labels.alertname).filter((name) => name !== undefined))]
+            .slice(0, 3)
+            .flatMap((alert) => index.search({ ...query, alert, listed: true, limit: 2 }))
+        : [];
+    for (const hit of [...index.search({ ...query, limit: 5 }), ...listed]) {
       const score = Math.round(hit.score * weight * 10_000) / 10_000;
       const current = best.get(hit.chunkId);
       if (current && current.score >= score) continue;

@@ -11,6 +11,17 @@ export interface KnowledgeQuery {
   limit?: number | undefined;
   /** At most this many sections from one document (default 2), so one long runbook cannot fill the list. */
   perDocument?: number | undefined;
+  /** Only documents whose front matter lists both `service` and `alert`: written for that alert there. */
+  listed?: boolean | undefined;
+}
+
+/** Whether a document's front matter lists both the service and the alert (case aside for the alert). */
+function lists(document: KbDocument, service: string | undefined, alert: string | undefined): boolean {
+  if (!service || !alert) return false;
+  const name = alert.toLowerCase();
+  return (
+    document.services.includes(service) && document.alerts.some((listed) => listed.toLowerCase() === name)
+  );
 }
 
 /** A path as a comparable key: lower case, no extension, every run of other characters a `-`. */
@@ -176,11 +187,13 @@ export class KnowledgeIndex {
           factor *= ALERT_MATCH_BOOST;
         return factor;
       },
-      ...(query.kind
+      ...(query.kind || query.listed
         ? {
-            filter: (result) =>
-              this.#documents.get(this.#chunks.get(result.id as string)?.documentId ?? '')?.kind ===
-              query.kind,
+            filter: (result) => {
+              const document = this.#documents.get(this.#chunks.get(result.id as string)?.documentId ?? '');
+              if (!document || (query.kind && document.kind !== query.kind)) return false;
+              return !query.listed || lists(document, query.service, query.alert);
+            },
           }
         : {}),
     });
