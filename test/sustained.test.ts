@@ -116,6 +116,25 @@ describe.each(BACKENDS)('an error that goes on firing opens an incident, a blip 
     expect(await incidentsOf(env)).toHaveLength(0);
   });
 
+  it('opens nothing for an error a maintenance window began to cover after it arrived', async () => {
+    const env = environment();
+    const arrived = Date.now() - 50 * MINUTE;
+    await arrive(env, arrived, [{ service: 'db', severity: 'error' }]);
+    const silence = await server.request('POST', '/v1/silences', {
+      token: server.tokens.admin,
+      body: {
+        kind: 'maintenance',
+        matchers: [{ field: 'environment', op: '=', value: env }],
+        startsAt: new Date(arrived + MINUTE).toISOString(),
+        endsAt: new Date(Date.now() + 60 * MINUTE).toISOString(),
+        comment: 'failover drill',
+      },
+    });
+    expect(silence.status, silence.text).toBe(201);
+    expect((await sweep(arrived + 5 * MINUTE)).signals).toBe(0);
+    expect(await incidentsOf(env)).toHaveLength(0);
+  });
+
   it('is swept by the worker on its own schedule', async () => {
     const env = environment();
     await arrive(env, Date.now() - 6 * MINUTE, [{ service: 'api', severity: 'error' }]);

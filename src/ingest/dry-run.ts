@@ -160,9 +160,16 @@ export async function dryRunRules(
       while (end < replay.length && replay[end]!.at === replay[start]!.at) end += 1;
       const batch = replay.slice(start, end);
       const drafts = batch.flatMap((event) => event.draft ?? []);
-      const context = { principal: 'dry-run', now: batch[0]!.at, settings, rules: compiled, graph };
+      const context = {
+        principal: 'dry-run',
+        now: batch[0]!.at,
+        settings,
+        rules: compiled,
+        graph,
+        silences: [],
+      };
       await scratch.transaction(async (scope) => {
-        if (drafts.length > 0) await ingestSignals(scope, drafts, { ...context, silences: [] });
+        if (drafts.length > 0) await ingestSignals(scope, drafts, context);
         if (drafts.length < batch.length) await correlateSustained(scope, context);
       });
       start = end;

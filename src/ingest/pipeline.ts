@@ -330,7 +330,7 @@ export const SUSTAINED_LOOKBACK_MS = 15 * 60_000;
  */
 export async function correlateSustained(
   scope: StoreScope,
-  context: Omit<IngestContext, 'silences'>,
+  context: IngestContext,
 ): Promise<{ incidentsCreated: string[]; incidentsUpdated: string[]; signals: number }> {
   const sustained = context.rules.threshold.filter(isSustained);
   const none = { incidentsCreated: [], incidentsUpdated: [], signals: 0 };
@@ -339,10 +339,14 @@ export async function correlateSustained(
   const { now } = context;
   const find = async () =>
     (await scope.signals.unheldFiringReceived(now - shortest - SUSTAINED_LOOKBACK_MS, now - shortest)).filter(
-      (signal) =>
-        sustained.some(
-          (compiled) => sustainedFor(compiled.rule, signal, now) && compiled.matches(asMatchable(signal)),
-        ),
+      (signal) => {
+        const matchable = asMatchable(signal);
+        // A silence or maintenance window that began after the signal arrived covers it now.
+        if (silencing(context.silences, now, matchable)) return false;
+        return sustained.some(
+          (compiled) => sustainedFor(compiled.rule, signal, now) && compiled.matches(matchable),
+        );
+      },
     );
   const found = await find();
   if (found.length === 0) return none;
@@ -355,6 +359,18 @@ export async function correlateSustained(
   return { incidentsCreated: created, incidentsUpdated: updated, signals: due.length };
 }
 
+/** The silence that covers a signal at `now`, if any. */
+function silencing(
+  silences: readonly CompiledSilence[],
+  now: number,
+  signal: Parameters<CompiledMatcher>[0],
+): CompiledSilence | undefined {
+  return silences.find(
+    (candidate) =>
+      candidate.silence.startsAt <= now && candidate.silence.endsAt > now && candidate.matches(signal),
+  );
+}
+
 /** The stored row for a new signal, marked suppressed when a silence covers it now. */
 export function signalRow(
   draft: SignalDraft,
@@ -362,12 +378,7 @@ export function signalRow(
   now: number,
   silences: readonly CompiledSilence[],
 ): SignalRow {
-  const suppressor = silences.find(
-    (candidate) =>
-      candidate.silence.startsAt <= now &&
-      candidate.silence.endsAt > now &&
-      candidate.matches({ ...draft, region: draft.region ?? null }),
-  );
+  const suppressor = silencing(silences, now, { ...draft, region: draft.region ?? null });
   return {
     id: newId('signal', now),
     source: draft.source,

@@ -102,7 +102,7 @@ export class IngestService {
     scope: StoreScope,
     now: number = Date.now(),
   ): Promise<{ incidentsCreated: string[]; incidentsUpdated: string[]; signals: number }> {
-    const rules = await this.#compiledRules(scope);
+    const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
     const graph = rules.topology ? await this.#dependencyGraph(scope) : undefined;
     return correlateSustained(scope, {
       principal: SWEEP_PRINCIPAL,
@@ -110,6 +110,7 @@ export class IngestService {
       settings: this.settings,
       rules,
       graph,
+      silences,
     });
   }
 
