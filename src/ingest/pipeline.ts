@@ -3,9 +3,9 @@ import { asMatchable, correlate } from '../detect/correlate.js';
 import { type CompiledMatcher, compileMatchers } from '../detect/matcher.js';
 import { type CompiledRuleSet, sustainedFor } from '../detect/rules.js';
 import type { DependencyGraph } from '../detect/topology.js';
-import { newId, wellFormed } from '../domain/common.js';
+import { newId, SEVERITIES, SEVERITY_RANK, type Severity, wellFormed } from '../domain/common.js';
 import { INVESTIGATE_JOB } from '../domain/jobs.js';
-import type { Silence } from '../domain/rule.js';
+import type { Matcher, Silence } from '../domain/rule.js';
 import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { IncidentBatch } from '../incidents/batch.js';
 import type { SignalRow } from '../store/repositories/signals.js';
@@ -319,6 +319,16 @@ async function correlateAndRecord(
   return { joined, resolvedLinks, created, updated };
 }
 
+/** Whether a rule's `severity >=` matchers (if any) let a signal of `severity` through. */
+function severityMayMatch(matchers: readonly Matcher[], severity: Severity): boolean {
+  return matchers.every(
+    (matcher) =>
+      matcher.field !== 'severity' ||
+      matcher.op !== '>=' ||
+      SEVERITY_RANK[severity] >= SEVERITY_RANK[matcher.value as Severity],
+  );
+}
+
 /** How far back a sweep looks for signals that became due: a worker that was down this long catches up. */
 export const SUSTAINED_LOOKBACK_MS = 15 * 60_000;
 
@@ -337,17 +347,24 @@ export async function correlateSustained(
   if (sustained.length === 0) return none;
   const shortest = Math.min(...sustained.map((compiled) => compiled.rule.sustainedSeconds!)) * 1000;
   const { now } = context;
+  const severities = SEVERITIES.filter((severity) =>
+    sustained.some((compiled) => severityMayMatch(compiled.rule.matchers, severity)),
+  );
   const find = async () =>
-    (await scope.signals.unheldFiringReceived(now - shortest - SUSTAINED_LOOKBACK_MS, now - shortest)).filter(
-      (signal) => {
-        const matchable = asMatchable(signal);
-        // A silence or maintenance window that began after the signal arrived covers it now.
-        if (silencing(context.silences, now, matchable)) return false;
-        return sustained.some(
-          (compiled) => sustainedFor(compiled.rule, signal, now) && compiled.matches(matchable),
-        );
-      },
-    );
+    (
+      await scope.signals.unheldFiringReceived(
+        now - shortest - SUSTAINED_LOOKBACK_MS,
+        now - shortest,
+        severities,
+      )
+    ).filter((signal) => {
+      const matchable = asMatchable(signal);
+      // A silence or maintenance window that began after the signal arrived covers it now.
+      if (silencing(context.silences, now, matchable)) return false;
+      return sustained.some(
+        (compiled) => sustainedFor(compiled.rule, signal, now) && compiled.matches(matchable),
+      );
+    });
   const found = await find();
   if (found.length === 0) return none;
   const rules = { threshold: sustained, topology: context.rules.topology };

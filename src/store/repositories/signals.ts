@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import type { Severity } from '../../domain/common.js';
 import type { Signal, SignalSource, SignalStatus } from '../../domain/signal.js';
 import type { SignalsTable } from '../schema.js';
 import { chunk, fromJson, type RepositoryContext, seal } from './base.js';
@@ -215,15 +216,21 @@ export function signalRepository(context: RepositoryContext) {
      * a threshold of its own. Received a little before `since` is allowed for a sender's clock skew.
      */
     /**
-     * Firing signals received in [from, to] that no incident holds, not suppressed, not `info`, oldest
-     * first (at most 500): what the sweep for sustained rules looks at (src/ingest/pipeline.ts).
+     * Firing signals received in [from, to] that no incident holds, not suppressed, not `info`, of one
+     * of `severities`, oldest first (at most 500): what the sweep for sustained rules looks at
+     * (src/ingest/pipeline.ts). Read in the received_at index's order, so it stops at the 500th.
      */
-    async unheldFiringReceived(from: number, to: number): Promise<SignalRow[]> {
+    async unheldFiringReceived(
+      from: number,
+      to: number,
+      severities: readonly Severity[],
+    ): Promise<SignalRow[]> {
+      if (severities.length === 0) return [];
       return unheldFiring()
         .where('received_at', '>=', from)
         .where('received_at', '<=', to)
+        .where('severity', 'in', [...severities])
         .orderBy('received_at')
-        .orderBy('id')
         .limit(500)
         .execute();
     },
