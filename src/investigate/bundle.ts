@@ -150,15 +150,19 @@ async function relevantKnowledge(
       alert: own[0]!.labels.alertname,
       perDocument: 1,
     };
+    const hits = index.search({ ...query, limit: 5 });
     // The origin's runbooks written for its alert (their front matter lists both) are searched for on
-    // their own too: one whose wording is generic (a kill-switch runbook) would not reach the top five.
+    // their own when the plain search missed them: one in generic words (a kill-switch runbook) would
+    // not reach the top five. Only then, so the common case costs one search.
+    const found = new Set(hits.map((hit) => hit.documentId));
     const listed =
       service === origin
         ? [...new Set(own.map((signal) => signal.labels.alertname).filter((name) => name !== undefined))]
             .slice(0, 3)
+            .filter((alert) => index.listedFor(service, alert).some((id) => !found.has(id)))
             .flatMap((alert) => index.search({ ...query, alert, listed: true, limit: 2 }))
         : [];
-    for (const hit of [...index.search({ ...query, limit: 5 }), ...listed]) {
+    for (const hit of [...hits, ...listed]) {
       const score = Math.round(hit.score * weight * 10_000) / 10_000;
       const current = best.get(hit.chunkId);
       if (current && current.score >= score) continue;

@@ -113,6 +113,13 @@ export class KnowledgeIndex {
     return this.#chunks.size;
   }
 
+  /** Ids of the documents whose front matter lists both `service` and `alert`. */
+  listedFor(service: string, alert: string): string[] {
+    return [...this.#documents.values()]
+      .filter((document) => lists(document, service, alert))
+      .map((document) => document.id);
+  }
+
   /**
    * The documents a runbook link points at (an alert's `runbook_url`), by path: the link's path and a
    * document's path (or its file name), lower-cased with every run of other characters read as `-`
