@@ -4,6 +4,7 @@
  * Resolves once the run in progress when `signal` aborted is over.
  */
 export function runEvery(everyMs: number, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     let running: Promise<void> = work();
     const timer = setInterval(() => {
