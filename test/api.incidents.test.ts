@@ -344,6 +344,14 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     });
     expect(badOpens.status).toBe(400);
     expect(badOpens.json.error.path).toBe('opens.services');
+    // A sustain shorter than the worker's 30-second sweep could not be honoured.
+    const badSustain = await server.request('POST', '/v1/rules', {
+      body: { ...rule, name: 'bad-sustain', sustainedSeconds: 5 },
+    });
+    expect(badSustain.status).toBe(400);
+    expect(badSustain.json.error.path).toBe('sustainedSeconds');
+    expect((await server.request('GET', '/v1/rules/bad-sustain')).status).toBe(404);
+    expect((await server.request('GET', '/v1/rules/sustained-error')).json).toMatchObject({ sustainedSeconds: 300 });
 
     const signal = await server.request('POST', '/v1/signals', {
       body: { service: 'payments', severity: 'error', title: 'card declines', fingerprint: 'pay-1' },
