@@ -351,7 +351,9 @@ describe.each(BACKENDS)('incident lifecycle over HTTP on %s', (backend) => {
     expect(badSustain.status).toBe(400);
     expect(badSustain.json.error.path).toBe('sustainedSeconds');
     expect((await server.request('GET', '/v1/rules/bad-sustain')).status).toBe(404);
-    expect((await server.request('GET', '/v1/rules/sustained-error')).json).toMatchObject({ sustainedSeconds: 300 });
+    expect((await server.request('GET', '/v1/rules/sustained-error')).json).toMatchObject({
+      sustainedSeconds: 300,
+    });
 
     const signal = await server.request('POST', '/v1/signals', {
       body: { service: 'payments', severity: 'error', title: 'card declines', fingerprint: 'pay-1' },
