@@ -64,9 +64,16 @@ function deadline(runtime: Runtime, outer: AbortSignal | undefined): { signal: A
   };
 }
 
-/** Rejects as soon as `signal` aborts, with its reason. LangGraph stops between steps; this stops the wait. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/**
+ * Rejects as soon as `signal` aborts, with its reason. LangGraph stops between steps; this stops the wait.
+ * `work` is always observed: abandoned after an abort, it still rejects (with the same reason), and an
+ * unobserved rejection would end the process in the middle of its drain.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
