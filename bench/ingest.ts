@@ -784,6 +784,10 @@ export async function run(argv: string[]): Promise<number> {
       const stopStarted = performance.now();
       const exit = await opx.process.stop(signal, 10_000);
       const opxLifetimeMs = performance.now() - opxStarted;
+      if (signal === 'SIGTERM' && (exit.code !== 0 || exit.forced))
+        process.stderr.write(
+          `[opx] did not exit cleanly; its last output:\n${opx.process.output().slice(-4000)}\n`,
+        );
       verification = await verifyOpx(opx.databaseFile, model, signal, {
         ...exit,
         millis: Math.round(performance.now() - stopStarted),
