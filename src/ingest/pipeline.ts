@@ -10,6 +10,7 @@ import type { SignalDraft, SignalSource } from '../domain/signal.js';
 import { IncidentBatch } from '../incidents/batch.js';
 import type { SignalRow } from '../store/repositories/signals.js';
 import type { StoreScope } from '../store/store.js';
+import { isStandIn } from './repeats.js';
 
 export interface IngestSettings {
   /** Move an incident to RESOLVED when its last firing signal resolves. */
@@ -47,6 +48,11 @@ export interface IngestContext {
   /** The dependency graph for the topology rule; absent, it joins nothing. */
   graph?: DependencyGraph | undefined;
   silences: readonly CompiledSilence[];
+  /**
+   * The whole redacted draft for a repeat's stand-in (src/ingest/repeats.ts) whose signal is no longer
+   * open when the batch's firing rows are read: resolved since, or earlier in the same batch.
+   */
+  restore?: ((index: number) => SignalDraft) | undefined;
 }
 
 export type SignalAction = 'created' | 'repeated' | 'acknowledged' | 'resolved' | 'ignored';
@@ -117,9 +123,10 @@ export async function ingestSignals(
   const newFiring: SignalRow[] = [];
   const resolvedIds: string[] = [];
 
-  drafts.forEach((draft, index) => {
+  drafts.forEach((given, index) => {
     const key = keys[index]!;
     const open = firing.get(key);
+    const draft = isStandIn(given) && !open && context.restore ? context.restore(index) : given;
     const base = { fingerprint: draft.fingerprint, incidentIds: [] as string[] };
     if (draft.status === 'firing') {
       if (open) {
@@ -144,7 +151,7 @@ export async function ingestSignals(
         outcomes.push({ ...base, id: null, action: 'ignored', status: 'firing' });
         return;
       }
-      const row = signalRow(draft, key, now, context.silences);
+      const row = newRow(draft, key, now, context.silences);
       inserts.push(row);
       inserted.add(row.id);
       firing.set(key, row);
@@ -185,7 +192,7 @@ export async function ingestSignals(
       return;
     }
     // A resolve we never saw fire (OPX started after it fired): keep it for the record.
-    const row = signalRow(draft, key, now, context.silences);
+    const row = newRow(draft, key, now, context.silences);
     row.status = 'resolved';
     row.open_key = null;
     row.ends_at = draft.endsAt ?? now;
@@ -386,6 +393,18 @@ function silencing(
     (candidate) =>
       candidate.silence.startsAt <= now && candidate.silence.endsAt > now && candidate.matches(signal),
   );
+}
+
+/** signalRow, for a draft that must carry its text (src/ingest/repeats.ts). */
+function newRow(
+  draft: SignalDraft,
+  key: string,
+  now: number,
+  silences: readonly CompiledSilence[],
+): SignalRow {
+  if (isStandIn(draft))
+    throw new Error(`internal error: a repeat's stand-in for ${key} would be stored as a new signal`);
+  return signalRow(draft, key, now, silences);
 }
 
 /** The stored row for a new signal, marked suppressed when a silence covers it now. */

@@ -13,6 +13,7 @@ import {
   type IngestSettings,
   ingestSignals,
 } from './pipeline.js';
+import { RepeatRedaction } from './repeats.js';
 
 /** Who the sweep for sustained rules acts as, on the incidents' timelines. */
 const SWEEP_PRINCIPAL = 'system:correlate';
@@ -47,6 +48,7 @@ export class IngestService {
   readonly settings: IngestSettings;
   /** Redacts signals and changes before they are stored; absent, text is stored as received. */
   readonly redactor: StorageRedactor | undefined;
+  readonly #repeats: RepeatRedaction | undefined;
   #rules: { revision: string; compiled: CompiledRuleSet } | undefined;
   #graph: { revision: string; graph: DependencyGraph } | undefined;
   #silences: { revision: string; compiled: CompiledSilence[] } | undefined;
@@ -55,6 +57,7 @@ export class IngestService {
     this.store = store;
     this.settings = settings;
     this.redactor = redactor;
+    this.#repeats = redactor && new RepeatRedaction(redactor);
   }
 
   /** Stores and correlates signals inside the caller's transaction scope. */
@@ -67,8 +70,16 @@ export class IngestService {
   ): Promise<IngestResult> {
     const [rules, silences] = await Promise.all([this.#compiledRules(scope), this.#compiledSilences(scope)]);
     const graph = rules.topology ? await this.#dependencyGraph(scope) : undefined;
-    const redacted = this.redactor ? drafts.map((draft) => this.redactor!.signal(draft)) : undefined;
+    const repeats = this.#repeats;
+    const redacted = repeats ? await repeats.redact(scope, drafts) : undefined;
     const result = await ingestSignals(scope, redacted?.map((entry) => entry.draft) ?? drafts, {
+      restore:
+        repeats &&
+        ((index) => {
+          const whole = repeats.restore(drafts[index]!);
+          redacted![index] = whole;
+          return whole.draft;
+        }),
       principal,
       now,
       settings: this.settings,

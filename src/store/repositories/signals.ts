@@ -121,6 +121,23 @@ export function signalRepository(context: RepositoryContext) {
     },
 
     /**
+     * Which of these dedup keys have a firing row now. Unlike findFiring it locks nothing: the answer is a
+     * hint, checked again against findFiring's locked rows.
+     */
+    async openKeys(dedupKeys: readonly string[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (const part of chunk([...new Set(dedupKeys)], 500)) {
+        const rows = await db
+          .selectFrom('signals')
+          .select('open_key')
+          .where('open_key', 'in', part)
+          .execute();
+        for (const row of rows) if (row.open_key !== null) out.add(row.open_key);
+      }
+      return out;
+    },
+
+    /**
      * Resolved rows for these dedup keys that started at the given times: Prometheus re-sends a
      * resolved alert for a while, and each re-send must update the stored resolve, not add a row.
      */
