@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import pg from 'pg';
 import { integerFlag, parseFlags, readArgs } from './support/cli.js';
 import { REPO_ROOT } from './support/opx.js';
+import { freshDatabase } from './support/postgres.js';
 import { freePort, ManagedProcess, readMemory, waitForHttp } from './support/processes.js';
 import { round, summarizeLatencies } from './support/stats.js';
 
@@ -75,22 +76,6 @@ const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
 const progress = (line: string) => process.stderr.write(`[load] ${line}\n`);
 
 /** A fresh database on the server, dropped by `drop()`. */
-async function freshDatabase(server: string, name: string) {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-}
-
 function environment(url: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('OPX_')) env[name] = value;
