@@ -66,19 +66,24 @@ export class RepeatRedaction {
         (draft.status === 'resolved' || draft.acknowledged || draft.title === entry.title)
       )
         return { draft: standIn(draft, entry), redactions: [] };
-      return this.restore(draft);
+      return this.#full(draft);
     });
   }
 
   /**
-   * `draft` redacted in full. A remembered alert keeps the fingerprint it was stored under, so that it
-   * still finds its signals.
+   * The whole draft behind `standIn`, whose signal closed after `redact` read it, redacted in full. It
+   * keeps the stand-in's fingerprint, the one its signal was stored under, so that the dedup key
+   * ingestSignals computed from the stand-in still holds.
    */
-  restore(draft: SignalDraft): RedactedSignal {
+  restore(draft: SignalDraft, standIn: SignalDraft): RedactedSignal {
+    const redacted = this.#full(draft);
+    if (redacted.draft.fingerprint !== standIn.fingerprint)
+      redacted.draft = { ...redacted.draft, fingerprint: standIn.fingerprint };
+    return redacted;
+  }
+
+  #full(draft: SignalDraft): RedactedSignal {
     const redacted = this.#redactor.signal(draft);
-    const entry = this.#known.get(dedupKey(draft.source, draft.fingerprint));
-    if (entry && entry.fingerprint !== redacted.draft.fingerprint)
-      redacted.draft = { ...redacted.draft, fingerprint: entry.fingerprint };
     this.#remember(draft, redacted.draft);
     return redacted;
   }

@@ -76,7 +76,7 @@ export class IngestService {
       restore:
         repeats &&
         ((index) => {
-          const whole = repeats.restore(drafts[index]!);
+          const whole = repeats.restore(drafts[index]!, redacted![index]!.draft);
           redacted![index] = whole;
           return whole.draft;
         }),
