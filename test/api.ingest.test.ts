@@ -85,6 +85,37 @@ describe.each(BACKENDS)('ingest over HTTP on %s', (backend) => {
     for (const signal of signals.json.items) expect(signal.occurrences).toBe(2);
   });
 
+  it('a batch mixing plain repeats with an escalation counts both and stores the new severity', async () => {
+    const signal = (fingerprint: string, severity: string) => ({
+      service: 'repeat-mix',
+      fingerprint,
+      severity,
+      title: `${fingerprint} slow`,
+    });
+    const send = (body: unknown) =>
+      server.request('POST', '/v1/signals', { body, token: server.tokens.ingest });
+    await send([signal('mix-a', 'warning'), signal('mix-b', 'warning')]);
+    const again = await send([
+      signal('mix-a', 'warning'),
+      signal('mix-b', 'critical'),
+      signal('mix-a', 'warning'),
+    ]);
+    expect(again.json.signals.map((entry: { action: string }) => entry.action)).toEqual([
+      'repeated',
+      'repeated',
+      'repeated',
+    ]);
+    const signals = await server.request('GET', '/v1/signals?service=repeat-mix', {
+      token: server.tokens.read,
+    });
+    const byFingerprint = Object.fromEntries(
+      signals.json.items.map((item: { fingerprint: string }) => [item.fingerprint, item]),
+    );
+    expect(byFingerprint['mix-a']).toMatchObject({ severity: 'warning', occurrences: 3, status: 'firing' });
+    expect(byFingerprint['mix-b']).toMatchObject({ severity: 'critical', occurrences: 2, status: 'firing' });
+    expect(byFingerprint['mix-a'].lastSeenAt > byFingerprint['mix-a'].receivedAt).toBe(true);
+  });
+
   it('counts re-sent resolved alerts on the stored resolve instead of adding rows', async () => {
     // Prometheus keeps re-sending a resolved alert for a while after it resolves.
     const alert = [

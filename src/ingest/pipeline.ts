@@ -118,6 +118,8 @@ export async function ingestSignals(
 
   const outcomes: SignalOutcome[] = [];
   const changed = new Map<string, SignalRow>();
+  // Rows whose repeat moved only their last-seen time and count: a narrower write (signals.touch).
+  const touched = new Map<string, SignalRow>();
   const inserts: SignalRow[] = [];
   const inserted = new Set<string>();
   const newFiring: SignalRow[] = [];
@@ -130,6 +132,9 @@ export async function ingestSignals(
     const base = { fingerprint: draft.fingerprint, incidentIds: [] as string[] };
     if (draft.status === 'firing') {
       if (open) {
+        const counted = draft.acknowledged
+          ? open.acknowledged_at !== null
+          : open.severity === draft.severity && open.title === draft.title;
         open.last_seen_at = now;
         open.occurrences += 1;
         if (draft.acknowledged) open.acknowledged_at ??= now;
@@ -137,7 +142,7 @@ export async function ingestSignals(
           open.severity = draft.severity;
           open.title = draft.title;
         }
-        if (!inserted.has(open.id)) changed.set(open.id, open);
+        if (!inserted.has(open.id)) (counted ? touched : changed).set(open.id, open);
         outcomes.push({
           ...base,
           id: open.id,
@@ -187,7 +192,7 @@ export async function ingestSignals(
     if (stored) {
       stored.last_seen_at = now;
       stored.occurrences += 1;
-      if (!inserted.has(stored.id)) changed.set(stored.id, stored);
+      if (!inserted.has(stored.id)) touched.set(stored.id, stored);
       outcomes.push({ ...base, id: stored.id, action: 'repeated', status: 'resolved' });
       return;
     }
@@ -205,6 +210,10 @@ export async function ingestSignals(
   await lockEnvironments(scope, newFiring, context);
   // State changes first: a resolve frees its open key for a new firing row inserted just after.
   await scope.signals.upsertState([...changed.values()]);
+  await scope.signals.touch(
+    [...touched.values()].filter((row) => !changed.has(row.id)),
+    now,
+  );
   await scope.signals.insertMany(inserts);
 
   const { joined, resolvedLinks, created, updated } = await correlateAndRecord(

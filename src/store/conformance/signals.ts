@@ -245,6 +245,31 @@ export function signalSpecs(init: StoreFactory): void {
       expect(await store().signals.count()).toBe(before);
     });
 
+    it('touch writes only the last-seen time and count, across chunks, and leaves other rows alone', async () => {
+      // 205 rows cross the 200-row chunk.
+      const rows = Array.from({ length: 205 }, (_, index) =>
+        signalRow({ received_at: T0 + index, title: `t${index}`, raw: JSON.stringify({ index }) }),
+      );
+      const bystander = signalRow({ raw: '{"bystander":true}' });
+      await store().signals.insertMany([...rows, bystander]);
+      await store().transaction(async (scope) => {
+        await scope.signals.touch(
+          rows.map((row, index) => ({ id: row.id, occurrences: index + 2 })),
+          T0 + 50_000,
+        );
+        await scope.signals.touch([], T0 + 60_000);
+      });
+
+      for (const [index, row] of rows.entries())
+        expect(await storedRow(row.id)).toEqual({
+          ...row,
+          occurrences: index + 2,
+          last_seen_at: T0 + 50_000,
+        });
+      expect(await storedRow(bystander.id)).toEqual(bystander);
+      expect(await store().signals.findFiring([rows[0]!.dedup_key])).toHaveLength(1);
+    });
+
     it('upsertState can resolve a signal, which frees its open key for a new firing row', async () => {
       const row = signalRow({ raw: '{"fired":true}' });
       await store().signals.insertMany([row]);

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Severity } from '../../domain/common.js';
 import type { Signal, SignalSource, SignalStatus } from '../../domain/signal.js';
 import type { SignalsTable } from '../schema.js';
@@ -182,6 +182,31 @@ export function signalRepository(context: RepositoryContext) {
               severity: eb.ref('excluded.severity'),
               title: eb.ref('excluded.title'),
             })),
+          )
+          .execute();
+      }
+    },
+
+    /**
+     * Writes only the last-seen time and count of firing signals whose repeat changed nothing else:
+     * one UPDATE per chunk that assigns no indexed column, so no index is touched and no row is built
+     * from every column as upsertState does. `lastSeenAt` is shared (one ingest batch, one clock).
+     */
+    async touch(rows: readonly { id: string; occurrences: number }[], lastSeenAt: number): Promise<void> {
+      for (const part of chunk(rows, 200)) {
+        await db
+          .updateTable('signals')
+          .set({
+            last_seen_at: lastSeenAt,
+            occurrences: sql<number>`case ${sql.ref('id')} ${sql.join(
+              part.map((row) => sql`when ${row.id} then ${row.occurrences}`),
+              sql` `,
+            )} else ${sql.ref('occurrences')} end`,
+          })
+          .where(
+            'id',
+            'in',
+            part.map((row) => row.id),
           )
           .execute();
       }
