@@ -16,6 +16,25 @@ describe('newId', () => {
     expect(timeOf(next)).toBeGreaterThanOrEqual(before);
   });
 
+  it('draws fresh random parts across refills of its random pool, unique and in creation order', () => {
+    // Each new millisecond takes 16 random characters (16 bytes of the 4 KiB pool): 300 of them refill it.
+    const ids: string[] = [];
+    const fresh: string[] = [];
+    let last = Date.now();
+    while (fresh.length < 300) {
+      const now = Date.now();
+      const id = newId('signal', now);
+      ids.push(id);
+      if (now > last) fresh.push(id.slice(-16));
+      last = now;
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(fresh).size).toBe(fresh.length);
+    // Every character of the alphabet turns up in the random parts.
+    expect(new Set(fresh.join('')).size).toBe(32);
+  });
+
   it('ignores a time that is not a number of milliseconds', () => {
     expect(() => newId('signal', Number.NaN)).not.toThrow();
     expect(() => newId('signal', -5)).not.toThrow();

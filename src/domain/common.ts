@@ -1,5 +1,6 @@
 import { monotonicFactory } from 'ulid';
 import { z } from 'zod';
+import { randomByteFraction } from '../util/random.js';
 
 /** Prefixes make an id's kind obvious in logs and URLs; ULIDs make ids sort by creation time. */
 export const ID_PREFIXES = {
@@ -30,7 +31,8 @@ export const ID_PREFIXES = {
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 
-const nextUlid = monotonicFactory();
+// Randomness from a pool (src/util/random.ts): ulid would otherwise ask the CSPRNG once per character.
+const nextUlid = monotonicFactory(randomByteFraction);
 
 /**
  * A new id whose time part is `at` (the record's own time), never later than now: the id factory is

@@ -12,6 +12,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OpxError } from '../domain/errors.js';
+import { randomBytesPooled } from '../util/random.js';
 
 /** Text values: `enc:v1:<key id>:<base64url(nonce ‖ tag ‖ ciphertext)>`. */
 const TEXT_PREFIX = 'enc:v1:';
@@ -64,7 +65,8 @@ export class FieldCipher {
   }
 
   #seal(plaintext: Buffer, context: string): { nonce: Buffer; tag: Buffer; body: Buffer } {
-    const nonce = randomBytes(NONCE_BYTES);
+    const fresh = randomBytesPooled(NONCE_BYTES);
+    const nonce = Buffer.from(fresh.buffer, fresh.byteOffset, fresh.length);
     const cipher = createCipheriv('aes-256-gcm', this.#key(this.activeKeyId), nonce);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
