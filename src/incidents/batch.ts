@@ -559,14 +559,18 @@ export class IncidentBatch implements IncidentTarget {
     if (!topology || incidentIds.length === 0) return [];
     await this.load(incidentIds);
     const created: string[] = [];
+    // Only a service that joined as a possible cause can be a blip: most incidents have none, and
+    // neither their links nor their signals are read.
+    const candidates = await this.#scope.incidents.withDependencyJoins(
+      incidentIds.filter((id) => {
+        const entry = this.get(id);
+        return !entry.created && entry.row.active_key !== null;
+      }),
+    );
     for (const id of new Set(incidentIds)) {
       const entry = this.get(id);
-      if (entry.created || entry.row.active_key === null) continue;
+      if (!candidates.has(id) || entry.created || entry.row.active_key === null) continue;
       const links = await this.#scope.incidents.signalLinks(id);
-      // Only a service that joined as a possible cause can be a blip: most incidents have none, and
-      // their signals are not read.
-      if (!links.some((link) => link.reason?.kind === 'topology' && link.reason.relation === 'dependency'))
-        continue;
       const signals = new Map(
         (await this.#scope.signals.getMany(links.map((link) => link.signalId))).map((signal) => [
           signal.id,

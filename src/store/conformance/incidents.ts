@@ -312,6 +312,51 @@ export function incidentSpecs(init: StoreFactory): void {
       expect(await store().incidents.signalIds(unique('inc'))).toEqual([]);
     });
 
+    it('withDependencyJoins names the incidents holding a topology join from a dependency, and no others', async () => {
+      const [withDependency, callersOnly, unexplained, split] = [
+        incidentRow(),
+        incidentRow(),
+        incidentRow(),
+        incidentRow(),
+      ];
+      for (const row of [withDependency, callersOnly, unexplained, split])
+        await store().incidents.insert(row);
+      const topology = (relation: 'caller' | 'dependency' | 'sibling') => ({
+        kind: 'topology' as const,
+        rule: 'topology',
+        relation,
+        path: ['"relation":"dependency"', 'db'],
+      });
+      await store().incidents.attachSignalsMany(
+        [
+          {
+            incidentId: withDependency.id,
+            signalId: unique('sig'),
+            reason: { kind: 'rule', rule: 'critical' },
+          },
+          { incidentId: withDependency.id, signalId: unique('sig'), reason: topology('dependency') },
+          { incidentId: callersOnly.id, signalId: unique('sig'), reason: topology('caller') },
+          { incidentId: callersOnly.id, signalId: unique('sig'), reason: topology('sibling') },
+          { incidentId: unexplained.id, signalId: unique('sig') },
+          // The words inside a string value are escaped: they do not count.
+          {
+            incidentId: split.id,
+            signalId: unique('sig'),
+            reason: {
+              kind: 'split',
+              from: unique('inc'),
+              principal: 'opx',
+              reason: '"relation":"dependency"',
+            },
+          },
+        ],
+        T0,
+      );
+      const ids = [withDependency.id, callersOnly.id, unexplained.id, split.id, unique('inc')];
+      expect([...(await store().incidents.withDependencyJoins(ids))]).toEqual([withDependency.id]);
+      expect(await store().incidents.withDependencyJoins([])).toEqual(new Set());
+    });
+
     it('attachSignalsMany writes batches larger than one statement chunk', async () => {
       const row = incidentRow();
       await store().incidents.insert(row);

@@ -480,6 +480,26 @@ export function incidentRepository(context: RepositoryContext) {
       return removed;
     },
 
+    /**
+     * Which of these incidents hold a signal that joined as a possible cause (a topology join from a
+     * dependency): the only ones a blip can be split from. Matched in the stored reason's JSON text, where
+     * that key and value with bare quotes can only be the reason's own field, never part of a string.
+     */
+    async withDependencyJoins(incidentIds: readonly string[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (const part of chunk([...new Set(incidentIds)], 500)) {
+        const rows = await db
+          .selectFrom('incident_signals')
+          .select('incident_id')
+          .distinct()
+          .where('incident_id', 'in', part)
+          .where('reason', 'like', '%"relation":"dependency"%')
+          .execute();
+        for (const row of rows) out.add(row.incident_id);
+      }
+      return out;
+    },
+
     /** The incident's signals with why each joined and whether a human placed it, in attach order. */
     async signalLinks(incidentId: string): Promise<SignalLink[]> {
       const rows = await db
