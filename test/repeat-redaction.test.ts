@@ -113,6 +113,41 @@ describe.each(BACKENDS)('repeats of open signals on %s', (backend) => {
     expect(signal!.annotations.summary).toMatch(/^ask <EMAIL_[0-9a-f]{10}> before pruning$/);
   });
 
+  it('a resolve re-sent after its signal resolved is not scanned again and counts on the stored resolve', async () => {
+    const first = await ingest([alert()], T0);
+    const resolve = alert({ status: 'resolved', endsAt: T0 + 120_000 });
+    await ingest([resolve], T0 + 120_000);
+    const recorded = await violations();
+    const scanned = scans();
+    // Prometheus re-sends a resolve for a while after it resolves.
+    const again = await ingest([resolve, resolve], T0 + 180_000);
+    expect(again.signals).toMatchObject([
+      { id: first.signals[0]!.id, action: 'repeated', status: 'resolved' },
+      { id: first.signals[0]!.id, action: 'repeated', status: 'resolved' },
+    ]);
+    expect(scanned).not.toHaveBeenCalled();
+    expect(await violations()).toBe(recorded);
+    const signal = await test.runtime.store.signals.get(first.signals[0]!.id!);
+    expect(signal).toMatchObject({ status: 'resolved', occurrences: 3, lastSeenAt: T0 + 180_000 });
+    expect(signal!.labels.owner).toMatch(/^<EMAIL_[0-9a-f]{10}>$/);
+  });
+
+  it('a remembered resolve that finds nothing to close or count on is restored and stored whole', async () => {
+    await ingest([alert()], T0);
+    await ingest([alert({ status: 'resolved', endsAt: T0 + 120_000 })], T0 + 120_000);
+    const scanned = scans();
+    // The same alert's resolve for an activation OPX never stored (another startsAt): a row of its own.
+    const other = await ingest(
+      [alert({ status: 'resolved', startsAt: T0 + 400_000, endsAt: T0 + 460_000 })],
+      T0 + 500_000,
+    );
+    expect(other.signals[0]).toMatchObject({ action: 'created', status: 'resolved' });
+    expect(scanned).toHaveBeenCalledTimes(1);
+    const signal = await test.runtime.store.signals.get(other.signals[0]!.id!);
+    expect(signal).toMatchObject({ service: 'checkout-service', environment: 'prod', status: 'resolved' });
+    expect(signal!.annotations.summary).toMatch(/^ask <EMAIL_[0-9a-f]{10}> before pruning$/);
+  });
+
   it('forgets the oldest alert past its capacity, which is then redacted in full again', async () => {
     const redactor = test.runtime.ingest.redactor!;
     const repeats = new RepeatRedaction(redactor, 1);

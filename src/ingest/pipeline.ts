@@ -128,7 +128,12 @@ export async function ingestSignals(
   drafts.forEach((given, index) => {
     const key = keys[index]!;
     const open = firing.get(key);
-    const draft = isStandIn(given) && !open && context.restore ? context.restore(index) : given;
+    // A stand-in carries no text to store: restored in full when it would become a new row.
+    const becomesRow =
+      !open &&
+      (given.status === 'firing' ||
+        (given.source !== 'pagerduty' && !resolvedBefore.has(`${key}|${given.startsAt ?? now}`)));
+    const draft = isStandIn(given) && becomesRow && context.restore ? context.restore(index) : given;
     const base = { fingerprint: draft.fingerprint, incidentIds: [] as string[] };
     if (draft.status === 'firing') {
       if (open) {

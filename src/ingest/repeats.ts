@@ -7,10 +7,14 @@
  * The first time an alert is redacted, its redacted fingerprint and title are remembered against its
  * fingerprint and title as received. A later copy whose signal is open (read in the writing
  * transaction) and whose title is unchanged is handed on as a stand-in: the redacted fingerprint and
- * title, the received severity, status and times, and none of its other text. Anything else is
- * redacted in full, as before: an alert seen for the first time, a changed title, a signal no longer
- * open. ingestSignals restores a stand-in whose signal closed after that read (resolved by another
- * process, or earlier in the same batch). A repeat that stores no new text records no new redaction.
+ * title, the received severity, status and times, and none of its other text. So is a resolve of a
+ * remembered alert: it closes the open signal, or (Prometheus re-sends a resolve for 15 minutes)
+ * counts on the resolve already stored. Anything else is redacted in full, as before: an alert seen
+ * for the first time, a changed title, a firing copy whose signal is no longer open. ingestSignals
+ * restores a stand-in that would have to be stored as a new row: a firing one whose signal closed
+ * after that read (resolved by another process, or earlier in the same batch), a resolve that finds
+ * neither an open signal nor its stored resolve. A repeat that stores no new text records no new
+ * redaction.
  */
 import type { SignalDraft } from '../domain/signal.js';
 import type { StorageRedactor, StoredRedaction } from '../guardrails/stored.js';
@@ -54,16 +58,18 @@ export class RepeatRedaction {
    */
   async redact(scope: StoreScope, drafts: readonly SignalDraft[]): Promise<RedactedSignal[]> {
     const known = drafts.map((draft) => this.#known.get(dedupKey(draft.source, draft.fingerprint)));
+    // A resolve needs no open signal: it closes one, or counts on the resolve already stored.
     const keys = known.flatMap((entry, index) =>
-      entry ? [dedupKey(drafts[index]!.source, entry.fingerprint)] : [],
+      entry && drafts[index]!.status === 'firing' ? [dedupKey(drafts[index]!.source, entry.fingerprint)] : [],
     );
     const open = keys.length > 0 ? await scope.signals.openKeys(keys) : new Set<string>();
     return drafts.map((draft, index) => {
       const entry = known[index];
       if (
         entry &&
-        open.has(dedupKey(draft.source, entry.fingerprint)) &&
-        (draft.status === 'resolved' || draft.acknowledged || draft.title === entry.title)
+        (draft.status === 'resolved' ||
+          (open.has(dedupKey(draft.source, entry.fingerprint)) &&
+            (draft.acknowledged || draft.title === entry.title)))
       )
         return { draft: standIn(draft, entry), redactions: [] };
       return this.#full(draft);
@@ -71,7 +77,7 @@ export class RepeatRedaction {
   }
 
   /**
-   * The whole draft behind `standIn`, whose signal closed after `redact` read it, redacted in full. It
+   * The whole draft behind `standIn`, which must be stored as a new row after all, redacted in full. It
    * keeps the stand-in's fingerprint, the one its signal was stored under, so that the dedup key
    * ingestSignals computed from the stand-in still holds.
    */
