@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { parseFlags, readArgs, UsageError } from './support/cli.js';
-import { REPO_ROOT, startOpx } from './support/opx.js';
+import { REPO_ROOT, shippedNodeFlags, startOpx } from './support/opx.js';
 import { sourceProvenance } from './support/provenance.js';
 import { round, summarizeLatencies } from './support/stats.js';
 
@@ -57,6 +57,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed.ok) return parsed.exitCode;
   const { runs, opxRoot, out } = parsed.parameters;
   const bin = path.join(opxRoot, 'bin', 'opx.js');
+  // The node flags the bin gives itself when run as `opx`.
+  const shipped = shippedNodeFlags(opxRoot);
   const work = mkdtempSync(path.join(os.tmpdir(), 'opx-bench-cli-'));
   const dataDir = path.join(work, 'data');
   mkdirSync(dataDir);
@@ -82,9 +84,9 @@ export async function run(argv: string[]): Promise<number> {
 
     const commands = {
       baseline: ['-e', '0'],
-      version: [bin, '--version'],
-      localList: [bin, '--data-dir', dataDir, 'incidents', 'list', '--limit', '50'],
-      remoteList: [bin, '--server', opx.url, 'incidents', 'list', '--limit', '50'],
+      version: [...shipped, bin, '--version'],
+      localList: [...shipped, bin, '--data-dir', dataDir, 'incidents', 'list', '--limit', '50'],
+      remoteList: [...shipped, bin, '--server', opx.url, 'incidents', 'list', '--limit', '50'],
     } as const;
     const remoteEnv = { ...env, OPX_TOKEN: adminToken };
     const samples: Record<keyof typeof commands, number[]> = {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import pg from 'pg';
 import { integerFlag, parseFlags, readArgs } from './support/cli.js';
-import { REPO_ROOT } from './support/opx.js';
+import { REPO_ROOT, shippedNodeFlags } from './support/opx.js';
 import { freshDatabase } from './support/postgres.js';
 import { freePort, ManagedProcess, readMemory, waitForHttp } from './support/processes.js';
 import { round, summarizeLatencies } from './support/stats.js';
@@ -73,6 +73,8 @@ function parseParameters(argv: string[]): Parameters | 'help' {
 
 const ADMIN = 'opx-load-bench-admin-token-0123456789';
 const BIN = path.join(REPO_ROOT, 'bin', 'opx.js');
+/** The bin and the node flags it gives itself when run as `opx` (bench/support/opx.ts). */
+const OPX = [...shippedNodeFlags(REPO_ROOT), BIN];
 const progress = (line: string) => process.stderr.write(`[load] ${line}\n`);
 
 /** A fresh database on the server, dropped by `drop()`. */
@@ -91,13 +93,13 @@ function environment(url: string): NodeJS.ProcessEnv {
 
 async function startFleet(url: string, workers: number) {
   const env = environment(url);
-  const migrated = spawnSync(process.execPath, [BIN, 'migrate'], { env, encoding: 'utf8' });
+  const migrated = spawnSync(process.execPath, [...OPX, 'migrate'], { env, encoding: 'utf8' });
   if (migrated.status !== 0) throw new Error(`opx migrate failed: ${migrated.stderr}`);
   const port = await freePort();
   const api = new ManagedProcess(
     'opx api',
     process.execPath,
-    [BIN, 'serve', '--role', 'api', '--port', String(port)],
+    [...OPX, 'serve', '--role', 'api', '--port', String(port)],
     { env },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -105,7 +107,7 @@ async function startFleet(url: string, workers: number) {
   const fleet = Array.from(
     { length: workers },
     (_, index) =>
-      new ManagedProcess(`opx worker ${index + 1}`, process.execPath, [BIN, 'serve', '--role', 'worker'], {
+      new ManagedProcess(`opx worker ${index + 1}`, process.execPath, [...OPX, 'serve', '--role', 'worker'], {
         env,
       }),
   );

@@ -1,9 +1,21 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ManagedProcess, waitForHttp } from './processes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The node flags `bin/opx.js` gives itself in its `#!/usr/bin/env -S node …` line, as run by users
+ * (`opx …`, npx, the systemd units, the container). Benches start node themselves, to add profiling
+ * flags and to pick the node that runs them, so they pass these too: what they measure is what ships.
+ * A checkout whose line names no flags (an older build under --opx-root) gets none.
+ */
+export function shippedNodeFlags(root: string): string[] {
+  const first = readFileSync(path.join(root, 'bin', 'opx.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first.trim());
+  return match ? match[1]!.split(/\s+/).filter((flag) => flag.length > 0) : [];
+}
 
 export interface RunningOpx {
   url: string;
@@ -53,6 +65,7 @@ export async function startOpx(options: {
     'opx serve',
     process.execPath,
     [
+      ...shippedNodeFlags(options.root),
       ...nodeFlags,
       path.join(options.root, 'bin', 'opx.js'),
       '--data-dir',
