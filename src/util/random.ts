@@ -1,7 +1,7 @@
 /**
  * Bytes from the platform CSPRNG, drawn 4 KiB at a time. Asking the CSPRNG for a few bytes at a time
  * (ulid takes one per character of an id; every sealed value takes a 12-byte nonce) costs a call each,
- * about 2.5 % of the server's CPU under ingest load. Each byte is handed out once, so the values are
+ * 3 % of the server's CPU profile under ingest load. Each byte is handed out once, so the values are
  * as unpredictable as the source's.
  */
 const pool = new Uint8Array(4096);
