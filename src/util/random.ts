@@ -7,13 +7,18 @@
 const pool = new Uint8Array(4096);
 let at = pool.length;
 
-/** `count` fresh random bytes (count ≤ 4096). */
-export function randomBytesPooled(count: number): Uint8Array {
-  if (count > pool.length) throw new RangeError(`at most ${pool.length} pooled random bytes at once`);
+/** Refills the pool when fewer than `count` bytes are left in it. */
+function reserve(count: number): void {
   if (at + count > pool.length) {
     globalThis.crypto.getRandomValues(pool);
     at = 0;
   }
+}
+
+/** `count` fresh random bytes (count ≤ 4096). */
+export function randomBytesPooled(count: number): Uint8Array {
+  if (count > pool.length) throw new RangeError(`at most ${pool.length} pooled random bytes at once`);
+  reserve(count);
   const out = pool.slice(at, at + count);
   at += count;
   return out;
@@ -21,9 +26,6 @@ export function randomBytesPooled(count: number): Uint8Array {
 
 /** A random number in [0, 1) with 8 bits of resolution: one pooled byte / 256 (ulid's own mapping). */
 export function randomByteFraction(): number {
-  if (at === pool.length) {
-    globalThis.crypto.getRandomValues(pool);
-    at = 0;
-  }
+  reserve(1);
   return pool[at++]! / 256;
 }

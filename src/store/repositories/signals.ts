@@ -188,7 +188,8 @@ export function signalRepository(context: RepositoryContext) {
     },
 
     /**
-     * Writes only the last-seen time and count of firing signals whose repeat changed nothing else:
+     * Writes only the last-seen time and count of signals whose repeat changed nothing else (a firing
+     * repeat, or a re-sent resolve counted on its stored row):
      * one UPDATE per chunk that assigns no indexed column, so no index is touched and no row is built
      * from every column as upsertState does. `lastSeenAt` is shared (one ingest batch, one clock).
      */
