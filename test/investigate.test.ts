@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { importHistory, readHistoryDirectory } from '../src/incidents/history.js';
 import { verifyChain } from '../src/incidents/service.js';
+import { threadCheckpoints } from '../src/investigate/service.js';
 import { importKnowledge, readKnowledgeDirectory } from '../src/knowledge/import.js';
 import { canonicalJson } from '../src/util/hash.js';
 import { BACKENDS, REPO_ROOT, type TestServer, testServer } from './support.js';
@@ -106,6 +107,33 @@ describe.each(BACKENDS)('investigation over HTTP on %s', (backend) => {
       recommendations.length,
     );
     expect(await verifyChain(server.runtime.store, incidentId)).toMatchObject({ valid: true });
+  });
+
+  it("counts each run's own checkpoints on the incident's thread, the second run's too", async () => {
+    const again = await server.request('POST', `/v1/incidents/${incidentId}/investigations`, {
+      token: server.tokens.respond,
+    });
+    expect(again.status).toBe(201);
+    const thread = await threadCheckpoints(server.runtime, incidentId);
+    const runs = await server.runtime.store.investigations.forIncident(incidentId);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    // Every checkpoint belongs to a run, and each run's count is what the thread holds for it: the
+    // second run's input checkpoint (still holding the first run's state) counts for the second.
+    expect(thread.every((checkpoint) => runs.some((run) => run.id === checkpoint.investigationId))).toBe(
+      true,
+    );
+    const events = (
+      await server.request('GET', `/v1/incidents/${incidentId}/events`, { token: server.tokens.read })
+    ).json.items.filter((event: { type: string }) => event.type === 'investigation_completed');
+    expect(events.length).toBe(runs.length);
+    for (const event of events as { data: { investigationId: string; checkpoints: number } }[]) {
+      const held = thread.filter((checkpoint) => checkpoint.investigationId === event.data.investigationId);
+      expect(event.data.checkpoints).toBe(held.length);
+      expect(held.filter((checkpoint) => checkpoint.source === 'input')).toHaveLength(1);
+    }
+    expect(again.json.checkpoints).toBe(
+      thread.filter((checkpoint) => checkpoint.investigationId === again.json.investigationId).length,
+    );
   });
 
   it('replay re-runs the graph on the frozen bundle and gives byte-identical findings and recommendations', async () => {

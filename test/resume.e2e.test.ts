@@ -6,6 +6,7 @@ import { parseBackstageCatalog } from '../src/catalog/backstage.js';
 import { configSchema } from '../src/config/index.js';
 import { INVESTIGATE_JOB } from '../src/domain/jobs.js';
 import { FAULT_HOLD_ENV } from '../src/investigate/graph.js';
+import { threadCheckpoints } from '../src/investigate/service.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
 import { exited, type OpxProcess, openCheckoutIncident, REPO_ROOT, spawnOpx, waitFor } from './support.js';
 
@@ -106,6 +107,13 @@ describe('an investigation survives SIGKILL of its worker', () => {
       for await (const tuple of saver.list({ configurable: { thread_id: incidentId } }))
         sources.push(tuple.metadata?.source);
       expect(sources.filter((source) => source === 'input')).toHaveLength(1);
+      // The count the completed run reports covers the killed attempt's checkpoints and its own.
+      const completed = events.find((event) => event.type === 'investigation_completed');
+      const held = (await threadCheckpoints(runtime, incidentId)).filter(
+        (checkpoint) => checkpoint.investigationId === investigation!.id,
+      );
+      expect(held.length).toBe(sources.length);
+      expect(completed?.data).toMatchObject({ checkpoints: held.length });
     } finally {
       await runtime.close();
     }

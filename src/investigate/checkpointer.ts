@@ -9,6 +9,11 @@ import { encryptedPostgresSaver, encryptingSerde } from './encrypted-checkpoints
 
 export interface Checkpointer {
   saver: BaseCheckpointSaver;
+  /**
+   * How many checkpoints the thread holds: one count in SQL. Listing them through the saver reads and
+   * decrypts every one, which costs more than a deterministic agent run.
+   */
+  count(threadId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -26,7 +31,20 @@ export async function openCheckpointer(store: Store): Promise<Checkpointer> {
     // The saver's own pool: without listeners a database restart would crash a worker.
     survivePostgresDisconnects((saver as unknown as { pool: pg.Pool }).pool);
     await saver.setup();
-    return { saver, close: () => saver.end() };
+    const pool = (saver as unknown as { pool: pg.Pool }).pool;
+    // The saver's own table, in its schema (it quotes the schema the same way).
+    const table = `"${options.schema ?? 'public'}".checkpoints`;
+    return {
+      saver,
+      async count(threadId) {
+        const result = await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${table} WHERE thread_id = $1`,
+          [threadId],
+        );
+        return result.rows[0]?.n ?? 0;
+      },
+      close: () => saver.end(),
+    };
   }
   const database = new SqliteDatabase(store.location);
   // Wait for the write lock like the store's own connection does. Checkpoints commit in WAL mode with
@@ -40,8 +58,14 @@ export async function openCheckpointer(store: Store): Promise<Checkpointer> {
   // SqliteSaver creates its tables lazily on first use; `opx migrate` wants them now. Its setup is
   // idempotent (CREATE TABLE IF NOT EXISTS) but declared protected, hence the cast.
   (saver as unknown as { setup(): void }).setup();
+  const counting = database.prepare<[string], { n: number }>(
+    'SELECT count(*) AS n FROM checkpoints WHERE thread_id = ?',
+  );
   return {
     saver,
+    async count(threadId) {
+      return counting.get(threadId)?.n ?? 0;
+    },
     async close() {
       database.close();
     },

@@ -1,3 +1,4 @@
+import type { CheckpointTuple } from '@langchain/langgraph';
 import { newId } from '../domain/common.js';
 import { OpxError } from '../domain/errors.js';
 import type { EvidenceBundle } from '../domain/evidence.js';
@@ -95,11 +96,11 @@ function isDriverError(error: unknown): boolean {
 
 /**
  * Reads the incident's thread: its latest state, and every checkpoint and pending write on it (the
- * run lists them all when it finishes). A checkpoint that cannot be read (garbage bytes, a truncated
- * blob, a shape LangGraph rejects) would fail every attempt of every future investigation of the
- * incident, and a job would retry into the dead-letter queue. Checkpoints only save re-running agents
- * on a frozen bundle, so the thread's checkpoints are deleted instead, the discard is recorded as an
- * incident event, and the caller starts the run from the beginning.
+ * checkpoints already there are returned, attributed to their runs). A checkpoint that cannot be read
+ * (garbage bytes, a truncated blob, a shape LangGraph rejects) would fail every attempt of every
+ * future investigation of the incident, and a job would retry into the dead-letter queue. Checkpoints
+ * only save re-running agents on a frozen bundle, so the thread's checkpoints are deleted instead, the
+ * discard is recorded as an incident event, and the caller starts the run from the beginning.
  */
 async function readThread(
   runtime: Runtime,
@@ -107,17 +108,21 @@ async function readThread(
   config: { configurable: { thread_id: string }; signal: AbortSignal },
   investigationId: string,
 ): Promise<
-  | { state: Awaited<ReturnType<CompiledGraph['getState']>>; discarded?: undefined }
-  | { state?: undefined; discarded: { reason: string } }
+  | {
+      state: Awaited<ReturnType<CompiledGraph['getState']>>;
+      existing: ThreadCheckpoint[];
+      discarded?: undefined;
+    }
+  | { state?: undefined; existing: ThreadCheckpoint[]; discarded: { reason: string } }
 > {
   const threadId = config.configurable.thread_id;
   const { saver } = await runtime.checkpointer();
   try {
     const state = await graph.getState(config);
-    for await (const _tuple of saver.list({ configurable: { thread_id: threadId } })) {
-      // Reading each tuple deserializes it; that is the check.
-    }
-    return { state };
+    // Reading each tuple deserializes it; that is the check.
+    const tuples: CheckpointTuple[] = [];
+    for await (const tuple of saver.list({ configurable: { thread_id: threadId } })) tuples.push(tuple);
+    return { state, existing: attributed(tuples) };
   } catch (error) {
     if (config.signal.aborted || isDriverError(error)) throw error;
     // A missing encryption key is a configuration fault, not damage: the checkpoints are kept.
@@ -136,7 +141,7 @@ async function readThread(
         },
       ]),
     );
-    return { discarded: { reason } };
+    return { existing: [], discarded: { reason } };
   }
 }
 
@@ -191,9 +196,13 @@ async function runGraph(
       signal,
     )) as InvestigationStateType;
   }
-  const checkpoints = (await threadCheckpoints(runtime, run.bundle.incidentId)).filter(
-    (checkpoint) => checkpoint.investigationId === run.investigationId,
-  ).length;
+  // This run's checkpoints: those an earlier attempt of it left, and every one written since the
+  // thread was read. One count in SQL instead of reading the thread again; a second run on the same
+  // incident at the same moment would be counted too (the figure is informational: nothing keys on it).
+  const mine = thread.existing.filter((checkpoint) => checkpoint.investigationId === run.investigationId);
+  const written =
+    (await (await runtime.checkpointer()).count(run.bundle.incidentId)) - thread.existing.length;
+  const checkpoints = mine.length + written;
   return {
     findings: findingsOf(state),
     llm: state.llm ?? [],
@@ -211,26 +220,35 @@ export interface ThreadCheckpoint {
   source: string | null;
 }
 
-/** The checkpoints on an incident's thread, newest first, each attributed to its investigation. */
-export async function threadCheckpoints(runtime: Runtime, incidentId: string): Promise<ThreadCheckpoint[]> {
-  const { saver } = await runtime.checkpointer();
-  const out: (ThreadCheckpoint & { parent: string | undefined })[] = [];
-  for await (const tuple of saver.list({ configurable: { thread_id: incidentId } })) {
-    const values = tuple.checkpoint.channel_values as { investigationId?: string };
-    out.push({
-      id: tuple.checkpoint.id,
-      investigationId: values.investigationId ?? null,
-      step: typeof tuple.metadata?.step === 'number' ? tuple.metadata.step : null,
-      source: tuple.metadata?.source ?? null,
-      parent: tuple.parentConfig?.configurable?.checkpoint_id as string | undefined,
-    });
-  }
+/**
+ * Each checkpoint, newest first, attributed to its run: the run whose investigationId its state holds,
+ * except an input checkpoint (taken before a run's input is applied, so still holding the previous
+ * run's state, or none), which belongs to the run that follows it: its child's.
+ */
+function attributed(tuples: readonly CheckpointTuple[]): ThreadCheckpoint[] {
+  const out = tuples.map((tuple) => ({
+    id: tuple.checkpoint.id,
+    investigationId:
+      (tuple.checkpoint.channel_values as { investigationId?: string }).investigationId ?? null,
+    step: typeof tuple.metadata?.step === 'number' ? tuple.metadata.step : null,
+    source: tuple.metadata?.source ?? null,
+    parent: tuple.parentConfig?.configurable?.checkpoint_id as string | undefined,
+  }));
   const byId = new Map(out.map((checkpoint) => [checkpoint.id, checkpoint]));
   for (const checkpoint of out) {
     const parent = checkpoint.parent ? byId.get(checkpoint.parent) : undefined;
-    if (parent && parent.investigationId === null) parent.investigationId = checkpoint.investigationId;
+    if (parent && (parent.source === 'input' || parent.investigationId === null))
+      parent.investigationId = checkpoint.investigationId;
   }
   return out.map(({ parent: _parent, ...checkpoint }) => checkpoint);
+}
+
+/** The checkpoints on an incident's thread, newest first, each attributed to its investigation. */
+export async function threadCheckpoints(runtime: Runtime, incidentId: string): Promise<ThreadCheckpoint[]> {
+  const { saver } = await runtime.checkpointer();
+  const tuples: CheckpointTuple[] = [];
+  for await (const tuple of saver.list({ configurable: { thread_id: incidentId } })) tuples.push(tuple);
+  return attributed(tuples);
 }
 
 interface StartedRun {
