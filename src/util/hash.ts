@@ -1,21 +1,17 @@
 import { createHash } from 'node:crypto';
+import { configure } from 'safe-stable-stringify';
 
-/** JSON with object keys sorted at every depth, so equal values always hash equally. */
+// Keys sorted at every depth; otherwise what JSON.stringify writes (undefined properties left out,
+// undefined in arrays as null, toJSON honoured). A cycle throws, as it does in JSON.stringify.
+const stable = configure({ deterministic: true, circularValue: TypeError, bigint: false });
+
+/**
+ * JSON with object keys sorted at every depth, so equal values always hash equally. It is the text
+ * that evidence bundles, findings and incident events are hashed over, all plain JSON data (they are
+ * verified again after a round trip through the database): for such data the bytes must never change.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const inner = (value as Record<string, unknown>)[key];
-      if (inner !== undefined) out[key] = sortKeys(inner);
-    }
-    return out;
-  }
-  return value;
+  return stable(value) as string;
 }
 
 export function sha256(text: string): string {
