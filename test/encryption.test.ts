@@ -136,6 +136,13 @@ describe('key rotation', () => {
         body: { text: NOTE_MARKER },
         token: server.tokens.respond,
       });
+      // An investigation freezes a bundle: compressed, then sealed like every other value.
+      const investigated = await server.request('POST', `/v1/incidents/${incident.id}/investigations`, {
+        token: server.tokens.respond,
+      });
+      expect(investigated.status).toBe(201);
+      const frozen = await server.runtime.store.evidence.latestBundle(incident.id);
+      expect(frozen?.incidentId).toBe(incident.id);
       await server.runtime.close();
 
       const open = (encryptionKeys: string) =>
@@ -161,6 +168,14 @@ describe('key rotation', () => {
 
       const after = await open(second);
       expect(JSON.stringify(await after.store.incidents.events(incident.id))).toContain(NOTE_MARKER);
+      expect(await after.store.evidence.latestBundle(incident.id)).toEqual(frozen);
+      const [stored] = (
+        await sql<{ content: string }>`select content from evidence_bundles`.execute(after.store.db)
+      ).rows;
+      expect(stored!.content.startsWith('enc:v1:k2:')).toBe(true);
+      expect(after.store.cipher!.decrypt(stored!.content, 'evidence_bundles.content').startsWith('br:')).toBe(
+        true,
+      );
       // Searching incidents reads the note through the key too (its text is never in plain SQL).
       expect(
         (await after.store.incidents.list({ text: NOTE_MARKER, limit: 5 })).map((item) => item.id),

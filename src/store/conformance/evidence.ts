@@ -106,6 +106,36 @@ export function evidenceSpecs(init: StoreFactory): void {
       expect(await store().evidence.getBundle('bun_unknown')).toBeUndefined();
     });
 
+    it('stores a bundle compressed, and still reads one stored as JSON before compression', async () => {
+      const stored = bundle(unique('inc'), T0);
+      await store().evidence.insertBundle(stored, T0);
+      const raw = await store()
+        .db.selectFrom('evidence_bundles')
+        .select('content')
+        .where('id', '=', stored.id)
+        .executeTakeFirstOrThrow();
+      const cipher = store().cipher;
+      const text = cipher ? cipher.decrypt(raw.content, 'evidence_bundles.content') : raw.content;
+      expect(text.startsWith('br:')).toBe(true);
+
+      // A row written by an earlier release: the JSON itself, sealed when the store has keys.
+      const earlier = bundle(unique('inc'), T0);
+      const json = JSON.stringify(earlier);
+      await store()
+        .db.insertInto('evidence_bundles')
+        .values({
+          id: earlier.id,
+          incident_id: earlier.incidentId,
+          as_of: earlier.asOf,
+          hash: earlier.hash,
+          content: cipher ? cipher.encrypt(json, 'evidence_bundles.content') : json,
+          created_at: T0,
+        })
+        .execute();
+      expect(await store().evidence.getBundle(earlier.id)).toEqual(earlier);
+      expect(await store().evidence.latestBundle(earlier.incidentId)).toEqual(earlier);
+    });
+
     it('latestBundle picks the newest as-of time for the incident, ties broken by id', async () => {
       const incidentId = unique('inc');
       const older = bundle(incidentId, T0);

@@ -1,4 +1,5 @@
 import type { EvidenceBundle, EvidenceGraph } from '../../domain/evidence.js';
+import { compressText, expandText } from '../compressed.js';
 import { fromJson, type RepositoryContext, seal, toJson, unseal } from './base.js';
 
 const BUNDLE = 'evidence_bundles.content';
@@ -7,9 +8,13 @@ const GRAPH = 'evidence_graphs.content';
 /**
  * Frozen evidence and its graph. Both are encrypted at rest like checkpoints: they hold what the
  * investigation saw, signals and changes included, so a copy of the database must not read as them.
+ * A bundle is compressed before it is sealed (src/store/compressed.ts); it is the largest row OPX
+ * writes, one per investigation.
  */
 export function evidenceRepository(context: RepositoryContext) {
   const { db } = context;
+  const readBundle = (content: string) =>
+    fromJson<EvidenceBundle>(expandText(unseal(context, content, BUNDLE), BUNDLE), undefined as never);
   return {
     async insertBundle(bundle: EvidenceBundle, now: number = Date.now()): Promise<void> {
       await db
@@ -19,7 +24,7 @@ export function evidenceRepository(context: RepositoryContext) {
           incident_id: bundle.incidentId,
           as_of: bundle.asOf,
           hash: bundle.hash,
-          content: seal(context, toJson(bundle), BUNDLE),
+          content: seal(context, compressText(toJson(bundle)), BUNDLE),
           created_at: now,
         })
         .execute();
@@ -31,7 +36,7 @@ export function evidenceRepository(context: RepositoryContext) {
         .select('content')
         .where('id', '=', id)
         .executeTakeFirst();
-      return row && fromJson<EvidenceBundle>(unseal(context, row.content, BUNDLE), undefined as never);
+      return row && readBundle(row.content);
     },
 
     async latestBundle(incidentId: string): Promise<EvidenceBundle | undefined> {
@@ -43,7 +48,7 @@ export function evidenceRepository(context: RepositoryContext) {
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
-      return row && fromJson<EvidenceBundle>(unseal(context, row.content, BUNDLE), undefined as never);
+      return row && readBundle(row.content);
     },
 
     async insertGraph(graph: EvidenceGraph, now: number = Date.now()): Promise<void> {
