@@ -100,9 +100,10 @@ const signalSchema = z.strictObject({
   /** When the condition began (Prometheus' activeAt; CloudWatch's first breaching datapoint). */
   startsAt: duration,
   /** The rule's `for:` (or the alarm's evaluation window): how long the condition holds before it fires. */
-  for: duration.default(60),
+  // zod applies a default to the parsed output, after the transform: so in milliseconds.
+  for: duration.default(60_000),
   /** Sender's delay after firing: evaluation interval, Alertmanager's group_wait, SNS delivery. */
-  delay: duration.default(30),
+  delay: duration.default(30_000),
   /** When it arrives at OPX; defaults to startsAt + for + delay. */
   arrives: duration.optional(),
   /** When the condition ended, for alerts that resolve within the scenario. */
