@@ -39,10 +39,13 @@ export class AlertNameCache {
     this.#capacity = capacity;
   }
 
-  async get(scope: StoreScope, incidents: readonly Incident[]): Promise<Map<string, string[]>> {
-    const key = (incident: Incident) => `${incident.id}:${incident.signalCount}`;
+  async get(
+    scope: StoreScope,
+    incidents: readonly { id: string; signalCount: number }[],
+  ): Promise<Map<string, string[]>> {
+    const key = (incident: { id: string; signalCount: number }) => `${incident.id}:${incident.signalCount}`;
     const out = new Map<string, string[]>();
-    const missing: Incident[] = [];
+    const missing: { id: string; signalCount: number }[] = [];
     for (const incident of incidents) {
       const known = this.#entries.get(key(incident));
       if (known) out.set(incident.id, known);
@@ -253,25 +256,13 @@ async function pastIncidents(
   asOf: number,
   cache: AlertNameCache | undefined,
 ): Promise<PastIncident[]> {
-  // The newest past incidents on these services; a few more than kept, for those resolved after asOf.
-  const candidates = (
-    await scope.incidents.list({ status: ['RESOLVED', 'CLOSED'], service: services, until: asOf, limit: 250 })
-  ).filter(
-    (incident) => incident.id !== incidentId && incident.resolvedAt !== null && incident.resolvedAt <= asOf,
-  );
-  const chosen = candidates.slice(0, 200);
+  // The newest 200 incidents on these services that were over by asOf.
+  const chosen = await scope.incidents.pastIncidents({ services, asOf, excludeId: incidentId, limit: 200 });
   const alerts = cache
     ? await cache.get(scope, chosen)
     : await scope.incidents.alertNames(chosen.map((incident) => incident.id));
-  return chosen.map((incident) => ({
-    id: incident.id,
-    title: incident.title,
-    severity: incident.severity,
-    services: incident.services,
-    detectedAt: incident.detectedAt,
-    resolvedAt: incident.resolvedAt!,
-    rootCause: incident.rootCause,
-    resolution: incident.resolution,
+  return chosen.map(({ signalCount: _count, ...incident }) => ({
+    ...incident,
     alerts: alerts.get(incident.id) ?? [],
   }));
 }

@@ -397,6 +397,72 @@ export function incidentSpecs(init: StoreFactory): void {
       expect(await ids(onlySecond)).toEqual([second.id]);
     });
 
+    it('pastIncidents lists the newest incidents on the services that were over by the time, once each', async () => {
+      const [service, other] = [unique('svc'), unique('svc')];
+      const asOf = T0 + 100_000;
+      const row = (detected: number, status: string, resolved: number | null, title: string) =>
+        incidentRow({
+          detected_at: detected,
+          status,
+          resolved_at: resolved,
+          title,
+          root_cause: `${title} cause`,
+          resolution: `${title} fix`,
+          severity: 'SEV3',
+          services: JSON.stringify([service, other]),
+          signal_count: 4,
+        });
+      const older = row(T0, 'CLOSED', T0 + 10_000, 'older');
+      const newer = row(T0 + 20_000, 'RESOLVED', T0 + 30_000, 'newer');
+      const excluded = row(T0 + 25_000, 'RESOLVED', T0 + 26_000, 'excluded');
+      const stillOpen = row(T0 + 30_000, 'OPEN', null, 'open');
+      const resolvedLater = row(T0 + 40_000, 'RESOLVED', asOf + 1, 'resolved later');
+      const detectedLater = row(asOf, 'RESOLVED', asOf, 'detected at asOf');
+      const elsewhere = row(T0 + 50_000, 'RESOLVED', T0 + 60_000, 'elsewhere');
+      const all = [older, newer, excluded, stillOpen, resolvedLater, detectedLater, elsewhere];
+      for (const item of all) await store().incidents.insert(item);
+      await store().incidents.addServicesMany(
+        all
+          .filter((item) => item !== elsewhere)
+          .flatMap((item) => [
+            { incidentId: item.id, service },
+            { incidentId: item.id, service: other },
+          ]),
+      );
+      await store().incidents.addServicesMany([{ incidentId: elsewhere.id, service: unique('svc') }]);
+
+      const past = await store().incidents.pastIncidents({
+        services: [service, other],
+        asOf,
+        excludeId: excluded.id,
+        limit: 10,
+      });
+      expect(past).toEqual([
+        {
+          id: newer.id,
+          title: 'newer',
+          severity: 'SEV3',
+          services: [service, other],
+          detectedAt: T0 + 20_000,
+          resolvedAt: T0 + 30_000,
+          rootCause: 'newer cause',
+          resolution: 'newer fix',
+          signalCount: 4,
+        },
+        expect.objectContaining({ id: older.id, resolvedAt: T0 + 10_000 }),
+      ]);
+      const limited = await store().incidents.pastIncidents({
+        services: [other],
+        asOf,
+        excludeId: unique('inc'),
+        limit: 2,
+      });
+      expect(limited.map((incident) => incident.id)).toEqual([excluded.id, newer.id]);
+      expect(await store().incidents.pastIncidents({ services: [], asOf, excludeId: '', limit: 5 })).toEqual(
+        [],
+      );
+    });
+
     it('addServicesMany writes batches larger than one statement chunk', async () => {
       const row = incidentRow();
       await store().incidents.insert(row);
