@@ -26,6 +26,9 @@ export interface BundleOptions {
   alertNames?: AlertNameCache;
 }
 
+/** What the alert-name cache keys a past incident by. */
+type Counted = Pick<Incident, 'id' | 'signalCount'>;
+
 /**
  * Alert names of past incidents, remembered by (incident, signal count). A past incident's signals only
  * change by gaining more, which raises its count, so a remembered entry is never stale; reading them is
@@ -39,13 +42,10 @@ export class AlertNameCache {
     this.#capacity = capacity;
   }
 
-  async get(
-    scope: StoreScope,
-    incidents: readonly { id: string; signalCount: number }[],
-  ): Promise<Map<string, string[]>> {
-    const key = (incident: { id: string; signalCount: number }) => `${incident.id}:${incident.signalCount}`;
+  async get(scope: StoreScope, incidents: readonly Counted[]): Promise<Map<string, string[]>> {
+    const key = (incident: Counted) => `${incident.id}:${incident.signalCount}`;
     const out = new Map<string, string[]>();
-    const missing: { id: string; signalCount: number }[] = [];
+    const missing: Counted[] = [];
     for (const incident of incidents) {
       const known = this.#entries.get(key(incident));
       if (known) out.set(incident.id, known);
