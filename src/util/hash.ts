@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
 
 // Keys sorted at every depth; otherwise what JSON.stringify writes (undefined properties left out,
-// undefined in arrays as null, toJSON honoured). A cycle throws, as it does in JSON.stringify.
+// undefined in arrays as null, toJSON honoured). A cycle throws, as it does in JSON.stringify; a
+// BigInt is left out where JSON.stringify would throw (nothing OPX hashes holds one).
 const stable = configure({ deterministic: true, circularValue: TypeError, bigint: false });
 
 /**
