@@ -73,6 +73,8 @@ const FIELD_BOOST = { alerts: 3, services: 2, title: 2, heading: 1.5, text: 1 };
 const PRIMARY_SERVICE_BOOST = 2;
 const SERVICE_MATCH_BOOST = 1.25;
 const ALERT_MATCH_BOOST = 2;
+/** Answers one index keeps (see KnowledgeIndex.search). */
+const SEARCH_MEMO_SIZE = 512;
 
 /**
  * Ranked retrieval over runbook and postmortem chunks. The index lives in memory and is rebuilt when the
@@ -173,7 +175,35 @@ export class KnowledgeIndex {
     return this.#chunks.get(chunkId)?.text ?? '';
   }
 
+  /**
+   * Answers already given, by query. The index never changes once built, so an answer stays right
+   * for its life; incidents on one service ask with the same service, alert and titles again and
+   * again. The oldest answer goes first when SEARCH_MEMO_SIZE are kept.
+   */
+  readonly #answers = new Map<string, KnowledgeHit[]>();
+
   search(query: KnowledgeQuery): KnowledgeHit[] {
+    const key = JSON.stringify([
+      query.text,
+      query.service,
+      query.alert,
+      query.kind,
+      query.limit,
+      query.perDocument,
+      query.listed,
+    ]);
+    let hits = this.#answers.get(key);
+    if (hits) this.#answers.delete(key);
+    else {
+      hits = this.#rank(query);
+      if (this.#answers.size >= SEARCH_MEMO_SIZE) this.#answers.delete(this.#answers.keys().next().value!);
+    }
+    this.#answers.set(key, hits);
+    // Copies: a caller that changes a hit does not change the next caller's answer.
+    return hits.map((hit) => ({ ...hit }));
+  }
+
+  #rank(query: KnowledgeQuery): KnowledgeHit[] {
     const terms = [query.text, query.alert, query.service]
       .filter((part): part is string => Boolean(part?.trim()))
       .join(' ');
