@@ -335,8 +335,8 @@ export function incidentRepository(context: RepositoryContext) {
     /**
      * The newest incidents on any of `services` that were resolved or closed by `asOf` (detected
      * before it, resolved at or before it), other than `excludeId`: what an evidence bundle carries as
-     * history. Only the columns a bundle keeps (and the signal count, which keys the alert-name cache),
-     * ids first and then those rows, as `list` does.
+     * history. Only the columns a bundle keeps, and the signal count, which keys the alert-name cache.
+     * One query: `exists` cannot repeat an incident however many of the services it has.
      */
     async pastIncidents(filter: {
       services: readonly string[];
@@ -345,59 +345,47 @@ export function incidentRepository(context: RepositoryContext) {
       limit: number;
     }): Promise<(Omit<PastIncident, 'alerts'> & { signalCount: number })[]> {
       if (filter.services.length === 0 || filter.limit <= 0) return [];
-      const ids = (
-        await db
-          .selectFrom('incidents')
-          .select('incidents.id')
-          .where('incidents.status', 'in', ['RESOLVED', 'CLOSED'])
-          .where('incidents.detected_at', '<', filter.asOf)
-          .where('incidents.resolved_at', '<=', filter.asOf)
-          .where('incidents.id', '!=', filter.excludeId)
-          .where((eb) =>
-            eb.exists(
-              eb
-                .selectFrom('incident_services')
-                .select('incident_services.incident_id')
-                .whereRef('incident_services.incident_id', '=', 'incidents.id')
-                .where('incident_services.service', 'in', [...filter.services]),
-            ),
-          )
-          .orderBy('incidents.detected_at', 'desc')
-          .orderBy('incidents.id', 'desc')
-          .limit(filter.limit)
-          .execute()
-      ).map((row) => row.id);
-      const rows = new Map<string, Omit<PastIncident, 'alerts'> & { signalCount: number }>();
-      for (const part of chunk(ids, 500)) {
-        const found = await db
-          .selectFrom('incidents')
-          .select([
-            'id',
-            'title',
-            'severity',
-            'services',
-            'detected_at',
-            'resolved_at',
-            'root_cause',
-            'resolution',
-            'signal_count',
-          ])
-          .where('id', 'in', part)
-          .execute();
-        for (const row of found)
-          rows.set(row.id, {
-            id: row.id,
-            title: row.title,
-            severity: row.severity as IncidentSeverity,
-            services: fromJson(row.services, []),
-            detectedAt: row.detected_at,
-            resolvedAt: row.resolved_at!,
-            rootCause: row.root_cause,
-            resolution: row.resolution,
-            signalCount: row.signal_count,
-          });
-      }
-      return ids.flatMap((id) => rows.get(id) ?? []);
+      const rows = await db
+        .selectFrom('incidents')
+        .select([
+          'incidents.id',
+          'incidents.title',
+          'incidents.severity',
+          'incidents.services',
+          'incidents.detected_at',
+          'incidents.resolved_at',
+          'incidents.root_cause',
+          'incidents.resolution',
+          'incidents.signal_count',
+        ])
+        .where('incidents.status', 'in', ['RESOLVED', 'CLOSED'])
+        .where('incidents.detected_at', '<', filter.asOf)
+        .where('incidents.resolved_at', '<=', filter.asOf)
+        .where('incidents.id', '!=', filter.excludeId)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('incident_services')
+              .select('incident_services.incident_id')
+              .whereRef('incident_services.incident_id', '=', 'incidents.id')
+              .where('incident_services.service', 'in', [...filter.services]),
+          ),
+        )
+        .orderBy('incidents.detected_at', 'desc')
+        .orderBy('incidents.id', 'desc')
+        .limit(filter.limit)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        title: row.title,
+        severity: row.severity as IncidentSeverity,
+        services: fromJson(row.services, []),
+        detectedAt: row.detected_at,
+        resolvedAt: row.resolved_at!,
+        rootCause: row.root_cause,
+        resolution: row.resolution,
+        signalCount: row.signal_count,
+      }));
     },
 
     /** Links signals to incidents, skipping links that exist; returns the links that are new. */
