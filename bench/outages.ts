@@ -56,7 +56,10 @@ the recent past. Then the worker's automatic investigations run and the answer i
                         the next request arrives (read from the job queue), so each investigation sees
                         what it would have seen live; quiet stretches are skipped.
   --only <ids>          comma-separated scenario ids (default: all)
-  --concurrency <n>     scenarios (servers) at once (default 3)
+  --concurrency <n>     scenarios (servers) at once (default 1). More finish sooner, but the servers
+                        then share the machine's cores, so the signal → incident latency measures
+                        their contention too (on 2 cores, 3 at once doubled its p99); the scores do
+                        not depend on it
   --settle-timeout <s>  longest wait for the investigations of one scenario (default 300)
   --data <dir>          scenario directory (default bench/data/outages)
   --opx-root <dir>      the checkout whose build to run (default this one; npm run build first)
@@ -108,7 +111,7 @@ function parseParameters(argv: string[]): Parameters | 'help' {
           .map((id) => id.trim())
           .filter(Boolean)
       : null,
-    concurrency: integerFlag(values.concurrency, 'concurrency', 3, 1, 16),
+    concurrency: integerFlag(values.concurrency, 'concurrency', 1, 1, 16),
     settleTimeoutMs: integerFlag(values['settle-timeout'], 'settle-timeout', 300, 10, 3600) * 1000,
     data: path.resolve(values.data ?? path.join(REPO_ROOT, 'bench', 'data', 'outages')),
     opxRoot: path.resolve(values['opx-root'] ?? REPO_ROOT),
@@ -942,7 +945,7 @@ function printReport(
     ['  hub blip stayed out, outage kept its origin', show(summary.negatives.hubBlipHeld)],
     ['  noise opened no incident', show(summary.negatives.noiseOpenedNone)],
     [
-      'signal → incident p50 / p99 ms (opened or joined)',
+      `signal → incident p50 / p99 ms (opened or joined)${parameters.concurrency > 1 ? `, ${parameters.concurrency} servers sharing the machine` : ''}`,
       latencyText(summary.signalToIncident.incident, summary.signalToIncident.p99RatioToNoIncident),
     ],
     ['  … joined an open incident', latencyText(summary.signalToIncident.joined, null)],
