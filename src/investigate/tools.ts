@@ -72,6 +72,16 @@ export function checkpointedGraph(runtime: Runtime) {
   return entry;
 }
 
+/**
+ * Loads what the first investigation would otherwise load while its incident waits: the compiled graph
+ * on its checkpointer (LangGraph's savers are imported on first use), the read-only connection and the
+ * knowledge index. A process that runs investigation jobs calls it before it takes work, so a setup
+ * fault stops start-up instead of failing the first investigation.
+ */
+export async function prepareInvestigations(runtime: Runtime): Promise<void> {
+  await Promise.all([checkpointedGraph(runtime).graph, runtime.reader(), runtime.knowledge.index()]);
+}
+
 export function findingsOf(state: { findings: Partial<Record<AgentName, Finding>> }): Finding[] {
   return AGENTS.map((agent: AgentName) => {
     const finding = state.findings[agent];

@@ -7,6 +7,7 @@ import type { Config } from '../../config/index.js';
 import { scheduleSustainedSweep } from '../../ingest/sweep.js';
 import { runInvestigationWorker } from '../../investigate/jobs.js';
 import { configuredRefiners } from '../../investigate/llm.js';
+import { prepareInvestigations } from '../../investigate/tools.js';
 import { runNotificationWorker } from '../../notify/worker.js';
 import { openRuntime } from '../../runtime.js';
 import { shutdownTelemetry } from '../../telemetry/tracing.js';
@@ -44,6 +45,8 @@ export function registerServe(program: Command): void {
         const runtime = await openRuntime(config);
         const generated = await ensureBootstrapAdmin(runtime.store, config.adminToken);
         const app = await buildServer(runtime, { logRequests: options.logRequests ?? false });
+        // Ready means able to investigate too: the first incident does not wait for the graph to load.
+        if (runsWorker) await prepareInvestigations(runtime);
         const address = await app.listen({ port: config.port, host: config.host });
         if (generated) {
           process.stdout.write(
@@ -125,6 +128,7 @@ export function registerServe(program: Command): void {
 /** A worker process: claims and runs investigation jobs until SIGINT or SIGTERM, logging JSON lines. */
 async function runWorkerProcess(config: Config): Promise<void> {
   const runtime = await openRuntime(config);
+  await prepareInvestigations(runtime);
   const stop = new AbortController();
   const logger = pino(
     { level: config.logLevel, name: 'opx-worker' },
