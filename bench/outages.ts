@@ -58,7 +58,7 @@ the recent past. Then the worker's automatic investigations run and the answer i
   --only <ids>          comma-separated scenario ids (default: all)
   --concurrency <n>     scenarios (servers) at once (default 1). More finish sooner, but the servers
                         then share the machine's cores, so the signal → incident latency measures
-                        their contention too (on 2 cores, 3 at once doubled its p99); the scores do
+                        their contention too (on 2 cores, 3 at once gave 3 times its p99); the scores do
                         not depend on it
   --settle-timeout <s>  longest wait for the investigations of one scenario (default 300)
   --data <dir>          scenario directory (default bench/data/outages)
