@@ -313,7 +313,15 @@ interface LoadPhase {
   failedAttempts: number;
   deadJobs: number;
   perIncidentSeconds: LatencySummary | null;
+  /**
+   * After the burst, incidents opened one at a time on the idle server: how long after its job fell
+   * due each investigation started (the worker's wait for work, not the investigation).
+   */
+  startAfterDueMs: LatencySummary | null;
 }
+
+/** Incidents opened one at a time after the burst, for startAfterDueMs. */
+const ONE_AT_A_TIME = 15;
 
 async function loadPhase(
   dataDir: string,
@@ -368,6 +376,31 @@ async function loadPhase(
       perIncident.set(row.incident_id, (perIncident.get(row.incident_id) ?? 0) + 1);
     const jobs = await reader.jobs.list({ kind: 'investigate', limit: 10_000 });
     const ours = jobs.filter((job) => incidentIds.includes(String(job.payload.incidentId)));
+    progress(`  ${ONE_AT_A_TIME} more incidents, one at a time: how soon each investigation starts`);
+    const startAfterDue: number[] = [];
+    for (let index = 0; index < ONE_AT_A_TIME && Date.now() < deadline; index += 1) {
+      const service = seeded.services[Math.floor(random() * seeded.services.length)]!;
+      const { signals } = incidentSignals(service, `single-${index}`, Date.now());
+      const incidentId = (await client.sendSignals(signals)).signals[0]!.incidentIds[0]!;
+      for (;;) {
+        const started = await reader.db
+          .selectFrom('investigations')
+          .select('started_at')
+          .where('incident_id', '=', incidentId)
+          .executeTakeFirst();
+        const job = (await reader.jobs.list({ kind: 'investigate', limit: 1_000 })).find(
+          (candidate) => candidate.payload.incidentId === incidentId,
+        );
+        if (started && job) {
+          startAfterDue.push(started.started_at - job.runAt);
+          break;
+        }
+        if (Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // Let the investigation finish and the worker go idle, as between real incidents.
+      await new Promise((resolve) => setTimeout(resolve, 300 + random() * 200));
+    }
     return {
       incidents: incidentIds.length,
       wallSeconds: round((lastFinish - started) / 1000, 2),
@@ -379,6 +412,7 @@ async function loadPhase(
       perIncidentSeconds: summarizeLatencies(
         completed.map((row) => ((row.finished_at ?? 0) - started) / 1000),
       ),
+      startAfterDueMs: summarizeLatencies(startAfterDue),
     };
   } finally {
     await reader.close();
@@ -466,6 +500,12 @@ export async function run(argv: string[]): Promise<number> {
           mark(checks.noneLostOrDuplicated),
         ],
         ['failed attempts / dead jobs', `${load.failedAttempts} / ${load.deadJobs}`, '', ''],
+        [
+          'one incident at a time: investigation starts after its job is due, p50 / max (ms)',
+          load.startAfterDueMs ? `${load.startAfterDueMs.p50} / ${load.startAfterDueMs.max}` : 'n/a',
+          '',
+          '',
+        ],
       );
     }
     process.stdout.write(

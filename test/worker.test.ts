@@ -29,6 +29,66 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
     await worker;
   });
 
+  it('tells listeners of the jobs this process queues once they are committed, with when they fall due', async () => {
+    const { store } = test.runtime;
+    const heard: number[] = [];
+    const unsubscribe = store.onJobQueued((runAt) => heard.push(runAt));
+    try {
+      await store.jobs.enqueue('told', {}, { runAt: 1_000 });
+      expect(heard).toEqual([1_000]);
+      await store.transaction(async (scope) => {
+        await scope.jobs.enqueue('told', {}, { runAt: 3_000 });
+        await scope.jobs.enqueue('told', {}, { runAt: 2_000 });
+        expect(heard).toEqual([1_000]); // not before the commit
+      });
+      expect(heard).toEqual([1_000, 2_000]); // the earliest of the transaction
+      await expect(
+        store.transaction(async (scope) => {
+          await scope.jobs.enqueue('told', {}, { runAt: 4_000 });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      // A duplicate is not a new job, and a job queued already running needs no worker.
+      await store.jobs.enqueue('told', {}, { runAt: 5_000, dedupKey: 'told-once' });
+      await store.jobs.enqueue('told', {}, { runAt: 6_000, dedupKey: 'told-once' });
+      await store.jobs.enqueue('told', {}, { runAt: 7_000, lease: { owner: 'me', ms: 1_000 } });
+      expect(heard).toEqual([1_000, 2_000, 5_000]);
+    } finally {
+      unsubscribe();
+    }
+    await store.jobs.enqueue('told', {}, { runAt: 8_000 });
+    expect(heard).toEqual([1_000, 2_000, 5_000]);
+  });
+
+  it('runs a job this process queues when it falls due, without waiting for the next poll', async () => {
+    const { store } = test.runtime;
+    const ran: string[] = [];
+    const controller = new AbortController();
+    const worker = runWorker({
+      store,
+      concurrency: 1,
+      pollMs: 600_000, // a poll would come long after the test's limit
+      leaseMs: 5_000,
+      signal: controller.signal,
+      handlers: {
+        prompt: async (job) => {
+          ran.push(String(job.payload.name));
+        },
+      },
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the worker found nothing and waits
+      await store.transaction((scope) => scope.jobs.enqueue('prompt', { name: 'now' }));
+      await store.jobs.enqueue('prompt', { name: 'soon' }, { runAt: Date.now() + 200 });
+      const deadline = Date.now() + 10_000;
+      while (ran.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(ran).toEqual(['now', 'soon']);
+    } finally {
+      controller.abort();
+      await worker;
+    }
+  });
+
   it('runs queued jobs once each, retries a failing one with backoff, and dead-letters it after its last attempt', async () => {
     const { store } = test.runtime;
     for (let index = 0; index < 6; index += 1) await store.jobs.enqueue('echo', { index });
@@ -60,7 +120,7 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
     await worker;
 
     expect(seen.sort()).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(await store.jobs.list({ status: 'done' })).toHaveLength(6);
+    expect(await store.jobs.list({ status: 'done', kind: 'echo' })).toHaveLength(6);
     const dead = await store.jobs.get(doomed.id);
     expect(dead).toMatchObject({ status: 'dead', attempts: 2, lastError: 'handler exploded' });
     const failures = events.filter((event) => event.type === 'failed');

@@ -67,6 +67,12 @@ export interface Store extends StoreScope {
   readonly cipher: FieldCipher | undefined;
   /** Runs `work` in one transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (scope: StoreScope) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` with a job's due time whenever this process queues a job, or makes one due again,
+   * and the write has committed (a rolled-back transaction tells nothing). Other processes' jobs are
+   * not seen: workers still poll for those. Returns the function that unsubscribes.
+   */
+  onJobQueued(listener: (runAt: number) => void): () => void;
   migrate(): Promise<{ applied: string[]; version: number }>;
   /**
    * What `migrate()` would do, found by reading only: on a store never migrated, the bookkeeping
@@ -77,8 +83,13 @@ export interface Store extends StoreScope {
   close(): Promise<void>;
 }
 
-function scope(db: Kysely<Database>, dialect: Dialect, cipher: FieldCipher | undefined): StoreScope {
-  return { dialect, db, ...repositories({ db, dialect, cipher }) };
+function scope(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  cipher: FieldCipher | undefined,
+  jobQueued: (runAt: number) => void,
+): StoreScope {
+  return { dialect, db, ...repositories({ db, dialect, cipher, jobQueued }) };
 }
 
 export interface StoreOptions extends ConnectionOptions {
@@ -93,7 +104,11 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
   }
   const connection = openConnection(url, options);
   const { db, dialect } = connection;
-  const base = scope(db, dialect, cipher);
+  const jobListeners = new Set<(runAt: number) => void>();
+  const jobQueued = (runAt: number) => {
+    for (const listener of jobListeners) listener(runAt);
+  };
+  const base = scope(db, dialect, cipher, jobQueued);
   // Kysely looks for its bookkeeping tables in every schema unless told which one; on a PostgreSQL
   // database holding several OPX schemas it would find another store's and skip creating its own.
   const migrationTableSchema =
@@ -115,7 +130,24 @@ export async function openStore(url: string, storeOptions: StoreOptions = {}): P
     url,
     options,
     cipher,
-    transaction: (work) => db.transaction().execute((trx) => work(scope(trx, dialect, cipher))),
+    async transaction(work) {
+      // Jobs queued inside the transaction are announced after it commits: a worker told earlier would
+      // look for them before they are visible to it.
+      let due: number | undefined;
+      const result = await db.transaction().execute((trx) =>
+        work(
+          scope(trx, dialect, cipher, (runAt) => {
+            due = due === undefined ? runAt : Math.min(due, runAt);
+          }),
+        ),
+      );
+      if (due !== undefined) jobQueued(due);
+      return result;
+    },
+    onJobQueued(listener) {
+      jobListeners.add(listener);
+      return () => jobListeners.delete(listener);
+    },
     async migrate() {
       let { error, results } = await migrator.migrateToLatest();
       // Kysely's migrator looks for its tables by introspecting every schema of the database, and

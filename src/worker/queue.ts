@@ -13,7 +13,10 @@ export interface WorkerOptions {
   concurrency?: number;
   /** How long a claim holds; renewed every third of it while the job runs. */
   leaseMs?: number;
-  /** Idle wait between polls when the queue is empty. */
+  /**
+   * Idle wait between polls when the queue is empty. A job this process queues (Store.onJobQueued)
+   * ends the wait when it falls due, so only other processes' jobs wait for a poll.
+   */
   pollMs?: number;
   /** Wall-clock limit per attempt; the handler's signal aborts when it passes. */
   attemptTimeoutMs?: number;
@@ -30,24 +33,14 @@ export type WorkerEvent =
   | { type: 'lease_lost'; job: Job }
   | { type: 'deferred'; job: Job; reason: string };
 
+/** Due times a worker keeps from Store.onJobQueued; past it, later jobs wait for a poll instead. */
+const MAX_KNOWN_DUE_TIMES = 1000;
+
 /** Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 5 minutes. */
 export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(300_000, 2_000 * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
-
-/** Waits `ms`, or less if `signal` aborts; the abort listener is removed either way, so a long-lived
- * signal does not collect one listener per poll. */
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Claims jobs with a lease and runs them. A job whose worker dies is claimed again once its lease
@@ -63,6 +56,30 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const emit = options.onEvent ?? (() => {});
   const running = new Set<Promise<void>>();
+  // When the jobs this process queued fall due; the idle wait ends at the earliest one.
+  const due = new Set<number>();
+  let rearm: (() => void) | undefined;
+  const unsubscribe = store.onJobQueued((runAt) => {
+    if (due.size >= MAX_KNOWN_DUE_TIMES) return;
+    due.add(runAt);
+    rearm?.();
+  });
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        rearm = undefined;
+        options.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      rearm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(done, Math.max(0, Math.min(pollMs, Math.min(...due) - Date.now())));
+      };
+      options.signal?.addEventListener('abort', done, { once: true });
+      rearm();
+    });
 
   const execute = async (job: Job) => {
     const controller = new AbortController();
@@ -118,31 +135,38 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     }
   };
 
-  while (!options.signal?.aborted) {
-    if (running.size >= concurrency) {
-      await Promise.race(running);
-      continue;
+  try {
+    while (!options.signal?.aborted) {
+      if (running.size >= concurrency) {
+        await Promise.race(running);
+        continue;
+      }
+      // This claim looks for every job due by now; later ones still end a wait when they fall due.
+      const now = Date.now();
+      for (const runAt of due) if (runAt <= now) due.delete(runAt);
+      const job = await store.jobs.claim(owner, kinds, leaseMs, now);
+      if (!job) {
+        await idle();
+        continue;
+      }
+      emit({ type: 'claimed', job });
+      // When even recording the outcome fails (the store is unreachable), the job keeps its lease
+      // until it lapses and another claim runs it again; the failure is reported, not thrown into a
+      // promise nobody awaits yet.
+      const task = execute(job)
+        .catch((error: unknown) =>
+          emit({
+            type: 'failed',
+            job,
+            error: `the outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}`,
+            next: 'lost',
+          }),
+        )
+        .finally(() => running.delete(task));
+      running.add(task);
     }
-    const job = await store.jobs.claim(owner, kinds, leaseMs);
-    if (!job) {
-      await sleep(pollMs, options.signal);
-      continue;
-    }
-    emit({ type: 'claimed', job });
-    // When even recording the outcome fails (the store is unreachable), the job keeps its lease
-    // until it lapses and another claim runs it again; the failure is reported, not thrown into a
-    // promise nobody awaits yet.
-    const task = execute(job)
-      .catch((error: unknown) =>
-        emit({
-          type: 'failed',
-          job,
-          error: `the outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}`,
-          next: 'lost',
-        }),
-      )
-      .finally(() => running.delete(task));
-    running.add(task);
+  } finally {
+    unsubscribe();
   }
   await Promise.allSettled(running);
 }

@@ -9,6 +9,11 @@ export interface RepositoryContext {
   dialect: Dialect;
   /** Encrypts the sensitive columns (src/store/crypto.ts); without it they are written as given. */
   cipher?: FieldCipher | undefined;
+  /**
+   * Told when this scope queues a job or makes one due again, with when it falls due: the store
+   * passes it on to this process's workers once the write has committed (Store.onJobQueued).
+   */
+  jobQueued?: ((runAt: number) => void) | undefined;
 }
 
 /** A sensitive column's value as stored: encrypted when the store has keys. */

@@ -51,7 +51,7 @@ export interface EnqueueOptions {
   lease?: { owner: string; ms: number };
 }
 
-export function jobRepository({ db, dialect }: RepositoryContext) {
+export function jobRepository({ db, dialect, jobQueued }: RepositoryContext) {
   return {
     async enqueue(
       kind: string,
@@ -79,7 +79,11 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         .values(row)
         .onConflict((conflict) => conflict.column('dedup_key').doNothing())
         .executeTakeFirst();
-      if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) return { job: jobFromRow(row), created: true };
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) {
+        // A job queued with a lease is already running: no worker needs telling.
+        if (!options.lease) jobQueued?.(row.run_at);
+        return { job: jobFromRow(row), created: true };
+      }
       const existing = await db
         .selectFrom('jobs')
         .selectAll()
@@ -188,6 +192,7 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         })
         .where('id', '=', id)
         .execute();
+      if (!dead) jobQueued?.(retryAt);
       return dead ? 'dead' : 'pending';
     },
 
@@ -199,7 +204,9 @@ export function jobRepository({ db, dialect }: RepositoryContext) {
         .where('id', '=', id)
         .where('status', '=', 'dead')
         .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
+      const redriven = Number(result.numUpdatedRows) > 0;
+      if (redriven) jobQueued?.(now);
+      return redriven;
     },
 
     /** Whether a job with this dedup key is waiting to run (not yet claimed, or back for a retry). */
