@@ -301,6 +301,11 @@ interface OutageOutcome {
   rootServiceTop1: boolean | null;
   culpritTop1: boolean | null;
   culpritNamed: boolean | null;
+  /**
+   * The report records no causal change: whether the strategy named a change as the cause anyway (a
+   * false culprit); null when a culprit is recorded or no investigation answered.
+   */
+  changeNamedWithoutCulprit: boolean | null;
   miss: string | null;
 }
 
@@ -574,6 +579,7 @@ function score(
         rootServiceTop1: null,
         culpritTop1: culprit ? false : null,
         culpritNamed: culprit ? false : null,
+        changeNamedWithoutCulprit: null,
         miss: 'no incident opened',
       };
     const incident = byId.get(chosen.id)!;
@@ -635,6 +641,7 @@ function score(
       rootServiceTop1: incident.rootService === undefined ? null : incident.rootService === outage.origin,
       culpritTop1: culprit ? ours(answer?.topChangeId ?? null) === culprit.id : null,
       culpritNamed: culprit ? ours(answer?.namedChangeId ?? null) === culprit.id : null,
+      changeNamedWithoutCulprit: culprit || !answer ? null : answer.namedChangeId !== null,
       miss,
     };
   });
@@ -819,6 +826,7 @@ function summarize(outcomes: readonly ScenarioOutcome[]) {
       outage.culpritLeadMinutes !== null && outage.culpritLeadMinutes <= 360 ? outage.culpritTop1 : null,
     ),
     culpritNamedByStrategy: rate(outages, (outage) => outage.culpritNamed),
+    changeNamedWithoutCulprit: rate(outages, (outage) => outage.changeNamedWithoutCulprit),
     originTop1AllOutages: rate(everyOutage, (outage) => outage.originTop1),
     negatives: {
       scenarios: negatives.length,
@@ -940,6 +948,7 @@ function printReport(
     ['culprit change top-1 (change-intelligence)', show(summary.culpritTop1)],
     ['  … culprit within 6 h before onset', show(summary.culpritTop1WithinSixHours)],
     ['culprit change named by the strategy', show(summary.culpritNamedByStrategy)],
+    ['no causal change recorded, the strategy names one anyway', show(summary.changeNamedWithoutCulprit)],
     [`negative scenarios passed (${summary.negatives.scenarios})`, show(summary.negatives.passed)],
     ['  two outages stayed in separate incidents', show(summary.negatives.twoOutagesSeparate)],
     ['  hub blip stayed out, outage kept its origin', show(summary.negatives.hubBlipHeld)],
@@ -1052,6 +1061,8 @@ export async function run(argv: string[]): Promise<number> {
       originTop1:
         "the responder incident's current automatic investigation (currentInvestigationId when the API names it, else its latest completed investigation): response-strategy's probable root cause is the origin; an abstention is a miss",
       culpritTop1: 'change-intelligence ranks the culprit change first and does not abstain',
+      changeNamedWithoutCulprit:
+        "outages whose report records no causal change (culpritChange null): response-strategy's probable root cause names a change anyway (a false culprit; lower is better)",
       twoOutages:
         'pass when no surviving incident holds alerts distinctive of both outages (a shared caller counts for neither)',
       hubBlip:

@@ -57,7 +57,7 @@ describe('outage scenario loader', () => {
   });
 
   it('loads every shipped scenario set', () => {
-    for (const set of ['outages', 'outages-heldout', 'outages-heldout-2'])
+    for (const set of ['outages', 'outages-heldout', 'outages-heldout-2', 'outages-heldout-3'])
       expect(loadScenarios(path.join(import.meta.dirname, '..', 'data', set)).length).toBeGreaterThan(5);
   });
 });
