@@ -314,8 +314,9 @@ interface LoadPhase {
   deadJobs: number;
   perIncidentSeconds: LatencySummary | null;
   /**
-   * After the burst, incidents opened one at a time on the idle server: how long after its job fell
-   * due each investigation started (the worker's wait for work, not the investigation).
+   * After the burst, incidents opened one at a time on the idle server: from the job falling due to
+   * the investigation's row (`started_at`, written once the claim has committed and the evidence is
+   * frozen): the worker's wait for work, plus the claim and the freeze.
    */
   startAfterDueMs: LatencySummary | null;
 }
@@ -501,7 +502,7 @@ export async function run(argv: string[]): Promise<number> {
         ],
         ['failed attempts / dead jobs', `${load.failedAttempts} / ${load.deadJobs}`, '', ''],
         [
-          'one incident at a time: investigation starts after its job is due, p50 / max (ms)',
+          'one incident at a time: job due → investigation started (evidence frozen), p50 / max (ms)',
           load.startAfterDueMs ? `${load.startAfterDueMs.p50} / ${load.startAfterDueMs.max}` : 'n/a',
           '',
           '',
