@@ -301,6 +301,8 @@ interface CaseOutcome {
     top3: boolean | null;
     culpritTop1: boolean | null;
     culpritNamed: boolean | null;
+    /** A fault with no recorded causal change: the strategy named a change as the cause anyway. */
+    changeNamedWithoutCulprit: boolean | null;
     runbookCovered: boolean | null;
     runbookAt3: boolean | null;
     runbookAt3Strict: boolean | null;
@@ -547,6 +549,7 @@ async function runCase(
         top3: isFault ? false : null,
         culpritTop1: culpritChange ? false : null,
         culpritNamed: culpritChange ? false : null,
+        changeNamedWithoutCulprit: null,
         runbookCovered,
         runbookAt3: runbookCovered ? false : null,
         runbookAt3Strict: runbookCovered ? false : null,
@@ -656,6 +659,7 @@ async function runCase(
       top3: isFault ? rootCause !== null && top3.includes(rootCause) : null,
       culpritTop1: culpritChange ? topChangeId === culpritChange : null,
       culpritNamed: culpritChange ? namedChangeId === culpritChange : null,
+      changeNamedWithoutCulprit: isFault && !culpritChange ? namedChangeId !== null : null,
       runbookCovered,
       runbookAt3: runbookHit(false),
       runbookAt3Strict: runbookHit(true),
@@ -693,6 +697,7 @@ function summarize(outcomes: readonly CaseOutcome[]) {
     rootCauseTop3: rate(faults, (outcome) => outcome.score.top3),
     culpritTop1: rate(faults, (outcome) => outcome.score.culpritTop1),
     culpritNamedByStrategy: rate(faults, (outcome) => outcome.score.culpritNamed),
+    changeNamedWithoutCulprit: rate(faults, (outcome) => outcome.score.changeNamedWithoutCulprit),
     runbookRecallAt3: rate(faults, (outcome) => outcome.score.runbookAt3),
     runbookRecallAt3Strict: rate(faults, (outcome) => outcome.score.runbookAt3Strict),
     runbookRecallAt3RunbooksOnly: rate(faults, (outcome) => outcome.score.runbookAt3RunbooksOnly),
@@ -835,6 +840,12 @@ function printReport(
       verdict(summary.culpritTop1, TARGETS.culpritTop1),
     ],
     ['culprit change named by the strategy', show(summary.culpritNamedByStrategy), '', ''],
+    [
+      'fault with no causal change recorded, a change named anyway (lower is better)',
+      show(summary.changeNamedWithoutCulprit),
+      '',
+      '',
+    ],
     [
       'runbook recall@3',
       show(summary.runbookRecallAt3),
@@ -1027,6 +1038,8 @@ export async function run(argv: string[]): Promise<number> {
       culpritTop1:
         'fault cases caused by a recorded change: change-intelligence ranks that change first and does not abstain',
       culpritNamedByStrategy: "the same cases: response-strategy's probableRootCause.changeId is that change",
+      changeNamedWithoutCulprit:
+        "fault cases not caused by a recorded change that were investigated: response-strategy's probableRootCause.changeId names a change anyway (a false culprit; lower is better)",
       runbookRecallAt3:
         "fault cases whose origin service and origin alert are both listed in some runbook's front matter " +
         '(services, alerts): such a runbook is among the first 3 distinct documents of the bundle knowledge ranking ' +
