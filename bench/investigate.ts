@@ -389,11 +389,12 @@ async function loadPhase(
           .select('started_at')
           .where('incident_id', '=', incidentId)
           .executeTakeFirst();
-        const job = (await reader.jobs.list({ kind: 'investigate', limit: 1_000 })).find(
-          (candidate) => candidate.payload.incidentId === incidentId,
-        );
-        if (started && job) {
-          startAfterDue.push(started.started_at - job.runAt);
+        if (started) {
+          // The job is read once, when its investigation has started (it was queued with the incident).
+          const job = (await reader.jobs.list({ kind: 'investigate', limit: 1_000 })).find(
+            (candidate) => candidate.payload.incidentId === incidentId,
+          );
+          if (job) startAfterDue.push(started.started_at - job.runAt);
           break;
         }
         if (Date.now() > deadline) break;
