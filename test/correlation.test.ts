@@ -347,6 +347,14 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     await send(apart, [{ service: 'orders', startsAt: base }]);
     await send(apart, [{ service: 'search', startsAt: base + MINUTE }]);
     expect(await incidentsOf(apart)).toHaveLength(2);
+    // Nor does search join when the origin changed just before: the deploy of orders explains orders,
+    // so the silent database they share explains nothing.
+    const originChanged = environment();
+    await change(originChanged, base - 5 * MINUTE, 'orders');
+    await send(originChanged, [{ service: 'orders', startsAt: base }]);
+    await send(originChanged, [{ service: 'search', startsAt: base + MINUTE }]);
+    const separate = await Promise.all((await incidentsOf(originChanged)).map((entry) => detail(entry.id)));
+    expect(separate.map((entry) => entry.incident.rootService).sort()).toEqual(['orders', 'search']);
     const warned = environment();
     await send(warned, [{ service: 'orders', startsAt: base }]);
     await send(warned, [{ service: 'search', startsAt: base + MINUTE, severity: 'warning' }]);
@@ -355,6 +363,29 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     expect((await detail(only!.id)).signals.map((signal: { service: string }) => signal.service)).toEqual([
       'orders',
     ]);
+  });
+
+  it('does not join a sibling through a changed dependency that only a symptom calls', async () => {
+    // payments fails and orders follows it (a symptom). shared-db changed just before, and search,
+    // which also calls it, fails: but the origin does not reach shared-db, so the change explains
+    // neither the incident nor its symptom, and search is another outage.
+    const env = environment();
+    const response = await server.request('POST', '/v1/changes', {
+      token: server.tokens.ingest,
+      body: {
+        kind: 'config',
+        service: 'shared-db',
+        environment: env,
+        summary: 'shared-db: lower max_connections',
+        startedAt: new Date(base - 2 * MINUTE).toISOString(),
+      },
+    });
+    expect(response.status, response.text).toBe(201);
+    await send(env, [{ service: 'payments', startsAt: base }]);
+    await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
+    await send(env, [{ service: 'search', startsAt: base + 2 * MINUTE }]);
+    const incidents = await Promise.all((await incidentsOf(env)).map((entry) => detail(entry.id)));
+    expect(incidents.map((entry) => entry.incident.rootService).sort()).toEqual(['payments', 'search']);
   });
 
   it('leaves out a blip on a database that only a symptom calls, not the origin', async () => {

@@ -224,6 +224,24 @@ export class IncidentBatch implements IncidentTarget {
       .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id))[0]?.id;
   }
 
+  /**
+   * Whether the incident's origin changed within the window before the incident started: that change
+   * explains the origin's failure on its own, so a silent dependency it shares with another failing
+   * service explains nothing (originSiblingPath), just as a change on the other service rules it out.
+   */
+  #originChanged(row: IncidentRow): boolean {
+    const topology = this.#context.topology;
+    if (!topology || row.root_service === null || row.environment === null) return false;
+    return (
+      this.#recentChange(
+        row.environment,
+        row.root_service,
+        row.started_at - topology.windowMs,
+        row.started_at,
+      ) !== undefined
+    );
+  }
+
   activeFor(key: string): string | undefined {
     return this.#activeByKey.get(key) ?? undefined;
   }
@@ -235,9 +253,10 @@ export class IncidentBatch implements IncidentTarget {
    * when the incident's origin depends on it (it may be the cause): a dependency of a mere symptom,
    * such as a busy database behind the gateway, is another problem. A service that only shares a
    * dependency with the incident, or is such a dependency of a symptom, joins when that dependency
-   * changed shortly before (siblingPath), or, when `severity` is an error or worse and the service
-   * itself did not change within the window, when it shares a silent dependency with the incident's
-   * origin (originSiblingPath).
+   * changed shortly before and the incident's origin is or reaches it (siblingPath), or, when
+   * `severity` is an error or worse and neither the service nor the incident's origin changed within
+   * the window before it failed, when it shares a silent dependency with the incident's origin
+   * (originSiblingPath).
    * Ranked by path length, then a symptom before a cause before a sibling, then the incident whose last
    * signal is the most recent (a fault shows in its callers within minutes: of two incidents within
    * reach, the one still spreading is the likelier cause), then the oldest.
@@ -295,10 +314,21 @@ export class IncidentBatch implements IncidentTarget {
         cause ??
         (via.length > 0
           ? null
-          : (siblingJoin(topology, service, entry.services, (shared) =>
-              this.#recentChange(environment, shared, row.started_at - SIBLING_CHANGE_WINDOW_MS, at),
-            ) ??
-            (mayBeOriginSibling
+          : (siblingJoin(topology, service, entry.services, (shared) => {
+              const change = this.#recentChange(
+                environment,
+                shared,
+                row.started_at - SIBLING_CHANGE_WINDOW_MS,
+                at,
+              );
+              // A change on a dependency of a mere symptom explains neither the incident nor its symptoms.
+              if (change === undefined || row.root_service === null || row.root_service === shared)
+                return change;
+              return dependsWithin(topology.graph, row.root_service, shared, topology.hops, entry.services)
+                ? change
+                : undefined;
+            }) ??
+            (mayBeOriginSibling && !this.#originChanged(row)
               ? originSibling(topology, service, row.root_service, entry.services)
               : null)));
       if (!path) continue;
