@@ -89,6 +89,39 @@ describe.each(BACKENDS)('job worker on %s', (backend) => {
     }
   });
 
+  it('stops when it is stopped while a claim is in flight, not at its next poll', async () => {
+    const { store } = test.runtime;
+    const controller = new AbortController();
+    // The stop arrives while the claim waits on the database (a network round trip on PostgreSQL).
+    const stoppedWhileClaiming = {
+      ...store,
+      jobs: {
+        ...store.jobs,
+        claim: async (...args: Parameters<typeof store.jobs.claim>) => {
+          controller.abort();
+          return store.jobs.claim(...args);
+        },
+      },
+    } as typeof store;
+    const worker = runWorker({
+      store: stoppedWhileClaiming,
+      concurrency: 1,
+      pollMs: 600_000, // a poll would come long after the test's limit
+      leaseMs: 5_000,
+      signal: controller.signal,
+      handlers: { 'never-queued': async () => {} },
+    });
+    let limit: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      worker.then(() => 'stopped'),
+      new Promise((resolve) => {
+        limit = setTimeout(() => resolve('still waiting'), 10_000);
+      }),
+    ]);
+    clearTimeout(limit);
+    expect(outcome).toBe('stopped');
+  });
+
   it('runs queued jobs once each, retries a failing one with backoff, and dead-letters it after its last attempt', async () => {
     const { store } = test.runtime;
     for (let index = 0; index < 6; index += 1) await store.jobs.enqueue('echo', { index });

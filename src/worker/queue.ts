@@ -66,6 +66,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   });
   const idle = () =>
     new Promise<void>((resolve) => {
+      // Stopped while claiming: the abort event has fired already and would not end this wait.
+      if (options.signal?.aborted) {
+        resolve();
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         clearTimeout(timer);
