@@ -589,12 +589,13 @@ export class IncidentBatch implements IncidentTarget {
     if (!topology || incidentIds.length === 0) return [];
     await this.load(incidentIds);
     const created: string[] = [];
-    // Only a service that joined as a possible cause can be a blip: most incidents have none, and
-    // neither their links nor their signals are read.
+    // Only a service that joined as a possible cause can be a blip, and only while a member on another
+    // service outlasts it (findBlip): an incident of one service has none, and most incidents hold no
+    // such join. Neither their links nor their signals are read.
     const candidates = await this.#scope.incidents.withDependencyJoins(
       incidentIds.filter((id) => {
         const entry = this.get(id);
-        return !entry.created && entry.row.active_key !== null;
+        return !entry.created && entry.row.active_key !== null && entry.services.size > 1;
       }),
     );
     for (const id of new Set(incidentIds)) {
