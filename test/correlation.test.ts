@@ -74,6 +74,20 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
   };
   const detail = async (id: string) =>
     (await server.request('GET', `/v1/incidents/${id}`, { token: server.tokens.read })).json;
+  /** Records a change on `service` (shared-db unless named) and returns its id. */
+  const change = async (
+    env: string,
+    startedAt: number,
+    service = 'shared-db',
+    { kind = 'config', summary = `${service}: lower max_connections` } = {},
+  ) => {
+    const response = await server.request('POST', '/v1/changes', {
+      token: server.tokens.ingest,
+      body: { kind, service, environment: env, summary, startedAt: new Date(startedAt).toISOString() },
+    });
+    expect(response.status, response.text).toBe(201);
+    return response.json.change.id as string;
+  };
   const events = async (id: string) =>
     (await server.request('GET', `/v1/incidents/${id}/events`, { token: server.tokens.read })).json.items as {
       type: string;
@@ -291,20 +305,6 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
   });
 
   it('joins services that only share a dependency when that dependency has just changed', async () => {
-    const change = async (env: string, startedAt: number, service = 'shared-db') => {
-      const response = await server.request('POST', '/v1/changes', {
-        token: server.tokens.ingest,
-        body: {
-          kind: 'config',
-          service,
-          environment: env,
-          summary: 'shared-db: lower max_connections',
-          startedAt: new Date(startedAt).toISOString(),
-        },
-      });
-      expect(response.status, response.text).toBe(201);
-      return response.json.change.id as string;
-    };
     // A change 2 minutes before: orders and search failing together are one outage under shared-db.
     const env = environment();
     const changeId = await change(env, base - 2 * MINUTE);
@@ -370,17 +370,7 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     // which also calls it, fails: but the origin does not reach shared-db, so the change explains
     // neither the incident nor its symptom, and search is another outage.
     const env = environment();
-    const response = await server.request('POST', '/v1/changes', {
-      token: server.tokens.ingest,
-      body: {
-        kind: 'config',
-        service: 'shared-db',
-        environment: env,
-        summary: 'shared-db: lower max_connections',
-        startedAt: new Date(base - 2 * MINUTE).toISOString(),
-      },
-    });
-    expect(response.status, response.text).toBe(201);
+    await change(env, base - 2 * MINUTE);
     await send(env, [{ service: 'payments', startsAt: base }]);
     await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
     await send(env, [{ service: 'search', startsAt: base + 2 * MINUTE }]);
@@ -426,17 +416,7 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
     });
     // The same shape after a deploy of orders: its own change explains it, so it stays apart.
     const changed = environment();
-    const response = await server.request('POST', '/v1/changes', {
-      token: server.tokens.ingest,
-      body: {
-        kind: 'deploy',
-        service: 'orders',
-        environment: changed,
-        summary: 'orders: deploy 2.4.0',
-        startedAt: new Date(base).toISOString(),
-      },
-    });
-    expect(response.status, response.text).toBe(201);
+    await change(changed, base, 'orders', { kind: 'deploy', summary: 'orders: deploy 2.4.0' });
     await send(changed, [{ service: 'search', startsAt: base }]);
     await send(changed, [{ service: 'gateway', startsAt: base + MINUTE }]);
     await send(changed, [{ service: 'orders', startsAt: base + 2 * MINUTE }]);
@@ -535,17 +515,10 @@ describe.each(BACKENDS)('one outage, one incident, on %s', (backend) => {
 
   it('renames the incident when its investigation moves the origin, so title and origin agree', async () => {
     const env = environment();
-    const change = await server.request('POST', '/v1/changes', {
-      token: server.tokens.ingest,
-      body: {
-        kind: 'deploy',
-        service: 'payments',
-        environment: env,
-        summary: 'payments 4.2.0: new card tokenizer',
-        startedAt: new Date(base - 2 * MINUTE).toISOString(),
-      },
+    await change(env, base - 2 * MINUTE, 'payments', {
+      kind: 'deploy',
+      summary: 'payments 4.2.0: new card tokenizer',
     });
-    expect(change.status, change.text).toBe(201);
     await send(env, [{ service: 'payments', startsAt: base }]);
     await send(env, [{ service: 'orders', startsAt: base + MINUTE }]);
     // The database alerts later, takes the origin as a possible cause, and recovers after longer than a
