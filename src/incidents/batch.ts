@@ -228,6 +228,8 @@ export class IncidentBatch implements IncidentTarget {
    * Whether the incident's origin changed within the window before the incident started: that change
    * explains the origin's failure on its own, so a silent dependency it shares with another failing
    * service explains nothing (originSiblingPath), just as a change on the other service rules it out.
+   * It reads the changes loadNear loaded (from an hour before the joining signal's window), so an
+   * incident that started longer ago than that counts as unchanged.
    */
   #originChanged(row: IncidentRow): boolean {
     const topology = this.#context.topology;
